@@ -1,0 +1,22 @@
+"""sonet-policy: the So-net 光 電話 cancellation page as decision tables that are evaluated, explained,
+audited and compared.
+
+>>> from sonet_policy import evaluate, explain, load_rulebook
+"""
+
+from __future__ import annotations
+
+from .errors import RuleBookError, ScenarioError
+from .evaluate import evaluate
+from .explain import explain
+from .rules import RuleBook, default_rulebook, load_rulebook
+
+__all__ = [
+    "RuleBook",
+    "RuleBookError",
+    "ScenarioError",
+    "default_rulebook",
+    "evaluate",
+    "explain",
+    "load_rulebook",
+]

@@ -1,0 +1,143 @@
+"""Command line: ``python -m sonet_policy explain|evaluate|build-devices …`` (``--help`` on each).
+
+Other commands (audit, diff, export-dmn) register themselves in :data:`COMMANDS` from their own modules.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import RuleBookError
+from .rules import RuleBook, default_rulebook, load_rulebook
+
+COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {}
+
+
+def command(name: str):
+    """Register ``(add_arguments, run)`` for a sub-command."""
+
+    def wrap(pair):
+        COMMANDS[name] = pair
+        return pair
+
+    return wrap
+
+
+def rulebook_from(args: argparse.Namespace) -> RuleBook:
+    """The rule book named by ``--rules`` (default: the shipped one)."""
+    return load_rulebook(args.rules) if getattr(args, "rules", None) else default_rulebook()
+
+
+def write_atomically(path: Path | str, write: Callable[[Path], None]) -> None:
+    """Write through a temporary file in the same folder, then rename: never a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _explain_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--area", required=True, help="east (NTT東日本) or west (NTT西日本)")
+    p.add_argument("--plan", required=True, help="10g, sml or other")
+    p.add_argument("--device", required=True, help="model on the label, any spelling (PR-600KI, ＰＲ－６００ＫＩ)")
+    p.add_argument("--setup", required=True, help="wlan_1g, wlan_router_10g, v6plus_router or rental_only")
+    p.add_argument("--keep-number", required=True, help="yes/no: the number is ported to another carrier")
+    p.add_argument("--days", default=None, help="whole days since the phone function stopped (omit if not yet)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+
+
+def _explain_run(args: argparse.Namespace) -> int:
+    from .explain import explain
+
+    exp = explain(rulebook=rulebook_from(args), area=args.area, plan=args.plan, device=args.device,
+                  setup=args.setup, keep_number=args.keep_number, days_since_phone_stop=args.days)
+    print(exp.to_json(indent=2) if args.format == "json" else str(exp))
+    return 2 if exp.status == "invalid" else 0
+
+
+command("explain")((_explain_args, _explain_run))
+
+
+def _evaluate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--input", required=True, help="CSV of scenarios (one customer per row)")
+    p.add_argument("--output", required=True, help="CSV to write: the input columns plus the answers")
+
+
+def _evaluate_run(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate
+
+    book = rulebook_from(args)
+    frame = pd.read_csv(args.input, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    answers = evaluate(frame, rulebook=book)
+    out = pd.concat([frame, answers.add_prefix("")], axis=1)
+    write_atomically(args.output, lambda tmp: out.to_csv(tmp, index=False))
+    counts = answers["status"].value_counts().reindex(["ok", "uncovered", "conflict", "invalid"], fill_value=0)
+    print(f"{len(frame)} rows → {args.output}: " + ", ".join(f"{k} {v}" for k, v in counts.items()),
+          file=sys.stderr)
+    return 0
+
+
+command("evaluate")((_evaluate_args, _evaluate_run))
+
+
+def _devices_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--output", default=None, help="where to write (default: data/devices.csv)")
+
+
+def _devices_run(args: argparse.Namespace) -> int:
+    from .devices import build_catalogue
+    from .paths import DEVICES_CSV
+
+    frame = build_catalogue()
+    target = args.output or DEVICES_CSV
+    write_atomically(target, lambda tmp: frame.to_csv(tmp, index=False, lineterminator="\n"))
+    print(f"{len(frame)} models → {target}")
+    return 0
+
+
+command("build-devices")((_devices_args, _devices_run))
+
+
+def _load_plugins() -> None:
+    """Import the modules that register more commands (absent ones are skipped)."""
+    import importlib
+
+    for module in ("audit", "diff", "dmn", "population", "proposals"):
+        try:
+            importlib.import_module(f"sonet_policy.{module}")
+        except ImportError as exc:
+            if exc.name != f"sonet_policy.{module}":
+                raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    _load_plugins()
+    parser = argparse.ArgumentParser(prog="python -m sonet_policy", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (add_args, _run) in COMMANDS.items():
+        p = sub.add_parser(name)
+        p.add_argument("--rules", default=None, help="rule book folder (default: the shipped data/rules)")
+        add_args(p)
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command][1](args)
+    except RuleBookError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except (FileNotFoundError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

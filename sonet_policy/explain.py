@@ -1,0 +1,278 @@
+"""Explain one scenario: every answer with the rules that fired, the Japanese clauses they cite, and why
+each other rule of the table did not fire."""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .engine import INPUT_ORDER, CompiledBook
+from .rules import Rule, RuleBook, default_rulebook
+from .scenario import encode
+
+FINDING_LABELS = {
+    "uncovered": ("該当するルールがありません (ページに記載なし)", "Uncovered: the page gives no answer"),
+    "conflict": ("ルールが矛盾しています", "Conflict: clauses of the page disagree"),
+}
+
+
+@dataclass
+class ClauseRef:
+    clause_id: str
+    text_ja: str
+    text_en: str
+    footnote: bool
+
+
+@dataclass
+class RuleTrace:
+    """One rule of a decision table and what it did for this scenario.
+
+    ``state``: ``fired`` (decided), ``conflicting`` (matched, disagrees with another), ``overridden`` (matched,
+    but an exception that also matched wins), ``shadowed`` (matched, the hit policy took another),
+    ``not_matching`` (a condition fails: see ``reasons``).
+    """
+
+    rule_id: str
+    state: str
+    answer: str
+    note: str
+    reasons: list[str] = field(default_factory=list)
+    clauses: list[ClauseRef] = field(default_factory=list)
+
+
+@dataclass
+class DecisionAnswer:
+    decision: str
+    question_en: str
+    question_ja: str
+    status: str
+    code: str
+    label_ja: str
+    label_en: str
+    next_step_en: str
+    alternatives: list[dict[str, str]]
+    rules: list[RuleTrace]
+
+    @property
+    def fired(self) -> list[RuleTrace]:
+        return [r for r in self.rules if r.state in ("fired", "conflicting")]
+
+    @property
+    def footnotes(self) -> list[ClauseRef]:
+        seen, out = set(), []
+        for r in self.fired:
+            for c in r.clauses:
+                if c.footnote and c.clause_id not in seen:
+                    seen.add(c.clause_id)
+                    out.append(c)
+        return out
+
+
+@dataclass
+class Explanation:
+    """The answer for one scenario. Renders as HTML in a notebook, as text (``str``) and as JSON."""
+
+    scenario: dict[str, object]
+    resolved: dict[str, str]
+    status: str
+    error: str
+    decisions: list[DecisionAnswer]
+    rulebook_hash: str
+
+    def __getitem__(self, decision: str) -> DecisionAnswer:
+        for d in self.decisions:
+            if d.decision == decision:
+                return d
+        raise KeyError(decision)
+
+    @property
+    def codes(self) -> dict[str, str]:
+        """The code of each decision (``{}`` for an invalid scenario)."""
+        return {d.decision: d.code for d in self.decisions}
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["scenario"] = {k: _plain(v) for k, v in self.scenario.items()}
+        for d, src in zip(out["decisions"], self.decisions, strict=True):
+            d["footnotes"] = [asdict(c) for c in src.footnotes]
+        return out
+
+    def to_json(self, **kwargs) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, **kwargs)
+
+    def __str__(self) -> str:
+        lines = [f"scenario: {', '.join(f'{k}={v}' for k, v in self.resolved.items())}", f"status: {self.status}"]
+        if self.error:
+            lines.append(f"error: {self.error}")
+        for d in self.decisions:
+            lines.append("")
+            lines.append(f"[{d.decision}] {d.question_en} ({d.question_ja})")
+            lines.append(f"  answer: {d.code}  {d.label_en}")
+            if d.label_ja:
+                lines.append(f"          {d.label_ja}")
+            if d.next_step_en and d.status == "ok":
+                lines.append(f"  next:   {d.next_step_en}")
+            for alt in d.alternatives:
+                lines.append(f"  or:     {alt['code']}  {alt['label_en']} / {alt['label_ja']}")
+            for r in d.fired:
+                lines.append(f"  rule {r.rule_id} ({r.state}): {r.note}")
+                for c in r.clauses:
+                    lines.append(f"    {c.clause_id}: {c.text_ja}")
+            others = [r for r in d.rules if r.state not in ("fired", "conflicting")]
+            for r in others:
+                why = "; ".join(r.reasons)
+                lines.append(f"  not {r.rule_id} ({r.state}): {why}")
+        lines.append("")
+        lines.append(f"rule book {self.rulebook_hash}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        return render_html(self)
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, (np.generic,)):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def _clause_refs(book: RuleBook, rule: Rule) -> list[ClauseRef]:
+    table = book.clauses
+    refs = []
+    for cid in rule.source:
+        rec = table.loc[cid]
+        refs.append(ClauseRef(cid, rec["text_ja"], rec["text_en"], rec["text_ja"].startswith("※")))
+    return refs
+
+
+def _trace(compiled: CompiledBook, decision: str, cell: int) -> tuple[object, list[RuleTrace]]:
+    book = compiled.book
+    grid = compiled.decisions[decision]
+    outcome = grid.outcome(cell)
+    values = compiled.cell_values(cell)
+    pos = np.unravel_index(cell, compiled.shape)
+    position = dict(zip(INPUT_ORDER, (int(p) for p in pos), strict=True))
+    traces = []
+    for i, r in enumerate(grid.rules):
+        reasons: list[str] = []
+        if grid.winners[i, cell]:
+            state = "fired"
+        elif grid.deciding[i, cell] and outcome.status == "conflict":
+            state = "conflicting"
+            others = [rid for rid in outcome.rules if rid != r.rule_id]
+            reasons.append(f"disagrees with {', '.join(others)}; neither is declared an exception of the other")
+        elif grid.deciding[i, cell]:
+            state = "shadowed"
+            reasons.append(f"matches, but the {grid.hit_policy} hit policy took {', '.join(outcome.rules)}")
+        elif grid.matches[i, cell]:
+            state = "overridden"
+            by = [e.rule_id for k, e in enumerate(grid.rules) if r.rule_id in e.exception_of and grid.matches[k, cell]]
+            reasons.append(f"matches, but exception {', '.join(by)} applies")
+        else:
+            state = "not_matching"
+            for name, cond in r.conditions.items():
+                if not cond.mask(compiled.axes[name])[position[name]]:
+                    reasons.append(f"{name} is {values[name]}; the rule needs {cond.describe()}")
+        traces.append(RuleTrace(r.rule_id, state, r.answer, r.note, reasons, _clause_refs(book, r)))
+    return outcome, traces
+
+
+def explain(*, rulebook: RuleBook | None = None, **scenario: object) -> Explanation:
+    """Explain the answer for one scenario.
+
+    Keywords: ``area``, ``plan``, ``device`` (any spelling), ``setup``, ``keep_number``,
+    ``days_since_phone_stop`` (or ``days``; None while the phone has not stopped). An invalid scenario is
+    not an exception: the explanation has ``status == "invalid"`` and an ``error`` naming the field.
+
+    >>> e = explain(area="west", plan="other", device="RV-230SE", setup="v6plus_router",
+    ...             keep_number=False, days=31)
+    >>> e.codes["ipv4"], e["device_action"].code
+    ('pppoe_router', 'mail_exchange')
+    """
+    book = rulebook or default_rulebook()
+    if "days" in scenario and "days_since_phone_stop" not in scenario:
+        scenario["days_since_phone_stop"] = scenario.pop("days")
+    unknown = [k for k in scenario if k not in INPUT_ORDER]
+    compiled = book.compiled()
+    row = {k: scenario.get(k) for k in INPUT_ORDER}
+    frame = pd.DataFrame([row], dtype=object)
+    cell_arr, error_id, messages = encode(frame, compiled)
+    cell = int(cell_arr[0])
+    error = messages[int(error_id[0])] if error_id[0] >= 0 else ""
+    if unknown:
+        error = "; ".join(filter(None, [error, *(f"{k}: not an input of this rule book" for k in unknown)]))
+    if cell < 0 or unknown:
+        return Explanation(dict(scenario), {}, "invalid", error, [], book.hash)
+    resolved = compiled.cell_values(cell)
+    raw_days = scenario.get("days_since_phone_stop")
+    resolved["days_since_phone_stop"] = "empty" if raw_days in (None, "") else str(raw_days)
+    answers = []
+    status = "ok"
+    for name, spec in book.decisions.items():
+        outcome, traces = _trace(compiled, name, cell)
+        if outcome.status in FINDING_LABELS:
+            label_ja, label_en = FINDING_LABELS[outcome.status]
+            info = {"label_ja": label_ja, "label_en": label_en, "next_step_en": ""}
+        else:
+            info = book.code_info(name, outcome.code)
+        alts = [book.code_info(name, a) for a in outcome.alternatives.split("|") if a]
+        answers.append(DecisionAnswer(name, spec.question_en, spec.question_ja, outcome.status, outcome.code,
+                                      info["label_ja"], info["label_en"], info["next_step_en"], alts, traces))
+        if outcome.status == "conflict" or (outcome.status == "uncovered" and status == "ok"):
+            status = outcome.status
+    return Explanation(dict(scenario), resolved, status, "", answers, book.hash)
+
+
+_CSS = """
+<style>
+.sp-cards{display:flex;flex-wrap:wrap;gap:8px;font-family:sans-serif;font-size:13px}
+.sp-card{border:1px solid #ccc;border-radius:6px;padding:8px 10px;width:330px;background:#fff;color:#222}
+.sp-card h4{margin:0 0 4px 0;font-size:13px;color:#555}
+.sp-code{font-size:16px;font-weight:bold}
+.sp-ok{border-left:6px solid #2e7d32}.sp-uncovered{border-left:6px solid #f9a825}
+.sp-conflict{border-left:6px solid #c62828}.sp-invalid{border-left:6px solid #6a1b9a}
+.sp-clause{color:#333;margin:2px 0 2px 8px}.sp-why{color:#777;font-size:12px}
+</style>
+"""
+
+
+def render_html(exp: Explanation) -> str:
+    """Answer cards as HTML; every string from a table or the scenario is escaped."""
+    e = html.escape
+    if exp.status == "invalid":
+        return (f"{_CSS}<div class='sp-cards'><div class='sp-card sp-invalid' data-decision='scenario' "
+                f"data-code='invalid'><h4>scenario</h4><div class='sp-code'>invalid</div>"
+                f"<div>{e(exp.error)}</div></div></div>")
+    cards = []
+    for d in exp.decisions:
+        parts = [
+            f"<div class='sp-card sp-{e(d.status)}' data-decision='{e(d.decision)}' data-code='{e(d.code)}'>",
+            f"<h4>{e(d.decision)} · {e(d.question_ja)} · {e(d.question_en)}</h4>",
+            f"<div class='sp-code'>{e(d.code)}</div>",
+            f"<div>{e(d.label_ja)}</div><div><i>{e(d.label_en)}</i></div>",
+        ]
+        if d.next_step_en and d.status == "ok":
+            parts.append(f"<div>Next: {e(d.next_step_en)}</div>")
+        for alt in d.alternatives:
+            parts.append(f"<div>Or: {e(alt['label_ja'])} <i>({e(alt['label_en'])})</i></div>")
+        for r in d.fired:
+            parts.append(f"<div><b>{e(r.rule_id)}</b> <span class='sp-why'>{e(r.state)}</span></div>")
+            for c in r.clauses:
+                parts.append(f"<div class='sp-clause'>{e(c.clause_id)}: {e(c.text_ja)}</div>")
+        others = [r for r in d.rules if r.state not in ("fired", "conflicting")]
+        if others:
+            items = "".join(f"<li>{e(r.rule_id)} ({e(r.state)}): {e('; '.join(r.reasons))}</li>" for r in others)
+            parts.append(f"<details><summary class='sp-why'>{len(others)} other rule(s)</summary><ul "
+                         f"class='sp-why'>{items}</ul></details>")
+        parts.append("</div>")
+        cards.append("".join(parts))
+    head = e(", ".join(f"{k}={v}" for k, v in exp.resolved.items()))
+    return (f"{_CSS}<div><div class='sp-why'>{head} · status {e(exp.status)} · rule book {e(exp.rulebook_hash)}"
+            f"</div><div class='sp-cards'>{''.join(cards)}</div></div>")
