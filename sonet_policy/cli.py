@@ -62,8 +62,15 @@ def _explain_args(p: argparse.ArgumentParser) -> None:
 def _explain_run(args: argparse.Namespace) -> int:
     from .explain import explain
 
-    exp = explain(rulebook=rulebook_from(args), area=args.area, plan=args.plan, device=args.device,
-                  setup=args.setup, keep_number=args.keep_number, days_since_phone_stop=args.days)
+    exp = explain(
+        rulebook=rulebook_from(args),
+        area=args.area,
+        plan=args.plan,
+        device=args.device,
+        setup=args.setup,
+        keep_number=args.keep_number,
+        days_since_phone_stop=args.days,
+    )
     print(exp.to_json(indent=2) if args.format == "json" else str(exp))
     return 2 if exp.status == "invalid" else 0
 
@@ -85,8 +92,7 @@ def _evaluate_run(args: argparse.Namespace) -> int:
     out = pd.concat([frame, answers.add_prefix("")], axis=1)
     write_atomically(args.output, lambda tmp: out.to_csv(tmp, index=False))
     counts = answers["status"].value_counts().reindex(["ok", "uncovered", "conflict", "invalid"], fill_value=0)
-    print(f"{len(frame)} rows → {args.output}: " + ", ".join(f"{k} {v}" for k, v in counts.items()),
-          file=sys.stderr)
+    print(f"{len(frame)} rows → {args.output}: " + ", ".join(f"{k} {v}" for k, v in counts.items()), file=sys.stderr)
     return 0
 
 

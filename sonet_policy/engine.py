@@ -172,8 +172,7 @@ def compile_decision(book: RuleBook, compiled: CompiledBook, name: str) -> Decis
             cells = outcome_id == k
             for i in idx:
                 winners[i] |= cells
-    return DecisionGrid(name, spec.hit_policy, rules, matches, deciding, winners, outcome_id.astype(np.int64),
-                        outcomes)
+    return DecisionGrid(name, spec.hit_policy, rules, matches, deciding, winners, outcome_id.astype(np.int64), outcomes)
 
 
 def compile_rulebook(book: RuleBook) -> CompiledBook:

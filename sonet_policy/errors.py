@@ -25,7 +25,8 @@ class RuleBookError(ValueError):
         self.folder = folder
         lines = [f"rule book {folder or ''} has {len(frame)} problem(s):".replace("  ", " ")]
         for rec in frame.head(_SHOWN).itertuples(index=False):
-            where = rec.file + (f", row {rec.row}" if rec.row else "") + (f", column {rec.column}" if rec.column else "")
+            where = rec.file + (f", row {rec.row}" if rec.row else "")
+            where += f", column {rec.column}" if rec.column else ""
             value = f" (value {_cut(str(rec.value))!r})" if rec.value not in ("", None) else ""
             lines.append(f"  - {where}: {rec.problem}{value}")
         if len(frame) > _SHOWN:

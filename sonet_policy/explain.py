@@ -223,8 +223,20 @@ def explain(*, rulebook: RuleBook | None = None, **scenario: object) -> Explanat
         else:
             info = book.code_info(name, outcome.code)
         alts = [book.code_info(name, a) for a in outcome.alternatives.split("|") if a]
-        answers.append(DecisionAnswer(name, spec.question_en, spec.question_ja, outcome.status, outcome.code,
-                                      info["label_ja"], info["label_en"], info["next_step_en"], alts, traces))
+        answers.append(
+            DecisionAnswer(
+                name,
+                spec.question_en,
+                spec.question_ja,
+                outcome.status,
+                outcome.code,
+                info["label_ja"],
+                info["label_en"],
+                info["next_step_en"],
+                alts,
+                traces,
+            )
+        )
         if outcome.status == "conflict" or (outcome.status == "uncovered" and status == "ok"):
             status = outcome.status
     return Explanation(dict(scenario), resolved, status, "", answers, book.hash)
@@ -247,9 +259,11 @@ def render_html(exp: Explanation) -> str:
     """Answer cards as HTML; every string from a table or the scenario is escaped."""
     e = html.escape
     if exp.status == "invalid":
-        return (f"{_CSS}<div class='sp-cards'><div class='sp-card sp-invalid' data-decision='scenario' "
-                f"data-code='invalid'><h4>scenario</h4><div class='sp-code'>invalid</div>"
-                f"<div>{e(exp.error)}</div></div></div>")
+        return (
+            f"{_CSS}<div class='sp-cards'><div class='sp-card sp-invalid' data-decision='scenario' "
+            f"data-code='invalid'><h4>scenario</h4><div class='sp-code'>invalid</div>"
+            f"<div>{e(exp.error)}</div></div></div>"
+        )
     cards = []
     for d in exp.decisions:
         parts = [
@@ -269,10 +283,14 @@ def render_html(exp: Explanation) -> str:
         others = [r for r in d.rules if r.state not in ("fired", "conflicting")]
         if others:
             items = "".join(f"<li>{e(r.rule_id)} ({e(r.state)}): {e('; '.join(r.reasons))}</li>" for r in others)
-            parts.append(f"<details><summary class='sp-why'>{len(others)} other rule(s)</summary><ul "
-                         f"class='sp-why'>{items}</ul></details>")
+            parts.append(
+                f"<details><summary class='sp-why'>{len(others)} other rule(s)</summary><ul "
+                f"class='sp-why'>{items}</ul></details>"
+            )
         parts.append("</div>")
         cards.append("".join(parts))
     head = e(", ".join(f"{k}={v}" for k, v in exp.resolved.items()))
-    return (f"{_CSS}<div><div class='sp-why'>{head} · status {e(exp.status)} · rule book {e(exp.rulebook_hash)}"
-            f"</div><div class='sp-cards'>{''.join(cards)}</div></div>")
+    return (
+        f"{_CSS}<div><div class='sp-why'>{head} · status {e(exp.status)} · rule book {e(exp.rulebook_hash)}"
+        f"</div><div class='sp-cards'>{''.join(cards)}</div></div>"
+    )

@@ -175,8 +175,13 @@ def content_hash(folder: Path, devices_path: Path, clauses_path: Path) -> str:
 
 
 def _parse_conditions(
-    rec: pd.Series, names: tuple[str, ...], inputs: dict[str, InputSpec], models: tuple[str, ...],
-    file: str, row: int, problems: list[dict],
+    rec: pd.Series,
+    names: tuple[str, ...],
+    inputs: dict[str, InputSpec],
+    models: tuple[str, ...],
+    file: str,
+    row: int,
+    problems: list[dict],
 ) -> dict[str, Condition]:
     conds: dict[str, Condition] = {}
     for name in names:
@@ -190,12 +195,19 @@ def _parse_conditions(
                 for value in sorted(cond.values):
                     if value not in models:
                         near = ", ".join(nearest(value, models)) or "none"
-                        problems.append(dict(file=file, row=row, column=name, value=value,
-                                             problem=f"device {value!r} is not in the catalogue; nearest: {near}"))
+                        problems.append(
+                            dict(
+                                file=file,
+                                row=row,
+                                column=name,
+                                value=value,
+                                problem=f"device {value!r} is not in the catalogue; nearest: {near}",
+                            )
+                        )
             else:
                 cond = parse_cell(cell, name, spec.type, spec.domain if spec.type != "integer" else None)
                 if spec.type == "integer":
-                    for lo, hi in cond.intervals:
+                    for _lo, hi in cond.intervals:
                         if hi <= spec.minimum:
                             raise ConditionError(f"{cell!r} lies below the domain (>= {int(spec.minimum)})")
             conds[name] = cond
@@ -243,8 +255,15 @@ def load_rulebook(
         for i, rec in meta["inputs.csv"].iterrows():
             row = int(i) + 2
             if rec["type"] not in INPUT_TYPES:
-                problems.append(dict(file="inputs.csv", row=row, column="type", value=rec["type"],
-                                     problem=f"type must be one of {', '.join(INPUT_TYPES)}"))
+                problems.append(
+                    dict(
+                        file="inputs.csv",
+                        row=row,
+                        column="type",
+                        value=rec["type"],
+                        problem=f"type must be one of {', '.join(INPUT_TYPES)}",
+                    )
+                )
                 continue
             minimum = 0.0
             if rec["type"] == "integer":
@@ -253,15 +272,27 @@ def load_rulebook(
                     try:
                         minimum = float(int(rec["domain"][2:]))
                     except ValueError:
-                        problems.append(dict(file="inputs.csv", row=row, column="domain", value=rec["domain"],
-                                             problem="integer domain must read >=N"))
+                        problems.append(
+                            dict(
+                                file="inputs.csv",
+                                row=row,
+                                column="domain",
+                                value=rec["domain"],
+                                problem="integer domain must read >=N",
+                            )
+                        )
             elif rec["type"] == "boolean":
                 domain = ("false", "true")
             else:
                 domain = _split(rec["domain"])
             inputs[rec["input"]] = InputSpec(
-                rec["input"], rec["type"], domain, rec["required"].lower() == "true", minimum,
-                rec.get("label_ja", ""), rec.get("description", ""),
+                rec["input"],
+                rec["type"],
+                domain,
+                rec["required"].lower() == "true",
+                minimum,
+                rec.get("label_ja", ""),
+                rec.get("description", ""),
             )
 
     decisions: dict[str, DecisionSpec] = {}
@@ -270,44 +301,92 @@ def load_rulebook(
             row = int(i) + 2
             ok = True
             if rec["hit_policy"].upper() not in HIT_POLICIES:
-                problems.append(dict(file="decisions.csv", row=row, column="hit_policy", value=rec["hit_policy"],
-                                     problem=f"hit policy must be one of {', '.join(HIT_POLICIES)}"))
+                problems.append(
+                    dict(
+                        file="decisions.csv",
+                        row=row,
+                        column="hit_policy",
+                        value=rec["hit_policy"],
+                        problem=f"hit policy must be one of {', '.join(HIT_POLICIES)}",
+                    )
+                )
                 ok = False
             for name in _split(rec["inputs"]):
                 if name not in inputs:
-                    problems.append(dict(file="decisions.csv", row=row, column="inputs", value=name,
-                                         problem="input is not declared in inputs.csv"))
+                    problems.append(
+                        dict(
+                            file="decisions.csv",
+                            row=row,
+                            column="inputs",
+                            value=name,
+                            problem="input is not declared in inputs.csv",
+                        )
+                    )
                     ok = False
             outputs = _split(rec["outputs"])
             if not outputs or outputs[0] != rec["decision"]:
-                problems.append(dict(file="decisions.csv", row=row, column="outputs", value=rec["outputs"],
-                                     problem="the first output must be the decision itself"))
+                problems.append(
+                    dict(
+                        file="decisions.csv",
+                        row=row,
+                        column="outputs",
+                        value=rec["outputs"],
+                        problem="the first output must be the decision itself",
+                    )
+                )
                 ok = False
             if rec["decision"] in decisions:
-                problems.append(dict(file="decisions.csv", row=row, column="decision", value=rec["decision"],
-                                     problem="decision is declared twice"))
+                problems.append(
+                    dict(
+                        file="decisions.csv",
+                        row=row,
+                        column="decision",
+                        value=rec["decision"],
+                        problem="decision is declared twice",
+                    )
+                )
                 ok = False
             if ok:
                 decisions[rec["decision"]] = DecisionSpec(
-                    rec["decision"], rec["hit_policy"].upper(), _split(rec["inputs"]), outputs,
-                    rec.get("question_en", ""), rec.get("question_ja", ""),
+                    rec["decision"],
+                    rec["hit_policy"].upper(),
+                    _split(rec["inputs"]),
+                    outputs,
+                    rec.get("question_en", ""),
+                    rec.get("question_ja", ""),
                 )
 
     codes = meta["codes.csv"] if meta["codes.csv"] is not None else pd.DataFrame(columns=_REQUIRED["codes.csv"])
     for i, rec in codes.iterrows():
         row = int(i) + 2
         if rec["role"] not in ("answer", "alternative"):
-            problems.append(dict(file="codes.csv", row=row, column="role", value=rec["role"],
-                                 problem="role must be answer or alternative"))
+            problems.append(
+                dict(
+                    file="codes.csv",
+                    row=row,
+                    column="role",
+                    value=rec["role"],
+                    problem="role must be answer or alternative",
+                )
+            )
         if rec["code"] in RESERVED_CODES:
-            problems.append(dict(file="codes.csv", row=row, column="code", value=rec["code"],
-                                 problem="this code is reserved for findings"))
+            problems.append(
+                dict(
+                    file="codes.csv",
+                    row=row,
+                    column="code",
+                    value=rec["code"],
+                    problem="this code is reserved for findings",
+                )
+            )
         if decisions and rec["decision"] not in decisions:
-            problems.append(dict(file="codes.csv", row=row, column="decision", value=rec["decision"],
-                                 problem="unknown decision"))
+            problems.append(
+                dict(file="codes.csv", row=row, column="decision", value=rec["decision"], problem="unknown decision")
+            )
     answers = {d: set(codes.loc[(codes["decision"] == d) & (codes["role"] == "answer"), "code"]) for d in decisions}
-    alternatives = {d: set(codes.loc[(codes["decision"] == d) & (codes["role"] == "alternative"), "code"])
-                    for d in decisions}
+    alternatives = {
+        d: set(codes.loc[(codes["decision"] == d) & (codes["role"] == "alternative"), "code"]) for d in decisions
+    }
 
     seen_ids: dict[str, str] = {}
     tables: dict[str, pd.DataFrame] = {}
@@ -325,8 +404,15 @@ def load_rulebook(
         allowed = set(needed) | set(RULE_COLUMNS_FIXED)
         for c in frame.columns:
             if c not in allowed:
-                problems.append(dict(file=file, row=0, column=c, value="",
-                                     problem="unknown column (not an input or output of this decision)"))
+                problems.append(
+                    dict(
+                        file=file,
+                        row=0,
+                        column=c,
+                        value="",
+                        problem="unknown column (not an input or output of this decision)",
+                    )
+                )
         if missing:
             continue
         parsed: list[Rule] = []
@@ -336,8 +422,15 @@ def load_rulebook(
             if not rid:
                 problems.append(dict(file=file, row=row, column="rule_id", value="", problem="rule_id is empty"))
             elif rid in seen_ids:
-                problems.append(dict(file=file, row=row, column="rule_id", value=rid,
-                                     problem=f"duplicate rule id (also in {seen_ids[rid]})"))
+                problems.append(
+                    dict(
+                        file=file,
+                        row=row,
+                        column="rule_id",
+                        value=rid,
+                        problem=f"duplicate rule id (also in {seen_ids[rid]})",
+                    )
+                )
             else:
                 seen_ids[rid] = file
             conds = _parse_conditions(rec, spec.inputs, inputs, models, file, row, problems)
@@ -346,37 +439,78 @@ def load_rulebook(
                 value = rec[out]
                 if out == name:
                     if value not in answers.get(name, set()):
-                        problems.append(dict(file=file, row=row, column=out, value=value,
-                                             problem=f"unknown code; {name} answers "
-                                                     f"{'|'.join(sorted(answers.get(name, set())))}"))
+                        problems.append(
+                            dict(
+                                file=file,
+                                row=row,
+                                column=out,
+                                value=value,
+                                problem=f"unknown code; {name} answers {'|'.join(sorted(answers.get(name, set())))}",
+                            )
+                        )
                 else:
                     for part in _split(value):
                         if part not in alternatives.get(name, set()) | answers.get(name, set()):
-                            problems.append(dict(file=file, row=row, column=out, value=part,
-                                                 problem=f"unknown code for {name}.{out}"))
+                            problems.append(
+                                dict(
+                                    file=file, row=row, column=out, value=part, problem=f"unknown code for {name}.{out}"
+                                )
+                            )
                 outs.append((out, value))
             source = _split(rec["source"])
             if not source:
-                problems.append(dict(file=file, row=row, column="source", value="",
-                                     problem="every rule cites at least one clause"))
+                problems.append(
+                    dict(file=file, row=row, column="source", value="", problem="every rule cites at least one clause")
+                )
             for cid in source:
                 if cid not in clause_ids:
-                    problems.append(dict(file=file, row=row, column="source", value=cid,
-                                         problem="cited clause does not exist in data/source/clauses.csv"))
-            parsed.append(Rule(rid, name, row, conds, tuple(outs), _split(rec.get("exception_of", "")),
-                               source, rec.get("note", "")))
+                    problems.append(
+                        dict(
+                            file=file,
+                            row=row,
+                            column="source",
+                            value=cid,
+                            problem="cited clause does not exist in data/source/clauses.csv",
+                        )
+                    )
+            parsed.append(
+                Rule(
+                    rid, name, row, conds, tuple(outs), _split(rec.get("exception_of", "")), source, rec.get("note", "")
+                )
+            )
         ids = {r.rule_id: r for r in parsed}
         for r in parsed:
             for target in r.exception_of:
                 if target == r.rule_id:
-                    problems.append(dict(file=file, row=r.row, column="exception_of", value=target,
-                                         problem="a rule cannot be an exception of itself"))
+                    problems.append(
+                        dict(
+                            file=file,
+                            row=r.row,
+                            column="exception_of",
+                            value=target,
+                            problem="a rule cannot be an exception of itself",
+                        )
+                    )
                 elif target not in ids:
-                    problems.append(dict(file=file, row=r.row, column="exception_of", value=target,
-                                         problem="exception_of names a rule that is not in this table"))
+                    problems.append(
+                        dict(
+                            file=file,
+                            row=r.row,
+                            column="exception_of",
+                            value=target,
+                            problem="exception_of names a rule that is not in this table",
+                        )
+                    )
         for r in _cycle(parsed):
-            problems.append(dict(file=file, row=r.row, column="exception_of", value="|".join(r.exception_of),
-                                 problem="exceptions form a cycle"))
+            problems.append(
+                dict(
+                    file=file,
+                    row=r.row,
+                    column="exception_of",
+                    value="|".join(r.exception_of),
+                    problem="exceptions form a cycle",
+                )
+            )
         rules[name] = parsed
 
     constraints: list[Constraint] = []
@@ -386,8 +520,9 @@ def load_rulebook(
         if frame is not None:
             missing = [c for c in ("constraint_id", "message", "source") if c not in frame.columns]
             for c in missing:
-                problems.append(dict(file="constraints.csv", row=0, column=c, value="",
-                                     problem="required column is missing"))
+                problems.append(
+                    dict(file="constraints.csv", row=0, column=c, value="", problem="required column is missing")
+                )
             if not missing:
                 names = tuple(n for n in inputs if n in frame.columns)
                 for i, rec in frame.iterrows():
@@ -395,15 +530,37 @@ def load_rulebook(
                     conds = _parse_conditions(rec, names, inputs, models, "constraints.csv", row, problems)
                     for cid in _split(rec["source"]):
                         if cid not in clause_ids:
-                            problems.append(dict(file="constraints.csv", row=row, column="source", value=cid,
-                                                 problem="cited clause does not exist in data/source/clauses.csv"))
-                    constraints.append(Constraint(rec["constraint_id"], row, conds, rec.get("field", ""),
-                                                  rec["message"], _split(rec["source"])))
+                            problems.append(
+                                dict(
+                                    file="constraints.csv",
+                                    row=row,
+                                    column="source",
+                                    value=cid,
+                                    problem="cited clause does not exist in data/source/clauses.csv",
+                                )
+                            )
+                    constraints.append(
+                        Constraint(
+                            rec["constraint_id"],
+                            row,
+                            conds,
+                            rec.get("field", ""),
+                            rec["message"],
+                            _split(rec["source"]),
+                        )
+                    )
     if problems:
         raise RuleBookError(problems, folder=str(folder))
     return RuleBook(
-        folder=folder, decisions=decisions, inputs=inputs, codes=codes, tables=tables, rules=rules,
-        constraints=constraints, clauses=clause_table, devices=devices,
+        folder=folder,
+        decisions=decisions,
+        inputs=inputs,
+        codes=codes,
+        tables=tables,
+        rules=rules,
+        constraints=constraints,
+        clauses=clause_table,
+        devices=devices,
         hash=content_hash(folder, devices_path, clauses_path),
     )
 

@@ -19,13 +19,29 @@ from .engine import INPUT_ORDER, CompiledBook
 # Spellings people type for the category inputs (after NFKC and lower case). Documented in the README.
 ALIASES: dict[str, dict[str, str]] = {
     "area": {
-        "east": "east", "e": "east", "東": "east", "東日本": "east", "ntt東日本": "east", "ntt east": "east",
-        "west": "west", "w": "west", "西": "west", "西日本": "west", "ntt西日本": "west", "ntt west": "west",
+        "east": "east",
+        "e": "east",
+        "東": "east",
+        "東日本": "east",
+        "ntt東日本": "east",
+        "ntt east": "east",
+        "west": "west",
+        "w": "west",
+        "西": "west",
+        "西日本": "west",
+        "ntt西日本": "west",
+        "ntt west": "west",
     },
     "plan": {
-        "10g": "10g", "10ギガ": "10g", "10giga": "10g", "so-net 光 10ギガ": "10g",
-        "sml": "sml", "s/m/l": "sml", "so-net 光 s/m/l": "sml",
-        "other": "other", "その他": "other",
+        "10g": "10g",
+        "10ギガ": "10g",
+        "10giga": "10g",
+        "so-net 光 10ギガ": "10g",
+        "sml": "sml",
+        "s/m/l": "sml",
+        "so-net 光 s/m/l": "sml",
+        "other": "other",
+        "その他": "other",
     },
 }
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "はい", "継続", "keep"})
@@ -174,8 +190,13 @@ def encode(frame: pd.DataFrame, compiled: CompiledBook) -> tuple[np.ndarray, np.
         spec = book.inputs[name]
         if name not in frame.columns:
             if spec.required:
-                fields.append(FieldCodes(np.full(n, -1, dtype=np.int64), np.zeros(n, dtype=np.int64),
-                                         [f"{name}: missing (the column is absent)"]))
+                fields.append(
+                    FieldCodes(
+                        np.full(n, -1, dtype=np.int64),
+                        np.zeros(n, dtype=np.int64),
+                        [f"{name}: missing (the column is absent)"],
+                    )
+                )
             else:
                 fields.append(FieldCodes(np.zeros(n, dtype=np.int64), np.full(n, -1, dtype=np.int64), []))
             continue
