@@ -121,12 +121,14 @@ def _resolve(book: RuleBook, spec_name: str, policy: str, rules: list[Rule], idx
         codes = sorted({r.answer for r in chosen}, key=lambda c: order.index(c) if c in order else len(order))
         alts = sorted({a for r in chosen for a in r.output("alternatives").split("|") if a})
         return Outcome("ok", "|".join(codes), "|".join(alts), tuple(r.rule_id for r in chosen))
-    answers = {r.outputs for r in chosen}
+    answers = {r.answer for r in chosen}
     ids = tuple(r.rule_id for r in chosen)
     if len(answers) > 1:
         return Outcome("conflict", "conflict", "", ids)
-    r = chosen[0]
-    return Outcome("ok", r.answer, r.output("alternatives"), ids)
+    alts: list[str] = []
+    for r in chosen:  # rules that agree on the answer pool the alternatives they offer
+        alts.extend(a for a in r.output("alternatives").split("|") if a and a not in alts)
+    return Outcome("ok", chosen[0].answer, "|".join(alts), ids)
 
 
 def _winners(policy: str, outcome: Outcome, rules: list[Rule], idx: tuple[int, ...]) -> tuple[int, ...]:
