@@ -79,20 +79,38 @@ command("explain")((_explain_args, _explain_run))
 
 
 def _evaluate_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--input", required=True, help="CSV of scenarios (one customer per row)")
-    p.add_argument("--output", required=True, help="CSV to write: the input columns plus the answers")
+    p.add_argument(
+        "--input",
+        required=True,
+        help="CSV of scenarios, one customer per row: UTF-8 (with or without BOM) or Shift_JIS/CP932; "
+        "Japanese headers (エリア, プラン, 機器名, 利用環境, 番号継続, 電話機能停止からの日数) are read as the inputs",
+    )
+    p.add_argument("--output", required=True, help="CSV to write (UTF-8): the input columns plus the answers")
+    p.add_argument("--chunksize", type=int, default=200_000, help="rows per chunk (memory is bounded by it)")
+    p.add_argument("--encoding", default=None, help="force an encoding (default: detect utf-8-sig/utf-8/cp932)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
 def _evaluate_run(args: argparse.Namespace) -> int:
-    from .evaluate import evaluate
+    from .io import ScenarioFileError, evaluate_file
 
     book = rulebook_from(args)
-    frame = pd.read_csv(args.input, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    answers = evaluate(frame, rulebook=book)
-    out = pd.concat([frame, answers.add_prefix("")], axis=1)
-    write_atomically(args.output, lambda tmp: out.to_csv(tmp, index=False))
-    counts = answers["status"].value_counts().reindex(["ok", "uncovered", "conflict", "invalid"], fill_value=0)
-    print(f"{len(frame)} rows → {args.output}: " + ", ".join(f"{k} {v}" for k, v in counts.items()), file=sys.stderr)
+    if args.chunksize < 1:
+        print("error: --chunksize must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        summary = evaluate_file(
+            args.input,
+            args.output,
+            chunksize=args.chunksize,
+            rulebook=book,
+            progress=not args.no_progress,
+            encoding=args.encoding,
+        )
+    except ScenarioFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(str(summary), file=sys.stderr)
     return 0
 
 

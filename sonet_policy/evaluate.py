@@ -106,8 +106,9 @@ def evaluate(frame: pd.DataFrame, *, rulebook: RuleBook | None = None) -> pd.Dat
     for col in output_columns(book):
         if col == "error":
             cats, remap = np.unique(np.asarray(messages, dtype=str), return_inverse=True)
-            codes = np.where(error_id >= 0, remap.reshape(-1)[np.where(error_id >= 0, error_id, 0)], -1)
-            if not messages:
+            if messages:
+                codes = np.where(error_id >= 0, remap.reshape(-1)[np.where(error_id >= 0, error_id, 0)], -1)
+            else:  # no invalid row: indexing the empty remap would fail
                 codes = np.full(len(frame), -1, dtype=np.int64)
             data[col] = pd.Categorical.from_codes(codes, categories=cats.tolist())
         elif col == "rulebook_hash":

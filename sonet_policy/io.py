@@ -1,0 +1,353 @@
+"""Scenario files as people have them: encodings, header aliases, blank lines, extra columns, big files.
+
+* :func:`detect_encoding` tells UTF-8 (with or without BOM) from Shift_JIS/CP932 (what Excel writes on a
+  Japanese Windows machine).
+* :func:`inspect_file` reads only the header: it maps Japanese and loosely typed column names onto the
+  inputs (:data:`HEADER_ALIASES`) and reports a missing required column before any work is done.
+* :func:`read_scenarios` reads a whole file into a frame that :func:`~sonet_policy.evaluate.evaluate` takes.
+* :func:`evaluate_file` streams a file of any size in chunks through ``evaluate`` into an answers CSV, written
+  to a temporary file and renamed at the end, so an interrupt never leaves a half-written answers file.
+
+Every cell is read as text and stays data: nothing read from a file is ever executed.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import sys
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import ScenarioError
+from .rules import RuleBook, default_rulebook
+
+# Column names people use for the inputs, besides the input names themselves and the ``label_ja`` column of
+# the rule book's inputs.csv (エリア, プラン, 機器名, 利用環境, 番号継続, 電話機能停止からの日数). Matched after
+# NFKC, trimming, lower case, and spaces/hyphens read as "_".
+HEADER_ALIASES: dict[str, str] = {
+    "エリア": "area",
+    "地域": "area",
+    "nttエリア": "area",
+    "プラン": "plan",
+    "料金プラン": "plan",
+    "コース": "plan",
+    "機器名": "device",
+    "認証機器名": "device",
+    "品名": "device",
+    "機種": "device",
+    "機器": "device",
+    "model": "device",
+    "利用環境": "setup",
+    "ご利用環境": "setup",
+    "番号継続": "keep_number",
+    "番号ポータビリティ": "keep_number",
+    "keep": "keep_number",
+    "電話機能停止からの日数": "days_since_phone_stop",
+    "停止からの日数": "days_since_phone_stop",
+    "経過日数": "days_since_phone_stop",
+    "日数": "days_since_phone_stop",
+    "days": "days_since_phone_stop",
+}
+ENCODINGS = {"utf-8-sig": "UTF-8 with BOM", "utf-8": "UTF-8", "cp932": "Shift_JIS (CP932)"}
+_SAMPLE = 1 << 22  # bytes read to detect the encoding
+
+
+class ScenarioFileError(ScenarioError):
+    """A scenario file that cannot be evaluated at all (unreadable, or a required column is missing).
+
+    ``path`` is the file; ``field`` the missing input where that is the problem.
+    """
+
+    def __init__(self, message: str, *, path: Path | str = "", field: str = "") -> None:
+        self.path = str(path)
+        super().__init__(message, field=field)
+
+
+def _key(name: object) -> str:
+    text = unicodedata.normalize("NFKC", str(name)).strip().lower()
+    return "_".join(text.replace("-", " ").split())
+
+
+def detect_encoding(path: Path | str) -> str:
+    """``utf-8-sig`` (UTF-8 with a BOM), ``utf-8`` (also plain ASCII) or ``cp932`` (Shift_JIS as Windows writes it).
+
+    Reads the first 4 MB. Raises :class:`ScenarioFileError` when the bytes are none of these.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "s.csv"
+    >>> _ = p.write_bytes("エリア,プラン\\n".encode("cp932"))
+    >>> detect_encoding(p)
+    'cp932'
+    """
+    with open(path, "rb") as handle:
+        sample = handle.read(_SAMPLE)
+        complete = len(sample) < _SAMPLE
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise ScenarioFileError(f"{path}: the file is UTF-16; save it as CSV UTF-8 or CSV (Shift_JIS)", path=path)
+    for encoding in ("utf-8", "cp932"):
+        try:
+            # final=complete: a multi-byte character cut by the sample's end is not an error
+            codecs.getincrementaldecoder(encoding)().decode(sample, final=complete)
+            return encoding
+        except UnicodeDecodeError:
+            continue
+    raise ScenarioFileError(f"{path}: the file is neither UTF-8 nor Shift_JIS/CP932 text", path=path)
+
+
+@dataclass
+class ScenarioFileInfo:
+    """What :func:`inspect_file` found: the encoding, how each header maps to an input, the extra columns."""
+
+    path: str
+    encoding: str
+    columns: list[str]  # as in the file
+    renamed: dict[str, str]  # file header -> input name, where they differ
+    extra: list[str]  # columns that are not inputs: passed through to the output
+    missing_optional: list[str] = field(default_factory=list)
+
+    @property
+    def encoding_name(self) -> str:
+        return ENCODINGS.get(self.encoding, self.encoding)
+
+
+def header_map(columns: list[str], *, rulebook: RuleBook | None = None) -> dict[str, str]:
+    """The input each column names (columns that name none are left out).
+
+    >>> header_map(["エリア", " Plan ", "機器名", "keep-number", "memo"])
+    {'エリア': 'area', ' Plan ': 'plan', '機器名': 'device', 'keep-number': 'keep_number'}
+    """
+    book = rulebook or default_rulebook()
+    lookup = {_key(k): v for k, v in HEADER_ALIASES.items()}
+    for name, spec in book.inputs.items():
+        lookup[_key(name)] = name
+        if spec.label_ja:
+            lookup[_key(spec.label_ja)] = name
+    return {c: lookup[_key(c)] for c in columns if _key(c) in lookup and lookup[_key(c)] in book.inputs}
+
+
+def inspect_file(
+    path: Path | str, *, rulebook: RuleBook | None = None, encoding: str | None = None
+) -> ScenarioFileInfo:
+    """Read only the header of ``path``: the encoding, the column mapping, the extra columns.
+
+    Raises :class:`ScenarioFileError` naming the file and the column when a required input is missing (or
+    named twice), or when the file cannot be read; no rows are read.
+    """
+    book = rulebook or default_rulebook()
+    path = Path(path)
+    if not path.is_file():
+        raise ScenarioFileError(f"{path}: no such file", path=path)
+    encoding = encoding or detect_encoding(path)
+    try:
+        header = pd.read_csv(path, nrows=0, dtype=str, encoding=encoding).columns
+    except pd.errors.EmptyDataError as exc:
+        raise ScenarioFileError(f"{path}: the file is empty (no header line)", path=path) from exc
+    except (UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise ScenarioFileError(f"{path}: cannot read the header as CSV ({encoding}): {exc}", path=path) from exc
+    columns = [str(c) for c in header]
+    mapping = header_map(columns, rulebook=book)
+    named: dict[str, list[str]] = {}
+    for col, name in mapping.items():
+        named.setdefault(name, []).append(col)
+    twice = {name: cols for name, cols in named.items() if len(cols) > 1}
+    if twice:
+        name, cols = next(iter(twice.items()))
+        raise ScenarioFileError(
+            f"{path}: columns {', '.join(repr(c) for c in cols)} all name the input {name!r}; keep one",
+            path=path,
+            field=name,
+        )
+    required = [n for n, spec in book.inputs.items() if spec.required]
+    missing = [n for n in required if n not in named]
+    if missing:
+        labels = {n: book.inputs[n].label_ja for n in missing}
+        wanted = ", ".join(f"{n!r} ({labels[n]})" if labels[n] else repr(n) for n in missing)
+        raise ScenarioFileError(
+            f"{path}: required column {wanted} is missing; the file has {', '.join(map(repr, columns)) or 'none'}",
+            path=path,
+            field=missing[0],
+        )
+    return ScenarioFileInfo(
+        path=str(path),
+        encoding=encoding,
+        columns=columns,
+        renamed={c: n for c, n in mapping.items() if c != n},
+        extra=[c for c in columns if c not in mapping],
+        missing_optional=[n for n in book.inputs if n not in named and n not in required],
+    )
+
+
+def _chunks(path: Path, info: ScenarioFileInfo, chunksize: int, handle=None) -> Iterator[pd.DataFrame]:
+    reader = pd.read_csv(
+        handle if handle is not None else path,
+        dtype=str,
+        keep_default_na=False,
+        na_filter=False,
+        encoding=info.encoding,
+        skip_blank_lines=False,
+        chunksize=chunksize,
+    )
+    with reader:
+        yield from reader
+
+
+def _prepare(chunk: pd.DataFrame, info: ScenarioFileInfo) -> tuple[pd.DataFrame, int]:
+    """Drop blank lines (every cell empty); rename input columns. Returns the frame and the blanks dropped."""
+    filled = chunk.ne("").any(axis=1) if len(chunk.columns) else pd.Series(False, index=chunk.index)
+    blanks = int((~filled).sum())
+    if blanks:
+        chunk = chunk.loc[filled]
+    chunk.index = chunk.index + 2  # the line a spreadsheet shows (header = 1), one line per record
+    chunk.index.name = "line"
+    return chunk.rename(columns=info.renamed), blanks
+
+
+def read_scenarios(path: Path | str, *, rulebook: RuleBook | None = None, encoding: str | None = None) -> pd.DataFrame:
+    """Read a scenario CSV as people have it, ready for :func:`~sonet_policy.evaluate.evaluate`.
+
+    UTF-8 with or without BOM and Shift_JIS/CP932 are detected (``encoding`` forces one); Japanese and loosely
+    typed headers are renamed to the inputs (:func:`header_map`); blank lines (every cell empty) are dropped;
+    extra columns are kept as they are. Every cell is text. The index is the file's line number (header = 1).
+    ``frame.attrs["scenario_file"]`` holds the :class:`ScenarioFileInfo`, ``frame.attrs["blank_lines"]`` the
+    number of blank lines dropped. Raises :class:`ScenarioFileError` for a missing required column.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "s.csv"
+    >>> text = "エリア,プラン,機器名,利用環境,番号継続,memo\\n西,other,RV-230SE,v6plus_router,no,x\\n\\n"
+    >>> _ = p.write_bytes(text.encode("cp932"))
+    >>> frame = read_scenarios(p)
+    >>> frame.attrs["scenario_file"].encoding, list(frame.columns), frame.attrs["blank_lines"]
+    ('cp932', ['area', 'plan', 'device', 'setup', 'keep_number', 'memo'], 1)
+    """
+    info = inspect_file(path, rulebook=rulebook, encoding=encoding)
+    parts, blanks = [], 0
+    for chunk in _chunks(Path(path), info, 1 << 20):
+        frame, dropped = _prepare(chunk, info)
+        parts.append(frame)
+        blanks += dropped
+    frame = pd.concat(parts) if parts else pd.DataFrame(columns=[info.renamed.get(c, c) for c in info.columns])
+    frame.attrs["scenario_file"] = info
+    frame.attrs["blank_lines"] = blanks
+    return frame
+
+
+@dataclass
+class StreamSummary:
+    """What :func:`evaluate_file` did."""
+
+    input: str
+    output: str
+    encoding: str
+    rows: int  # rows written: every non-blank input row
+    blank_lines: int  # lines with every cell empty, not written
+    status: dict[str, int]
+    renamed: dict[str, str]
+    extra: list[str]
+    rulebook_hash: str
+
+    def __str__(self) -> str:
+        counts = ", ".join(f"{k} {v}" for k, v in self.status.items())
+        lines = [f"{self.rows} rows → {self.output}: {counts}"]
+        lines.append(f"read {self.input} as {ENCODINGS.get(self.encoding, self.encoding)}")
+        if self.renamed:
+            lines.append("columns read as inputs: " + ", ".join(f"{k} → {v}" for k, v in self.renamed.items()))
+        if self.extra:
+            lines.append("extra columns passed through: " + ", ".join(self.extra))
+        if self.blank_lines:
+            lines.append(f"{self.blank_lines} blank line(s) skipped (every cell empty): not in the output")
+        lines.append(f"rule book {self.rulebook_hash}")
+        return "\n".join(lines)
+
+
+def _progress(total: int, enabled: bool):
+    if not enabled:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover - tqdm is optional
+        return None
+    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr, desc="evaluate")
+
+
+def evaluate_file(
+    input: Path | str,
+    output: Path | str,
+    *,
+    chunksize: int = 200_000,
+    rulebook: RuleBook | None = None,
+    progress: bool = True,
+    encoding: str | None = None,
+) -> StreamSummary:
+    """Evaluate the scenario CSV ``input`` chunk by chunk and write ``output``: the input's columns (as in the
+    file) followed by the answer columns of :func:`~sonet_policy.evaluate.evaluate`, one row per non-blank
+    input row, in order. An input column whose name is also an answer column is written as ``<name>_input``.
+
+    Memory stays bounded by ``chunksize`` rows whatever the file's size. The output goes to a temporary file
+    beside ``output`` that is renamed when every row is written: an error or an interrupt leaves any earlier
+    ``output`` as it was. A progress bar (tqdm, on stderr) shows when ``progress``. Raises
+    :class:`ScenarioFileError` before any row is read when a required column is missing.
+
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> text = "area,plan,device,setup,keep_number,days,memo\\nwest,other,RV-230SE,v6plus_router,no,31,x\\n"
+    >>> _ = (d / "in.csv").write_text(text)
+    >>> evaluate_file(d / "in.csv", d / "out.csv", progress=False).status["ok"]
+    1
+    """
+    from .cli import write_atomically
+    from .evaluate import STATUSES, evaluate, output_columns
+
+    book = rulebook or default_rulebook()
+    source, target = Path(input), Path(output)
+    info = inspect_file(source, rulebook=book, encoding=encoding)
+    if source.resolve() == target.resolve():
+        raise ScenarioFileError(f"{target}: the output would overwrite the input", path=target)
+    answers_cols = set(output_columns(book))
+    rename_out = {c: f"{c}_input" for c in info.columns if c in answers_cols and c not in info.renamed}
+    counts = dict.fromkeys(STATUSES, 0)
+    totals = {"rows": 0, "blank": 0}
+
+    def write(tmp: Path) -> None:
+        bar = _progress(os.path.getsize(source), progress)
+        try:
+            with open(source, "rb") as handle, open(tmp, "w", encoding="utf-8", newline="") as out:
+                first = True
+                for chunk in _chunks(source, info, chunksize, handle):
+                    frame, blanks = _prepare(chunk, info)
+                    totals["blank"] += blanks
+                    answers = evaluate(frame, rulebook=book)
+                    passthrough = frame.set_axis(info.columns, axis=1).rename(columns=rename_out)
+                    pd.concat([passthrough, answers], axis=1).to_csv(out, index=False, header=first)
+                    first = False
+                    totals["rows"] += len(frame)
+                    for status, n in answers["status"].value_counts().items():
+                        counts[str(status)] += int(n)
+                    if bar is not None:
+                        bar.update(handle.tell() - bar.n)
+                        bar.set_postfix(rows=totals["rows"], refresh=False)
+                if first:  # header only: still write the header
+                    empty = pd.DataFrame(columns=[rename_out.get(c, c) for c in info.columns] + output_columns(book))
+                    empty.to_csv(out, index=False)
+        finally:
+            if bar is not None:
+                bar.close()
+
+    write_atomically(target, write)
+    return StreamSummary(
+        input=str(source),
+        output=str(target),
+        encoding=info.encoding,
+        rows=totals["rows"],
+        blank_lines=totals["blank"],
+        status=counts,
+        renamed=info.renamed,
+        extra=info.extra,
+        rulebook_hash=book.hash,
+    )
