@@ -1,0 +1,51 @@
+"""environment.yml (for conda users) and pyproject.toml declare the same dependencies with the same bounds."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+
+import yaml
+
+from sonet_policy.paths import PROJECT_DIR
+
+
+def _normalise(spec: str) -> tuple[str, str]:
+    spec = spec.replace(" ", "")
+    m = re.match(r"^([A-Za-z0-9_.\-]+)(\[[^\]]*\])?(.*)$", spec)
+    assert m, spec
+    return m.group(1).lower().replace("_", "-"), m.group(3)
+
+
+def pyproject_requirements() -> dict[str, str]:
+    meta = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    specs = list(meta["dependencies"])
+    for name, extra in meta["optional-dependencies"].items():
+        specs += [s for s in extra if not s.startswith("sonet-policy")]
+    return dict(_normalise(s) for s in specs)
+
+
+def environment_requirements() -> dict[str, str]:
+    env = yaml.safe_load((PROJECT_DIR / "environment.yml").read_text(encoding="utf-8"))
+    specs: list[str] = []
+    for dep in env["dependencies"]:
+        if isinstance(dep, dict):
+            specs += [s for s in dep.get("pip", []) if not s.startswith("-e")]
+        elif not dep.startswith(("python", "pip")):
+            specs.append(dep)
+    return dict(_normalise(s) for s in specs)
+
+
+def test_environment_and_pyproject_agree() -> None:
+    assert environment_requirements() == pyproject_requirements()
+
+
+def test_every_dependency_has_a_lower_bound() -> None:
+    assert all(bound.startswith(">=") for bound in pyproject_requirements().values())
+
+
+def test_python_version_agrees() -> None:
+    meta = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    env = yaml.safe_load((PROJECT_DIR / "environment.yml").read_text(encoding="utf-8"))
+    pythons = [d for d in env["dependencies"] if isinstance(d, str) and re.match(r"^python\b", d)]
+    assert pythons == ["python" + meta["requires-python"]]
