@@ -1,0 +1,195 @@
+"""Property tests of ``evaluate`` on arbitrary frames (Hypothesis).
+
+Profiles: ``ci`` (default, 150 examples per test) and ``fuzz`` (3,000 per test), chosen by the environment
+variable ``HYPOTHESIS_PROFILE`` (``make fuzz`` sets ``HYPOTHESIS_PROFILE=fuzz``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sonet_policy import default_rulebook, evaluate, explain
+from sonet_policy.engine import INPUT_ORDER
+from sonet_policy.evaluate import STATUSES
+
+settings.register_profile(
+    "ci", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+settings.register_profile(
+    "fuzz", max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+settings.load_profile(PROFILE)
+
+BOOK = default_rulebook()
+MODELS = list(BOOK.models)
+FIELD_ERROR = re.compile(rf"^({'|'.join(INPUT_ORDER)}): \S.*")
+
+# Valid spellings per input (as people type them), then values that must be rejected or are odd.
+VALID = {
+    "area": ["east", "west", "East", " WEST ", "東", "西日本", "ＮＴＴ東日本", "e", "W"],
+    "plan": ["10g", "sml", "other", "10ギガ", "Ｓ/Ｍ/Ｌ", "その他", "OTHER"],
+    "device": [*MODELS, "pr-600ki", "ＰＲ－６００ＫＩ", "PR600KI", " rv 230 se ", "xg-100ne"],
+    "setup": ["wlan_1g", "wlan_router_10g", "v6plus_router", "rental_only", " Rental_Only "],
+    "keep_number": [True, False, "yes", "no", "1", "0", "はい", "いいえ", "TRUE", "f", np.True_, 1, 0],
+    "days_since_phone_stop": [0, 1, 30, 31, 32, 33, 365, "31", " 32 ", "３１", 31.0, np.int64(5), None, ""],
+}
+ODD = st.one_of(
+    st.none(),
+    st.just(float("nan")),
+    st.just(pd.NA),
+    st.just(pd.NaT),
+    st.just(""),
+    st.just("   "),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=30),
+    st.text(min_size=2000, max_size=5000),  # huge strings
+    st.just("x" * 100_000),
+    st.sampled_from(["nan", "None", "NaN", "inf", "-1", "1e3", "31.5", "0x1F", "__import__('os')", "<script>"]),
+    st.sampled_from([b"bytes", (1, 2), 3 + 4j]),
+)
+
+
+def column_values(name: str, n: int) -> st.SearchStrategy[list]:
+    value = st.one_of(st.sampled_from(VALID[name]), ODD) if name in VALID else ODD
+    # mostly valid values, so that ok rows (and the explain check) happen often
+    mostly = st.one_of(st.sampled_from(VALID[name]), st.sampled_from(VALID[name]), value)
+    return st.lists(mostly, min_size=n, max_size=n)
+
+
+INDEXES = ("range", "shuffled", "duplicates", "strings", "offset", "datetime")
+
+
+@st.composite
+def frames(draw: st.DrawFn) -> pd.DataFrame:
+    n = draw(st.integers(min_value=0, max_value=25))
+    kind = draw(st.sampled_from(INDEXES))
+    if kind == "range":
+        index = pd.RangeIndex(n)
+    elif kind == "shuffled":
+        index = pd.Index(draw(st.permutations(list(range(n)))), dtype="int64")
+    elif kind == "duplicates":
+        index = pd.Index(draw(st.lists(st.integers(0, 3), min_size=n, max_size=n)), dtype="int64")
+    elif kind == "strings":
+        index = pd.Index([f"row{i}" for i in range(n)][::-1], dtype=object)
+    elif kind == "offset":
+        index = pd.RangeIndex(100, 100 + 2 * n, 2)
+    else:
+        index = pd.date_range("2026-01-01", periods=n)
+    data: dict[str, pd.Series] = {}
+    names = [c for c in INPUT_ORDER if draw(st.integers(0, 9)) > 0]  # a field is sometimes missing
+    for name in names:
+        values = draw(column_values(name, n))
+        series = pd.Series(values, index=index, dtype=object)
+        dtype = draw(st.sampled_from(["object", "object", "string", "category", "native"]))
+        try:
+            if dtype == "string":
+                series = series.astype("string")
+            elif dtype == "category":
+                series = series.astype("category")
+            elif dtype == "native":
+                series = pd.Series(list(values), index=index)
+        except (TypeError, ValueError, OverflowError):
+            pass  # a dtype the values cannot take: keep object
+        data[name] = series
+    for i in range(draw(st.integers(0, 2))):  # extra columns
+        data[f"extra{i}"] = pd.Series(draw(st.lists(ODD, min_size=n, max_size=n)), index=index, dtype=object)
+    frame = pd.DataFrame(data, index=index)
+    if n == 0 and not data:
+        frame = pd.DataFrame(index=index)
+    if draw(st.integers(0, 19)) == 0 and "area" in frame.columns:  # a duplicated column name
+        frame = pd.concat([frame, frame[["area"]]], axis=1)
+    return frame
+
+
+def _scenario(frame: pd.DataFrame, label_pos: int) -> dict[str, object]:
+    row = {}
+    for name in INPUT_ORDER:
+        if name in frame.columns:
+            column = frame[name]
+            if isinstance(column, pd.DataFrame):
+                column = column.iloc[:, 0]
+            row[name] = column.iloc[label_pos]
+    return row
+
+
+def _same(a: object, b: object) -> bool:
+    return str(a) == str(b)
+
+
+@given(frames(), st.randoms(use_true_random=False))
+def test_evaluate_never_raises_and_keeps_every_row(frame: pd.DataFrame, rnd) -> None:
+    out = evaluate(frame)
+    # one row per input row, same index in the same order
+    assert len(out) == len(frame)
+    assert out.index.equals(frame.index)
+    assert list(out.index) == list(frame.index)
+    assert set(out["status"].astype(str)) <= set(STATUSES)
+    assert out["status"].notna().all()
+    assert (out["rulebook_hash"].astype(str) == BOOK.hash).all()
+    # invalid rows say which field and why; other rows have no error
+    invalid = out["status"] == "invalid"
+    required_absent = [n for n in INPUT_ORDER if BOOK.inputs[n].required and n not in frame.columns]
+    for message in out.loc[invalid.to_numpy(), "error"].astype(str).unique():
+        assert FIELD_ERROR.match(message), message
+        for name in required_absent:
+            assert f"{name}: missing (the column is absent)" in message
+    assert out.loc[~invalid.to_numpy(), "error"].isna().all()
+    # ok rows agree with explain for the same scenario (a few sampled rows per example)
+    ok_positions = np.flatnonzero((out["status"] == "ok").to_numpy())
+    for pos in rnd.sample(list(ok_positions), min(3, len(ok_positions))):
+        exp = explain(**_scenario(frame, pos))
+        assert exp.status == "ok", exp.error
+        for decision, code in exp.codes.items():
+            assert _same(out[decision].iloc[pos], code), (decision, out.iloc[pos].to_dict(), exp.codes)
+    # every non-ok, non-invalid row also agrees with explain on its status (a sample)
+    other = np.flatnonzero(out["status"].isin(["uncovered", "conflict"]).to_numpy())
+    for pos in rnd.sample(list(other), min(2, len(other))):
+        exp = explain(**_scenario(frame, pos))
+        assert exp.status == out["status"].iloc[pos]
+
+
+@given(st.data())
+def test_a_row_does_not_depend_on_its_neighbours(data) -> None:
+    """Evaluating a row alone gives the same answer as evaluating it among others."""
+    frame = data.draw(frames())
+    if len(frame) == 0:
+        return
+    out = evaluate(frame)
+    pos = data.draw(st.integers(0, len(frame) - 1))
+    alone = evaluate(frame.iloc[[pos]])
+    left = out.iloc[pos].astype(object).where(out.iloc[pos].notna(), None).to_dict()
+    right = alone.iloc[0].astype(object).where(alone.iloc[0].notna(), None).to_dict()
+    assert {k: str(v) for k, v in left.items()} == {k: str(v) for k, v in right.items()}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [math.inf, -math.inf, 2**80, -(2**80), 1e308, 31.5, -0.0, True, "1e3", "inf", "nan", "0x1F", "３２"],
+)
+def test_odd_day_values(value: object) -> None:
+    """Day counts that are not whole, finite, non-negative numbers are invalid with a days_since… error."""
+    row = dict(area="west", plan="other", device="RV-230SE", setup="v6plus_router", keep_number=False)
+    out = evaluate(pd.DataFrame([{**row, "days_since_phone_stop": value}], dtype=object))
+    status, error = out.loc[0, "status"], out.loc[0, "error"]
+    number = None
+    try:
+        number = float(str(value).replace("３２", "32")) if not isinstance(value, bool) else None
+    except ValueError:
+        number = None
+    whole = number is not None and math.isfinite(number) and number == int(number) and number >= 0
+    if whole:
+        assert status == "ok", error
+    else:
+        assert status == "invalid"
+        assert str(error).startswith("days_since_phone_stop: ")
