@@ -1,0 +1,297 @@
+"""The coverage audit reports exactly the gaps, conflicts, overlaps, dead rules and uncited clauses of small
+hand-built rule books, under each hit policy; and on the shipped book, exactly what the page leaves open."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sonet_policy import default_rulebook, explain, load_rulebook
+from sonet_policy.audit import COLUMNS, KINDS, _Projection, audit, counts, rule_usage
+from sonet_policy.cli import main
+from sonet_policy.conditions import Condition
+from sonet_policy.paths import RULES_DIR
+from sonet_policy.scope import expand
+
+CLAUSES = """clause_id,section,kind,normative,line,text_ja,text_en
+c1,test,rule,true,1,東は a,east answers a
+c2,test,rule,true,2,東の 1G は b,east 1G answers b
+c3,test,rule,true,3,v6 は a,v6 answers a
+c4,test,rule,true,4,誰も引用しない,nobody cites this
+c5,test,note,false,5,注記,a note nobody cites
+c6,test,exception,true,6,西の 1G は b,west 1G answers b
+c7,test,rule,true,7,制約,a constraint
+"""
+
+# Decision x over area x setup (8 combinations; west x wlan_router_10g is ruled out by a constraint):
+#   east: wlan_1g -> X1 a and X2 b (conflict), wlan_router_10g -> X1 a, v6plus_router -> X3 a, rental_only -> gap
+#   west: wlan_1g -> X5 c overridden by X6 b (X5 dead), v6plus_router -> X3 a and X4 a (overlap), rental_only -> gap
+#   X7 matches only the ruled-out west x wlan_router_10g (dead).
+X_TABLE = """rule_id,area,setup,x,exception_of,source,note
+X1,east,wlan_1g|wlan_router_10g,a,,c1,
+X2,east,wlan_1g,b,,c2,
+X3,-,v6plus_router,a,,c3,
+X4,west,v6plus_router,a,,c3,
+X5,west,wlan_1g,c,,c1,
+X6,west,wlan_1g,b,X5,c6,
+X7,west,wlan_router_10g,a,,c1,
+"""
+# Decision y over the days: one rule that answers everything (the loader refuses an empty condition such as
+# "<0", so the empty-condition test injects one after loading).
+Y_TABLE = """rule_id,days_since_phone_stop,y,exception_of,source,note
+Y1,-,p,,c1,
+"""
+
+
+def make_book(folder: Path, policy: str) -> Path:
+    """A two-decision rule book with a known gap, conflict, overlap, dead rules and an uncited clause."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(RULES_DIR / "inputs.csv", folder / "inputs.csv")
+    (folder / "decisions.csv").write_text(
+        f"decision,hit_policy,inputs,outputs\nx,{policy},area|setup,x\ny,{policy},days_since_phone_stop,y\n",
+        encoding="utf-8",
+    )
+    (folder / "codes.csv").write_text(
+        "decision,code,role,label_ja,label_en\n"
+        "x,a,answer,あ,a\nx,b,answer,い,b\nx,c,answer,う,c\ny,p,answer,ぱ,p\ny,q,answer,く,q\n",
+        encoding="utf-8",
+    )
+    (folder / "x.csv").write_text(X_TABLE, encoding="utf-8")
+    (folder / "y.csv").write_text(Y_TABLE, encoding="utf-8")
+    (folder / "constraints.csv").write_text(
+        "constraint_id,area,setup,field,message,source\nK1,west,wlan_router_10g,setup,not in the west,c7\n",
+        encoding="utf-8",
+    )
+    (folder / "clauses.csv").write_text(CLAUSES, encoding="utf-8")
+    return folder
+
+
+def load(folder: Path):
+    return load_rulebook(folder, clauses_path=folder / "clauses.csv")
+
+
+def keyset(findings: pd.DataFrame) -> set[tuple]:
+    return {
+        (f.kind, f.decision, json.dumps(f.scope, sort_keys=True), tuple(f.rules))
+        for f in findings.itertuples(index=False)
+    }
+
+
+def key(kind: str, decision: str, scope: dict, rules: list[str]) -> tuple:
+    return (kind, decision, json.dumps(scope, sort_keys=True), tuple(rules))
+
+
+COMMON = {
+    key("gap", "x", {"setup": "rental_only"}, []),
+    key("dead_rule", "x", {"area": "west", "setup": "wlan_1g"}, ["X5", "X6"]),
+    key("dead_rule", "x", {"area": "west", "setup": "wlan_router_10g"}, ["X7"]),
+    key("uncited_clause", "", {}, []),
+}
+EXPECTED = {
+    "UNIQUE": COMMON
+    | {
+        key("conflict", "x", {"area": "east", "setup": "wlan_1g"}, ["X1", "X2"]),
+        key("overlap", "x", {"area": "west", "setup": "v6plus_router"}, ["X3", "X4"]),
+    },
+    "FIRST": COMMON
+    | {
+        key("dead_rule", "x", {"area": "east", "setup": "wlan_1g"}, ["X2", "X1"]),
+        key("dead_rule", "x", {"area": "west", "setup": "v6plus_router"}, ["X4", "X3"]),
+    },
+    "COLLECT": COMMON,
+}
+EXPECTED["ANY"] = EXPECTED["UNIQUE"]
+EXPECTED["PRIORITY"] = EXPECTED["FIRST"]  # a > b: X1 (a) masks X2 (b); X3 and X4 both answer a, X3 comes first
+
+
+@pytest.mark.parametrize("policy", ["UNIQUE", "ANY", "FIRST", "PRIORITY", "COLLECT"])
+def test_audit_reports_exactly_the_known_findings(tmp_path: Path, policy: str) -> None:
+    book = load(make_book(tmp_path / policy, policy))
+    findings = audit(book)
+    assert list(findings.columns) == COLUMNS
+    assert keyset(findings) == EXPECTED[policy]
+    assert len(findings) == len(EXPECTED[policy]), "one finding per box, nothing repeated"
+    uncited = findings[findings["kind"] == "uncited_clause"]
+    assert uncited["clauses"].tolist() == [["c4"]], "the uncited normative clause only, not the note"
+    assert "誰も引用しない" in uncited["message"].iloc[0], "the Japanese text of the clause"
+
+
+def test_reasons_of_dead_rules_follow_the_hit_policy(tmp_path: Path) -> None:
+    reasons = {}
+    for policy in ("UNIQUE", "FIRST", "PRIORITY"):
+        findings = audit(load(make_book(tmp_path / policy, policy)))
+        dead = findings[findings["kind"] == "dead_rule"]
+        dead = dead.set_index(dead["rules"].map(lambda r: r[0]))
+        reasons[policy] = dead["message"].to_dict()
+    assert "overrides it (X6)" in reasons["UNIQUE"]["X5"]
+    assert "constraint rules out" in reasons["UNIQUE"]["X7"]
+    assert "under FIRST an earlier rule" in reasons["FIRST"]["X2"]
+    assert "under PRIORITY" in reasons["PRIORITY"]["X2"]
+
+
+def test_a_rule_with_an_empty_condition_is_dead_without_a_witness(tmp_path: Path) -> None:
+    book = load(make_book(tmp_path / "u", "UNIQUE"))
+    y1 = book.rules["y"][0]
+    empty = Condition("days_since_phone_stop", "(none)")  # no interval, not null: holds nowhere
+    book.rules["y"].append(replace(y1, rule_id="Y2", conditions={"days_since_phone_stop": empty}))
+    book._cache.clear()
+    findings = audit(book)
+    dead = findings[(findings["kind"] == "dead_rule") & (findings["decision"] == "y")]
+    assert dead["rules"].tolist() == [["Y2"]]
+    assert "condition is empty" in dead["message"].iloc[0]
+    assert dead["witness"].iloc[0] is None
+
+
+def test_findings_come_in_a_fixed_order(tmp_path: Path) -> None:
+    book = load(make_book(tmp_path / "u", "UNIQUE"))
+    findings = audit(book)
+    rank = [KINDS.index(k) for k in findings["kind"]]
+    assert rank == sorted(rank)
+    assert findings["kind"].tolist() == ["gap", "conflict", "overlap", "dead_rule", "dead_rule", "uncited_clause"]
+    again = audit(load(make_book(tmp_path / "u2", "UNIQUE")))
+    assert keyset(again) == keyset(findings) and again["message"].tolist() == findings["message"].tolist()
+
+
+def test_witnesses_show_the_finding_in_explain(tmp_path: Path) -> None:
+    book = load(make_book(tmp_path / "u", "UNIQUE"))
+    findings = audit(book)
+    want = {"gap": "uncovered", "conflict": "conflict", "overlap": "ok"}
+    for f in findings.itertuples(index=False):
+        if f.kind in want:
+            answer = explain(rulebook=book, **f.witness)[f.decision]
+            assert answer.status == want[f.kind], f
+            if f.kind == "overlap":
+                assert {r.rule_id for r in answer.fired} == set(f.rules)
+    dead = findings[findings["kind"] == "dead_rule"]
+    dead = dead.set_index(dead["rules"].map(lambda r: r[0]))
+    x5 = explain(rulebook=book, **dead.loc["X5", "witness"])["x"]
+    assert {r.rule_id: r.state for r in x5.rules}["X5"] == "overridden"
+
+
+def test_population_counts_customers_per_finding_and_rules_dead_in_practice(tmp_path: Path) -> None:
+    book = load(make_book(tmp_path / "u", "UNIQUE"))
+    base = dict(plan="sml", device="PR-400NE", keep_number="false", days_since_phone_stop="")
+    rows = (
+        [dict(base, area="east", setup="rental_only")] * 3  # gap
+        + [dict(base, area="west", setup="rental_only")] * 2  # gap
+        + [dict(base, area="east", setup="wlan_1g")] * 4  # conflict
+        + [dict(base, area="west", setup="v6plus_router")]  # overlap
+        + [dict(base, area="west", setup="wlan_1g")] * 5  # X6 over X5
+        + [dict(base, area="west", setup="wlan_router_10g")]  # ruled out: counted nowhere
+        + [dict(base, area="mars", setup="wlan_1g")]  # invalid: counted nowhere
+    )
+    population = pd.DataFrame(rows)
+    findings = audit(book, population=population)
+    got = {(f.kind, tuple(f.rules)): f.customers for f in findings.itertuples(index=False)}
+    assert got[("gap", ())] == 5
+    assert got[("conflict", ("X1", "X2"))] == 4
+    assert got[("overlap", ("X3", "X4"))] == 1
+    assert got[("dead_rule", ("X5", "X6"))] == 5, "the rows a dead rule matches"
+    assert got[("dead_rule", ("X7",))] == 0
+    assert pd.isna(got[("uncited_clause", ())])
+    assert str(findings["customers"].dtype) == "Int64"
+    usage = rule_usage(book, population).set_index("rule_id")
+    assert usage.loc["X1", ["matched", "decided", "won"]].tolist() == [4, 4, 0], "one side of a conflict: never won"
+    assert usage.loc["X5", ["matched", "decided"]].tolist() == [5, 0]
+    assert usage.loc["X6", "won"] == 5
+    assert usage.loc["X3", ["decided", "won"]].tolist() == [1, 1]
+    assert usage.loc["Y1", "matched"] == 15, "every valid row"
+    dead = set(usage.index[usage["dead_in_practice"]])
+    assert dead == {"X5", "X7"}, "X1/X2 decided rows (in conflict); X4 decided its overlap row"
+
+
+def test_first_policy_counts_dead_in_practice_by_wins(tmp_path: Path) -> None:
+    book = load(make_book(tmp_path / "f", "FIRST"))
+    frame = pd.DataFrame(
+        [dict(area="east", plan="sml", device="PR-400NE", setup="wlan_1g", keep_number="no", days_since_phone_stop="")]
+    )
+    usage = rule_usage(book, frame).set_index("rule_id")
+    assert usage.loc["X2", ["decided", "won", "dead_in_practice"]].tolist() == [1, 0, True]
+    assert bool(usage.loc["X1", "dead_in_practice"]) is False
+
+
+# The shipped rule book: what the page leaves open.
+
+SHIPPED = {
+    key("gap", "ipv4", {"plan": "other", "setup": "v6plus_router", "days_since_phone_stop": "empty"}, []),
+    key("gap", "device_action", {"area": "west", "device": ["RS-500KI", "RS-500MI"]}, []),
+    ("conflict", "wifi", ("WIFI-2", "WIFI-W1")),
+    ("conflict", "device_action", ("DEV-W-1", "DEV-W-1K")),
+    ("overlap", "wifi", ("WIFI-1", "WIFI-W1")),
+}
+
+
+def test_shipped_book_findings_are_those_the_page_leaves_open() -> None:
+    findings = audit()
+    assert counts(findings) == {"gap": 2, "conflict": 2, "overlap": 2, "dead_rule": 0, "uncited_clause": 0}
+    brief = {(f.kind, f.decision, tuple(f.rules)) for f in findings.itertuples(index=False)}
+    assert brief == {k if len(k) == 3 else (k[0], k[1], k[3]) for k in SHIPPED}
+    assert {k for k in keyset(findings) if k[0] == "gap"} == {k for k in SHIPPED if len(k) == 4}
+    wifi_conflict = findings[(findings["kind"] == "conflict") & (findings["decision"] == "wifi")].iloc[0]
+    assert wifi_conflict["scope"] == {
+        "area": "west",
+        "device": ["PR-600KI", "PR-600MI", "PR-500KI", "PR-500MI"],
+        "setup": "wlan_1g",
+    }
+    assert "無線 LAN カード、ルーター機能は継続利用不可" in wifi_conflict["message"]
+    for f in findings.itertuples(index=False):
+        status = explain(**f.witness)[f.decision].status
+        assert status == {"gap": "uncovered", "conflict": "conflict", "overlap": "ok"}[f.kind]
+
+
+def test_scopes_of_the_shipped_book_cover_exactly_the_grid_cells() -> None:
+    """Exactness: per decision, the scopes of each kind hold exactly the valid cells of that outcome."""
+    book = default_rulebook()
+    compiled = book.compiled()
+    findings = audit(book)
+    for name, grid in compiled.decisions.items():
+        proj = _Projection(compiled, book.decisions[name].inputs)
+        status = np.array([o.status for o in grid.outcomes])[grid.outcome_id[proj.full_cell]]
+        n_rules = np.array([len(o.rules) for o in grid.outcomes])[grid.outcome_id[proj.full_cell]]
+        truth = {
+            "gap": proj.valid & (status == "uncovered"),
+            "conflict": proj.valid & (status == "conflict"),
+            "overlap": proj.valid & (status == "ok") & (n_rules > 1),
+        }
+        for kind, cells in truth.items():
+            scopes = findings[(findings["kind"] == kind) & (findings["decision"] == name)]["scope"].tolist()
+            covered = expand(scopes, proj.axes(), proj.inputs).reshape(-1)
+            assert (covered == cells.astype(int)).all(), (name, kind)
+
+
+def test_cli_prints_counts_and_json_parses(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["audit"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].endswith("2 gap, 2 conflict, 2 overlap, 0 dead_rule, 0 uncited_clause")
+    assert "[gap] device_action  area=west, device=RS-500KI|RS-500MI" in out
+    population = tmp_path / "pop.csv"
+    pd.DataFrame(
+        [dict(area="west", plan="10g", device="RS-500KI", setup="wlan_1g", keep_number="yes", days_since_phone_stop="")]
+    ).to_csv(population, index=False)
+    assert main(["audit", "--format", "json", "--population", str(population)]) == 0
+    captured = capsys.readouterr()
+    records = json.loads(captured.out)
+    assert "6 findings" in captured.err
+    assert [set(r) for r in records] == [set(COLUMNS) | {"customers"}] * len(records)
+    gap = next(r for r in records if r["kind"] == "gap" and r["decision"] == "device_action")
+    assert gap["customers"] == 1 and gap["witness"]["keep_number"] is False
+
+
+def test_cli_reads_another_rule_book_and_reports_load_problems(tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "rules"
+    shutil.copytree(RULES_DIR, folder)
+    table = (folder / "device_action.csv").read_text(encoding="utf-8")
+    (folder / "device_action.csv").write_text(table.replace("RV-230NE|RV-230SE,-,mail", "RV-230NE,-,mail"), "utf-8")
+    assert main(["audit", "--rules", str(folder), "--format", "json"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    gaps = [r["scope"] for r in records if r["kind"] == "gap" and r["decision"] == "device_action"]
+    assert {"area": "east", "device": "RV-230SE"} in gaps
+    (folder / "wifi.csv").write_text("rule_id,area\n", encoding="utf-8")
+    assert main(["audit", "--rules", str(folder)]) == 2
+    assert "wifi.csv" in capsys.readouterr().err
