@@ -1,0 +1,160 @@
+"""The Voilà dashboard in a real browser: Debian's Chromium, headless, driven by Playwright for Python.
+
+Starts Voilà on a free loopback port, changes the device, the area, the plan and setup, and the days, and
+checks that the answer cards (``data-decision`` / ``data-code`` attributes of explain's HTML) change to the
+page's answers. Saves a screenshot to ``artifacts/browser-dashboard.png``. Run with ``pytest -m browser``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+PROJECT = Path(__file__).resolve().parent.parent
+ARTIFACTS = PROJECT / "artifacts"
+DASHBOARD = PROJECT / "notebooks" / "dashboard.ipynb"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+WAIT_MS = 20_000
+SCOPE = ".sp-dashboard-explorer"  # the explorer tab (the audit tab holds a second explorer)
+
+if not CHROMIUM.exists():
+    pytest.skip(
+        "/usr/bin/chromium is missing: install Debian's chromium (apt-get install -y chromium)",
+        allow_module_level=True,
+    )
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(port: int, proc: subprocess.Popen, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"voila exited with status {proc.returncode}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise TimeoutError(f"voila did not listen on 127.0.0.1:{port} within {seconds} s")
+
+
+@pytest.fixture(scope="module")
+def voila_url() -> Iterator[str]:
+    ARTIFACTS.mkdir(exist_ok=True)
+    port = free_port()
+    log = (ARTIFACTS / "voila.log").open("w")
+    cmd = [
+        sys.executable,
+        "-m",
+        "voila",
+        str(DASHBOARD),
+        "--no-browser",
+        "--Voila.ip=127.0.0.1",
+        f"--port={port}",
+        "--Voila.port_retries=0",
+        "--VoilaExecutor.timeout=60",
+    ]
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT, env=env)
+    try:
+        wait_listening(port, proc, 60)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def page(voila_url: str):
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(WAIT_MS)
+            page.route("https://cdn.jsdelivr.net/**", lambda route: route.abort())
+            page.goto(voila_url, timeout=60_000)
+            page.locator(f"{SCOPE} .sp-answers [data-decision='device_action']").wait_for(timeout=60_000)
+            yield page
+        finally:
+            browser.close()
+
+
+def card(page, decision: str):
+    return page.locator(f"{SCOPE} .sp-answers [data-decision='{decision}']")
+
+
+def expect_code(page, decision: str, code: str) -> None:
+    sync_api.expect(card(page, decision)).to_have_attribute("data-code", code, timeout=WAIT_MS)
+
+
+def choose(page, control: str, label: str) -> None:
+    page.locator(f"{SCOPE} .{control} select").select_option(label=label)
+
+
+def type_into(page, control: str, text: str) -> None:
+    box = page.locator(f"{SCOPE} .{control} input")
+    box.fill(text)
+    box.press("Enter")
+
+
+def test_cards_follow_the_controls(page) -> None:
+    # The dashboard opens on an east PR-600KI that keeps its 1 Giga wireless LAN line (※1: keeps working).
+    expect_code(page, "device_action", "keeps_working")
+    expect_code(page, "procedure", "port_out")
+
+    # Device typed in lower case without the hyphen: east exchanges PR-200NE at a technician visit.
+    type_into(page, "sp-device", "pr200ne")
+    expect_code(page, "device_action", "onsite_exchange")
+
+    # Same device in the west: exchanged by mail.
+    choose(page, "sp-area", "west · NTT西日本")
+    expect_code(page, "device_action", "mail_exchange")
+
+    # Other plan with an own v6プラス router; the phone stopped 31 days ago, then 32.
+    choose(page, "sp-plan", "other · every other So-net 光 plan")
+    choose(page, "sp-setup", "v6plus_router · own v6プラス router beside the NTT device")
+    page.locator(f"{SCOPE} .sp-not-stopped input[type='checkbox']").uncheck()
+    type_into(page, "sp-days", "31")
+    expect_code(page, "ipv4", "pppoe_router")
+    type_into(page, "sp-days", "32")
+    expect_code(page, "ipv4", "reapply_v6plus")
+    expect_code(page, "device_action", "mail_exchange")
+    # The Japanese clause text travels with the answer.
+    sync_api.expect(card(page, "ipv4")).to_contain_text("v6プラス")
+    page.screenshot(path=str(ARTIFACTS / "browser-dashboard.png"), full_page=True)
+
+
+def test_unknown_device_says_why(page) -> None:
+    type_into(page, "sp-device", "PR-700KI")
+    invalid = card(page, "scenario")
+    sync_api.expect(invalid).to_have_attribute("data-code", "invalid", timeout=WAIT_MS)
+    sync_api.expect(invalid).to_contain_text("nearest: PR-600KI")
+    assert card(page, "ipv4").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "browser-dashboard-invalid.png"), full_page=True)
