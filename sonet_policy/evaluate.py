@@ -98,26 +98,45 @@ def evaluate(frame: pd.DataFrame, *, rulebook: RuleBook | None = None) -> pd.Dat
             pass
         raise TypeError(f"evaluate takes a pandas DataFrame, not {type(frame).__name__}")
     compiled = book.compiled()
-    table = _cell_table(compiled)
+    luts = _row_luts(compiled)
     cell, error_id, messages = encode(frame, compiled)
-    valid = cell >= 0
-    safe = np.where(valid, cell, 0)
+    n = len(frame)
+    # Invalid rows (cell -1) read the extra last entry of every table: no answer, status "invalid".
+    row = np.where(cell >= 0, cell, compiled.n_cells) if n else cell
     data: dict[str, pd.Categorical] = {}
     for col in output_columns(book):
         if col == "error":
             cats, remap = np.unique(np.asarray(messages, dtype=str), return_inverse=True)
-            if messages:
-                codes = np.where(error_id >= 0, remap.reshape(-1)[np.where(error_id >= 0, error_id, 0)], -1)
-            else:  # no invalid row: indexing the empty remap would fail
-                codes = np.full(len(frame), -1, dtype=np.int64)
-            data[col] = pd.Categorical.from_codes(codes, categories=cats.tolist())
+            lut = np.append(remap.reshape(-1), -1)  # error id -1 (no error) reads the last entry
+            codes = lut.take(error_id) if messages else np.full(n, -1, dtype=np.int8)
+            data[col] = pd.Categorical.from_codes(codes, categories=cats.tolist(), validate=False)
         elif col == "rulebook_hash":
-            data[col] = pd.Categorical.from_codes(np.zeros(len(frame), dtype=np.int64), categories=[book.hash])
-        elif col == "status":
-            codes = np.where(valid, table["status"].cell_codes[safe], STATUSES.index("invalid"))
-            data[col] = pd.Categorical.from_codes(codes, categories=list(STATUSES))
+            data[col] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[book.hash], validate=False)
         else:
-            column = table[col]
-            codes = np.where(valid, column.cell_codes[safe], -1)
-            data[col] = pd.Categorical.from_codes(codes, categories=column.categories)
-    return pd.DataFrame(data, index=frame.index)
+            categories, lut = luts[col]
+            data[col] = pd.Categorical.from_codes(lut.take(row), categories=categories, validate=False)
+    return pd.DataFrame(data, index=frame.index, copy=False)
+
+
+def _row_luts(compiled: CompiledBook) -> dict[str, tuple[list[str], np.ndarray]]:
+    """Per output column: categories and the category code of every cell, plus a last entry for invalid rows.
+
+    Cells ruled out by a constraint never reach the table (encode marks their rows invalid). Codes are the
+    smallest integer type that holds them, so each column of a million rows is one small lookup. Cached.
+    """
+    cache = compiled.book._cache
+    hit = cache.get("row_luts")
+    if hit is not None and hit[0] is compiled:
+        return hit[1]
+    table = _cell_table(compiled)
+    luts: dict[str, tuple[list[str], np.ndarray]] = {}
+    for col, column in table.items():
+        if col == "status":
+            last = STATUSES.index("invalid")
+        else:
+            last = -1
+        codes = np.append(column.cell_codes, last)
+        dtype = np.int8 if len(column.categories) < 127 else np.int16 if len(column.categories) < 32767 else np.int32
+        luts[col] = (list(column.categories), codes.astype(dtype))
+    cache["row_luts"] = (compiled, luts)
+    return luts

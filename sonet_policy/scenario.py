@@ -1,13 +1,19 @@
 """Encode scenarios (customer rows) into grid cells, with a clear error per invalid row.
 
 Each field is factorised first, so the work per distinct value is done once: a million rows with a few
-hundred distinct values cost a few hundred normalisations plus integer array operations.
+hundred distinct values cost a few hundred normalisations plus integer array operations. Per field the work on
+distinct values yields small lookup tables (axis position and error per distinct value); the grid cell of every
+row is then a sum of one table lookup per field (``position * stride``, a large negative sentinel where the value is
+invalid), so a million rows cost six factorisations plus a dozen integer passes. Columns backed by pyarrow strings
+(what ``pd.read_csv`` gives with pandas 3) release the GIL while they are hashed and are factorised two at a time.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +53,8 @@ ALIASES: dict[str, dict[str, str]] = {
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "はい", "継続", "keep"})
 FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "いいえ", "廃止"})
 _SHOW = 40
+_PARALLEL_ROWS = 200_000  # factorise columns in two threads from this many rows on
+_INVALID = -(1 << 40)  # added to a row's cell index when a field is invalid: the sum stays negative
 
 
 def _show(value: object) -> str:
@@ -70,19 +78,46 @@ def _factorize(column: pd.Series) -> tuple[np.ndarray, list]:
     return np.asarray(codes), list(uniques)
 
 
+def _releases_gil(column: pd.Series) -> bool:
+    """Whether factorising ``column`` runs without the GIL (pyarrow-backed strings)."""
+    return getattr(column.dtype, "storage", None) == "pyarrow"
+
+
+def _factorize_all(columns: list[pd.Series]) -> list[tuple[np.ndarray, list]]:
+    """:func:`_factorize` every column; two at a time when they are large and pyarrow-backed."""
+    parallel = [c for c in columns if len(c) >= _PARALLEL_ROWS and _releases_gil(c)]
+    if len(parallel) < 2 or (os.cpu_count() or 1) < 2:
+        return [_factorize(c) for c in columns]
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="sonet-factorize") as pool:
+        return list(pool.map(_factorize, columns))
+
+
 def _text(value: object) -> str:
     return unicodedata.normalize("NFKC", str(value)).strip().lower()
 
 
 @dataclass
 class FieldCodes:
-    position: np.ndarray  # axis position per row, -1 where invalid
-    error_id: np.ndarray  # index into messages per row, -1 where fine
+    """One input field encoded: per row a code into two small tables (the last entry of each: a missing value)."""
+
+    codes: np.ndarray  # per row: index of the row's distinct value, -1 where missing
+    pos_lut: np.ndarray  # per distinct value (+ missing): axis position, -1 where invalid
+    err_lut: np.ndarray  # per distinct value (+ missing): index into messages, -1 where fine
     messages: list[str]
 
+    @property
+    def position(self) -> np.ndarray:
+        """Axis position per row, -1 where invalid."""
+        return self.pos_lut[self.codes]
 
-def _encode_category(name: str, column: pd.Series, labels: tuple[str, ...]) -> FieldCodes:
-    codes, uniques = _factorize(column)
+    @property
+    def error_id(self) -> np.ndarray:
+        """Index into ``messages`` per row, -1 where fine."""
+        return self.err_lut[self.codes]
+
+
+def _encode_category(name: str, factorized: tuple[np.ndarray, list], labels: tuple[str, ...]) -> FieldCodes:
+    codes, uniques = factorized
     index = {label: i for i, label in enumerate(labels)}
     aliases = ALIASES.get(name, {})
     pos_lut = np.full(len(uniques) + 1, -1, dtype=np.int64)
@@ -100,11 +135,11 @@ def _encode_category(name: str, column: pd.Series, labels: tuple[str, ...]) -> F
         else:
             messages.append(f"{name}: {_show(value)} is not one of {'|'.join(labels)}")
             err_lut[u] = len(messages) - 1
-    return FieldCodes(pos_lut[codes], err_lut[codes], messages)
+    return FieldCodes(codes, pos_lut, err_lut, messages)
 
 
-def _encode_device(column: pd.Series, models: tuple[str, ...]) -> FieldCodes:
-    codes, uniques = _factorize(column)
+def _encode_device(factorized: tuple[np.ndarray, list], models: tuple[str, ...]) -> FieldCodes:
+    codes, uniques = factorized
     keys = normalise_labels(pd.Series([None if _is_missing(u) else str(u) for u in uniques], dtype=object))
     index = {k: i for i, k in enumerate(normalise_labels(pd.Series(models, dtype=object)))}
     pos_lut = np.full(len(uniques) + 1, -1, dtype=np.int64)
@@ -120,11 +155,11 @@ def _encode_device(column: pd.Series, models: tuple[str, ...]) -> FieldCodes:
             near = ", ".join(nearest(str(value)[:100], models)) or "none close"
             messages.append(f"device: {_show(value)} is not in the catalogue; nearest: {near}")
             err_lut[u] = len(messages) - 1
-    return FieldCodes(pos_lut[codes], err_lut[codes], messages)
+    return FieldCodes(codes, pos_lut, err_lut, messages)
 
 
-def _encode_boolean(name: str, column: pd.Series) -> FieldCodes:
-    codes, uniques = _factorize(column)
+def _encode_boolean(name: str, factorized: tuple[np.ndarray, list]) -> FieldCodes:
+    codes, uniques = factorized
     pos_lut = np.full(len(uniques) + 1, -1, dtype=np.int64)
     err_lut = np.full(len(uniques) + 1, -1, dtype=np.int64)
     messages = [f"{name}: missing (true or false)"]
@@ -144,11 +179,13 @@ def _encode_boolean(name: str, column: pd.Series) -> FieldCodes:
         else:
             messages.append(f"{name}: {_show(value)} is not true or false (yes/no, 1/0 also read)")
             err_lut[u] = len(messages) - 1
-    return FieldCodes(pos_lut[codes], err_lut[codes], messages)
+    return FieldCodes(codes, pos_lut, err_lut, messages)
 
 
-def _encode_days(name: str, column: pd.Series, breaks: tuple[float, ...], minimum: float) -> FieldCodes:
-    codes, uniques = _factorize(column)
+def _encode_days(
+    name: str, factorized: tuple[np.ndarray, list], breaks: tuple[float, ...], minimum: float
+) -> FieldCodes:
+    codes, uniques = factorized
     pos_lut = np.full(len(uniques) + 1, -1, dtype=np.int64)
     err_lut = np.full(len(uniques) + 1, -1, dtype=np.int64)
     messages: list[str] = []
@@ -178,62 +215,117 @@ def _encode_days(name: str, column: pd.Series, breaks: tuple[float, ...], minimu
             pos_lut[u] = 1 + int(np.searchsorted(cuts, number, side="right")) - 1
             continue
         err_lut[u] = len(messages) - 1
-    return FieldCodes(pos_lut[codes], err_lut[codes], messages)
+    return FieldCodes(codes, pos_lut, err_lut, messages)
+
+
+def _constant(n: int, position: int, error: int, messages: list[str]) -> FieldCodes:
+    """A field with the same value on every row (an absent column)."""
+    codes = np.zeros(n, dtype=np.intp)
+    return FieldCodes(codes, np.array([position, position]), np.array([error, error]), messages)
+
+
+def _invalid_luts(compiled: CompiledBook) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Per cell (+ one for invalid rows): ruled out by a constraint, and the index of its message (cached)."""
+    cache = compiled.book._cache
+    hit = cache.get("scenario_invalid")
+    if hit is not None and hit[0] is compiled:
+        return hit[1]
+    texts = sorted({str(m) for m in compiled.invalid_message[compiled.invalid]})
+    ids = {t: i for i, t in enumerate(texts)}
+    msg_id = np.full(compiled.n_cells + 1, -1, dtype=np.int64)
+    cells = np.flatnonzero(compiled.invalid)
+    msg_id[cells] = [ids[str(compiled.invalid_message[c])] for c in cells]
+    ruled_out = np.append(compiled.invalid, False)
+    cache["scenario_invalid"] = (compiled, (ruled_out, msg_id, texts))
+    return ruled_out, msg_id, texts
+
+
+def _error_combos(fields: list[FieldCodes], rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """For the rows ``rows`` (some field invalid): an index per row into the combined messages, and the messages.
+
+    Messages are ordered as ``np.unique`` orders the per-field error ids (field by field).
+    """
+    errs = [f.err_lut[f.codes[rows]] for f in fields]
+    radix = [len(f.messages) + 1 for f in fields]
+    if math.prod(radix) < (1 << 62):
+        key = np.zeros(len(rows), dtype=np.int64)
+        for e, r in zip(errs, radix, strict=True):
+            key = key * r + (e + 1)
+        keys, inverse = np.unique(key, return_inverse=True)
+        combos = []
+        for k in keys.tolist():
+            digits = []
+            for r in reversed(radix):
+                k, d = divmod(k, r)
+                digits.append(d - 1)
+            combos.append(digits[::-1])
+    else:  # too many distinct bad values to pack into one integer: compare the rows of ids
+        uniq, inverse = np.unique(np.stack(errs).T, axis=0, return_inverse=True)
+        combos = uniq.tolist()
+    messages = ["; ".join(fields[k].messages[e] for k, e in enumerate(combo) if e >= 0) for combo in combos]
+    return inverse.reshape(-1), messages
 
 
 def encode(frame: pd.DataFrame, compiled: CompiledBook) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Cells of each row of ``frame`` (-1 where invalid), an error id per row (-1 where none), and messages."""
     n = len(frame)
     book = compiled.book
-    fields: list[FieldCodes] = []
+    fields: list[FieldCodes | None] = []
+    present: list[pd.Series] = []
     for name in INPUT_ORDER:
         spec = book.inputs[name]
         if name not in frame.columns:
             if spec.required:
-                fields.append(
-                    FieldCodes(
-                        np.full(n, -1, dtype=np.int64),
-                        np.zeros(n, dtype=np.int64),
-                        [f"{name}: missing (the column is absent)"],
-                    )
-                )
+                fields.append(_constant(n, -1, 0, [f"{name}: missing (the column is absent)"]))
             else:
-                fields.append(FieldCodes(np.zeros(n, dtype=np.int64), np.full(n, -1, dtype=np.int64), []))
+                fields.append(_constant(n, 0, -1, []))
             continue
         column = frame[name]
         if isinstance(column, pd.DataFrame):  # duplicated column names: use the first
             column = column.iloc[:, 0]
+        present.append(column)
+        fields.append(None)
+    factorized = iter(_factorize_all(present))
+    for k, name in enumerate(INPUT_ORDER):
+        if fields[k] is not None:
+            continue
+        spec = book.inputs[name]
         axis = compiled.axes[name]
+        codes = next(factorized)
         if name == "device":
-            fields.append(_encode_device(column, axis.labels))
+            fields[k] = _encode_device(codes, axis.labels)
         elif spec.type == "boolean":
-            fields.append(_encode_boolean(name, column))
+            fields[k] = _encode_boolean(name, codes)
         elif spec.type == "integer":
-            fields.append(_encode_days(name, column, axis.breaks, spec.minimum))
+            fields[k] = _encode_days(name, codes, axis.breaks, spec.minimum)
         else:
-            fields.append(_encode_category(name, column, axis.labels))
-    positions = np.stack([f.position for f in fields]) if n else np.zeros((len(fields), 0), dtype=np.int64)
-    valid = (positions >= 0).all(axis=0)
-    cell = np.full(n, -1, dtype=np.int64)
-    if valid.any():
-        cell[valid] = np.ravel_multi_index(tuple(positions[:, valid]), compiled.shape)
-    # Combine the field errors of each row into one message ("field: why; field: why").
-    messages: list[str] = []
+            fields[k] = _encode_category(name, codes, axis.labels)
+    done: list[FieldCodes] = [f for f in fields if f is not None]
+    # The cell of a row is the sum over fields of position * stride; an invalid field adds a large negative number.
+    strides = np.cumprod((1, *compiled.shape[::-1]))[:-1][::-1]
+    cell = np.zeros(n, dtype=np.int64)
+    for f, stride in zip(done, strides, strict=True):
+        contribution = np.where(f.pos_lut >= 0, f.pos_lut.astype(np.int64) * int(stride), _INVALID)
+        cell += contribution.take(f.codes)
     error_id = np.full(n, -1, dtype=np.int64)
-    errs = np.stack([f.error_id for f in fields]) if n else np.zeros((len(fields), 0), dtype=np.int64)
-    bad = (errs >= 0).any(axis=0)
+    messages: list[str] = []
+    bad = cell < 0
     if bad.any():
-        combos, inverse = np.unique(errs[:, bad].T, axis=0, return_inverse=True)
-        for combo in combos:
-            parts = [fields[k].messages[e] for k, e in enumerate(combo) if e >= 0]
-            messages.append("; ".join(parts))
-        error_id[bad] = inverse.reshape(-1)
+        rows = np.flatnonzero(bad)
+        error_id[rows], messages = _error_combos(done, rows)
+        cell[rows] = -1
     # Combinations the page rules out (constraints) are invalid too.
-    ruled_out = (cell >= 0) & compiled.invalid[np.where(cell >= 0, cell, 0)]
+    ruled_lut, msg_lut, texts = _invalid_luts(compiled)
+    safe = np.where(bad, compiled.n_cells, cell) if bad.any() else cell
+    ruled_out = ruled_lut.take(safe)
     if ruled_out.any():
-        texts, inverse = np.unique(compiled.invalid_message[cell[ruled_out]].astype(str), return_inverse=True)
+        rows = np.flatnonzero(ruled_out)
+        ids = msg_lut[cell[rows]]
+        used = np.flatnonzero(np.bincount(ids, minlength=len(texts)))
+        rank = np.full(len(texts), -1, dtype=np.int64)
+        rank[used] = np.arange(len(used))
         base = len(messages)
-        messages.extend(texts.tolist())
-        error_id[ruled_out] = base + inverse.reshape(-1)
-        cell[ruled_out] = -1
+        messages.extend(texts[i] for i in used)
+        error_id[rows] = base + rank[ids]
+        cell[rows] = -1
     return cell, error_id, messages
