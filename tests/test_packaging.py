@@ -20,7 +20,7 @@ def _normalise(spec: str) -> tuple[str, str]:
 def pyproject_requirements() -> dict[str, str]:
     meta = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     specs = list(meta["dependencies"])
-    for name, extra in meta["optional-dependencies"].items():
+    for extra in meta["optional-dependencies"].values():
         specs += [s for s in extra if not s.startswith("sonet-policy")]
     return dict(_normalise(s) for s in specs)
 
