@@ -1,0 +1,515 @@
+"""Compare two rule books: which scenarios change answer, which rules are involved, how many customers move.
+
+Both books are compiled; the comparison runs on their *common refinement*: every category input takes the
+union of both books' values, and the day count is cut at the union of both books' bounds. A cell whose value
+one book does not know (a device missing from its catalogue) is ``absent`` in that book, and reported as a
+change. For each decision, a cell changes when its status, code or alternatives differ. Changed cells with
+the same before/after answer and rules are merged into boxes (a scope per input, written in the cell grammar
+of the rule tables: ``-`` for any, ``a|b``, ``[0,31]``, ``>=32``, ``null``).
+
+A what-if is a changed *copy* of the baseline (never an edit of it): :func:`set_cell` and
+:func:`west_adopts_east` write one into a new folder.
+
+>>> import tempfile
+>>> from sonet_policy.rules import load_rulebook
+>>> dst = set_cell(RULES_DIR, tempfile.mkdtemp() + "/p", "wifi.csv", "WIFI-3", "wifi", "stops")
+>>> result = diff(load_rulebook(), load_rulebook(dst))
+>>> result.changes[["decision", "device", "setup", "before_code", "after_code"]].values.tolist()
+[['wifi', 'XG-100NE', 'wlan_router_10g', 'continues', 'stops']]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .conditions import INF, Axis, integer_axis
+from .engine import INPUT_ORDER, CompiledBook
+from .paths import RULES_DIR
+from .rules import RuleBook, load_rulebook
+
+SIDE_COLUMNS = ("status", "code", "alternatives", "rules")
+CHANGE_COLUMNS = [
+    "decision",
+    *INPUT_ORDER,
+    "scope",
+    "cells",
+    *(f"before_{c}" for c in SIDE_COLUMNS),
+    *(f"after_{c}" for c in SIDE_COLUMNS),
+]
+
+
+@dataclass
+class DiffResult:
+    """What changes from ``book_a`` (before) to ``book_b`` (after).
+
+    * ``changes``: one row per merged box of changed cells: decision, a scope per input (cell grammar),
+      ``scope`` (the inputs that are not ``-``, as text), ``cells`` (grid cells in the box), before/after
+      status, code, alternatives and rules. A box may span combinations that both books rule out (invalid
+      in both, so no customer has them): ``cells`` counts only the changed cells, which keeps scopes short.
+    * ``cells``: the same, one row per changed cell of the common grid (axis labels per input).
+    * ``axis_notes``: values one book has and the other lacks (those cells are ``absent`` there).
+    * ``shift``: with a population, per decision: customers, changed, share_changed (else None).
+    * ``transitions``: with a population, per decision the before → after codes of the customers who change.
+    """
+
+    book_a: RuleBook
+    book_b: RuleBook
+    axes: dict[str, Axis]
+    cells: pd.DataFrame
+    changes: pd.DataFrame
+    axis_notes: list[str] = field(default_factory=list)
+    shift: pd.DataFrame | None = None
+    transitions: pd.DataFrame | None = None
+
+    @property
+    def changed_decisions(self) -> list[str]:
+        """The decisions with at least one changed cell."""
+        return sorted(set(self.cells["decision"]))
+
+    def summary(self) -> pd.DataFrame:
+        """Per decision: changed cells, merged boxes and (with a population) customers who change answer."""
+        names = list(dict.fromkeys([*self.book_a.decisions, *self.book_b.decisions]))
+        out = pd.DataFrame({"decision": names})
+        out["changed_cells"] = out["decision"].map(self.cells["decision"].value_counts()).fillna(0).astype("int64")
+        out["boxes"] = out["decision"].map(self.changes["decision"].value_counts()).fillna(0).astype("int64")
+        if self.shift is not None:
+            out = out.merge(self.shift, on="decision", how="left")
+        return out
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict: hashes, axis notes, summary, changes (and population shift)."""
+        out = {
+            "before": {"folder": str(self.book_a.folder), "hash": self.book_a.hash},
+            "after": {"folder": str(self.book_b.folder), "hash": self.book_b.hash},
+            "axis_notes": self.axis_notes,
+            "summary": self.summary().to_dict(orient="records"),
+            "changes": self.changes.to_dict(orient="records"),
+        }
+        if self.transitions is not None:
+            out["transitions"] = self.transitions.to_dict(orient="records")
+        return out
+
+    def to_json(self, **kwargs) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, default=_json_default, **kwargs)
+
+    def __str__(self) -> str:
+        lines = [
+            f"before: {self.book_a.folder} (hash {self.book_a.hash})",
+            f"after:  {self.book_b.folder} (hash {self.book_b.hash})",
+        ]
+        lines += [f"note: {n}" for n in self.axis_notes]
+        if self.cells.empty:
+            lines.append("no scenario changes answer")
+        lines.append(self.summary().to_string(index=False))
+        if not self.changes.empty:
+            cols = [
+                "decision",
+                "scope",
+                "cells",
+                "before_code",
+                "after_code",
+                "before_rules",
+                "after_rules",
+            ]
+            lines.append("")
+            lines.append(self.changes[cols].to_string(index=False, max_colwidth=70))
+        if self.transitions is not None and not self.transitions.empty:
+            lines.append("")
+            lines.append("customers who change answer (before → after):")
+            lines.append(self.transitions.to_string(index=False))
+        return "\n".join(lines)
+
+
+def _json_default(value):
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return str(value)
+
+
+def common_axes(a: CompiledBook, b: CompiledBook) -> tuple[dict[str, Axis], list[str]]:
+    """The common refinement of two grids, and notes on values only one book has.
+
+    >>> from sonet_policy.rules import default_rulebook
+    >>> c = default_rulebook().compiled()
+    >>> axes, notes = common_axes(c, c)
+    >>> axes["days_since_phone_stop"].labels == c.axes["days_since_phone_stop"].labels, notes
+    (True, [])
+    """
+    axes: dict[str, Axis] = {}
+    notes: list[str] = []
+    for name in INPUT_ORDER:
+        xa, xb = a.axes[name], b.axes[name]
+        if xa.kind == "integer" or xb.kind == "integer":
+            minimum = min(xa.breaks[0] if xa.breaks else 0, xb.breaks[0] if xb.breaks else 0)
+            axes[name] = integer_axis(name, set(xa.breaks) | set(xb.breaks), minimum=minimum)
+            if xa.breaks != xb.breaks:
+                notes.append(
+                    f"{name}: cut at {_cuts(xa)} before and {_cuts(xb)} after; compared on {_cuts(axes[name])}"
+                )
+            continue
+        labels = list(dict.fromkeys([*xa.labels, *xb.labels]))
+        axes[name] = Axis(name, xa.kind, tuple(labels))
+        only_a = [v for v in xa.labels if v not in xb.labels]
+        only_b = [v for v in xb.labels if v not in xa.labels]
+        if only_a:
+            notes.append(f"{name}: {'|'.join(only_a)} only in the before book (absent after)")
+        if only_b:
+            notes.append(f"{name}: {'|'.join(only_b)} only in the after book (absent before)")
+    return axes, notes
+
+
+def _cuts(axis: Axis) -> str:
+    return ",".join(str(int(c)) for c in axis.breaks)
+
+
+def _positions(common: Axis, own: Axis) -> np.ndarray:
+    """For each value of the common axis, the position on ``own`` (-1 where ``own`` lacks it)."""
+    if common.kind == "integer":
+        out = np.zeros(len(common.intervals), dtype=np.int64)
+        cuts = np.asarray(own.breaks, dtype=float)
+        for i, iv in enumerate(common.intervals):
+            if iv is None:
+                out[i] = 0
+            elif len(cuts) == 0 or iv[0] < cuts[0]:
+                out[i] = -1
+            else:
+                out[i] = int(np.searchsorted(cuts, iv[0], side="right"))
+        return out
+    index = {v: i for i, v in enumerate(own.labels)}
+    return np.array([index.get(v, -1) for v in common.labels], dtype=np.int64)
+
+
+def cells_of(compiled: CompiledBook, axes: dict[str, Axis]) -> np.ndarray:
+    """For each cell of the grid over ``axes`` (C order, INPUT_ORDER), the cell of ``compiled`` or -1."""
+    shape = tuple(len(axes[n].labels) for n in INPUT_ORDER)
+    cell = np.zeros(shape, dtype=np.int64)
+    ok = np.ones(shape, dtype=bool)
+    stride = 1
+    for k in reversed(range(len(INPUT_ORDER))):
+        name = INPUT_ORDER[k]
+        pos = _positions(axes[name], compiled.axes[name])
+        view = [1] * len(shape)
+        view[k] = len(pos)
+        cell = cell + (np.where(pos < 0, 0, pos) * stride).reshape(view)
+        ok = ok & (pos >= 0).reshape(view)
+        stride *= compiled.shape[k]
+    return np.where(ok, cell, -1).reshape(-1)
+
+
+def _side(compiled: CompiledBook, decision: str, cell: np.ndarray) -> dict[str, np.ndarray]:
+    """Status, code, alternatives and rules per common cell for one book and decision."""
+    n = len(cell)
+    out = {k: np.full(n, "", dtype=object) for k in SIDE_COLUMNS}
+    out["status"][:] = "absent"  # a value (or the decision) this book does not have: evaluate says invalid
+    out["code"][:] = "invalid"
+    grid = compiled.decisions.get(decision)
+    if grid is None:
+        return out
+    present = cell >= 0
+    safe = np.where(present, cell, 0)
+    oid = grid.outcome_id[safe]
+    for key, values in (
+        ("status", [o.status for o in grid.outcomes]),
+        ("code", [o.code for o in grid.outcomes]),
+        ("alternatives", [o.alternatives for o in grid.outcomes]),
+        ("rules", [" ".join(o.rules) for o in grid.outcomes]),
+    ):
+        out[key] = np.where(present, np.asarray(values, dtype=object)[oid], out[key])
+    invalid = present & compiled.invalid[safe]
+    out["status"][invalid] = "invalid"
+    out["code"][invalid] = "invalid"
+    out["alternatives"][invalid] = ""
+    out["rules"][invalid] = ""
+    return out
+
+
+def _unanswerable(compiled: CompiledBook, cell: np.ndarray) -> np.ndarray:
+    """Common cells the book answers ``invalid``: a value it lacks, or a combination its constraints rule out."""
+    return (cell < 0) | compiled.invalid[np.where(cell >= 0, cell, 0)]
+
+
+def _render(name: str, axis: Axis, positions: list[int]) -> str:
+    """A set of axis positions in the cell grammar (``-`` when it is the whole axis)."""
+    if len(positions) == len(axis.labels):
+        return "-"
+    if axis.kind != "integer":
+        return "|".join(axis.labels[p] for p in sorted(positions))
+    parts = []
+    if 0 in positions:
+        parts.append("null")
+    runs: list[list[float]] = []
+    for p in sorted(q for q in positions if q > 0):
+        lo, hi = axis.intervals[p]
+        if runs and runs[-1][1] == lo:
+            runs[-1][1] = hi
+        else:
+            runs.append([lo, hi])
+    for lo, hi in runs:
+        parts.append(f">={int(lo)}" if hi == INF else (f"{int(lo)}" if hi == lo + 1 else f"[{int(lo)},{int(hi) - 1}]"))
+    return "|".join(parts)
+
+
+def merge_boxes(positions: np.ndarray) -> list[list[frozenset[int]]]:
+    """Merge cells (rows of axis positions) into disjoint boxes (one set of positions per axis), exactly.
+
+    Dimension by dimension, boxes that agree on every other axis are joined; the result covers exactly the
+    given cells.
+
+    >>> merge_boxes(np.array([[0, 0], [0, 1], [1, 0], [1, 1], [2, 0]]))
+    [[frozenset({0, 1}), frozenset({0, 1})], [frozenset({2}), frozenset({0})]]
+    """
+    boxes = [[frozenset([int(v)]) for v in row] for row in positions]
+    for d in reversed(range(positions.shape[1] if len(positions) else 0)):
+        groups: dict[tuple, set[int]] = {}
+        for box in boxes:
+            key = tuple(box[:d] + box[d + 1 :])
+            groups.setdefault(key, set()).update(box[d])
+        boxes = [list(key[:d]) + [frozenset(vals)] + list(key[d:]) for key, vals in groups.items()]
+    return boxes
+
+
+def _boxes(
+    cells: np.ndarray, dont_care: np.ndarray, axes: dict[str, Axis], shape: tuple[int, ...]
+) -> list[tuple[list[frozenset[int]], int]]:
+    """Disjoint boxes (a set of axis positions per input) holding every one of ``cells``, and the number of
+    ``cells`` in each. Cells in ``dont_care`` (invalid in both books: no customer has them) may join a box,
+    which keeps scopes short; boxes holding none of ``cells`` are dropped. Uses the audit's
+    :func:`sonet_policy.scope.merge_cells` where it exists (fewest boxes), else :func:`merge_boxes`."""
+    real = np.zeros(int(np.prod(shape)), dtype=bool)
+    real[cells] = True
+    wanted = real | dont_care
+    try:
+        from .scope import merge_cells
+    except ImportError:  # pragma: no cover - scope.py lands with the audit
+        boxes = merge_boxes(np.stack(np.unravel_index(np.flatnonzero(wanted), shape), axis=1))
+    else:
+        boxes = []
+        for scope in merge_cells(wanted, axes, list(INPUT_ORDER)):
+            box = []
+            for name in INPUT_ORDER:
+                labels = axes[name].labels
+                if name not in scope:
+                    box.append(frozenset(range(len(labels))))
+                else:
+                    value = scope[name]
+                    values = {value} if isinstance(value, str) else set(value)
+                    box.append(frozenset(k for k, label in enumerate(labels) if label in values))
+            boxes.append(box)
+    grid = real.reshape(shape)
+    out = []
+    for box in boxes:
+        count = int(grid[np.ix_(*[sorted(s) for s in box])].sum())
+        if count:
+            out.append((box, count))
+    return out
+
+
+def _merge(cells: pd.DataFrame, dont_care: np.ndarray, axes: dict[str, Axis], shape: tuple[int, ...]) -> pd.DataFrame:
+    if cells.empty:
+        return pd.DataFrame(columns=CHANGE_COLUMNS)
+    keys = ["decision", *(f"before_{c}" for c in SIDE_COLUMNS), *(f"after_{c}" for c in SIDE_COLUMNS)]
+    rows = []
+    for key, group in cells.groupby(keys, sort=False):
+        for box, count in _boxes(group["cell"].to_numpy(), dont_care, axes, shape):
+            rec = dict(zip(keys, key, strict=True))
+            scope = {n: _render(n, axes[n], sorted(box[k])) for k, n in enumerate(INPUT_ORDER)}
+            rec.update(scope)
+            rec["scope"] = ", ".join(f"{n}={v}" for n, v in scope.items() if v != "-") or "any"
+            rec["cells"] = count
+            rows.append(rec)
+    out = pd.DataFrame(rows)[CHANGE_COLUMNS]
+    return out.sort_values(["decision", *INPUT_ORDER], kind="stable").reset_index(drop=True)
+
+
+def _population_shift(
+    book_a: RuleBook, book_b: RuleBook, population: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from .evaluate import evaluate
+
+    before, after = evaluate(population, rulebook=book_a), evaluate(population, rulebook=book_b)
+    names = list(dict.fromkeys([*book_a.decisions, *book_b.decisions]))
+    shift, moves = [], []
+    for name in names:
+        b = _answer_text(before, name)
+        a = _answer_text(after, name)
+        changed = b != a
+        shift.append(
+            dict(
+                decision=name,
+                customers=len(population),
+                changed=int(changed.sum()),
+                share_changed=float(changed.mean()) if len(population) else 0.0,
+            )
+        )
+        if changed.any():
+            t = pd.DataFrame({"before": b[changed], "after": a[changed]}).value_counts().rename("customers")
+            moves.append(t.reset_index().assign(decision=name))
+    shift_frame = pd.DataFrame(shift)
+    cols = ["decision", "before", "after", "customers"]
+    trans = pd.concat(moves, ignore_index=True)[cols] if moves else pd.DataFrame(columns=cols)
+    trans = trans.sort_values(["decision", "customers"], ascending=[True, False], kind="stable")
+    return shift_frame, trans.reset_index(drop=True)
+
+
+def _answer_text(answers: pd.DataFrame, decision: str) -> np.ndarray:
+    """The answer of one decision per row as text: ``code [alternatives]``, ``invalid`` or ``absent``."""
+    n = len(answers)
+    if decision not in answers.columns:
+        return np.full(n, "absent", dtype=object)
+    code = np.asarray(answers[decision].astype(object).fillna(""), dtype=object).astype(str)
+    alt_col = f"{decision}_alternatives"
+    if alt_col in answers.columns:
+        alts = np.asarray(answers[alt_col].astype(object).fillna(""), dtype=object).astype(str)
+        code = np.where(alts != "", np.char.add(np.char.add(np.char.add(code, " ["), alts), "]"), code)
+    invalid = np.asarray(answers["status"] == "invalid")
+    return np.where(invalid, "invalid", code).astype(object)
+
+
+def diff(
+    book_a: RuleBook | Path | str,
+    book_b: RuleBook | Path | str,
+    *,
+    population: pd.DataFrame | None = None,
+) -> DiffResult:
+    """The scenarios whose answer changes from ``book_a`` (before) to ``book_b`` (after), per decision.
+
+    Books may be :class:`RuleBook` objects or folders. With a ``population`` (customer rows, e.g.
+    :func:`sonet_policy.population.synthetic_population`), both books evaluate it and the result counts the
+    customers whose answer (code and alternatives, or invalid) changes. Raises :class:`RuleBookError` if a
+    folder does not load. See the module example.
+    """
+    book_a = book_a if isinstance(book_a, RuleBook) else load_rulebook(book_a)
+    book_b = book_b if isinstance(book_b, RuleBook) else load_rulebook(book_b)
+    ca, cb = book_a.compiled(), book_b.compiled()
+    axes, notes = common_axes(ca, cb)
+    shape = tuple(len(axes[n].labels) for n in INPUT_ORDER)
+    cell_a, cell_b = cells_of(ca, axes), cells_of(cb, axes)
+    index = np.arange(len(cell_a))
+    names = list(dict.fromkeys([*book_a.decisions, *book_b.decisions]))
+    for name in names:
+        if name not in book_a.decisions:
+            notes.append(f"decision {name} only in the after book")
+        elif name not in book_b.decisions:
+            notes.append(f"decision {name} only in the before book")
+    parts = []
+    for name in names:
+        sa, sb = _side(ca, name, cell_a), _side(cb, name, cell_b)
+        # A value a book lacks is answered "invalid" by evaluate, like a combination the page rules out:
+        # absent vs invalid is no change of answer (the table still shows which).
+        changed = np.where(sa["status"] == "absent", "invalid", sa["status"]) != np.where(
+            sb["status"] == "absent", "invalid", sb["status"]
+        )
+        for key in ("code", "alternatives"):
+            changed |= sa[key] != sb[key]
+        if not changed.any():
+            continue
+        pos = np.unravel_index(index[changed], shape)
+        frame = pd.DataFrame({"decision": name, "cell": index[changed]})
+        for k, n in enumerate(INPUT_ORDER):
+            frame[n] = np.asarray(axes[n].labels, dtype=object)[pos[k]]
+        for key in SIDE_COLUMNS:
+            frame[f"before_{key}"] = sa[key][changed]
+        for key in SIDE_COLUMNS:
+            frame[f"after_{key}"] = sb[key][changed]
+        parts.append(frame)
+    cell_cols = ["decision", "cell", *INPUT_ORDER, *(f"before_{c}" for c in SIDE_COLUMNS)]
+    cell_cols += [f"after_{c}" for c in SIDE_COLUMNS]
+    cells = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cell_cols)
+    dont_care = _unanswerable(ca, cell_a) & _unanswerable(cb, cell_b)
+    result = DiffResult(book_a, book_b, axes, cells[cell_cols], _merge(cells, dont_care, axes, shape), notes)
+    if population is not None:
+        result.shift, result.transitions = _population_shift(book_a, book_b, population)
+    return result
+
+
+# ---------------------------------------------------------------- what-if builders (changed copies) ----
+
+
+def set_cell(src: Path | str, dst: Path | str, file: str, rule_id: str, column: str, value: str) -> Path:
+    """Copy the rule book ``src`` to the new folder ``dst`` and set one cell of ``file`` there.
+
+    ``rule_id`` names the row (``constraint_id`` in constraints.csv, the first column's value in the metadata
+    files). The source folder is only read. Returns ``dst``. Raises KeyError for an unknown row or column,
+    FileExistsError when ``dst`` is not empty, ValueError when ``dst`` lies in the baseline folder. The copy is
+    not validated here: :func:`sonet_policy.proposals.validate_proposal` or ``load_rulebook`` does that.
+    See the module example.
+    """
+    from .proposals import copy_rulebook, read_table, write_table
+
+    dst = copy_rulebook(src, dst)
+    table = read_table(dst / file)
+    if column not in table.columns:
+        raise KeyError(f"{file} has no column {column!r}")
+    key = table.columns[0]
+    hit = table[key] == rule_id
+    if not hit.any():
+        raise KeyError(f"{file} has no row {rule_id!r} in column {key}")
+    table.loc[hit, column] = value
+    write_table(dst / file, table)
+    return dst
+
+
+def west_adopts_east(dst: Path | str, *, src: Path | str = RULES_DIR) -> Path:
+    """A what-if: West's device_action rows are replaced by East's (area set to west, ids suffixed ``-W``).
+
+    The copy is written to ``dst`` (a new folder); ``src`` is only read. Returns ``dst``.
+
+    >>> import tempfile
+    >>> from sonet_policy.rules import load_rulebook
+    >>> book = load_rulebook(west_adopts_east(tempfile.mkdtemp() + "/w"))
+    >>> [r.rule_id for r in book.rules["device_action"] if "west" in r.conditions["area"].values]
+    ['DEV-E-1-W', 'DEV-E-1X-W', 'DEV-E-2-W', 'DEV-E-3-W', 'DEV-E-4-W', 'DEV-E-4X-W']
+    """
+    from .proposals import copy_rulebook, read_table, write_table
+
+    dst = copy_rulebook(src, dst)
+    table = read_table(dst / "device_action.csv")
+    east = table[table["area"] == "east"].copy()
+    rename = {rid: f"{rid}-W" for rid in east["rule_id"]}
+    east["rule_id"] = east["rule_id"].map(rename)
+    east["area"] = "west"
+    east["exception_of"] = east["exception_of"].map(
+        lambda cell: "|".join(rename.get(p.strip(), p.strip()) for p in cell.split("|") if p.strip())
+    )
+    east["note"] = "What-if: West adopts East's rule. " + east["note"]
+    out = pd.concat([table[table["area"] != "west"], east], ignore_index=True)
+    write_table(dst / "device_action.csv", out)
+    return dst
+
+
+# ---------------------------------------------------------------- command line ----
+
+
+def _diff_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("before", help="rule book folder A (before), e.g. data/rules")
+    p.add_argument("after", help="rule book folder B (after), e.g. proposals/my-edit")
+    p.add_argument("--population", default=None, help="customer CSV to count who changes answer")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+
+
+def _diff_run(args: argparse.Namespace) -> int:
+    population = None
+    if args.population:
+        from .population import load_population
+
+        population = load_population(args.population)
+    result = diff(args.before, args.after, population=population)
+    print(result.to_json(indent=2) if args.format == "json" else str(result))
+    return 0
+
+
+def _register() -> None:
+    from .cli import command
+
+    command("diff")((_diff_args, _diff_run))
+
+
+_register()

@@ -1,0 +1,197 @@
+"""Safe edits: a proposal is a named copy of the baseline rule book that analysts edit, validate and diff.
+
+Workflow (``python -m sonet_policy proposal new|check NAME`` does the same on the command line):
+
+1. :func:`create_proposal` copies the baseline (``data/rules``) to ``proposals/<name>/``;
+2. edit the CSVs in a spreadsheet, or save an edited table with :func:`save_table` (validates first, then
+   writes atomically: a temporary file, then a rename);
+3. :func:`validate_proposal` lists every problem as a table (empty when the book loads);
+4. :func:`sonet_policy.diff.diff` compares it with the baseline.
+
+The kit never writes the baseline: every write in this module refuses a target inside ``data/rules``.
+Each loaded book carries ``RuleBook.hash`` (a content hash of its tables, the catalogue and the clauses);
+every ``evaluate`` output row records it as ``rulebook_hash``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import PROBLEM_COLUMNS, RuleBookError
+from .paths import PROJECT_DIR, RULES_DIR
+from .rules import META_FILES, RuleBook, load_rulebook
+
+PROPOSALS_DIR = PROJECT_DIR / "proposals"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+_TABLE = re.compile(r"^[A-Za-z0-9_]+$")
+OPTIONAL_FILES = ("constraints.csv",)
+
+
+class BaselineWriteError(PermissionError):
+    """A write aimed at the baseline rule book (``data/rules``), which the kit never modifies."""
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path.resolve().is_relative_to(folder.resolve())
+
+
+def refuse_baseline(target: Path | str) -> Path:
+    """Return ``target`` resolved, or raise :class:`BaselineWriteError` when it lies in the baseline folder.
+
+    >>> refuse_baseline(RULES_DIR / "wifi.csv")
+    Traceback (most recent call last):
+    ...
+    sonet_policy.proposals.BaselineWriteError: refusing to write ... the baseline rule book is never modified
+    """
+    path = Path(target).resolve()
+    if _inside(path, RULES_DIR):
+        raise BaselineWriteError(
+            f"refusing to write {path}: it is inside {RULES_DIR}; the baseline rule book is never modified"
+        )
+    return path
+
+
+def read_table(path: Path | str) -> pd.DataFrame:
+    """Read one rule-book CSV as text (no type guessing, empty cells stay empty)."""
+    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+
+
+def write_table(path: Path | str, frame: pd.DataFrame) -> None:
+    """Write one rule-book CSV atomically (temporary file, then rename); never into the baseline."""
+    from .cli import write_atomically
+
+    path = refuse_baseline(path)
+    text = frame.astype(object).where(frame.notna(), "").astype(str)
+    write_atomically(path, lambda tmp: text.to_csv(tmp, index=False, lineterminator="\n"))
+
+
+def copy_rulebook(src: Path | str, dst: Path | str) -> Path:
+    """Copy the CSV files of rule book ``src`` into the new (or empty) folder ``dst``; returns ``dst`` resolved.
+
+    Only regular ``*.csv`` files directly in ``src`` are copied (symlinks are not followed). Raises
+    FileExistsError when ``dst`` holds files, :class:`BaselineWriteError` when ``dst`` is in the baseline.
+    """
+    src = Path(src).resolve()
+    dst = refuse_baseline(dst)
+    if not src.is_dir():
+        raise FileNotFoundError(f"rule book folder {src} does not exist")
+    if dst.exists() and any(dst.iterdir()):
+        raise FileExistsError(f"{dst} already exists and is not empty")
+    dst.mkdir(parents=True, exist_ok=True)
+    for path in sorted(src.glob("*.csv")):
+        if path.is_symlink() or not path.is_file():
+            continue
+        shutil.copyfile(path, dst / path.name)
+    return dst
+
+
+def create_proposal(name: str, *, base: Path | str = RULES_DIR, root: Path | str = PROPOSALS_DIR) -> Path:
+    """Copy the rule book ``base`` (default: the baseline) to ``root/name`` and return that folder.
+
+    ``name`` is letters, digits, ``_``, ``.``, ``-`` (no path separators, at most 64 characters). Raises
+    ValueError for a bad name, FileExistsError when the proposal exists.
+
+    >>> import tempfile
+    >>> folder = create_proposal("west-exchange", root=tempfile.mkdtemp())
+    >>> folder.name, (folder / "wifi.csv").exists()
+    ('west-exchange', True)
+    """
+    if not _NAME.match(name) or ".." in name:
+        raise ValueError(f"proposal name {name!r}: use letters, digits, '_', '.', '-' (up to 64)")
+    return copy_rulebook(base, Path(root) / name)
+
+
+def validate_proposal(path: Path | str) -> pd.DataFrame:
+    """Every problem of the rule book in ``path`` as a table (file, row, column, value, problem); empty if fine.
+
+    Never raises for a broken book: the table says what is wrong (a missing folder is one problem row).
+
+    >>> validate_proposal(RULES_DIR).empty
+    True
+    """
+    try:
+        load_rulebook(path)
+    except RuleBookError as exc:
+        return exc.problems
+    return pd.DataFrame(columns=PROBLEM_COLUMNS)
+
+
+def _table_file(book_folder: Path, decision: str) -> str:
+    if not _TABLE.match(decision):
+        raise ValueError(f"{decision!r} is not a table name (letters, digits and '_' only)")
+    file = f"{decision}.csv"
+    known = {f"{d}.csv" for d in read_table(book_folder / "decisions.csv")["decision"]} | set(META_FILES)
+    known |= set(OPTIONAL_FILES)
+    if file not in known:
+        raise ValueError(f"{file} is not a table of this rule book ({', '.join(sorted(known))})")
+    return file
+
+
+def save_table(path: Path | str, decision: str, frame: pd.DataFrame) -> RuleBook:
+    """Validate ``frame`` as table ``decision`` of the proposal at ``path``, then write it atomically.
+
+    ``decision`` is a decision name (``wifi``) or a metadata table (``codes``, ``constraints`` …). The edited
+    book is first loaded from a temporary copy of the folder with the new table; only if it loads is the
+    table written (temporary file, then rename). Returns the reloaded book (its ``hash`` identifies the new
+    content). Raises :class:`RuleBookError` (``.problems`` lists every problem; nothing is written) or
+    :class:`BaselineWriteError` when ``path`` is the baseline.
+
+    >>> import tempfile
+    >>> folder = create_proposal("p", root=tempfile.mkdtemp())
+    >>> table = read_table(folder / "wifi.csv")
+    >>> table.loc[table["rule_id"] == "WIFI-3", "wifi"] = "stops"
+    >>> save_table(folder, "wifi", table).hash != load_rulebook().hash
+    True
+    """
+    folder = refuse_baseline(path)
+    file = _table_file(folder, decision)
+    with tempfile.TemporaryDirectory(prefix="sonet-proposal-") as tmp:
+        trial = copy_rulebook(folder, Path(tmp) / "book")
+        write_table(trial / file, frame)
+        try:
+            load_rulebook(trial)
+        except RuleBookError as exc:
+            raise RuleBookError(exc.problems, folder=str(folder)) from None
+    write_table(folder / file, frame)
+    return load_rulebook(folder)
+
+
+# ---------------------------------------------------------------- command line ----
+
+
+def _proposal_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=("new", "check"), help="new: copy the baseline; check: validate and diff")
+    p.add_argument("name", help="proposal name (a folder under --root) or a folder path for check")
+    p.add_argument("--root", default=str(PROPOSALS_DIR), help="where proposals live (default: proposals/)")
+
+
+def _proposal_run(args: argparse.Namespace) -> int:
+    if args.action == "new":
+        folder = create_proposal(args.name, root=args.root)
+        print(f"proposal {args.name} → {folder} (a copy of {RULES_DIR}); edit its CSVs, then: proposal check")
+        return 0
+    folder = Path(args.name) if Path(args.name).is_dir() else Path(args.root) / args.name
+    problems = validate_proposal(folder)
+    if not problems.empty:
+        print(RuleBookError(problems, folder=str(folder)), file=sys.stderr)
+        return 2
+    from .diff import diff
+
+    print(diff(load_rulebook(), load_rulebook(folder)))
+    return 0
+
+
+def _register() -> None:
+    from .cli import command
+
+    command("proposal")((_proposal_args, _proposal_run))
+
+
+_register()

@@ -1,0 +1,246 @@
+"""Policy diff: the changed scenarios equal an independent count (evaluate every scenario under both books),
+the common refinement handles different day cuts and catalogues, populations are counted, the baseline is
+never touched."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sonet_policy import evaluate, load_rulebook
+from sonet_policy.cli import main
+from sonet_policy.conditions import parse_cell
+from sonet_policy.diff import _unanswerable, cells_of, diff, set_cell, west_adopts_east
+from sonet_policy.engine import INPUT_ORDER
+from sonet_policy.paths import DEVICES_CSV, RULES_DIR
+from sonet_policy.population import synthetic_population
+from sonet_policy.proposals import read_table, write_table
+
+DECISIONS = ("procedure", "number", "ipv4", "wifi", "device_action")
+DAYS = list(range(0, 101))  # every whole day up to 100, and the empty value
+
+
+def baseline_digest() -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(RULES_DIR.iterdir())}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def baseline_untouched():
+    before = baseline_digest()
+    yield
+    assert baseline_digest() == before, "the baseline rule book was modified"
+
+
+@pytest.fixture(scope="module")
+def baseline():
+    return load_rulebook()
+
+
+def scenarios(models: list[str]) -> pd.DataFrame:
+    """Every scenario over plain values (every day 0..100 and empty), built without the compiled grid."""
+    index = pd.MultiIndex.from_product(
+        [
+            ["east", "west"],
+            ["10g", "sml", "other"],
+            models,
+            ["wlan_1g", "wlan_router_10g", "v6plus_router", "rental_only"],
+            [False, True],
+            [None, *DAYS],
+        ],
+        names=["area", "plan", "device", "setup", "keep_number", "days_since_phone_stop"],
+    )
+    frame = index.to_frame(index=False)
+    frame["days_since_phone_stop"] = frame["days_since_phone_stop"].astype("Int64")
+    return frame
+
+
+def expected_changes(book_a, book_b, frame: pd.DataFrame) -> set[tuple]:
+    """(decision, area, plan, device, setup, keep, day) whose answer differs, by evaluating both books."""
+    before, after = evaluate(frame, rulebook=book_a), evaluate(frame, rulebook=book_b)
+    out = set()
+    keys = list(
+        zip(
+            frame["area"],
+            frame["plan"],
+            frame["device"],
+            frame["setup"],
+            frame["keep_number"].map(lambda v: str(v).lower()),
+            [None if pd.isna(v) else int(v) for v in frame["days_since_phone_stop"].tolist()],
+            strict=True,
+        )
+    )
+    for d in DECISIONS:
+
+        def answer(ans: pd.DataFrame, d=d) -> np.ndarray:
+            code = ans[d].astype(object).fillna("").astype(str).to_numpy()
+            alt = f"{d}_alternatives"
+            if alt in ans.columns:
+                code = code + "/" + ans[alt].astype(object).fillna("").astype(str).to_numpy()
+            return np.where(ans["status"].to_numpy() == "invalid", "invalid", code)
+
+        changed = np.flatnonzero(answer(before) != answer(after))
+        out |= {(d, *keys[i]) for i in changed}
+    return out
+
+
+def reported_changes(result) -> set[tuple]:
+    """The result's changed cells, expanded to every whole day 0..100 (and empty) they cover."""
+    axis = result.axes["days_since_phone_stop"]
+    days_of = {}
+    for label, iv in zip(axis.labels, axis.intervals, strict=True):
+        days_of[label] = [None] if iv is None else [d for d in DAYS if iv[0] <= d < min(iv[1], math.inf)]
+    out = set()
+    for rec in result.cells.itertuples(index=False):
+        for day in days_of[rec.days_since_phone_stop]:
+            out.add((rec.decision, rec.area, rec.plan, rec.device, rec.setup, rec.keep_number, day))
+    return out
+
+
+def boxes_hold_exactly_the_changed_cells(result) -> bool:
+    """Parse each box's scope back with the rule tables' grammar; minus cells invalid in both books, the
+    boxes are disjoint and hold exactly the changed cells."""
+    ca, cb = result.book_a.compiled(), result.book_b.compiled()
+    both_invalid = _unanswerable(ca, cells_of(ca, result.axes)) & _unanswerable(cb, cells_of(cb, result.axes))
+    shape = tuple(len(result.axes[n].labels) for n in INPUT_ORDER)
+    for decision, group in result.changes.groupby("decision"):
+        covered = np.zeros(int(np.prod(shape)), dtype=np.int64)
+        for rec in group.to_dict(orient="records"):
+            mask = np.ones(shape, dtype=bool)
+            for k, name in enumerate(INPUT_ORDER):
+                axis = result.axes[name]
+                kind = "integer" if axis.kind == "integer" else "category"
+                m = parse_cell(rec[name], name, kind).mask(axis)
+                view = [1] * len(shape)
+                view[k] = len(m)
+                mask = mask & m.reshape(view)
+            box = mask.reshape(-1) & ~both_invalid
+            assert box.sum() == rec["cells"]
+            covered += box
+        want = np.zeros_like(covered)
+        want[result.cells.loc[result.cells["decision"] == decision, "cell"].to_numpy()] = 1
+        if not np.array_equal(covered, want):
+            return False
+    return True
+
+
+def box_cells(result) -> int:
+    return int(result.changes["cells"].sum())
+
+
+def test_identical_books_have_no_change(baseline):
+    result = diff(baseline, load_rulebook(RULES_DIR))
+    assert result.cells.empty and result.changes.empty and result.axis_notes == []
+
+
+def test_one_rule_edit_shows_exactly_the_expected_scenarios(tmp_path, baseline):
+    dst = set_cell(RULES_DIR, tmp_path / "p", "wifi.csv", "WIFI-2", "wifi", "stops")
+    after = load_rulebook(dst)
+    result = diff(baseline, after)
+    want = expected_changes(baseline, after, scenarios(list(baseline.models)))
+    assert want, "the edit must change something"
+    assert reported_changes(result) == want
+    assert result.changed_decisions == ["wifi"]
+    # merged boxes cover exactly the changed cells, and name the rules on both sides
+    assert box_cells(result) == len(result.cells)
+    # East: WIFI-2 said continues; West: WIFI-2 and WIFI-W1 disagreed (a conflict), now both say stops
+    before = dict(zip(result.changes["area"], result.changes["before_code"], strict=True))
+    assert before == {"east": "continues", "west": "conflict"}
+    assert set(result.changes["after_code"]) == {"stops"}
+    assert all("WIFI-2" in rules for rules in result.changes["before_rules"])
+    assert set(result.changes["setup"]) == {"wlan_1g"}
+    assert boxes_hold_exactly_the_changed_cells(result)
+
+
+def test_a_day_bound_edit_compares_on_the_common_refinement(tmp_path, baseline):
+    dst = set_cell(RULES_DIR, tmp_path / "p", "ipv4.csv", "V4-OTH-V6-32", "days_since_phone_stop", ">=40")
+    after = load_rulebook(dst)
+    result = diff(baseline, after)
+    assert result.axes["days_since_phone_stop"].breaks == (0, 32, 40)
+    assert any("days_since_phone_stop" in n for n in result.axis_notes)
+    want = expected_changes(baseline, after, scenarios(list(baseline.models)))
+    assert reported_changes(result) == want
+    assert set(result.changes["days_since_phone_stop"]) == {"[32,39]"}
+    pairs = set(zip(result.changes["before_code"], result.changes["after_code"], strict=True))
+    assert pairs == {("reapply_v6plus", "uncovered")}
+    assert boxes_hold_exactly_the_changed_cells(result)
+
+
+def test_west_adopts_east_matches_independent_evaluation(tmp_path, baseline):
+    after = load_rulebook(west_adopts_east(tmp_path / "w"))
+    result = diff(baseline, after)
+    want = expected_changes(baseline, after, scenarios(list(baseline.models)))
+    assert reported_changes(result) == want
+    assert result.changed_decisions == ["device_action"]
+    assert set(result.changes["area"]) == {"west"}
+    assert box_cells(result) == len(result.cells)
+    assert boxes_hold_exactly_the_changed_cells(result)
+
+
+def test_a_different_catalogue_reports_absent_values(tmp_path, baseline):
+    catalogue = read_table(DEVICES_CSV)
+    extra = catalogue.iloc[[0]].assign(model="PR-700KI", key="PR700KI", series="PR-700")
+    write_table(tmp_path / "devices.csv", pd.concat([catalogue, extra], ignore_index=True))
+    after = load_rulebook(RULES_DIR, devices_path=tmp_path / "devices.csv")
+    result = diff(baseline, after)
+    assert any("PR-700KI only in the after book" in n for n in result.axis_notes)
+    assert set(result.cells["device"]) == {"PR-700KI"}
+    assert set(result.cells["before_status"]) == {"absent"}
+    want = expected_changes(baseline, after, scenarios([*baseline.models, "PR-700KI"]))
+    assert reported_changes(result) == want
+    # the new model is in no device_action row: a gap after; wifi falls to the general rule
+    dev = result.changes[result.changes["decision"] == "device_action"]
+    assert set(dev["after_code"]) == {"uncovered"}
+
+
+def test_population_counts_equal_an_independent_count(tmp_path, baseline):
+    after = load_rulebook(west_adopts_east(tmp_path / "w"))
+    pop = synthetic_population(20_000, seed=4)
+    result = diff(baseline, after, population=pop)
+    before_ans, after_ans = evaluate(pop, rulebook=baseline), evaluate(pop, rulebook=after)
+    moved = before_ans["device_action"].astype(str) != after_ans["device_action"].astype(str)
+    shift = result.shift.set_index("decision")
+    assert shift.loc["device_action", "changed"] == int(moved.sum()) > 0
+    assert shift.loc["wifi", "changed"] == 0
+    trans = result.transitions
+    assert int(trans["customers"].sum()) == int(moved.sum())
+    pair = (before_ans["device_action"].astype(str) == "mail_exchange") & (
+        after_ans["device_action"].astype(str) == "onsite_exchange"
+    )
+    got = trans[(trans["before"] == "mail_exchange") & (trans["after"] == "onsite_exchange")]["customers"]
+    assert int(got.iloc[0]) == int(pair.sum())
+    # every changed customer sits in a changed scenario of the grid
+    west_moved = pop.loc[moved.to_numpy(), "area"].astype(str)
+    assert set(west_moved) == {"west"}
+
+
+def test_cli_diff_json(tmp_path, capsys):
+    dst = set_cell(RULES_DIR, tmp_path / "p", "number.csv", "NUM-2", "number", "abolished")
+    pop_csv = tmp_path / "pop.csv"
+    synthetic_population(1000, seed=9).to_csv(pop_csv, index=False)
+    assert main(["diff", str(RULES_DIR), str(dst), "--population", str(pop_csv), "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["before"]["hash"] != out["after"]["hash"]
+    assert [c["decision"] for c in out["changes"]] == ["number"]  # one box: invalid combinations don't split it
+    assert out["changes"][0]["keep_number"] == "true" and out["changes"][0]["after_code"] == "abolished"
+    keep = pd.read_csv(pop_csv)["keep_number"].sum()
+    number = next(s for s in out["summary"] if s["decision"] == "number")
+    assert number["changed"] == keep
+    assert main(["diff", str(RULES_DIR), str(dst)]) == 0
+    text = capsys.readouterr().out
+    assert "NUM-2" in text and "abolished" in text
+
+
+def test_builders_refuse_to_write_into_the_baseline(tmp_path):
+    from sonet_policy.proposals import BaselineWriteError
+
+    with pytest.raises(BaselineWriteError):
+        set_cell(RULES_DIR, RULES_DIR / "copy", "wifi.csv", "WIFI-2", "wifi", "stops")
+    with pytest.raises(BaselineWriteError):
+        west_adopts_east(RULES_DIR)
+    with pytest.raises(KeyError, match="no row"):
+        set_cell(RULES_DIR, tmp_path / "x", "wifi.csv", "WIFI-99", "wifi", "stops")
