@@ -1,0 +1,215 @@
+"""The widget apps: set control values as a person would and check what the apps show."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from sonet_policy.rules import default_rulebook
+from sonet_policy.widgets import (
+    AnswerCards,
+    AuditView,
+    Dashboard,
+    ScenarioExplorer,
+    coverage_counts,
+    coverage_heatmap,
+    coverage_matrix,
+    domain_options,
+    findings_table,
+    uncited_clauses,
+)
+
+
+def shown_html(out) -> str:
+    """The HTML an Output widget displays (what JupyterLab and Voilà render)."""
+    assert len(out.outputs) == 1, "the Output is replaced, not appended to"
+    return out.outputs[0]["data"]["text/html"]
+
+
+def codes_in(markup: str) -> dict[str, str]:
+    return dict(re.findall(r"data-decision='([^']+)' data-code='([^']+)'", markup))
+
+
+@pytest.fixture
+def app() -> ScenarioExplorer:
+    return ScenarioExplorer()
+
+
+def test_explorer_starts_on_the_defaults_and_renders_five_cards(app):
+    shown = codes_in(shown_html(app.out))
+    assert list(shown) == ["procedure", "number", "ipv4", "wifi", "device_action"]
+    assert shown["device_action"] == "keeps_working"  # East ※1: PR-600KI on the 1 Giga wireless LAN line
+    assert shown == app.codes
+
+
+def test_changing_the_area_control_recomputes_the_cards(app):
+    app.device.value = "PR-200NE"
+    assert codes_in(shown_html(app.out))["device_action"] == "onsite_exchange"
+    app.area.value = "west"
+    assert codes_in(shown_html(app.out))["device_action"] == "mail_exchange"
+
+
+@pytest.mark.parametrize("spelling", ["rv-230se", "ＲＶ－２３０ＳＥ", "RV230SE", " rv 230 se "])
+def test_device_combobox_accepts_any_spelling(app, spelling):
+    assert app.device.ensure_option is False
+    assert "RV-230SE" in app.device.options
+    app.device.value = spelling
+    assert app.explanation.resolved["device"] == "RV-230SE"
+    assert app.codes["device_action"] == "mail_exchange"
+
+
+def test_days_control_and_not_stopped_checkbox(app):
+    app.set(area="west", plan="other", device="RV-230SE", setup="v6plus_router")
+    assert app.not_stopped.value and app.days.disabled
+    assert app.scenario["days_since_phone_stop"] is None
+    app.not_stopped.value = False
+    assert not app.days.disabled
+    app.days.value = 31
+    assert app.codes["ipv4"] == "pppoe_router"
+    app.days.value = 32
+    assert app.codes["ipv4"] == "reapply_v6plus"
+    assert "data-code='reapply_v6plus'" in shown_html(app.out)
+
+
+def test_cards_carry_japanese_text_rule_ids_and_clauses(app):
+    app.set(area="west", plan="other", device="RV-230SE", setup="v6plus_router", keep_number=False, days=32)
+    markup = shown_html(app.out)
+    assert "「v6プラス」の解約 / 再申し込みが必要です。" in markup  # the answer in Japanese
+    assert "Cancel and re-apply for v6プラス" in markup  # and in English
+    assert "V4-OTH-V6-32" in markup  # the rule id
+    assert "net.ov6.4:" in markup  # a clause id with its Japanese text
+    assert "Next:" in markup
+
+
+def test_invalid_combination_shows_why_not_a_traceback(app):
+    app.set(plan="sml", setup="wlan_router_10g")
+    markup = shown_html(app.out)
+    assert app.codes == {"scenario": "invalid"}
+    assert "data-code='invalid'" in markup
+    assert "10ギガ" in markup and "Traceback" not in markup
+    assert "invalid: setup:" in app.summary()
+
+
+def test_unknown_device_names_the_nearest_models(app):
+    app.device.value = "PR-700KI"
+    assert "nearest: PR-600KI" in shown_html(app.out)
+
+
+def test_typed_text_is_escaped(app):
+    app.device.value = "<script>alert(1)</script>"
+    markup = shown_html(app.out)
+    assert "<script>alert" not in markup
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in markup
+
+
+def test_set_rejects_unknown_controls_and_keeps_one_output(app):
+    with pytest.raises(TypeError, match="colour"):
+        app.set(colour="red")
+    app.set(area="west", device="RV-230SE", days=40)
+    assert len(app.out.outputs) == 1
+
+
+def test_display_bundle_is_the_widget_with_a_summary_as_text(app):
+    bundle = app._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert bundle["text/plain"].startswith("ScenarioExplorer: area=east plan=10g device=PR-600KI")
+    assert "device_action=keeps_working" in bundle["text/plain"]
+
+
+def test_answer_cards_html_and_text():
+    cards = AnswerCards(ScenarioExplorer(area="west", device="RV-230SE").explanation)
+    assert "data-code='mail_exchange'" in cards._repr_html_()
+    assert "answer: mail_exchange" in repr(cards)
+
+
+def test_domain_options_label_codes_from_the_inputs_table():
+    options = dict((code, label) for label, code in domain_options(default_rulebook(), "setup"))
+    assert options["wlan_1g"] == "wlan_1g · 無線LAN機能付きの1ギガ回線"
+    assert list(options) == ["wlan_1g", "wlan_router_10g", "v6plus_router", "rental_only"]
+
+
+# ------------------------------------------------------------------------------------------- audit
+
+
+def test_coverage_matrix_marks_the_west_device_gaps_and_conflicts():
+    book = default_rulebook()
+    m = coverage_matrix(book, "device_action")
+    assert m.loc["east", "PR-200NE"] == "covered"
+    assert m.loc["west", "RS-500KI"] == "gap"  # the page lists RS-500 for East only
+    assert m.loc["west", "PR-600KI"] == "conflict"  # DEV-W-1 and DEV-W-1K: no exception declared
+    counts = coverage_counts(book)
+    assert counts.loc["device_action"].sum() == 2 * len(book.models)
+    assert counts.loc["procedure", "covered"] == 2 * len(book.models)
+
+
+def test_heatmap_is_a_deterministic_png():
+    book = default_rulebook()
+    first, second = coverage_heatmap(book), coverage_heatmap(book)
+    assert first.png.startswith(b"\x89PNG") and first.png == second.png
+    assert b"Matplotlib" not in first.png  # no version metadata
+    assert "40 devices" in repr(first)
+
+
+def test_findings_table_sorts_stably_and_flattens_lists():
+    from sonet_policy.audit import audit
+
+    findings = audit()
+    table = findings_table(findings, sort_by="decision")
+    assert table["decision"].is_monotonic_increasing
+    assert len(table) == len(findings)
+    first_conflict = table[table["kind"] == "conflict"].iloc[0]
+    assert "," in first_conflict["rules"] and "[" not in first_conflict["rules"]
+    with pytest.raises(ValueError, match="cannot sort"):
+        findings_table(findings, sort_by="colour")
+
+
+def test_uncited_clauses_are_not_cited_by_any_rule():
+    book = default_rulebook()
+    cited = {c for rules in book.rules.values() for r in rules for c in r.source}
+    table = uncited_clauses(book)
+    assert not table.empty and not set(table["clause_id"]) & cited
+
+
+def test_audit_view_picks_a_finding_and_shows_its_witness_in_the_explorer():
+    view = AuditView()
+    assert len(view.finding.options) == sum(isinstance(x, dict) for x in view.findings["witness"])
+    gap = next(v for label, v in view.finding.options if "gap · device_action" in label)
+    view.finding.value = gap
+    assert view.explorer.codes["device_action"] == "uncovered"
+    assert "data-decision='device_action' data-code='uncovered'" in shown_html(view.explorer.out)
+    conflict = next(v for label, v in view.finding.options if "conflict · wifi" in label)
+    view.finding.value = conflict
+    assert view.explorer.codes["wifi"] == "conflict"
+
+
+def test_audit_view_sort_dropdown_redraws_the_table():
+    view = AuditView()
+    by_kind = shown_html(view.table_out)
+    view.sort_by.value = "decision"
+    by_decision = shown_html(view.table_out)
+    assert by_kind != by_decision
+    first_row = by_decision.split("<tbody>")[1].split("</tr>")[0]
+    assert "<td>device_action</td>" in first_row
+    assert view.table().iloc[0]["decision"] == "device_action"
+    assert "sorted by decision" in view.summary()
+
+
+def test_audit_view_shows_a_broken_rule_book_in_the_app(tmp_path):
+    import shutil
+
+    from sonet_policy.paths import RULES_DIR
+    from sonet_policy.rules import load_rulebook
+
+    shutil.copytree(RULES_DIR, tmp_path / "rules")
+    view = AuditView(rulebook=load_rulebook(tmp_path / "rules"))
+    (tmp_path / "rules" / "wifi.csv").write_text("rule_id,area\nW,nowhere\n", encoding="utf-8")
+    view.rerun.click()
+    assert "RuleBookError" in shown_html(view.table_out)
+
+
+def test_dashboard_has_the_explorer_and_the_audit():
+    board = Dashboard()
+    assert list(board.tabs) == ["Scenario explorer", "Coverage audit"]
+    assert board.widget.titles == ("Scenario explorer", "Coverage audit")
+    assert "device_action=keeps_working" in repr(board)
