@@ -17,6 +17,7 @@ Every file is read as text and parsed by our own grammar: a cell is data and nev
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -30,6 +31,7 @@ from .errors import ConditionError, RuleBookError
 from .paths import CLAUSES_CSV, DEVICES_CSV, RULES_DIR
 from .source import clauses as load_clauses
 
+_DECISION_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 HIT_POLICIES = ("UNIQUE", "ANY", "FIRST", "PRIORITY", "COLLECT")
 INPUT_TYPES = ("category", "boolean", "integer")
 META_FILES = ("decisions.csv", "inputs.csv", "codes.csv")
@@ -149,7 +151,18 @@ class RuleBook:
         return self._cache["compiled"]
 
 
-def _read(path: Path, problems: list[dict]) -> pd.DataFrame | None:
+def _read(path: Path, problems: list[dict], *, root: Path | None = None) -> pd.DataFrame | None:
+    if root is not None and not path.resolve().is_relative_to(root):
+        problems.append(
+            dict(
+                file=path.name,
+                row=0,
+                column="",
+                value=str(path.resolve()),
+                problem="file lies outside the rule book folder (a symlink or '..'); not read",
+            )
+        )
+        return None
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skip_blank_lines=True)
     except FileNotFoundError:
@@ -169,7 +182,8 @@ def _split(cell: str) -> tuple[str, ...]:
 def content_hash(folder: Path, devices_path: Path, clauses_path: Path) -> str:
     """SHA-256 (first 16 hex digits) of every CSV of the rule book plus the catalogue and the clauses."""
     digest = hashlib.sha256()
-    for path in sorted(folder.glob("*.csv")) + [devices_path, clauses_path]:
+    own = [p for p in sorted(folder.glob("*.csv")) if p.is_file() and p.resolve().is_relative_to(folder.resolve())]
+    for path in own + [devices_path, clauses_path]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
@@ -236,7 +250,7 @@ def load_rulebook(
     problems: list[dict] = []
     if not folder.is_dir():
         raise RuleBookError([dict(file=str(folder), row=0, column="", value="", problem="not a folder")])
-    meta = {name: _read(folder / name, problems) for name in META_FILES}
+    meta = {name: _read(folder / name, problems, root=folder) for name in META_FILES}
     for name, frame in meta.items():
         if frame is None:
             continue
@@ -300,6 +314,17 @@ def load_rulebook(
         for i, rec in meta["decisions.csv"].iterrows():
             row = int(i) + 2
             ok = True
+            if not _DECISION_NAME.match(rec["decision"]):
+                problems.append(
+                    dict(
+                        file="decisions.csv",
+                        row=row,
+                        column="decision",
+                        value=rec["decision"],
+                        problem="a decision name is letters, digits and '_' (it names the file <decision>.csv)",
+                    )
+                )
+                ok = False
             if rec["hit_policy"].upper() not in HIT_POLICIES:
                 problems.append(
                     dict(
@@ -393,7 +418,7 @@ def load_rulebook(
     rules: dict[str, list[Rule]] = {}
     for name, spec in decisions.items():
         file = f"{name}.csv"
-        frame = _read(folder / file, problems)
+        frame = _read(folder / file, problems, root=folder)
         if frame is None:
             continue
         tables[name] = frame
@@ -516,7 +541,7 @@ def load_rulebook(
     constraints: list[Constraint] = []
     cpath = folder / "constraints.csv"
     if cpath.exists():
-        frame = _read(cpath, problems)
+        frame = _read(cpath, problems, root=folder)
         if frame is not None:
             missing = [c for c in ("constraint_id", "message", "source") if c not in frame.columns]
             for c in missing:
