@@ -44,10 +44,8 @@ import pandas as pd
 
 from .devices import catalogue as load_catalogue
 from .engine import INPUT_ORDER
-from .errors import ScenarioError
 
 POPULATION_COLUMNS = ["customer_id", *INPUT_ORDER, "synthetic"]
-REQUIRED_COLUMNS = ["area", "plan", "device", "setup", "keep_number"]
 DAYS_MAX = 90
 
 _EAST_SERIES = {
@@ -195,13 +193,14 @@ def _raw_share(variable: str, given: str, value: str) -> float:
 
 
 def load_population(path: Path | str) -> pd.DataFrame:
-    """Read an analyst's own customer CSV (UTF-8, with or without BOM) with the scenario columns.
+    """Read an analyst's own customer CSV with the scenario columns, as people have such files.
 
-    Required columns: area, plan, device, setup, keep_number; days_since_phone_stop is optional (empty while
-    the phone has not stopped). Cells are read as text (``evaluate`` parses them and reports bad ones per row);
-    extra columns are kept. A ``customer_id`` column is added (row numbers from 1) when absent, and
-    ``synthetic`` is False unless the file says otherwise. Raises :class:`ScenarioError` naming the missing
-    columns.
+    Read by :func:`sonet_policy.io.read_scenarios`: UTF-8 with or without BOM or Shift_JIS/CP932, Japanese
+    headers (エリア, プラン, 機器名 …), blank lines dropped, extra columns kept, every cell text (``evaluate``
+    parses them and reports bad ones per row); the index is the file's line number. Required columns: area,
+    plan, device, setup, keep_number; days_since_phone_stop is optional. A ``customer_id`` column is added
+    (row numbers from 1) when absent, and ``synthetic`` is False unless the file says otherwise. Raises
+    :class:`~sonet_policy.io.ScenarioFileError` (a :class:`ScenarioError`) naming a missing column.
 
     >>> import tempfile, os
     >>> d = tempfile.mkdtemp()
@@ -211,11 +210,9 @@ def load_population(path: Path | str) -> pd.DataFrame:
     >>> row["customer_id"], row["device"], bool(row["synthetic"])
     ('1', 'RV-230SE', False)
     """
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skip_blank_lines=True)
-    frame.columns = [str(c).strip() for c in frame.columns]
-    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
-    if missing:
-        raise ScenarioError(f"{path}: missing column(s) {', '.join(missing)}", field=", ".join(missing))
+    from .io import read_scenarios
+
+    frame = read_scenarios(path)
     if "customer_id" not in frame.columns:
         frame.insert(0, "customer_id", [str(i) for i in range(1, len(frame) + 1)])
     if "days_since_phone_stop" not in frame.columns:

@@ -148,7 +148,13 @@ def test_load_population_reads_own_csv_and_reports_missing_columns(tmp_path):
     assert (evaluate(mine)["status"] != "invalid").all()
     bad = tmp_path / "bad.csv"
     bad.write_text("area,plan\neast,sml\n", encoding="utf-8")
-    with pytest.raises(ScenarioError, match="device, setup, keep_number"):
+    japanese = tmp_path / "jp.csv"
+    japanese.write_bytes(
+        "エリア,プラン,機器名,利用環境,番号継続\n西,other,RV-230SE,rental_only,いいえ\n".encode("cp932")
+    )
+    row = evaluate(load_population(japanese)).iloc[0]
+    assert (row["device_action"], row["ipv4"], row["status"]) == ("mail_exchange", "pppoe_pc", "ok")
+    with pytest.raises(ScenarioError, match="required column 'device'"):
         load_population(bad)
 
 
