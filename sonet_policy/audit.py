@@ -81,8 +81,8 @@ class _Projection:
         pos = np.unravel_index(cells, self.compiled.shape)
         return np.ravel_multi_index(tuple(pos[k] for k in self.dims), self.shape)
 
-    def axes(self) -> dict[str, object]:
-        return {name: self.compiled.axes[name] for name in self.inputs}
+    def axes(self) -> dict[str, tuple[str, ...]]:
+        return {name: self.compiled.axes[name].labels for name in self.inputs}
 
 
 def witness(compiled: CompiledBook, cell: int) -> dict[str, object]:
@@ -103,13 +103,11 @@ def witness(compiled: CompiledBook, cell: int) -> dict[str, object]:
 
 
 def _clause_text(book: RuleBook, cids: list[str]) -> str:
-    parts = []
-    for cid in cids:
-        if cid in book.clauses.index:
-            parts.append(f"{cid} 「{book.clauses.loc[cid, 'text_ja']}」")
-        else:
-            parts.append(cid)
-    return "; ".join(parts)
+    """``id 「Japanese text」`` for each clause (the texts are looked up once per book)."""
+    if "clause_ja" not in book._cache:
+        book._cache["clause_ja"] = dict(zip(book.clauses.index, book.clauses["text_ja"], strict=True))
+    texts = book._cache["clause_ja"]
+    return "; ".join(f"{cid} 「{texts[cid]}」" if cid in texts else cid for cid in cids)
 
 
 def _answer_text(rule: Rule) -> str:
@@ -164,13 +162,14 @@ def _findings_of_decision(book: RuleBook, name: str) -> list[dict]:
     cells = proj.full_cell
     valid = proj.valid
     outcome = grid.outcome_id[cells]
+    position = {r.rule_id: i for i, r in enumerate(grid.rules)}
     out: list[dict] = []
 
     for k, oc in enumerate(grid.outcomes):
         mask = valid & (outcome == k)
         if not mask.any():
             continue
-        chosen = [r for r in grid.rules if r.rule_id in oc.rules]
+        chosen = [grid.rules[position[rid]] for rid in oc.rules]
         if oc.status == "uncovered":
             kind = "gap"
         elif oc.status == "conflict" and grid.hit_policy in _NEEDS_ONE:
@@ -213,7 +212,7 @@ def _findings_of_decision(book: RuleBook, name: str) -> list[dict]:
                     message=message,
                     witness=witness(compiled, int(proj.full_cell[sub])),
                     _cells=in_scope,
-                    _order=(grid.rules.index(chosen[0]) if chosen else -1, sub),
+                    _order=(position[chosen[0].rule_id] if chosen else -1, sub),
                 )
             )
     out.extend(_dead_rules(book, grid, proj))
@@ -232,6 +231,7 @@ def _dead_rules(book: RuleBook, grid: DecisionGrid, proj: _Projection) -> list[d
     winners = grid.winners[:, cells] & valid
     active = winners if grid.hit_policy in ("FIRST", "PRIORITY") else deciding
     alive = active.any(axis=1)
+    order = " > ".join(book.priority(grid.name)) if grid.hit_policy == "PRIORITY" else ""
     out = []
     for i in np.flatnonzero(~alive):
         rule = grid.rules[int(i)]
@@ -258,7 +258,7 @@ def _dead_rules(book: RuleBook, grid: DecisionGrid, proj: _Projection) -> list[d
             else:
                 reason = (
                     "under PRIORITY a rule with an answer of higher or equal priority always decides too "
-                    f"({', '.join(o.rule_id for o in others)}; codes.csv order: {' > '.join(book.priority(grid.name))})"
+                    f"({', '.join(o.rule_id for o in others)}; codes.csv order: {order})"
                 )
         scope = {}
         for name in proj.inputs:

@@ -24,6 +24,8 @@ _EXHAUSTIVE_LIMIT = 4096  # cells of a (sub)grid up to which every split order i
 
 def _labels(axis: object) -> tuple[str, ...]:
     labels = getattr(axis, "labels", axis)
+    if isinstance(labels, tuple) and all(type(v) is str for v in labels):
+        return labels
     return tuple(str(v) for v in labels)  # type: ignore[union-attr]
 
 
@@ -75,8 +77,12 @@ def merge_cells(cells: object, axes: Mapping[str, object], inputs: Sequence[str]
     """
     labels = [_labels(axes[name]) for name in inputs]
     mask = cells_mask(cells, labels)
-    if not mask.any():
+    count = int(mask.sum())
+    if count == 0:
         return []
+    if count == 1:  # one cell: one box, no search
+        pos = np.unravel_index(int(np.flatnonzero(mask)[0]), mask.shape)
+        return [{name: labels[d][int(pos[d])] for d, name in enumerate(inputs) if len(labels[d]) > 1}]
     boxes = _cover(mask.tobytes(), mask.shape, tuple(range(mask.ndim)))
     boxes = _union_neighbours([dict(b) for b in boxes], mask.shape)
     boxes.sort(key=lambda b: tuple(min(b[d]) for d in range(mask.ndim)))
