@@ -56,6 +56,9 @@ class DiffResult:
     * ``axis_notes``: values one book has and the other lacks (those cells are ``absent`` there).
     * ``shift``: with a population, per decision: customers, changed, share_changed (else None).
     * ``transitions``: with a population, per decision the before → after codes of the customers who change.
+    * ``counts``: with a population, per decision and code: customers before, after and the difference.
+    * ``answers_before`` / ``answers_after``: with a population, ``evaluate`` of it under each book (row
+      aligned with the population), for any further breakdown (by area, plan …).
     """
 
     book_a: RuleBook
@@ -66,6 +69,9 @@ class DiffResult:
     axis_notes: list[str] = field(default_factory=list)
     shift: pd.DataFrame | None = None
     transitions: pd.DataFrame | None = None
+    counts: pd.DataFrame | None = None
+    answers_before: pd.DataFrame | None = field(default=None, repr=False)
+    answers_after: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def changed_decisions(self) -> list[str]:
@@ -93,6 +99,8 @@ class DiffResult:
         }
         if self.transitions is not None:
             out["transitions"] = self.transitions.to_dict(orient="records")
+        if self.counts is not None:
+            out["counts"] = self.counts.to_dict(orient="records")
         return out
 
     def to_json(self, **kwargs) -> str:
@@ -118,7 +126,7 @@ class DiffResult:
                 "after_rules",
             ]
             lines.append("")
-            lines.append(self.changes[cols].to_string(index=False, max_colwidth=70))
+            lines.append(self.changes[cols].to_string(index=False))
         if self.transitions is not None and not self.transitions.empty:
             lines.append("")
             lines.append("customers who change answer (before → after):")
@@ -329,17 +337,20 @@ def _merge(cells: pd.DataFrame, dont_care: np.ndarray, axes: dict[str, Axis], sh
     return out.sort_values(["decision", *INPUT_ORDER], kind="stable").reset_index(drop=True)
 
 
-def _population_shift(
-    book_a: RuleBook, book_b: RuleBook, population: pd.DataFrame
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _population_shift(result: DiffResult, population: pd.DataFrame) -> None:
     from .evaluate import evaluate
 
+    book_a, book_b = result.book_a, result.book_b
     before, after = evaluate(population, rulebook=book_a), evaluate(population, rulebook=book_b)
     names = list(dict.fromkeys([*book_a.decisions, *book_b.decisions]))
-    shift, moves = [], []
+    shift, moves, counts = [], [], []
     for name in names:
         b = _answer_text(before, name)
         a = _answer_text(after, name)
+        code_b = pd.Series(_answer_text(before, name, alternatives=False)).value_counts().rename("before")
+        code_a = pd.Series(_answer_text(after, name, alternatives=False)).value_counts().rename("after")
+        both = pd.concat([code_b, code_a], axis=1).fillna(0).astype("int64").rename_axis("code").reset_index()
+        counts.append(both.assign(decision=name))
         changed = b != a
         shift.append(
             dict(
@@ -356,17 +367,23 @@ def _population_shift(
     cols = ["decision", "before", "after", "customers"]
     trans = pd.concat(moves, ignore_index=True)[cols] if moves else pd.DataFrame(columns=cols)
     trans = trans.sort_values(["decision", "customers"], ascending=[True, False], kind="stable")
-    return shift_frame, trans.reset_index(drop=True)
+    table = pd.concat(counts, ignore_index=True)
+    table["change"] = table["after"] - table["before"]
+    order = {n: k for k, n in enumerate(names)}
+    table = table.sort_values(["decision", "code"], key=lambda c: c.map(order) if c.name == "decision" else c)
+    result.shift, result.transitions = shift_frame, trans.reset_index(drop=True)
+    result.counts = table[["decision", "code", "before", "after", "change"]].reset_index(drop=True)
+    result.answers_before, result.answers_after = before, after
 
 
-def _answer_text(answers: pd.DataFrame, decision: str) -> np.ndarray:
+def _answer_text(answers: pd.DataFrame, decision: str, *, alternatives: bool = True) -> np.ndarray:
     """The answer of one decision per row as text: ``code [alternatives]``, ``invalid`` or ``absent``."""
     n = len(answers)
     if decision not in answers.columns:
         return np.full(n, "absent", dtype=object)
     code = np.asarray(answers[decision].astype(object).fillna(""), dtype=object).astype(str)
     alt_col = f"{decision}_alternatives"
-    if alt_col in answers.columns:
+    if alternatives and alt_col in answers.columns:
         alts = np.asarray(answers[alt_col].astype(object).fillna(""), dtype=object).astype(str)
         code = np.where(alts != "", np.char.add(np.char.add(np.char.add(code, " ["), alts), "]"), code)
     invalid = np.asarray(answers["status"] == "invalid")
@@ -426,7 +443,7 @@ def diff(
     dont_care = _unanswerable(ca, cell_a) & _unanswerable(cb, cell_b)
     result = DiffResult(book_a, book_b, axes, cells[cell_cols], _merge(cells, dont_care, axes, shape), notes)
     if population is not None:
-        result.shift, result.transitions = _population_shift(book_a, book_b, population)
+        _population_shift(result, population)
     return result
 
 

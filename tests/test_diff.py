@@ -213,6 +213,11 @@ def test_population_counts_equal_an_independent_count(tmp_path, baseline):
     )
     got = trans[(trans["before"] == "mail_exchange") & (trans["after"] == "onsite_exchange")]["customers"]
     assert int(got.iloc[0]) == int(pair.sum())
+    counts = result.counts[result.counts["decision"] == "device_action"].set_index("code")
+    assert counts["before"].sum() == counts["after"].sum() == len(pop)
+    assert counts.loc["onsite_exchange", "after"] == int((after_ans["device_action"] == "onsite_exchange").sum())
+    assert counts.loc["conflict", "change"] == -int((before_ans["device_action"] == "conflict").sum())
+    assert result.answers_after["rulebook_hash"].iloc[0] == after.hash
     # every changed customer sits in a changed scenario of the grid
     west_moved = pop.loc[moved.to_numpy(), "area"].astype(str)
     assert set(west_moved) == {"west"}
