@@ -6,7 +6,8 @@ Workflow (``python -m sonet_policy proposal new|check NAME`` does the same on th
 2. edit the CSVs in a spreadsheet, or save an edited table with :func:`save_table` (validates first, then
    writes atomically: a temporary file, then a rename);
 3. :func:`validate_proposal` lists every problem as a table (empty when the book loads);
-4. :func:`sonet_policy.diff.diff` compares it with the baseline.
+4. :func:`review_proposal` validates, audits and diffs it against the baseline in one call
+   (:func:`sonet_policy.diff.diff` alone compares any two books).
 
 The kit never writes the baseline: every write in this module refuses a target inside ``data/rules``.
 Each loaded book carries ``RuleBook.hash`` (a content hash of its tables, the catalogue and the clauses);
@@ -20,6 +21,7 @@ import re
 import shutil
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -163,6 +165,59 @@ def save_table(path: Path | str, decision: str, frame: pd.DataFrame) -> RuleBook
     return load_rulebook(folder)
 
 
+@dataclass
+class Review:
+    """A proposal checked against its base: ``problems`` (empty when it loads); when it loads, ``findings``
+    (its audit), ``findings_change`` (per kind: base, proposal, change) and ``diff`` (a DiffResult)."""
+
+    folder: Path
+    problems: pd.DataFrame
+    findings: pd.DataFrame | None = None
+    findings_change: pd.DataFrame | None = None
+    diff: object | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problems.empty
+
+    def __str__(self) -> str:
+        if not self.ok:
+            return str(RuleBookError(self.problems, folder=str(self.folder)))
+        lines = [f"proposal {self.folder}: loads, hash {self.diff.book_b.hash}", "audit findings (base → proposal):"]
+        lines.append(self.findings_change.to_string(index=False))
+        lines += ["", str(self.diff)]
+        return "\n".join(lines)
+
+
+def review_proposal(
+    path: Path | str, *, base: Path | str = RULES_DIR, population: pd.DataFrame | None = None
+) -> Review:
+    """Validate the proposal at ``path``, and if it loads, audit it and diff it against ``base``.
+
+    Never raises for a broken proposal (see ``Review.problems``). With a ``population`` the diff counts the
+    customers who change answer and the audit counts customers per finding.
+
+    >>> import tempfile
+    >>> review = review_proposal(create_proposal("same", root=tempfile.mkdtemp()))
+    >>> review.ok, review.diff.cells.empty, review.findings_change["change"].abs().sum()
+    (True, True, np.int64(0))
+    """
+    from .audit import KINDS, audit
+    from .diff import diff
+
+    folder = Path(path)
+    problems = validate_proposal(folder)
+    if not problems.empty:
+        return Review(folder, problems)
+    before, after = load_rulebook(base), load_rulebook(folder)
+    found_before, found_after = audit(before), audit(after, population=population)
+    change = pd.DataFrame({"kind": list(KINDS)})
+    change["base"] = change["kind"].map(found_before["kind"].value_counts()).fillna(0).astype("int64")
+    change["proposal"] = change["kind"].map(found_after["kind"].value_counts()).fillna(0).astype("int64")
+    change["change"] = change["proposal"] - change["base"]
+    return Review(folder, problems, found_after, change, diff(before, after, population=population))
+
+
 # ---------------------------------------------------------------- command line ----
 
 
@@ -178,14 +233,9 @@ def _proposal_run(args: argparse.Namespace) -> int:
         print(f"proposal {args.name} → {folder} (a copy of {RULES_DIR}); edit its CSVs, then: proposal check")
         return 0
     folder = Path(args.name) if Path(args.name).is_dir() else Path(args.root) / args.name
-    problems = validate_proposal(folder)
-    if not problems.empty:
-        print(RuleBookError(problems, folder=str(folder)), file=sys.stderr)
-        return 2
-    from .diff import diff
-
-    print(diff(load_rulebook(), load_rulebook(folder)))
-    return 0
+    review = review_proposal(folder)
+    print(review, file=sys.stdout if review.ok else sys.stderr)
+    return 0 if review.ok else 2
 
 
 def _register() -> None:

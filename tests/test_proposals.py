@@ -176,3 +176,23 @@ def test_cli_new_and_check(tmp_path, capsys):
     os.remove(folder / "codes.csv")
     assert main(["proposal", "check", str(folder)]) == 2
     assert "codes.csv" in capsys.readouterr().err
+
+
+def test_review_validates_audits_and_diffs_against_the_baseline(proposal):
+    from sonet_policy.proposals import review_proposal
+
+    table = read_table(proposal / "device_action.csv")
+    save_table(proposal, "device_action", table[table["rule_id"] != "DEV-W-1K"])
+    review = review_proposal(proposal)
+    assert review.ok
+    change = review.findings_change.set_index("kind")["change"]
+    # West's return-kit footnote rule was the other side of a conflict, and the only rule citing its clause
+    assert change["conflict"] == -1 and change["uncited_clause"] == 1
+    uncited = review.findings[review.findings["kind"] == "uncited_clause"]
+    assert uncited["clauses"].map(list).tolist() == [["dev.w.n1b"]]
+    assert review.diff.changed_decisions == ["device_action"]
+    assert set(review.diff.changes["before_code"]) == {"conflict"}
+    assert set(review.diff.changes["after_code"]) == {"none"}
+    (proposal / "codes.csv").write_text("decision,code\n", encoding="utf-8")
+    broken = review_proposal(proposal)
+    assert not broken.ok and broken.diff is None and "codes.csv" in set(broken.problems["file"])
