@@ -309,6 +309,7 @@ def load_rulebook(
                 rec.get("description", ""),
             )
 
+    _check_meta(meta, problems)
     decisions: dict[str, DecisionSpec] = {}
     if meta["decisions.csv"] is not None:
         for i, rec in meta["decisions.csv"].iterrows():
@@ -549,6 +550,7 @@ def load_rulebook(
                     dict(file="constraints.csv", row=0, column=c, value="", problem="required column is missing")
                 )
             if not missing:
+                _check_constraints(frame, inputs, problems)
                 names = tuple(n for n in inputs if n in frame.columns)
                 for i, rec in frame.iterrows():
                     row = int(i) + 2
@@ -588,6 +590,95 @@ def load_rulebook(
         devices=devices,
         hash=content_hash(folder, devices_path, clauses_path),
     )
+
+
+def _problem(file: str, row: int, column: str, value: object, problem: str) -> dict:
+    return dict(file=file, row=row, column=column, value=value, problem=problem)
+
+
+# How the engine reads each input: (type, domain for the device; "" otherwise).
+ENGINE_TYPES = {
+    "area": ("category", ""),
+    "plan": ("category", ""),
+    "device": ("category", "catalogue"),
+    "setup": ("category", ""),
+    "keep_number": ("boolean", ""),
+    "days_since_phone_stop": ("integer", ""),
+}
+
+
+def _check_meta(meta: dict[str, pd.DataFrame | None], problems: list[dict]) -> None:
+    """Checks of inputs.csv, decisions.csv and codes.csv that do not depend on other files."""
+    from .engine import INPUT_ORDER
+
+    frame = meta["inputs.csv"]
+    if frame is not None:
+        seen: set[str] = set()
+        for i, rec in frame.iterrows():
+            row, name = int(i) + 2, rec["input"]
+            if name in seen:
+                problems.append(_problem("inputs.csv", row, "input", name, "input is declared twice"))
+            seen.add(name)
+            if name not in INPUT_ORDER:
+                problems.append(
+                    _problem(
+                        "inputs.csv", row, "input", name, f"unknown input; the engine reads {', '.join(INPUT_ORDER)}"
+                    )
+                )
+            if rec["required"].lower() not in ("true", "false"):
+                problems.append(
+                    _problem("inputs.csv", row, "required", rec["required"], "required must be true or false")
+                )
+            if rec["type"] == "integer" and not rec["domain"].startswith(">="):
+                problems.append(_problem("inputs.csv", row, "domain", rec["domain"], "integer domain must read >=N"))
+            expected = ENGINE_TYPES.get(name)
+            if expected and (rec["type"], rec["domain"] if name == "device" else "") != expected:
+                problems.append(
+                    _problem(
+                        "inputs.csv",
+                        row,
+                        "type",
+                        rec["type"],
+                        f"the engine reads {name} as {' with domain '.join(filter(None, expected))}",
+                    )
+                )
+        for name in INPUT_ORDER:
+            if name not in seen:
+                problems.append(_problem("inputs.csv", 0, "input", name, "an input the engine reads is not declared"))
+    frame = meta["decisions.csv"]
+    if frame is not None and frame.empty:
+        problems.append(_problem("decisions.csv", 0, "decision", "", "no decision is declared"))
+    frame = meta["codes.csv"]
+    if frame is not None:
+        twice = frame.duplicated(["decision", "code"], keep="first")
+        for i in frame.index[twice]:
+            rec = frame.loc[i]
+            problems.append(
+                _problem("codes.csv", int(i) + 2, "code", rec["code"], f"code is listed twice for {rec['decision']}")
+            )
+
+
+def _check_constraints(frame: pd.DataFrame, inputs: dict[str, InputSpec], problems: list[dict]) -> None:
+    """Every constraint has an id, cites a clause, and names the input its error message is about."""
+    file = "constraints.csv"
+    allowed = set(CONSTRAINT_COLUMNS_FIXED) | set(inputs)
+    for c in frame.columns:
+        if c not in allowed:
+            problems.append(_problem(file, 0, c, "", "unknown column (not an input of inputs.csv)"))
+    seen: set[str] = set()
+    for i, rec in frame.iterrows():
+        row, cid = int(i) + 2, rec["constraint_id"]
+        if not cid:
+            problems.append(_problem(file, row, "constraint_id", "", "constraint_id is empty"))
+        elif cid in seen:
+            problems.append(_problem(file, row, "constraint_id", cid, "duplicate constraint id"))
+        seen.add(cid)
+        if rec.get("field", "") not in inputs:
+            problems.append(
+                _problem(file, row, "field", rec.get("field", ""), "field must name the input the message is about")
+            )
+        if not _split(rec["source"]):
+            problems.append(_problem(file, row, "source", "", "every constraint cites at least one clause"))
 
 
 def _cycle(rules: list[Rule]) -> list[Rule]:
