@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -531,3 +532,287 @@ class AuditView(_App):
             f"{k} {counts.get(k, 0)}" for k in ("gap", "conflict", "overlap", "dead_rule", "uncited_clause")
         )
         return f"AuditView: {len(self.findings)} finding(s): {text}; sorted by {self.sort_by.value}"
+
+
+# --------------------------------------------------------------------------------------------- population
+
+SYNTHETIC_NOTE = (
+    "SYNTHETIC customer base: invented customers drawn from documented shares "
+    "(sonet_policy.population.assumptions()), not So-net figures."
+)
+GROUPINGS = {"area and plan": ("area", "plan"), "area": ("area",), "plan": ("plan",), "setup": ("setup",)}
+
+
+@dataclass
+class PopulationImpact:
+    """A customer base, its answers (one ``evaluate`` call) and the counts the population view shows."""
+
+    population: pd.DataFrame
+    answers: pd.DataFrame
+    summary: pd.DataFrame  # impact_summary by the grouping
+    counts: pd.DataFrame  # impact (tidy: group, decision, code, customers, share)
+    by: tuple[str, ...]
+
+    @property
+    def synthetic(self) -> bool:
+        return bool(self.population.attrs.get("synthetic", False))
+
+    def totals(self) -> pd.DataFrame:
+        """Customers per code of each decision over the whole base: index (decision, code), customers, share."""
+        whole = self.counts.groupby(["decision", "code"], sort=True)["customers"].sum().astype("int64").to_frame()
+        whole["share"] = (whole["customers"] / max(len(self.population), 1)).round(4)
+        return whole
+
+
+def population_impact(
+    population: pd.DataFrame, *, by: tuple[str, ...] = ("area", "plan"), rulebook: RuleBook | None = None
+) -> PopulationImpact:
+    """Evaluate ``population`` in one call and count the impact per group of ``by``.
+
+    >>> from sonet_policy.population import synthetic_population
+    >>> result = population_impact(synthetic_population(500, seed=1))
+    >>> int(result.summary["customers"].sum()), result.synthetic
+    (500, True)
+    """
+    from .evaluate import evaluate
+    from .population import impact, impact_summary
+
+    answers = evaluate(population, rulebook=rulebook)
+    return PopulationImpact(
+        population,
+        answers,
+        impact_summary(answers, population, by=by),
+        impact(answers, population, by=by),
+        tuple(by),
+    )
+
+
+def impact_bars(result: PopulationImpact) -> PNGFigure:
+    """Bar plots per group: customers by device action (stacked), and customers who lose IPv4 or Wi-Fi or
+    fall into a gap or conflict."""
+    from matplotlib.figure import Figure
+
+    s = result.summary
+    labels = [" / ".join(map(str, row)) for row in s[list(result.by)].itertuples(index=False)] if result.by else ["all"]
+    x = np.arange(len(s))
+    fig = Figure(figsize=(12, 4.2), dpi=90, layout="constrained")
+    left, right = fig.subplots(1, 2)
+    bottom = np.zeros(len(s))
+    for col in [c for c in s.columns if c.startswith("device_")]:
+        left.bar(x, s[col], bottom=bottom, label=col.removeprefix("device_"))
+        bottom += s[col].to_numpy()
+    left.set_title("device action", fontsize=10)
+    left.legend(fontsize=8)
+    measures = ["loses_ipv4", "loses_wifi", "gap", "conflict"]
+    width = 0.8 / len(measures)
+    for k, col in enumerate(measures):
+        right.bar(x + (k - 1.5) * width, s[col], width=width, label=col)
+    right.set_title("loses IPv4 / Wi-Fi, gap, conflict", fontsize=10)
+    right.legend(fontsize=8)
+    for ax in (left, right):
+        ax.set_xticks(x, labels, rotation=30, ha="right", fontsize=8)
+        ax.set_ylabel("customers", fontsize=9)
+    kind = "SYNTHETIC customers" if result.synthetic else "customers"
+    fig.suptitle(f"{len(result.population):,} {kind} by {' and '.join(result.by) or 'nothing'}", fontsize=11)
+    return render_png(fig, f"bar plots: {len(result.population)} {kind} by {', '.join(result.by) or 'nothing'}")
+
+
+class PopulationView(_App):
+    """A synthetic customer base (size and seed as controls) evaluated in one call behind a button: counts
+    tables and bar plots by the chosen grouping. ``population=`` shows an analyst's own frame instead.
+
+    >>> view = PopulationView(n=1000, seed=7)
+    >>> view.run()
+    >>> int(view.result.summary["customers"].sum())
+    1000
+    """
+
+    def __init__(
+        self,
+        *,
+        n: int = 10_000,
+        seed: int = 0,
+        population: pd.DataFrame | None = None,
+        rulebook: RuleBook | None = None,
+    ) -> None:
+        self.book = rulebook or default_rulebook()
+        self.own_population = population
+        self.n = w.BoundedIntText(value=n, min=1, max=5_000_000, description="customers")
+        self.seed = w.IntText(value=seed, description="seed")
+        self.by = w.Dropdown(options=list(GROUPINGS), value="area and plan", description="group by")
+        self.button = w.Button(description="Generate and evaluate", button_style="primary")
+        self.out = w.Output()
+        self.result: PopulationImpact | None = None
+        self.button.on_click(lambda button: self.run())
+        note = "" if population is not None else SYNTHETIC_NOTE
+        self.widget = w.VBox(
+            [w.HTML(f"<b>{html.escape(note)}</b>"), w.HBox([self.n, self.seed, self.by, self.button]), self.out]
+        )
+        self.widget.add_class("sp-population")
+        show_html(self.out, "<p>Press the button to generate and evaluate the customer base.</p>")
+
+    def run(self) -> None:
+        """Generate (or take the given frame), evaluate in one call, and show tables and plots."""
+        from .population import synthetic_population
+
+        try:
+            if self.own_population is not None:
+                population = self.own_population
+            else:
+                population = synthetic_population(int(self.n.value), seed=int(self.seed.value))
+            self.result = population_impact(population, by=GROUPINGS[self.by.value], rulebook=self.book)
+            plot = impact_bars(self.result)
+        except Exception as exc:  # shown in the app
+            show_html(self.out, error_html(exc))
+            return
+        head = SYNTHETIC_NOTE if self.result.synthetic else "Customer base given by the analyst."
+        show_html(
+            self.out,
+            f"<p><b>{html.escape(head)}</b> {len(population):,} customers.</p>"
+            + self.result.summary.to_html(index=False)
+            + "<h4>Customers per answer (whole base)</h4>"
+            + self.result.totals().to_html()
+            + plot.html(),
+        )
+
+    def summary(self) -> str:
+        kind = "synthetic" if self.own_population is None else "given"
+        if self.result is None:
+            return f"PopulationView ({kind}): not run yet"
+        s = self.result.summary
+        return (
+            f"PopulationView ({kind}): {int(s['customers'].sum())} customers by {', '.join(self.result.by)}; "
+            f"gap {int(s['gap'].sum())}, conflict {int(s['conflict'].sum())}, invalid {int(s['invalid'].sum())}"
+        )
+
+
+# --------------------------------------------------------------------------------------------- diff
+
+WHAT_IFS = {
+    "West adopts East's device table": "west_adopts_east",
+}
+
+
+def build_what_if(name: str, dst: str | object) -> object:
+    """Write the what-if copy ``name`` (a key of :data:`WHAT_IFS`) into the new folder ``dst``; the baseline
+    is only read. Returns the folder."""
+    from . import diff as diff_module
+
+    if name not in WHAT_IFS:
+        raise KeyError(f"unknown what-if {name!r}; choose one of {', '.join(WHAT_IFS)}")
+    return getattr(diff_module, WHAT_IFS[name])(dst)
+
+
+def rules_involved(result) -> pd.DataFrame:
+    """The rules named in a diff's changed boxes: rule id, decision, side (before, after or both), boxes.
+
+    >>> import tempfile
+    >>> from sonet_policy.diff import diff, west_adopts_east
+    >>> r = diff(default_rulebook(), west_adopts_east(tempfile.mkdtemp() + "/w"))
+    >>> rules_involved(r).set_index("rule_id").loc["DEV-W-2", "side"]
+    'before'
+    """
+    rows = []
+    for side in ("before", "after"):
+        for decision, rules in zip(result.changes["decision"], result.changes[f"{side}_rules"], strict=True):
+            for rule_id in re.split(r"[\s,|]+", str(rules).strip()):
+                if rule_id:
+                    rows.append({"rule_id": rule_id, "decision": decision, "side": side})
+    if not rows:
+        return pd.DataFrame(columns=["rule_id", "decision", "side", "boxes"])
+    frame = pd.DataFrame(rows)
+    boxes = frame.groupby(["rule_id", "decision"], sort=False).size().rename("boxes")
+    sides = frame.groupby(["rule_id", "decision"], sort=False)["side"].agg(
+        lambda s: "both" if s.nunique() == 2 else s.iloc[0]
+    )
+    out = pd.concat([sides, boxes], axis=1).reset_index()
+    return out.sort_values(["decision", "rule_id"], kind="stable").reset_index(drop=True)
+
+
+CHANGE_VIEW_COLUMNS = ["decision", "scope", "cells", "before_code", "after_code", "before_rules", "after_rules"]
+
+
+class DiffView(_App):
+    """The baseline against a changed copy (a named what-if written to a temporary folder, or an analyst's
+    folder), behind a button: changed scenarios, rules involved, customers changing answer by decision.
+
+    >>> view = DiffView(population_size=2000)
+    >>> view.run()
+    >>> view.result.changed_decisions
+    ['device_action']
+    """
+
+    def __init__(
+        self,
+        *,
+        rulebook: RuleBook | None = None,
+        population: pd.DataFrame | None = None,
+        population_size: int = 10_000,
+        seed: int = 0,
+    ) -> None:
+        self.book = rulebook or default_rulebook()
+        self._population = population
+        self.population_size, self.seed_value = population_size, seed
+        self.what_if = w.Dropdown(
+            options=[*WHAT_IFS, "a folder"], description="what-if", layout=w.Layout(width="420px")
+        )
+        self.folder = w.Text(placeholder="folder of a changed copy (for 'a folder')", layout=w.Layout(width="420px"))
+        self.button = w.Button(description="Compare with the baseline", button_style="primary")
+        self.out = w.Output()
+        self.result = None
+        self.button.on_click(lambda button: self.run())
+        self.widget = w.VBox([w.HBox([self.what_if, self.folder, self.button]), self.out])
+        self.widget.add_class("sp-diff")
+        show_html(self.out, "<p>Choose a what-if and press the button.</p>")
+
+    @property
+    def population(self) -> pd.DataFrame:
+        if self._population is None:
+            from .population import synthetic_population
+
+            self._population = synthetic_population(self.population_size, seed=self.seed_value)
+        return self._population
+
+    def run(self) -> None:
+        """Build the changed copy in a temporary folder (or take the folder), diff it, and show the tables."""
+        import tempfile
+
+        from .diff import diff
+
+        try:
+            if self.what_if.value == "a folder":
+                other = self.folder.value.strip()
+                if not other:
+                    raise ValueError("type the folder of a changed copy of the rule book")
+                self.result = diff(self.book, other, population=self.population)
+            else:
+                with tempfile.TemporaryDirectory(prefix="sonet-what-if-") as tmp:
+                    copy = build_what_if(self.what_if.value, f"{tmp}/rules")
+                    self.result = diff(self.book, copy, population=self.population)
+        except Exception as exc:  # a broken copy shows its problems in the app
+            show_html(self.out, error_html(exc))
+            return
+        r = self.result
+        kind = "SYNTHETIC customers" if self.population.attrs.get("synthetic") else "customers"
+        parts = [
+            f"<p>Baseline {html.escape(r.book_a.hash)} vs changed copy {html.escape(r.book_b.hash)}; "
+            f"population: {len(self.population):,} {kind}.</p>",
+            "<h4>Per decision</h4>",
+            r.summary().to_html(index=False),
+            "<h4>Changed scenarios</h4>",
+            r.changes[CHANGE_VIEW_COLUMNS].to_html(index=False),
+            "<h4>Rules involved</h4>",
+            rules_involved(r).to_html(index=False),
+        ]
+        if r.transitions is not None:
+            parts += ["<h4>Customers changing answer (before → after)</h4>", r.transitions.to_html(index=False)]
+        show_html(self.out, "".join(parts))
+
+    def summary(self) -> str:
+        if self.result is None:
+            return "DiffView: not run yet"
+        s = self.result.summary()
+        moved = ", ".join(f"{d} {int(c)}" for d, c in zip(s["decision"], s["changed"], strict=True))
+        return (
+            f"DiffView: {self.what_if.value}: {len(self.result.changes)} changed box(es); customers changing: {moved}"
+        )
