@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pandas as pd
 import pytest
 
 from sonet_policy.rules import default_rulebook
@@ -11,12 +12,17 @@ from sonet_policy.widgets import (
     AnswerCards,
     AuditView,
     Dashboard,
+    DiffView,
+    PopulationView,
     ScenarioExplorer,
     coverage_counts,
     coverage_heatmap,
     coverage_matrix,
     domain_options,
     findings_table,
+    impact_bars,
+    population_impact,
+    rules_involved,
     uncited_clauses,
 )
 
@@ -213,3 +219,110 @@ def test_dashboard_has_the_explorer_and_the_audit():
     assert list(board.tabs) == ["Scenario explorer", "Coverage audit"]
     assert board.widget.titles == ("Scenario explorer", "Coverage audit")
     assert "device_action=keeps_working" in repr(board)
+
+
+# ------------------------------------------------------------------------------------ population
+
+
+def test_population_view_waits_for_the_button_then_counts_every_customer():
+    view = PopulationView(n=3000, seed=5)
+    assert view.result is None and "Press the button" in shown_html(view.out)
+    view.button.click()
+    markup = shown_html(view.out)
+    assert "SYNTHETIC" in markup and "<img" in markup
+    summary = view.result.summary
+    assert int(summary["customers"].sum()) == 3000
+    assert list(summary.columns[:2]) == ["area", "plan"]
+    device_cols = [c for c in summary.columns if c.startswith("device_")]
+    # every customer has exactly one device action: a code, a finding, or invalid
+    findings = int(view.result.answers["device_action"].isin(["uncovered", "conflict"]).sum())
+    assert int(summary[device_cols].to_numpy().sum()) + findings + int(summary["invalid"].sum()) == 3000
+    assert int(summary["conflict"].sum()) >= int((view.result.answers["device_action"] == "conflict").sum())
+    assert "3000 customers" in view.summary()
+
+
+def test_population_view_same_seed_same_counts_and_grouping_control():
+    a, b = PopulationView(n=2000, seed=3), PopulationView(n=2000, seed=3)
+    a.run()
+    b.by.value = "setup"
+    b.run()
+    assert a.result.totals().equals(b.result.totals())  # same customers, whatever the grouping
+    assert list(b.result.summary["setup"]) == sorted(b.result.population["setup"].unique())
+
+
+def test_population_view_with_an_own_frame_is_not_labelled_synthetic():
+    own = pd.DataFrame(
+        {
+            "area": ["west", "east"],
+            "plan": ["other", "10g"],
+            "device": ["rv-230se", "XG-100NE"],
+            "setup": ["v6plus_router", "wlan_router_10g"],
+            "keep_number": [False, True],
+            "days_since_phone_stop": [32, None],
+        }
+    )
+    view = PopulationView(population=own)
+    view.run()
+    assert "SYNTHETIC" not in shown_html(view.out)
+    totals = view.result.totals()["customers"]
+    assert totals[("device_action", "mail_exchange")] == 1
+    assert totals[("device_action", "keeps_working")] == 1
+    assert totals[("ipv4", "reapply_v6plus")] == 1
+
+
+def test_impact_bars_png_is_deterministic():
+    from sonet_policy.population import synthetic_population
+
+    result = population_impact(synthetic_population(500, seed=2))
+    assert impact_bars(result).png == impact_bars(result).png
+    assert "SYNTHETIC" in repr(impact_bars(result))
+
+
+# ------------------------------------------------------------------------------------------ diff
+
+
+def _tree_digest(folder):
+    import hashlib
+
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def test_diff_view_compares_a_copy_and_leaves_the_baseline_alone():
+    from sonet_policy.paths import RULES_DIR
+    from sonet_policy.population import synthetic_population
+
+    before = _tree_digest(RULES_DIR)
+    view = DiffView(population=synthetic_population(2000, seed=1))
+    view.button.click()
+    assert _tree_digest(RULES_DIR) == before
+    assert view.result.changed_decisions == ["device_action"]
+    markup = shown_html(view.out)
+    for heading in ("Changed scenarios", "Rules involved", "Customers changing answer"):
+        assert heading in markup
+    involved = rules_involved(view.result).set_index("rule_id")
+    assert involved.loc["DEV-W-2", "side"] == "before" and involved.loc["DEV-E-2-W", "side"] == "after"
+    assert " " not in "".join(involved.index)
+    shift = view.result.summary().set_index("decision")["changed"]
+    assert shift["wifi"] == 0 and shift["device_action"] > 0
+    assert f"device_action {shift['device_action']}" in view.summary()
+
+
+def test_diff_view_takes_an_analysts_folder_and_reports_a_missing_one(tmp_path):
+    from sonet_policy.diff import set_cell
+    from sonet_policy.paths import RULES_DIR
+    from sonet_policy.population import synthetic_population
+
+    copy = set_cell(RULES_DIR, tmp_path / "copy", "wifi.csv", "WIFI-3", "wifi", "stops")
+    view = DiffView(population=synthetic_population(1000, seed=1))
+    view.what_if.value = "a folder"
+    view.run()
+    assert "ValueError" in shown_html(view.out)  # no folder typed yet: said in the app
+    view.folder.value = str(copy)
+    view.run()
+    changes = view.result.changes
+    assert changes[["decision", "device", "before_code", "after_code"]].values.tolist() == [
+        ["wifi", "XG-100NE", "continues", "stops"]
+    ]
+    view.folder.value = str(tmp_path / "nowhere")
+    view.run()
+    assert "Error" in shown_html(view.out)
