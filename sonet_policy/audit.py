@@ -465,14 +465,24 @@ def render_text(findings: pd.DataFrame, *, book: RuleBook | None = None, usage: 
 
 def _add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or json")
-    p.add_argument("--population", default=None, help="CSV of scenarios: count the customers in each finding")
+    p.add_argument(
+        "--population",
+        default=None,
+        help="CSV of scenarios (UTF-8 or CP932, Japanese headers read): count the customers in each finding",
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
     book = rulebook_from(args)
     population = None
     if args.population:
-        population = pd.read_csv(args.population, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        from .io import ScenarioFileError, read_scenarios
+
+        try:
+            population = read_scenarios(args.population, rulebook=book)
+        except ScenarioFileError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     findings = audit(book, population=population)
     c = counts(findings)
     summary = f"{len(findings)} findings: " + ", ".join(f"{v} {k}" for k, v in c.items())

@@ -295,3 +295,22 @@ def test_cli_reads_another_rule_book_and_reports_load_problems(tmp_path: Path, c
     (folder / "wifi.csv").write_text("rule_id,area\n", encoding="utf-8")
     assert main(["audit", "--rules", str(folder)]) == 2
     assert "wifi.csv" in capsys.readouterr().err
+
+
+def test_cli_population_file_as_people_have_it(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = tmp_path / "customers.csv"
+    text = (
+        "エリア,プラン,機器名,利用環境,番号継続,メモ\n"
+        "西,other,ＲＳ－５００ＫＩ,rental_only,no,x\n"
+        "東,sml,PR-400NE,wlan_1g,yes,y\n"
+    )
+    path.write_bytes(text.encode("cp932"))
+    assert main(["audit", "--format", "json", "--population", str(path)]) == 0
+    records = json.loads(capsys.readouterr().out)
+    gap = next(r for r in records if r["kind"] == "gap" and r["decision"] == "device_action")
+    assert gap["customers"] == 1, "the West RS-500KI row, typed in full-width"
+    assert sum(r["customers"] for r in records if r["kind"] == "conflict") == 0
+    bad = tmp_path / "bad.csv"
+    bad.write_text("area,plan\neast,sml\n", encoding="utf-8")
+    assert main(["audit", "--population", str(bad)]) == 2
+    assert "device" in capsys.readouterr().err
