@@ -96,7 +96,7 @@ def page(voila_url: str):
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = browser.new_page(viewport={"width": 1400, "height": 2000})
             page.set_default_timeout(WAIT_MS)
             page.route("https://cdn.jsdelivr.net/**", lambda route: route.abort())
             page.goto(voila_url, timeout=60_000)
@@ -158,3 +158,18 @@ def test_unknown_device_says_why(page) -> None:
     sync_api.expect(invalid).to_contain_text("nearest: PR-600KI")
     assert card(page, "ipv4").count() == 0
     page.screenshot(path=str(ARTIFACTS / "browser-dashboard-invalid.png"), full_page=True)
+
+
+def test_audit_tab_shows_the_heat_map_and_a_findings_witness(page) -> None:
+    page.get_by_role("tab", name="Coverage audit").click()
+    audit = page.locator(".sp-audit")
+    sync_api.expect(audit.locator("img[alt^='coverage heat map']")).to_be_visible(timeout=WAIT_MS)
+    sync_api.expect(audit.locator("table").first).to_contain_text("conflict")
+    finding = audit.locator(".sp-audit-finding select")
+    # ipywidgets writes option labels with no-break spaces
+    options = finding.locator("option").all_text_contents()
+    label = next(t for t in options if "gap · device_action" in t.replace("\xa0", " "))
+    finding.select_option(label=label)
+    witness = audit.locator(".sp-answers [data-decision='device_action']")
+    sync_api.expect(witness).to_have_attribute("data-code", "uncovered", timeout=WAIT_MS)
+    page.screenshot(path=str(ARTIFACTS / "browser-audit.png"), full_page=True)
