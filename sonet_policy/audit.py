@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -375,6 +376,34 @@ def _customers(book: RuleBook, found: list[dict], population: pd.DataFrame) -> l
             per_decision[name] = np.bincount(proj.project(cells), minlength=int(np.prod(proj.shape)))
         counts.append(int(per_decision[name][f["_cells"]].sum()))
     return counts
+
+
+def rows_in_scope(
+    population: pd.DataFrame, finding: Mapping[str, object], *, rulebook: RuleBook | str | Path | None = None
+) -> pd.Series:
+    """Which rows of ``population`` fall inside one finding (a row of :func:`audit`, or any mapping with
+    ``decision`` and ``scope``): a boolean Series on the population's index, so ``population[mask]`` hands back
+    the customers behind a finding. Invalid rows are never inside; an uncited clause holds no row.
+
+    >>> frame = pd.DataFrame([dict(area="west", plan="10g", device="RS-500MI", setup="wlan_1g", keep_number="no"),
+    ...                       dict(area="east", plan="10g", device="RS-500MI", setup="wlan_1g", keep_number="no")])
+    >>> rows_in_scope(frame, {"decision": "device_action", "scope": {"area": "west", "device": ["RS-500MI"]}}).tolist()
+    [True, False]
+    """
+    book = _book(rulebook)
+    decision = str(finding.get("decision") or "")
+    if not decision:
+        return pd.Series(False, index=population.index, dtype=bool)
+    if decision not in book.decisions:
+        raise ValueError(f"decision {decision!r} is not in the rule book ({', '.join(book.decisions)})")
+    compiled = book.compiled()
+    proj = _Projection(compiled, book.decisions[decision].inputs)
+    inside = scope_mask(dict(finding.get("scope") or {}), proj.axes(), proj.inputs).reshape(-1)
+    cell, _, _ = encode(population, compiled)
+    ok = cell >= 0
+    out = np.zeros(len(population), dtype=bool)
+    out[ok] = inside[proj.project(cell[ok])]
+    return pd.Series(out, index=population.index, dtype=bool)
 
 
 def rule_usage(rulebook: RuleBook | str | Path | None, population: pd.DataFrame) -> pd.DataFrame:

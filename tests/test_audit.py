@@ -314,3 +314,38 @@ def test_cli_population_file_as_people_have_it(tmp_path: Path, capsys: pytest.Ca
     bad.write_text("area,plan\neast,sml\n", encoding="utf-8")
     assert main(["audit", "--population", str(bad)]) == 2
     assert "device" in capsys.readouterr().err
+
+
+def test_rows_in_scope_hand_back_the_customers_counted() -> None:
+    """On a random population, the rows inside each finding are as many as its customers count, and each row
+    inside a gap or conflict evaluates to uncovered or conflict for that decision."""
+    from sonet_policy import evaluate
+    from sonet_policy.audit import rows_in_scope
+
+    book = default_rulebook()
+    rng = np.random.default_rng(3)
+    n = 3000
+    population = pd.DataFrame(
+        {
+            "area": rng.choice(["east", "west"], n),
+            "plan": rng.choice(["10g", "sml", "other"], n),
+            "device": rng.choice(list(book.models), n),
+            "setup": rng.choice(list(book.inputs["setup"].domain), n),
+            "keep_number": rng.choice(["yes", "no"], n),
+            "days_since_phone_stop": rng.choice(["", "3", "31", "32", "90"], n),
+        }
+    )
+    findings = audit(book, population=population)
+    answers = evaluate(population, rulebook=book)
+    for f in findings.to_dict(orient="records"):
+        inside = rows_in_scope(population, f, rulebook=book)
+        assert int(inside.sum()) == f["customers"], f["message"]
+        want = {"gap": "uncovered", "conflict": "conflict"}.get(f["kind"])
+        if want:
+            assert (answers.loc[inside, f["decision"]] == want).all()
+    for decision in book.decisions:  # and every uncovered or conflicting row lies in one finding
+        for kind, status in (("gap", "uncovered"), ("conflict", "conflict")):
+            mine = findings[(findings["kind"] == kind) & (findings["decision"] == decision)]
+            assert int(mine["customers"].sum()) == int((answers[decision] == status).sum()), (decision, kind)
+    assert int(findings.loc[findings["kind"] == "gap", "customers"].sum()) > 0
+    assert rows_in_scope(population, {"decision": "", "scope": {}}).sum() == 0
