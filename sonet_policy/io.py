@@ -195,7 +195,14 @@ def _chunks(path: Path, info: ScenarioFileInfo, chunksize: int, handle=None) -> 
         chunksize=chunksize,
     )
     with reader:
-        yield from reader
+        for chunk in reader:
+            if not isinstance(chunk.index, pd.RangeIndex):  # pandas took the extra leading fields as an index
+                raise ScenarioFileError(
+                    f"{path}: a row has more fields than the header ({len(info.columns)} columns); quote commas "
+                    "inside a value",
+                    path=path,
+                )
+            yield chunk
 
 
 def _prepare(chunk: pd.DataFrame, info: ScenarioFileInfo) -> tuple[pd.DataFrame, int]:

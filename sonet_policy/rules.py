@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -164,12 +165,23 @@ def _read(path: Path, problems: list[dict], *, root: Path | None = None) -> pd.D
         )
         return None
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skip_blank_lines=True)
+        with warnings.catch_warnings():  # a row longer than the header: an error, never a silent index or cut
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skip_blank_lines=True, index_col=False
+            )
     except FileNotFoundError:
         problems.append(dict(file=path.name, row=0, column="", value="", problem="file is missing"))
         return None
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        problems.append(dict(file=path.name, row=0, column="", value="", problem=f"cannot read as CSV: {exc}"))
+        problems.append(
+            dict(file=path.name, row=0, column="", value="", problem=f"cannot read as CSV: {str(exc).strip()}")
+        )
+        return None
+    except pd.errors.ParserWarning:
+        problems.append(
+            dict(file=path.name, row=0, column="", value="", problem="a row has more fields than the header")
+        )
         return None
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame.apply(lambda s: s.str.strip())
@@ -259,6 +271,10 @@ def load_rulebook(
             problems.append(dict(file=name, row=0, column=c, value="", problem="required column is missing"))
         if missing:
             meta[name] = None
+    absent = [p for p in (clauses_path, devices_path) if not p.is_file()]
+    if absent:  # everything below needs the clauses and the catalogue
+        missing_files = [dict(file=str(p), row=0, column="", value="", problem="file is missing") for p in absent]
+        raise RuleBookError(problems + missing_files, folder=str(folder))
     clause_table = load_clauses(clauses_path)
     devices = load_catalogue(devices_path)
     models = tuple(devices["model"])

@@ -254,6 +254,10 @@ def test_cli_evaluate_summary_and_exit_codes(tmp_path: Path, capsys) -> None:
     assert main(["evaluate", "--input", str(ragged), "--output", str(tmp_path / "y.csv"), "--no-progress"]) == 2
     assert "line 3" in capsys.readouterr().err
     assert not (tmp_path / "y.csv").exists()
+    ragged.write_text(HEADER_EN + "\n" + ROWS[0] + ",extra,more\n" + ROWS[0] + "\n")  # the first row
+    assert main(["evaluate", "--input", str(ragged), "--output", str(tmp_path / "y.csv"), "--no-progress"]) == 2
+    assert "more fields than the header" in capsys.readouterr().err
+    assert not (tmp_path / "y.csv").exists()
     # a file that does not exist
     assert main(["evaluate", "--input", str(tmp_path / "nope.csv"), "--output", str(tmp_path / "z.csv")]) == 2
     assert "no such file" in capsys.readouterr().err
