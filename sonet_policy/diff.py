@@ -343,51 +343,85 @@ def _population_shift(result: DiffResult, population: pd.DataFrame) -> None:
     book_a, book_b = result.book_a, result.book_b
     before, after = evaluate(population, rulebook=book_a), evaluate(population, rulebook=book_b)
     names = list(dict.fromkeys([*book_a.decisions, *book_b.decisions]))
+    n = len(population)
     shift, moves, counts = [], [], []
     for name in names:
-        b = _answer_text(before, name)
-        a = _answer_text(after, name)
-        code_b = pd.Series(_answer_text(before, name, alternatives=False)).value_counts().rename("before")
-        code_a = pd.Series(_answer_text(after, name, alternatives=False)).value_counts().rename("after")
-        both = pd.concat([code_b, code_a], axis=1).fillna(0).astype("int64").rename_axis("code").reset_index()
-        counts.append(both.assign(decision=name))
+        (b, a), vocab = _answers_in_common(before, after, name, alternatives=True)
         changed = b != a
-        shift.append(
-            dict(
-                decision=name,
-                customers=len(population),
-                changed=int(changed.sum()),
-                share_changed=float(changed.mean()) if len(population) else 0.0,
+        share = float(changed.mean()) if n else 0.0
+        shift.append(dict(decision=name, customers=n, changed=int(changed.sum()), share_changed=share))
+        if changed.any():
+            pairs, k = np.unique(b[changed] * len(vocab) + a[changed], return_counts=True)
+            moves.append(
+                pd.DataFrame(
+                    {
+                        "decision": name,
+                        "before": vocab[pairs // len(vocab)],
+                        "after": vocab[pairs % len(vocab)],
+                        "customers": k,
+                    }
+                )
+            )
+        (cb, ca), codes = _answers_in_common(before, after, name, alternatives=False)
+        nb, na = np.bincount(cb, minlength=len(codes)), np.bincount(ca, minlength=len(codes))
+        keep = (nb > 0) | (na > 0)
+        order = np.argsort(codes[keep].astype(str), kind="stable")
+        counts.append(
+            pd.DataFrame(
+                {"decision": name, "code": codes[keep][order], "before": nb[keep][order], "after": na[keep][order]}
             )
         )
-        if changed.any():
-            t = pd.DataFrame({"before": b[changed], "after": a[changed]}).value_counts().rename("customers")
-            moves.append(t.reset_index().assign(decision=name))
-    shift_frame = pd.DataFrame(shift)
     cols = ["decision", "before", "after", "customers"]
     trans = pd.concat(moves, ignore_index=True)[cols] if moves else pd.DataFrame(columns=cols)
     trans = trans.sort_values(["decision", "customers"], ascending=[True, False], kind="stable")
     table = pd.concat(counts, ignore_index=True)
     table["change"] = table["after"] - table["before"]
-    order = {n: k for k, n in enumerate(names)}
-    table = table.sort_values(["decision", "code"], key=lambda c: c.map(order) if c.name == "decision" else c)
-    result.shift, result.transitions = shift_frame, trans.reset_index(drop=True)
-    result.counts = table[["decision", "code", "before", "after", "change"]].reset_index(drop=True)
+    result.shift, result.transitions = pd.DataFrame(shift), trans.reset_index(drop=True)
+    result.counts = table.astype({"before": "int64", "after": "int64", "change": "int64"})
     result.answers_before, result.answers_after = before, after
 
 
-def _answer_text(answers: pd.DataFrame, decision: str, *, alternatives: bool = True) -> np.ndarray:
-    """The answer of one decision per row as text: ``code [alternatives]``, ``invalid`` or ``absent``."""
+def _answers_in_common(
+    before: pd.DataFrame, after: pd.DataFrame, decision: str, *, alternatives: bool
+) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """Both sides' answers of one decision as ids into one shared vocabulary of answer texts."""
+    (ib, tb), (ia, ta) = (_answer_ids(x, decision, alternatives=alternatives) for x in (before, after))
+    vocab = np.asarray(list(dict.fromkeys([*tb, *ta])), dtype=object)
+    index = {t: k for k, t in enumerate(vocab)}
+    lut_b = np.array([index[t] for t in tb], dtype=np.int64)
+    lut_a = np.array([index[t] for t in ta], dtype=np.int64)
+    return (lut_b[ib], lut_a[ia]), vocab
+
+
+def _answer_ids(answers: pd.DataFrame, decision: str, *, alternatives: bool = True) -> tuple[np.ndarray, list[str]]:
+    """Per row an id into a list of answer texts: ``code [alternatives]``, ``invalid`` or ``absent``.
+
+    Built per distinct (code, alternatives) pair, then gathered: a million rows cost a few array operations.
+    """
     n = len(answers)
     if decision not in answers.columns:
-        return np.full(n, "absent", dtype=object)
-    code = np.asarray(answers[decision].astype(object).fillna(""), dtype=object).astype(str)
+        return np.zeros(n, dtype=np.int64), ["absent"]
+    parts = [pd.Categorical(answers[decision])]
     alt_col = f"{decision}_alternatives"
     if alternatives and alt_col in answers.columns:
-        alts = np.asarray(answers[alt_col].astype(object).fillna(""), dtype=object).astype(str)
-        code = np.where(alts != "", np.char.add(np.char.add(np.char.add(code, " ["), alts), "]"), code)
+        parts.append(pd.Categorical(answers[alt_col]))
+    codes = [np.where(p.codes < 0, len(p.categories), p.codes) for p in parts]
+    names = [[*map(str, p.categories), ""] for p in parts]
+    shape = tuple(len(v) for v in names)
+    flat = np.ravel_multi_index(codes, shape) if n else np.zeros(0, dtype=np.int64)
     invalid = np.asarray(answers["status"] == "invalid")
-    return np.where(invalid, "invalid", code).astype(object)
+    flat = np.where(invalid, int(np.prod(shape)), flat)  # one more id: invalid
+    present, inverse = np.unique(flat, return_inverse=True)
+    texts = []
+    for f in present.tolist():
+        if f == int(np.prod(shape)):
+            texts.append("invalid")
+            continue
+        pos = np.unravel_index(f, shape)
+        code = names[0][pos[0]]
+        alt = names[1][pos[1]] if len(parts) > 1 else ""
+        texts.append(f"{code} [{alt}]" if alt else code)
+    return inverse.reshape(-1).astype(np.int64), texts
 
 
 def diff(

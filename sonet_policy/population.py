@@ -229,23 +229,38 @@ DECISION_COLUMNS = ("procedure", "number", "ipv4", "wifi", "device_action")
 FINDINGS = ("uncovered", "conflict")
 
 
-def _groups(population: pd.DataFrame, answers: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+def _groups(population: pd.DataFrame, answers: pd.DataFrame, by: Sequence[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """A group id per row (0..k-1) and the k groups' labels (an empty value reads ``empty``)."""
     if len(population) != len(answers):
         raise ValueError(f"answers has {len(answers)} rows, the population {len(population)}: evaluate it first")
-    keys = pd.DataFrame(index=answers.index)
+    n = len(answers)
+    if not by:
+        return np.zeros(n, dtype=np.int64), pd.DataFrame(index=range(1 if n else 0))
+    codes, labels = [], []
     for col in by:
         if col not in population.columns:
             raise KeyError(f"population has no column {col!r} to group by")
-        keys[col] = np.asarray(population[col].astype("string").fillna("empty"), dtype=object)
-    return keys
+        c, uniques = pd.factorize(population[col], sort=True, use_na_sentinel=False)
+        codes.append(np.asarray(c, dtype=np.int64))
+        labels.append(pd.Series(pd.array(uniques).astype("string")).fillna("empty").to_numpy(dtype=object))
+    flat = np.ravel_multi_index(codes, tuple(len(v) for v in labels)) if n else np.zeros(0, dtype=np.int64)
+    present, ids = np.unique(flat, return_inverse=True)
+    pos = np.unravel_index(present, tuple(len(v) for v in labels))
+    groups = pd.DataFrame({col: labels[k][pos[k]] for k, col in enumerate(by)})
+    return ids.reshape(-1).astype(np.int64), groups
+
+
+def _decisions(answers: pd.DataFrame) -> list[str]:
+    return [d for d in DECISION_COLUMNS if d in answers.columns]
 
 
 def impact(answers: pd.DataFrame, population: pd.DataFrame, *, by: Sequence[str] = ("area", "plan")) -> pd.DataFrame:
     """Tidy counts: how many customers get each code of each decision, per group of ``by``.
 
     ``answers`` is ``evaluate(population)`` (same rows, same order). Returns columns ``*by``, ``decision``,
-    ``code``, ``customers`` and ``share`` (of the group's customers), sorted; rows the evaluation found invalid
-    count under code ``invalid``. Zero counts are left out. ``by=()`` counts the whole base.
+    ``code``, ``customers`` and ``share`` (of the group's customers); rows the evaluation found invalid count
+    under code ``invalid``. Zero counts are left out. ``by=()`` counts the whole base. Raises ValueError when
+    ``answers`` and ``population`` differ in length, KeyError for an unknown ``by`` column.
 
     >>> from sonet_policy import evaluate
     >>> pop = synthetic_population(200, seed=3)
@@ -254,23 +269,27 @@ def impact(answers: pd.DataFrame, population: pd.DataFrame, *, by: Sequence[str]
     200
     """
     by = list(by)
-    keys = _groups(population, answers, by)
+    ids, groups = _groups(population, answers, by)
+    sizes = np.bincount(ids, minlength=len(groups))
     invalid = np.asarray(answers["status"] == "invalid")
     parts = []
-    for decision in [d for d in DECISION_COLUMNS if d in answers.columns]:
-        code = np.asarray(answers[decision].astype(object), dtype=object)
-        code = np.where(invalid, "invalid", code)
-        frame = keys.assign(decision=decision, code=code)
-        parts.append(frame.value_counts(sort=False).rename("customers").reset_index())
-    counts = pd.concat(parts, ignore_index=True)
-    size = keys.value_counts(sort=False).rename("_n").reset_index() if by else None
-    if size is not None:
-        counts = counts.merge(size, on=by, how="left")
-        counts["share"] = counts["customers"] / counts.pop("_n")
-    else:
-        counts["share"] = counts["customers"] / max(len(answers), 1)
-    counts = counts.sort_values([*by, "decision", "code"], kind="stable").reset_index(drop=True)
-    return counts[[*by, "decision", "code", "customers", "share"]]
+    for decision in _decisions(answers):
+        cat = pd.Categorical(answers[decision])
+        names = [*map(str, cat.categories), "invalid"]
+        code = np.where(invalid | (cat.codes < 0), len(names) - 1, cat.codes).astype(np.int64)
+        counts = np.bincount(ids * len(names) + code, minlength=len(groups) * len(names)).reshape(-1, len(names))
+        g, k = np.nonzero(counts)
+        part = groups.iloc[g].reset_index(drop=True)
+        part["decision"] = decision
+        part["code"] = np.asarray(names, dtype=object)[k]
+        part["customers"] = counts[g, k]
+        part["share"] = counts[g, k] / sizes[g]
+        parts.append(part)
+    columns = [*by, "decision", "code", "customers", "share"]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    out = pd.concat(parts, ignore_index=True)
+    return out[columns].astype({"customers": "int64"})
 
 
 def impact_summary(
@@ -291,27 +310,27 @@ def impact_summary(
     300
     """
     by = list(by)
-    keys = _groups(population, answers, by)
-    status = np.asarray(answers["status"].astype(object), dtype=object)
-    valid = status != "invalid"
-    measures: dict[str, np.ndarray] = {"customers": np.ones(len(answers), dtype=np.int64)}
-    device = np.asarray(answers["device_action"].astype(object), dtype=object)
-    for code in sorted(set(device[valid]) - set(FINDINGS)):
-        measures[f"device_{code}"] = valid & (device == code)
-    ipv4 = np.asarray(answers["ipv4"].astype(object), dtype=object)
-    measures["loses_ipv4"] = valid & ~np.isin(ipv4, ["continues", *FINDINGS])
-    measures["loses_wifi"] = valid & (np.asarray(answers["wifi"].astype(object), dtype=object) == "stops")
-    decisions = [d for d in DECISION_COLUMNS if d in answers.columns]
-    table = np.stack([np.asarray(answers[d].astype(object), dtype=object) for d in decisions])
-    measures["gap"] = valid & (table == "uncovered").any(axis=0)
-    measures["conflict"] = valid & (table == "conflict").any(axis=0)
+    ids, groups = _groups(population, answers, by)
+    valid = np.asarray(answers["status"] != "invalid")
+    measures: dict[str, np.ndarray] = {"customers": np.ones(len(answers), dtype=bool)}
+    device = pd.Categorical(answers["device_action"])
+    for code in sorted(set(map(str, device.categories)) - set(FINDINGS)):
+        measures[f"device_{code}"] = valid & np.asarray(device == code)
+    ipv4 = answers["ipv4"]
+    measures["loses_ipv4"] = valid & ~np.asarray(ipv4.isin(["continues", *FINDINGS]) | ipv4.isna())
+    measures["loses_wifi"] = valid & np.asarray(answers["wifi"] == "stops")
+    gap = np.zeros(len(answers), dtype=bool)
+    conflict = np.zeros(len(answers), dtype=bool)
+    for d in _decisions(answers):
+        gap |= np.asarray(answers[d] == "uncovered")
+        conflict |= np.asarray(answers[d] == "conflict")
+    measures["gap"] = valid & gap
+    measures["conflict"] = valid & conflict
     measures["invalid"] = ~valid
-    frame = keys.assign(**{k: np.asarray(v, dtype=np.int64) for k, v in measures.items()})
-    if by:
-        out = frame.groupby(by, sort=True).sum().reset_index()
-    else:
-        out = frame.sum().to_frame().T.reset_index(drop=True)
-    return out.astype({k: "int64" for k in measures})
+    out = groups.copy()
+    for name, mask in measures.items():
+        out[name] = np.bincount(ids, weights=mask, minlength=len(groups)).astype(np.int64)
+    return out
 
 
 def _population_args(p: argparse.ArgumentParser) -> None:

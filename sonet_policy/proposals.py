@@ -75,9 +75,10 @@ def write_table(path: Path | str, frame: pd.DataFrame) -> None:
 
 
 def copy_rulebook(src: Path | str, dst: Path | str) -> Path:
-    """Copy the CSV files of rule book ``src`` into the new (or empty) folder ``dst``; returns ``dst`` resolved.
+    """Copy the CSV files (and README.md) of rule book ``src`` into the new (or empty) folder ``dst``; returns
+    ``dst`` resolved.
 
-    Only regular ``*.csv`` files directly in ``src`` are copied (symlinks are not followed). Raises
+    Only regular files directly in ``src`` are copied (symlinks are not followed). Raises
     FileExistsError when ``dst`` holds files, :class:`BaselineWriteError` when ``dst`` is in the baseline.
     """
     src = Path(src).resolve()
@@ -87,7 +88,7 @@ def copy_rulebook(src: Path | str, dst: Path | str) -> Path:
     if dst.exists() and any(dst.iterdir()):
         raise FileExistsError(f"{dst} already exists and is not empty")
     dst.mkdir(parents=True, exist_ok=True)
-    for path in sorted(src.glob("*.csv")):
+    for path in sorted([*src.glob("*.csv"), *src.glob("README.md")]):
         if path.is_symlink() or not path.is_file():
             continue
         shutil.copyfile(path, dst / path.name)
