@@ -247,7 +247,11 @@ def _groups(population: pd.DataFrame, answers: pd.DataFrame, by: Sequence[str]) 
     present, ids = np.unique(flat, return_inverse=True)
     pos = np.unravel_index(present, tuple(len(v) for v in labels))
     groups = pd.DataFrame({col: labels[k][pos[k]] for k, col in enumerate(by)})
-    return ids.reshape(-1).astype(np.int64), groups
+    # groups in the order of their labels as text (stable output for notebooks), ids renumbered to match
+    order = groups.astype(str).sort_values(by, kind="stable").index.to_numpy()
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank[ids.reshape(-1)], groups.iloc[order].reset_index(drop=True)
 
 
 def _decisions(answers: pd.DataFrame) -> list[str]:
@@ -258,9 +262,10 @@ def impact(answers: pd.DataFrame, population: pd.DataFrame, *, by: Sequence[str]
     """Tidy counts: how many customers get each code of each decision, per group of ``by``.
 
     ``answers`` is ``evaluate(population)`` (same rows, same order). Returns columns ``*by``, ``decision``,
-    ``code``, ``customers`` and ``share`` (of the group's customers); rows the evaluation found invalid count
-    under code ``invalid``. Zero counts are left out. ``by=()`` counts the whole base. Raises ValueError when
-    ``answers`` and ``population`` differ in length, KeyError for an unknown ``by`` column.
+    ``code``, ``customers`` and ``share`` (of the group's customers), sorted by group, decision and code as
+    text; rows the evaluation found invalid count under code ``invalid``. Zero counts are left out. ``by=()``
+    counts the whole base. Raises ValueError when ``answers`` and ``population`` differ in length, KeyError for
+    an unknown ``by`` column.
 
     >>> from sonet_policy import evaluate
     >>> pop = synthetic_population(200, seed=3)
@@ -288,14 +293,15 @@ def impact(answers: pd.DataFrame, population: pd.DataFrame, *, by: Sequence[str]
     columns = [*by, "decision", "code", "customers", "share"]
     if not parts:
         return pd.DataFrame(columns=columns)
-    out = pd.concat(parts, ignore_index=True)
-    return out[columns].astype({"customers": "int64"})
+    out = pd.concat(parts, ignore_index=True).sort_values([*by, "decision", "code"], kind="stable")
+    return out[columns].astype({"customers": "int64"}).reset_index(drop=True)
 
 
 def impact_summary(
     answers: pd.DataFrame, population: pd.DataFrame, *, by: Sequence[str] = ("area", "plan")
 ) -> pd.DataFrame:
-    """One row per group of ``by``: customers, each device action, lose IPv4, lose Wi-Fi, gap, conflict, invalid.
+    """One row per group of ``by`` (sorted as text): customers, each device action, lose IPv4, lose Wi-Fi, gap,
+    conflict, invalid.
 
     * ``device_<code>``: customers whose device_action answer is that code;
     * ``loses_ipv4``: ipv4 is an answer other than ``continues`` (a remedy is needed);
