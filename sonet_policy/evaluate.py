@@ -113,13 +113,13 @@ def evaluate(frame: pd.DataFrame, *, rulebook: RuleBook | None = None) -> pd.Dat
         elif col == "rulebook_hash":
             data[col] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[book.hash], validate=False)
         else:
-            categories, lut = luts[col]
-            data[col] = pd.Categorical.from_codes(lut.take(row), categories=categories, validate=False)
+            dtype, lut = luts[col]
+            data[col] = pd.Categorical.from_codes(lut.take(row), dtype=dtype, validate=False)
     return pd.DataFrame(data, index=frame.index, copy=False)
 
 
-def _row_luts(compiled: CompiledBook) -> dict[str, tuple[list[str], np.ndarray]]:
-    """Per output column: categories and the category code of every cell, plus a last entry for invalid rows.
+def _row_luts(compiled: CompiledBook) -> dict[str, tuple[pd.CategoricalDtype, np.ndarray]]:
+    """Per output column: its categorical dtype and the code of every cell, plus a last entry for invalid rows.
 
     Cells ruled out by a constraint never reach the table (encode marks their rows invalid). Codes are the
     smallest integer type that holds them, so each column of a million rows is one small lookup. Cached.
@@ -129,7 +129,7 @@ def _row_luts(compiled: CompiledBook) -> dict[str, tuple[list[str], np.ndarray]]
     if hit is not None and hit[0] is compiled:
         return hit[1]
     table = _cell_table(compiled)
-    luts: dict[str, tuple[list[str], np.ndarray]] = {}
+    luts: dict[str, tuple[pd.CategoricalDtype, np.ndarray]] = {}
     for col, column in table.items():
         if col == "status":
             last = STATUSES.index("invalid")
@@ -137,6 +137,6 @@ def _row_luts(compiled: CompiledBook) -> dict[str, tuple[list[str], np.ndarray]]
             last = -1
         codes = np.append(column.cell_codes, last)
         dtype = np.int8 if len(column.categories) < 127 else np.int16 if len(column.categories) < 32767 else np.int32
-        luts[col] = (list(column.categories), codes.astype(dtype))
+        luts[col] = (pd.CategoricalDtype(list(column.categories)), codes.astype(dtype))
     cache["row_luts"] = (compiled, luts)
     return luts

@@ -15,6 +15,7 @@ import os
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -78,6 +79,17 @@ def _factorize(column: pd.Series) -> tuple[np.ndarray, list]:
     return np.asarray(codes), list(uniques)
 
 
+@lru_cache(maxsize=1)
+def _cpus() -> int:
+    return os.cpu_count() or 1
+
+
+@lru_cache(maxsize=8)
+def _model_index(models: tuple[str, ...]) -> dict[str, int]:
+    """Matching key of every catalogue model -> its position (computed once per catalogue)."""
+    return {k: i for i, k in enumerate(normalise_labels(pd.Series(models, dtype=object)))}
+
+
 def _releases_gil(column: pd.Series) -> bool:
     """Whether factorising ``column`` runs without the GIL (pyarrow-backed strings)."""
     return getattr(column.dtype, "storage", None) == "pyarrow"
@@ -86,7 +98,7 @@ def _releases_gil(column: pd.Series) -> bool:
 def _factorize_all(columns: list[pd.Series]) -> list[tuple[np.ndarray, list]]:
     """:func:`_factorize` every column; two at a time when they are large and pyarrow-backed."""
     parallel = [c for c in columns if len(c) >= _PARALLEL_ROWS and _releases_gil(c)]
-    if len(parallel) < 2 or (os.cpu_count() or 1) < 2:
+    if len(parallel) < 2 or _cpus() < 2:
         return [_factorize(c) for c in columns]
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="sonet-factorize") as pool:
         return list(pool.map(_factorize, columns))
@@ -141,7 +153,7 @@ def _encode_category(name: str, factorized: tuple[np.ndarray, list], labels: tup
 def _encode_device(factorized: tuple[np.ndarray, list], models: tuple[str, ...]) -> FieldCodes:
     codes, uniques = factorized
     keys = normalise_labels(pd.Series([None if _is_missing(u) else str(u) for u in uniques], dtype=object))
-    index = {k: i for i, k in enumerate(normalise_labels(pd.Series(models, dtype=object)))}
+    index = _model_index(tuple(models))
     pos_lut = np.full(len(uniques) + 1, -1, dtype=np.int64)
     err_lut = np.full(len(uniques) + 1, -1, dtype=np.int64)
     messages = ["device: missing (the model on the label, like PR-600KI)"]
