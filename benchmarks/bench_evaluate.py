@@ -1,0 +1,282 @@
+"""Benchmark: evaluate a million customers, against its own floor and against pyDMNrules; explain; load+compile.
+
+Run ``python benchmarks/bench_evaluate.py`` (``make bench``); ``--help`` for the sizes. Prints, with the machine:
+
+* load and compile time of the shipped rule book (fresh load each time);
+* ``evaluate`` on ``--rows`` rows (default 1,000,000) read from CSV text as ``pd.read_csv(dtype=str)`` gives
+  them (pandas 3: pyarrow-backed ``str``), all five decisions, the device in mixed spellings: min / median /
+  max of ``--runs`` runs after a warm-up, peak memory (tracemalloc, one separate run) and process peak RSS;
+  the same with ``object`` columns;
+* the floor: the lookup alone on already-encoded integer codes (the axis position of every input per row ->
+  cell -> every answer column as categorical codes), and evaluate as a multiple of it;
+* where evaluate's time goes (cProfile, by function);
+* pyDMNrules ``decidePandas`` on the exported DMN for a sample (``--dmn-rows``, default 2,000): rows per
+  second, and our throughput as a multiple of theirs;
+* ``explain`` for one scenario: median of 50 calls (and with the HTML rendering the explorer shows).
+
+Timings are wall-clock (``time.perf_counter``). The machine may be shared: the load average is printed before
+and after, and ``--quiet-check`` waits (up to a minute) for the 1-minute load average to drop below the core count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import platform
+import pstats
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+
+import numpy as np
+import pandas as pd
+
+from sonet_policy.devices import _catalogue
+from sonet_policy.engine import INPUT_ORDER
+from sonet_policy.evaluate import _row_luts, evaluate, output_columns
+from sonet_policy.explain import explain
+from sonet_policy.rules import default_rulebook, load_rulebook
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+        cpu = next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")), cpu)
+    except OSError:
+        pass
+    return (
+        f"{os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {cpu}; Python {platform.python_version()}, "
+        f"pandas {pd.__version__}, numpy {np.__version__}"
+    )
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min) {five:.2f} (5 min)"
+
+
+def timed(fn, runs: int) -> tuple[list[float], object]:
+    times, result = [], None
+    for _ in range(runs):
+        t = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t)
+    return times, result
+
+
+def fmt(times: list[float], unit: float = 1e3, suffix: str = "ms") -> str:
+    return (
+        f"min {min(times) * unit:.1f} {suffix}, median {statistics.median(times) * unit:.1f} {suffix}, "
+        f"max {max(times) * unit:.1f} {suffix} ({len(times)} runs)"
+    )
+
+
+def population(n: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``n`` customers as CSV text read back with read_csv(dtype=str), and the canonical values behind them."""
+    book = default_rulebook()
+    rng = np.random.default_rng(seed)
+    models = np.array(book.models)
+    which = rng.integers(0, len(models), n)
+    model = models[which]
+    # Four spellings of every model: as printed, lower case, no hyphen, full width (ＰＲ－６００ＫＩ).
+    spellings = [
+        [m, m.lower(), m.replace("-", ""), "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in m)]
+        for m in models
+    ]
+    device = np.array([s for four in spellings for s in four])[which * 4 + rng.integers(0, 4, n)]
+    area = rng.choice(np.array(["east", "west"]), n)
+    area_text = np.where(rng.random(n) < 0.1, np.where(area == "east", "東日本", "西日本"), area)
+    keep = rng.random(n) < 0.5
+    keep_text = np.where(rng.random(n) < 0.5, np.where(keep, "yes", "no"), np.where(keep, "true", "false"))
+    days = rng.choice(np.array([-1, 0, 5, 31, 32, 60, 400]), n)
+    days_text = np.where(days < 0, "", days.astype(str))
+    canonical = pd.DataFrame(
+        {
+            "area": area,
+            "plan": rng.choice(np.array(["10g", "sml", "other"]), n),
+            "device": model,
+            "setup": rng.choice(np.array(["wlan_1g", "wlan_router_10g", "v6plus_router", "rental_only"]), n),
+            "keep_number": keep,
+            "days_since_phone_stop": pd.array(np.where(days < 0, pd.NA, days), dtype="Int64"),
+        }
+    )
+    text = canonical.assign(area=area_text, device=device, keep_number=keep_text, days_since_phone_stop=days_text)
+    buf = io.StringIO()
+    text.to_csv(buf, index=False)
+    buf.seek(0)
+    return pd.read_csv(buf, dtype=str, keep_default_na=False), canonical
+
+
+def floor_inputs(frame: pd.DataFrame):
+    """The integer codes evaluate works from: each row's axis position per input (computed once, not timed)."""
+    from sonet_policy.scenario import encode
+
+    compiled = default_rulebook().compiled()
+    cell, _, _ = encode(frame, compiled)
+    ok = cell >= 0
+    positions = np.unravel_index(np.where(ok, cell, 0), compiled.shape)
+    return [p.astype(np.intp) for p in positions], ok
+
+
+def floor(positions: list[np.ndarray], ok: np.ndarray) -> pd.DataFrame:
+    """The lookup alone: positions -> cell -> every answer column (categorical), as evaluate builds them."""
+    book = default_rulebook()
+    compiled = book.compiled()
+    luts = _row_luts(compiled)
+    strides = np.cumprod((1, *compiled.shape[::-1]))[:-1][::-1]
+    cell = np.zeros(len(ok), dtype=np.int64)
+    for p, s in zip(positions, strides, strict=True):
+        cell += p * int(s)
+    cell[~ok] = compiled.n_cells
+    data = {}
+    for col in output_columns(book):
+        if col in luts:
+            dtype, lut = luts[col]
+            data[col] = pd.Categorical.from_codes(lut.take(cell), dtype=dtype, validate=False)
+    return pd.DataFrame(data, copy=False)
+
+
+def bench_load(runs: int) -> None:
+    def fresh():
+        _catalogue.cache_clear()
+        return load_rulebook().compiled()
+
+    fresh()
+    times, compiled = timed(fresh, runs)
+    print(f"load + compile the shipped rule book ({compiled.n_cells} cells): {fmt(times)}")
+    times, _ = timed(lambda: load_rulebook(), runs)
+    print(f"  of which load and validate: {fmt(times)}")
+
+
+def bench_evaluate(frame: pd.DataFrame, runs: int, label: str) -> list[float]:
+    evaluate(frame)  # warm-up (compiles the book and builds its answer tables)
+    times, out = timed(lambda: evaluate(frame), runs)
+    assert len(out) == len(frame)
+    print(f"evaluate {len(frame):,} rows, {label}: {fmt(times)}")
+    return times
+
+
+def peak_memory(frame: pd.DataFrame) -> None:
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    tracemalloc.start()
+    out = evaluate(frame)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    size = out.memory_usage(deep=False).sum() / 1e6
+    print(
+        f"  peak memory of one evaluate call (tracemalloc, numpy + Python allocations): {peak / 1e6:.0f} MB; "
+        f"the answer frame itself: {size:.0f} MB; process peak RSS so far {rss_before:.0f} MB"
+    )
+
+
+def profile(frame: pd.DataFrame) -> None:
+    prof = cProfile.Profile()
+    prof.enable()
+    evaluate(frame)
+    prof.disable()
+    stats = pstats.Stats(prof)
+    total = stats.total_tt
+    rows = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)[:10]
+    print(f"  where the time goes (cProfile, one call, {total * 1e3:.0f} ms under the profiler; own time):")
+    for (file, line, fn), (_cc, _nc, tt, _ct, _callers) in rows:
+        where = f"{os.path.basename(file)}:{line}({fn})" if line else fn
+        print(f"    {tt * 1e3:7.1f} ms  {tt / total:5.1%}  {where}")
+
+
+def bench_pydmnrules(canonical: pd.DataFrame, n: int, ours_rows_per_s: float) -> None:
+    try:
+        import pyDMNrules
+    except ImportError:
+        print("pyDMNrules is not installed: skipped")
+        return
+    from sonet_policy.dmn import to_dmn
+
+    t = time.perf_counter()
+    dmn = pyDMNrules.DMN()
+    status = dmn.useXML(to_dmn(input_values=False))
+    assert status == {}, status
+    print(f"pyDMNrules: loaded the exported DMN (no inputValues) in {time.perf_counter() - t:.2f} s")
+    sample = canonical.sample(n, random_state=1).reset_index(drop=True)
+    sample = sample.astype({"days_since_phone_stop": "float64"})  # NaN for empty: decidePandas maps it to None
+    t = time.perf_counter()
+    status, results, _ = dmn.decidePandas(sample)
+    took = time.perf_counter() - t
+    theirs = n / took
+    errors = int((status != "no errors").sum())
+    print(
+        f"pyDMNrules decidePandas, {n:,} rows, all five decisions: {took:.1f} s = {theirs:,.1f} rows/s "
+        f"({errors} rows with an error: no rule matched in some table)"
+    )
+    print(f"  ours: {ours_rows_per_s:,.0f} rows/s = {ours_rows_per_s / theirs:,.0f} x pyDMNrules")
+    small = sample.head(max(n // 10, 50))
+    dmn2 = pyDMNrules.DMN()
+    assert dmn2.useXML(to_dmn()) == {}
+    t = time.perf_counter()
+    dmn2.decidePandas(small)
+    took2 = time.perf_counter() - t
+    print(f"  with the default export (inputValues checked): {len(small) / took2:,.1f} rows/s on {len(small)} rows")
+
+
+def bench_explain(runs: int) -> None:
+    scenario = dict(
+        area="west", plan="other", device="RV-230SE", setup="v6plus_router", keep_number=False, days_since_phone_stop=31
+    )
+    explain(**scenario)
+    times, _ = timed(lambda: explain(**scenario), runs)
+    print(f"explain one scenario: {fmt(times)}")
+    times, _ = timed(lambda: explain(**scenario)._repr_html_(), runs)
+    print(f"explain + HTML card: {fmt(times)}")
+
+
+def wait_quiet(limit: float = 60.0) -> None:
+    cores = len(os.sched_getaffinity(0))
+    start = time.time()
+    while os.getloadavg()[0] > cores and time.time() - start < limit:
+        time.sleep(5)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rows", type=int, default=1_000_000)
+    p.add_argument("--runs", type=int, default=7)
+    p.add_argument("--dmn-rows", type=int, default=2_000, help="rows through pyDMNrules (0: skip)")
+    p.add_argument("--quiet-check", action="store_true", help="wait up to a minute for a quiet machine")
+    args = p.parse_args(argv)
+    if args.quiet_check:
+        wait_quiet()
+    print(f"machine: {machine()}")
+    print(f"before: {load()}")
+    bench_load(args.runs)
+    frame, canonical = population(args.rows)
+    print(
+        f"input: {args.rows:,} rows from CSV text, dtypes {sorted({str(d) for d in frame.dtypes})}, "
+        f"{frame['device'].nunique()} distinct device spellings"
+    )
+    times = bench_evaluate(frame, args.runs, "str columns (pyarrow) as read_csv gives them")
+    peak_memory(frame)
+    as_object = frame.astype(object)
+    bench_evaluate(as_object, args.runs, "object columns")
+    positions, ok = floor_inputs(frame)
+    floor(positions, ok)
+    ftimes, _ = timed(lambda: floor(positions, ok), args.runs)
+    print(
+        f"floor (lookup alone on encoded integer codes, {len(INPUT_ORDER)} inputs -> 10 categorical columns): "
+        f"{fmt(ftimes)}"
+    )
+    print(f"  evaluate = {statistics.median(times) / statistics.median(ftimes):.1f} x the floor (medians)")
+    profile(frame)
+    if args.dmn_rows:
+        bench_pydmnrules(canonical, args.dmn_rows, args.rows / statistics.median(times))
+    bench_explain(50)
+    print(f"after: {load()}; process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
