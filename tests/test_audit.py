@@ -310,6 +310,11 @@ def test_cli_population_file_as_people_have_it(tmp_path: Path, capsys: pytest.Ca
     gap = next(r for r in records if r["kind"] == "gap" and r["decision"] == "device_action")
     assert gap["customers"] == 1, "the West RS-500KI row, typed in full-width"
     assert sum(r["customers"] for r in records if r["kind"] == "conflict") == 0
+    assert main(["audit", "--population", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert "customers: 1" in text
+    dead = text.split("rules dead in practice (decided no row of the population): ")[1]
+    assert "DEV-W-1K" in dead and "V4-SML-1" not in dead.split("\n", 1)[1], "only the east sml row decides V4-SML-1"
     bad = tmp_path / "bad.csv"
     bad.write_text("area,plan\neast,sml\n", encoding="utf-8")
     assert main(["audit", "--population", str(bad)]) == 2
