@@ -460,7 +460,7 @@ class AuditView(_App):
         self.findings = pd.DataFrame()
         self.run()
         self.sort_by.observe(lambda change: self.show_table(), names="value")
-        self.finding.observe(lambda change: self.pick(change["new"]), names="value")
+        self.finding.observe(lambda change: self._show_witness(change["new"]), names="value")
         self.rerun.on_click(lambda button: self.run(reload=True))
         self.widget = w.VBox(
             [
@@ -501,7 +501,11 @@ class AuditView(_App):
             show_html(self.clauses_out, "<p>Every clause of the page is cited by a rule or a constraint.</p>")
         else:
             show_html(self.clauses_out, self.uncited.to_html(index=False, escape=True))
-        self.finding.options = self.witness_options()
+        options = self.witness_options()
+        self.finding.options = options  # (resets the value to None)
+        if options:
+            self.finding.value = options[0][1]
+        self._show_witness(self.finding.value)  # the dropdown and the explorer agree from the start
 
     def witness_options(self) -> list[tuple[str, int]]:
         """``(label, row)`` of every finding that has a witness scenario."""
@@ -520,11 +524,18 @@ class AuditView(_App):
             return
         show_html(self.table_out, self.table().to_html(index=False, escape=True))
 
-    def pick(self, row: int | None) -> None:
-        """Show the witness of finding ``row`` in the explorer (the explorer's controls move to it)."""
-        if row is None:
-            return
-        self.explorer.set(**self.findings.iloc[int(row)]["witness"])
+    def pick(self, row: int) -> None:
+        """Choose finding ``row`` in the dropdown: the explorer moves to its witness."""
+        if row not in {value for _, value in self.finding.options}:
+            raise ValueError(f"finding {row} has no witness scenario")
+        if self.finding.value != row:
+            self.finding.value = row  # the observer shows the witness
+        else:
+            self._show_witness(row)
+
+    def _show_witness(self, row: int | None) -> None:
+        if row is not None:
+            self.explorer.set(**self.findings.iloc[int(row)]["witness"])
 
     def summary(self) -> str:
         counts = self.findings["kind"].value_counts() if not self.findings.empty else pd.Series(dtype="int64")

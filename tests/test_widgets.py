@@ -187,6 +187,17 @@ def test_audit_view_picks_a_finding_and_shows_its_witness_in_the_explorer():
     conflict = next(v for label, v in view.finding.options if "conflict · wifi" in label)
     view.finding.value = conflict
     assert view.explorer.codes["wifi"] == "conflict"
+    view.pick(gap)
+    assert view.finding.value == gap and view.explorer.codes["device_action"] == "uncovered"
+    with pytest.raises(ValueError, match="no witness"):
+        view.pick(len(view.findings) + 5)
+
+
+def test_audit_view_starts_with_the_dropdown_and_the_explorer_agreeing():
+    view = AuditView()
+    first = view.findings.iloc[view.finding.value]["witness"]
+    assert view.explorer.scenario["device"] == first["device"]
+    assert view.explorer.scenario["area"] == first["area"]
 
 
 def test_audit_view_sort_dropdown_redraws_the_table():
@@ -247,7 +258,8 @@ def test_population_view_same_seed_same_counts_and_grouping_control():
     b.by.value = "setup"
     b.run()
     assert a.result.totals().equals(b.result.totals())  # same customers, whatever the grouping
-    assert list(b.result.summary["setup"]) == sorted(b.result.population["setup"].unique())
+    assert sorted(b.result.summary["setup"]) == sorted(b.result.population["setup"].unique())
+    assert int(b.result.summary["customers"].sum()) == 2000
 
 
 def test_population_view_with_an_own_frame_is_not_labelled_synthetic():
