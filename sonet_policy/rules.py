@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .conditions import _VALUE as _PLAIN_VALUE
 from .conditions import Condition, parse_cell
 from .devices import catalogue as load_catalogue
 from .devices import nearest
@@ -645,6 +646,14 @@ def _check_meta(meta: dict[str, pd.DataFrame | None], problems: list[dict]) -> N
                 problems.append(
                     _problem("inputs.csv", row, "required", rec["required"], "required must be true or false")
                 )
+            if rec["type"] == "category" and rec["domain"] != "catalogue":
+                for value in rec["domain"].split("|"):
+                    if not _PLAIN_VALUE.match(value.strip()):
+                        problems.append(
+                            _problem(
+                                "inputs.csv", row, "domain", value, "a domain value is letters, digits, '_' and '-'"
+                            )
+                        )
             if rec["type"] == "integer" and not rec["domain"].startswith(">="):
                 problems.append(_problem("inputs.csv", row, "domain", rec["domain"], "integer domain must read >=N"))
             expected = ENGINE_TYPES.get(name)

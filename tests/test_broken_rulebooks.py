@@ -209,6 +209,16 @@ DEFECTS: list[Defect] = [
         (("inputs.csv", 7, "domain", "^integer domain must read >=N$"),),
     ),
     Defect(
+        "category domain value that is not a plain value",
+        (("set", "inputs.csv", 5, "domain", "wlan_1g|wlan router|v6plus_router|rental_only|"),),
+        (
+            ("inputs.csv", 5, "domain", "^a domain value is letters, digits, '_' and '-'$"),
+            ("inputs.csv", 5, "domain", "^a domain value is letters, digits, '_' and '-'$"),
+            ("ipv4.csv", 2, "setup", "^'wlan_router_10g' is not a value of setup"),  # and every other such cell
+        ),
+        False,
+    ),
+    Defect(
         "required flag that is not true/false",
         (("set", "inputs.csv", 3, "required", "maybe"),),
         (("inputs.csv", 3, "required", "^required must be true or false$"),),
