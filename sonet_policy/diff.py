@@ -327,12 +327,19 @@ def _boxes(
                     values = {value} if isinstance(value, str) else set(value)
                     box.append(frozenset(k for k, label in enumerate(labels) if label in values))
             boxes.append(box)
-    grid = real.reshape(shape)
+    grid, allowed = real.reshape(shape), wanted.reshape(shape)
     out = []
     for box in boxes:
         count = int(grid[np.ix_(*[sorted(s) for s in box])].sum())
-        if count:
-            out.append((box, count))
+        if not count:
+            continue
+        # Widen an input to "any" where that only adds don't-care cells (shorter scope, same changed cells).
+        for d in range(len(shape)):
+            wider = [*box[:d], frozenset(range(shape[d])), *box[d + 1 :]]
+            index = np.ix_(*[sorted(s) for s in wider])
+            if allowed[index].all() and int(grid[index].sum()) == count:
+                box = wider
+        out.append((box, count))
     return out
 
 
