@@ -606,20 +606,23 @@ def impact_bars(result: PopulationImpact) -> PNGFigure:
     s = result.summary
     labels = [" / ".join(map(str, row)) for row in s[list(result.by)].itertuples(index=False)] if result.by else ["all"]
     x = np.arange(len(s))
-    fig = Figure(figsize=(12, 4.2), dpi=90, layout="constrained")
+    fig = Figure(figsize=(13, 4.2), dpi=90, layout="constrained")
     left, right = fig.subplots(1, 2)
     bottom = np.zeros(len(s))
     for col in [c for c in s.columns if c.startswith("device_")]:
         left.bar(x, s[col], bottom=bottom, label=col.removeprefix("device_"))
         bottom += s[col].to_numpy()
+    # every valid customer has one device action: a code above, or no answer (a gap or a conflict)
+    unanswered = s["customers"].to_numpy() - s["invalid"].to_numpy() - bottom
+    left.bar(x, unanswered, bottom=bottom, label="gap or conflict", color="#9e9e9e", hatch="//")
     left.set_title("device action", fontsize=10)
-    left.legend(fontsize=8)
+    left.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     measures = ["loses_ipv4", "loses_wifi", "gap", "conflict"]
     width = 0.8 / len(measures)
     for k, col in enumerate(measures):
         right.bar(x + (k - 1.5) * width, s[col], width=width, label=col)
     right.set_title("loses IPv4 / Wi-Fi, gap, conflict", fontsize=10)
-    right.legend(fontsize=8)
+    right.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     for ax in (left, right):
         ax.set_xticks(x, labels, rotation=30, ha="right", fontsize=8)
         ax.set_ylabel("customers", fontsize=9)
