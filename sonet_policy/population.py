@@ -117,18 +117,25 @@ def _shares(variable: str, given: str = "") -> tuple[list[str], np.ndarray]:
     return values, p / p.sum()
 
 
-def _draw(rng: np.random.Generator, variable: str, given: str, size: int) -> np.ndarray:
+def _draw(rng: np.random.Generator, variable: str, given: str, size: int, labels: list[str]) -> np.ndarray:
+    """Draw ``size`` values of ``variable`` (given ``given``) as positions in ``labels``."""
     values, p = _shares(variable, given)
-    return np.asarray(values, dtype=object)[rng.choice(len(values), size=size, p=p)]
+    lut = np.array([labels.index(v) for v in values], dtype=np.int64)
+    return lut[rng.choice(len(values), size=size, p=p)]
+
+
+AREAS = ["east", "west"]
+PLANS = ["10g", "sml", "other"]
+SETUPS = ["wlan_1g", "wlan_router_10g", "v6plus_router", "rental_only"]
 
 
 def synthetic_population(n: int = 100_000, *, seed: int = 0) -> pd.DataFrame:
     """A SYNTHETIC customer base of ``n`` rows drawn with the shares of :data:`SHARES` from ``seed``.
 
-    Returns columns ``customer_id`` (``S0000001`` …), area, plan, device, setup, keep_number (bool),
-    days_since_phone_stop (nullable Int64: empty while the phone has not stopped) and ``synthetic`` (True);
-    ``frame.attrs`` holds ``synthetic``, ``seed`` and ``n``. The same ``n`` and ``seed`` give the same frame.
-    Raises ValueError for a negative ``n``.
+    Returns columns ``customer_id`` (``S0000001`` …), area, plan, device, setup (categorical), keep_number
+    (bool), days_since_phone_stop (nullable Int64: empty while the phone has not stopped) and ``synthetic``
+    (True); ``frame.attrs`` holds ``synthetic``, ``seed`` and ``n``. The same ``n`` and ``seed`` give the same
+    frame. Raises ValueError for a negative ``n``.
 
     >>> pop = synthetic_population(1000, seed=1)
     >>> len(pop), bool(pop["synthetic"].all()), pop.attrs["synthetic"]
@@ -139,48 +146,47 @@ def synthetic_population(n: int = 100_000, *, seed: int = 0) -> pd.DataFrame:
     if n < 0:
         raise ValueError(f"n must be 0 or more, not {n}")
     rng = np.random.default_rng(seed)
-    area = _draw(rng, "area", "", n)
-    plan = _draw(rng, "plan", "", n)
-    is_10g = plan == "10g"
-    setup = np.empty(n, dtype=object)
-    setup[is_10g] = _draw(rng, "setup", "plan=10g", int(is_10g.sum()))
-    setup[~is_10g] = _draw(rng, "setup", "plan=sml|other", int((~is_10g).sum()))
+    area = _draw(rng, "area", "", n, AREAS)
+    plan = _draw(rng, "plan", "", n, PLANS)
+    is_10g = plan == PLANS.index("10g")
+    setup = np.empty(n, dtype=np.int64)
+    setup[is_10g] = _draw(rng, "setup", "plan=10g", int(is_10g.sum()), SETUPS)
+    setup[~is_10g] = _draw(rng, "setup", "plan=sml|other", int((~is_10g).sum()), SETUPS)
 
     cat = load_catalogue()
+    models = list(cat["model"])
     series_models = {s: list(group["model"]) for s, group in cat.groupby("series", sort=False)}
-    series = np.empty(n, dtype=object)
-    for name in ("east", "west"):
-        mask = area == name
-        series[mask] = _draw(rng, "device_series", f"area={name}", int(mask.sum()))
-    take_xg = is_10g & (rng.random(n) < _raw_share("device_series", "plan=10g", "XG-100"))
-    series[take_xg] = "XG-100"
-    unknown = set(series) - set(series_models)
-    if unknown:  # a share names a series the catalogue does not have
-        raise ValueError(f"SHARES name series not in data/devices.csv: {sorted(unknown)}")
     names = list(series_models)
+    named = {v for var, _, v, _, _ in SHARES if var == "device_series"}
+    if named - set(names):  # a share names a series the catalogue does not have
+        raise ValueError(f"SHARES name series not in data/devices.csv: {sorted(named - set(names))}")
+    series = np.empty(n, dtype=np.int64)
+    for k, name in enumerate(AREAS):
+        mask = area == k
+        series[mask] = _draw(rng, "device_series", f"area={name}", int(mask.sum()), names)
+    take_xg = is_10g & (rng.random(n) < _raw_share("device_series", "plan=10g", "XG-100"))
+    series[take_xg] = names.index("XG-100")
     offsets = np.cumsum([0] + [len(series_models[s]) for s in names])[:-1]
     counts = np.array([len(series_models[s]) for s in names])
-    flat = np.asarray([m for s in names for m in series_models[s]], dtype=object)
-    sidx = pd.Index(names).get_indexer(series.astype(str)) if n else np.zeros(0, dtype=np.int64)
-    pick = offsets[sidx] + np.floor(rng.random(n) * counts[sidx]).astype(np.int64)
-    device = flat[pick]
+    flat = np.array([models.index(m) for s in names for m in series_models[s]], dtype=np.int64)
+    device = flat[offsets[series] + np.floor(rng.random(n) * counts[series]).astype(np.int64)]
 
     keep = rng.random(n) < _raw_share("keep_number", "", "true")
     stopped = rng.random(n) < _raw_share("days_since_phone_stop", "", "0..90")
     days = rng.integers(0, DAYS_MAX + 1, size=n)
+    ids = "S" + pd.Series(np.arange(1, n + 1), dtype="int64").astype("string").str.zfill(7)
     frame = pd.DataFrame(
         {
-            "customer_id": pd.array([f"S{i:07d}" for i in range(1, n + 1)], dtype="string"),
-            "area": pd.Categorical(area, categories=["east", "west"]),
-            "plan": pd.Categorical(plan, categories=["10g", "sml", "other"]),
-            "device": pd.Categorical(device, categories=list(cat["model"])),
-            "setup": pd.Categorical(setup, categories=["wlan_1g", "wlan_router_10g", "v6plus_router", "rental_only"]),
+            "customer_id": ids.astype("string").array,
+            "area": pd.Categorical.from_codes(area, categories=AREAS),
+            "plan": pd.Categorical.from_codes(plan, categories=PLANS),
+            "device": pd.Categorical.from_codes(device, categories=models),
+            "setup": pd.Categorical.from_codes(setup, categories=SETUPS),
             "keep_number": keep,
-            "days_since_phone_stop": pd.array(np.where(stopped, days, 0), dtype="Int64"),
+            "days_since_phone_stop": pd.arrays.IntegerArray(days, ~stopped),
             "synthetic": np.ones(n, dtype=bool),
         }
     )
-    frame.loc[~stopped, "days_since_phone_stop"] = pd.NA
     frame.attrs.update(synthetic=True, seed=seed, n=n, generator="sonet_policy.population.synthetic_population")
     return frame
 
