@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -570,11 +571,17 @@ def _diff_args(p: argparse.ArgumentParser) -> None:
 
 
 def _diff_run(args: argparse.Namespace) -> int:
+    from .errors import ScenarioError
+
     population = None
     if args.population:
         from .population import load_population
 
-        population = load_population(args.population)
+        try:
+            population = load_population(args.population)
+        except ScenarioError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     result = diff(args.before, args.after, population=population)
     print(result.to_json(indent=2) if args.format == "json" else str(result))
     return 0

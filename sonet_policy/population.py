@@ -345,8 +345,15 @@ def impact_summary(
     return out
 
 
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative; the number of customers is 0 or more")
+    return value
+
+
 def _population_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--n", type=int, default=100_000, help="number of synthetic customers (default 100000)")
+    p.add_argument("--n", type=_count, default=100_000, help="number of synthetic customers (default 100000)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--output", required=True, help="CSV to write")
 

@@ -226,6 +226,7 @@ def _proposal_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=("new", "check"), help="new: copy the baseline; check: validate and diff")
     p.add_argument("name", help="proposal name (a folder under --root) or a folder path for check")
     p.add_argument("--root", default=str(PROPOSALS_DIR), help="where proposals live (default: proposals/)")
+    p.add_argument("--population", default=None, help="check: customer CSV to count who changes answer")
 
 
 def _proposal_run(args: argparse.Namespace) -> int:
@@ -234,7 +235,17 @@ def _proposal_run(args: argparse.Namespace) -> int:
         print(f"proposal {args.name} → {folder} (a copy of {RULES_DIR}); edit its CSVs, then: proposal check")
         return 0
     folder = Path(args.name) if Path(args.name).is_dir() else Path(args.root) / args.name
-    review = review_proposal(folder)
+    population = None
+    if args.population:
+        from .errors import ScenarioError
+        from .population import load_population
+
+        try:
+            population = load_population(args.population)
+        except ScenarioError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    review = review_proposal(folder, population=population)
     print(review, file=sys.stdout if review.ok else sys.stderr)
     return 0 if review.ok else 2
 

@@ -291,3 +291,10 @@ def test_html_escapes_folder_names_and_lists_changes(tmp_path, baseline):
     page = diff(baseline, load_rulebook(dst))._repr_html_()
     assert "<script>" not in page and "&lt;script&gt;x" in page
     assert "XG-100NE" in page and "WIFI-3" in page
+
+
+def test_cli_diff_reports_a_bad_population_file(tmp_path, capsys):
+    bad = tmp_path / "customers.csv"
+    bad.write_text("area,plan\neast,sml\n", encoding="utf-8")
+    assert main(["diff", str(RULES_DIR), str(RULES_DIR), "--population", str(bad)]) == 2
+    assert "required column 'device'" in capsys.readouterr().err

@@ -167,3 +167,10 @@ def test_cli_writes_the_generator_output(tmp_path):
     assert (
         written["days_since_phone_stop"].tolist() == fresh["days_since_phone_stop"].astype("string").fillna("").tolist()
     )
+
+
+def test_cli_refuses_a_negative_count(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["population", "--n", "-5", "--output", str(tmp_path / "p.csv")])
+    assert exit_.value.code == 2 and "negative" in capsys.readouterr().err
+    assert not (tmp_path / "p.csv").exists()

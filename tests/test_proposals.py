@@ -173,6 +173,16 @@ def test_cli_new_and_check(tmp_path, capsys):
     capsys.readouterr()
     assert main(["proposal", "check", "p1", "--root", str(tmp_path)]) == 0
     assert "NUM-2" in capsys.readouterr().out
+    customers = tmp_path / "customers.csv"
+    customers.write_text(
+        "area,plan,device,setup,keep_number\neast,sml,PR-600KI,rental_only,yes\nwest,sml,PR-600KI,rental_only,no\n",
+        encoding="utf-8",
+    )
+    assert main(["proposal", "check", "p1", "--root", str(tmp_path), "--population", str(customers)]) == 0
+    out = capsys.readouterr().out
+    number = [line.split() for line in out.splitlines() if line.strip().startswith("number ")]
+    # number: changed cells, boxes, customers, changed, share: one of the two customers keeps the number
+    assert number and number[0][1:] == ["2400", "1", "2", "1", "0.5"]
     os.remove(folder / "codes.csv")
     assert main(["proposal", "check", str(folder)]) == 2
     assert "codes.csv" in capsys.readouterr().err
