@@ -287,8 +287,6 @@ def to_dmn(rulebook: RuleBook | None = None, *, input_values: bool = True) -> st
             req = _sub(decision, "informationRequirement", id=f"decision_{name}_requires_{i}")
             _sub(req, "requiredInput", href=f"#input_{i}")
         table = _sub(decision, "decisionTable", id=f"table_{name}", hitPolicy=spec.hit_policy)
-        if spec.hit_policy == "COLLECT":
-            table.set("hitPolicy", "COLLECT")
         for i in spec.inputs:
             ispec = book.inputs[i]
             el = _sub(table, "input", id=f"table_{name}_input_{i}", label=i)
