@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -338,3 +340,65 @@ def test_diff_view_takes_an_analysts_folder_and_reports_a_missing_one(tmp_path):
     view.folder.value = str(tmp_path / "nowhere")
     view.run()
     assert "Error" in shown_html(view.out)
+
+
+# ------------------------------------------------------------------- the notebooks as committed
+
+NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def test_the_four_notebooks_and_the_dashboard_are_there():
+    names = [p.name for p in NOTEBOOKS]
+    for prefix in ("01-", "02-", "03-", "04-"):
+        assert sum(n.startswith(prefix) for n in names) == 1, prefix
+    assert "dashboard.ipynb" in names
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_thin_executed_in_order_and_without_widget_state(path):
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    assert "widgets" not in nb["metadata"], "saved widget state is not committed"
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert [c["execution_count"] for c in code] == list(range(1, len(code) + 1)), "run top to bottom, once"
+    for cell in code:
+        source = "".join(cell["source"])
+        assert len(source.splitlines()) <= 10, f"long cell (logic belongs in the package):\n{source}"
+        assert "execution" not in cell["metadata"], "no timings"
+        for out in cell["outputs"]:
+            assert out["output_type"] != "error", source
+            assert WIDGET_VIEW not in out.get("data", {}), "widget views keep only their text"
+            text = json.dumps(out)
+            assert not re.search(r"0x[0-9a-f]{6,}", text), "memory address in a stored output"
+            assert "/tmp/" not in text and "/work/" not in text, "absolute path in a stored output"
+    if path.name != "dashboard.ipynb":
+        tagged = [c for c in code if "parameters" in c["metadata"].get("tags", [])]
+        assert len(tagged) == 1, "one parameters cell"
+        assert nb["cells"][0]["cell_type"] == "markdown" and nb["cells"][0]["source"][0].startswith("# ")
+
+
+def test_population_notebook_says_synthetic():
+    nb = json.loads((NOTEBOOK_DIR / "03-population-impact.ipynb").read_text(encoding="utf-8"))
+    assert "SYNTHETIC" in "".join(nb["cells"][0]["source"])
+
+
+def test_run_notebooks_clean_strips_widget_state_views_and_timings():
+    import importlib.util
+
+    import nbformat
+
+    spec = importlib.util.spec_from_file_location("run_notebooks", NOTEBOOK_DIR.parent / "scripts" / "run_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
+    cell = nbformat.v4.new_code_cell("app")
+    cell.metadata["execution"] = {"iopub.execute_input": "2026-01-01T00:00:00Z"}
+    cell.outputs = [
+        nbformat.v4.new_output("execute_result", {"text/plain": "Explorer: ...", WIDGET_VIEW: {"model_id": "abc"}})
+    ]
+    nb.cells = [cell]
+    cleaned = module.clean(nb)
+    assert "widgets" not in cleaned.metadata and "execution" not in cleaned.cells[0].metadata
+    assert cleaned.cells[0].outputs[0]["data"] == {"text/plain": "Explorer: ..."}
