@@ -5,7 +5,7 @@ directly. Callback output is written as ``out.outputs = ()`` then ``out.append_d
 never ``with out:`` and never ``interact``, which break strict nbval and intermittently hang Voilà.
 An app displays as its widget; its plain-text form is a short summary of what it shows (nbval compares it).
 
-* :class:`ScenarioExplorer`: one scenario, five answer cards, recomputed on every change (explain < 20 ms).
+* :class:`ScenarioExplorer`: one scenario, five answer cards, recomputed on every change (explain takes about 20 ms).
 * :class:`AuditView`: the audit's findings, a coverage heat map and each finding's witness (needs
   :mod:`sonet_policy.audit`).
 * :class:`PopulationView`: a synthetic customer base evaluated in one call (needs :mod:`sonet_policy.population`).
@@ -25,6 +25,8 @@ import io
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import ipywidgets as w
 import numpy as np
@@ -34,6 +36,11 @@ from IPython.display import HTML
 from .engine import INPUT_ORDER, CompiledBook
 from .explain import Explanation, explain, render_html
 from .rules import RuleBook, default_rulebook
+
+if TYPE_CHECKING:  # matplotlib and the diff module load only when a view needs them
+    from matplotlib.figure import Figure
+
+    from .diff import DiffResult
 
 STATUS_ORDER = ("covered", "gap", "conflict")
 STATUS_COLOURS = {"covered": "#2e7d32", "gap": "#f9a825", "conflict": "#c62828"}
@@ -310,7 +317,7 @@ class PNGFigure:
         return f"<img alt='{html.escape(self.description)}' src='data:image/png;base64,{data}'/>"
 
 
-def render_png(fig, description: str) -> PNGFigure:
+def render_png(fig: Figure, description: str) -> PNGFigure:
     """Render a :class:`matplotlib.figure.Figure` with the Agg canvas (no display, no pyplot state, no
     version or date in the PNG's metadata: the same figure gives the same bytes)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -707,9 +714,14 @@ WHAT_IFS = {
 }
 
 
-def build_what_if(name: str, dst: str | object) -> object:
+def build_what_if(name: str, dst: str | Path) -> Path:
     """Write the what-if copy ``name`` (a key of :data:`WHAT_IFS`) into the new folder ``dst``; the baseline
-    is only read. Returns the folder."""
+    is only read. Returns the folder. Raises KeyError for an unknown name.
+
+    >>> import tempfile
+    >>> build_what_if("West adopts East's device table", Path(tempfile.mkdtemp()) / "w").name
+    'w'
+    """
     from . import diff as diff_module
 
     if name not in WHAT_IFS:
@@ -717,7 +729,7 @@ def build_what_if(name: str, dst: str | object) -> object:
     return getattr(diff_module, WHAT_IFS[name])(dst)
 
 
-def rules_involved(result) -> pd.DataFrame:
+def rules_involved(result: DiffResult) -> pd.DataFrame:
     """The rules named in a diff's changed boxes: rule id, decision, side (before, after or both), boxes.
 
     >>> import tempfile
