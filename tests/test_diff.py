@@ -298,3 +298,38 @@ def test_cli_diff_reports_a_bad_population_file(tmp_path, capsys):
     bad.write_text("area,plan\neast,sml\n", encoding="utf-8")
     assert main(["diff", str(RULES_DIR), str(RULES_DIR), "--population", str(bad)]) == 2
     assert "required column 'device'" in capsys.readouterr().err
+
+
+def test_swapping_the_books_swaps_before_and_after(tmp_path, baseline):
+    after = load_rulebook(west_adopts_east(tmp_path / "w"))
+    forward, backward = diff(baseline, after), diff(after, baseline)
+    swap = {f"before_{c}": f"after_{c}" for c in ("status", "code", "alternatives", "rules")}
+    swap |= {v: k for k, v in swap.items()}
+    left = forward.cells.rename(columns=swap)[forward.cells.columns].sort_values(["decision", "cell"])
+    right = backward.cells.sort_values(["decision", "cell"])
+    pd.testing.assert_frame_equal(left.reset_index(drop=True), right.reset_index(drop=True))
+
+
+def test_a_decision_only_one_book_has_is_reported_absent(tmp_path, baseline):
+    dst = set_cell(RULES_DIR, tmp_path / "p", "wifi.csv", "WIFI-2", "note", "unchanged rule, new decision below")
+    decisions = read_table(dst / "decisions.csv")
+    extra = decisions.iloc[[0]].assign(decision="line_return", inputs="area", outputs="line_return")
+    write_table(dst / "decisions.csv", pd.concat([decisions, extra], ignore_index=True))
+    codes = read_table(dst / "codes.csv")
+    extra = codes.iloc[[0]].assign(decision="line_return", code="not_needed", role="answer")
+    write_table(dst / "codes.csv", pd.concat([codes, extra], ignore_index=True))
+    table = pd.DataFrame(
+        [dict(rule_id="LR-1", area="east", line_return="not_needed", exception_of="", source="pre.1", note="")]
+    )
+    write_table(dst / "line_return.csv", table)
+    after = load_rulebook(dst)
+    pop = synthetic_population(2000, seed=1)
+    result = diff(baseline, after, population=pop)
+    assert "decision line_return only in the after book" in result.axis_notes
+    assert result.changed_decisions == ["line_return"]
+    changed = result.changes.set_index("area")
+    assert changed.loc["east", "before_status"] == "absent" and changed.loc["east", "after_code"] == "not_needed"
+    assert changed.loc["west", "after_code"] == "uncovered"  # the new table has no West row: a gap after
+    shift = result.shift.set_index("decision")
+    assert shift.loc["line_return", "changed"] == len(pop)  # every customer moves from absent to an answer
+    assert shift.drop("line_return")["changed"].eq(0).all()
