@@ -34,6 +34,7 @@ from .conditions import INF, Axis, integer_axis
 from .engine import INPUT_ORDER, CompiledBook
 from .paths import RULES_DIR
 from .rules import RuleBook, load_rulebook
+from .scope import merge_cells
 
 SIDE_COLUMNS = ("status", "code", "alternatives", "rules")
 CHANGE_COLUMNS = [
@@ -282,52 +283,28 @@ def _render(name: str, axis: Axis, positions: list[int]) -> str:
     return "|".join(parts)
 
 
-def merge_boxes(positions: np.ndarray) -> list[list[frozenset[int]]]:
-    """Merge cells (rows of axis positions) into disjoint boxes (one set of positions per axis), exactly.
-
-    Dimension by dimension, boxes that agree on every other axis are joined; the result covers exactly the
-    given cells.
-
-    >>> merge_boxes(np.array([[0, 0], [0, 1], [1, 0], [1, 1], [2, 0]]))
-    [[frozenset({0, 1}), frozenset({0, 1})], [frozenset({2}), frozenset({0})]]
-    """
-    boxes = [[frozenset([int(v)]) for v in row] for row in positions]
-    for d in reversed(range(positions.shape[1] if len(positions) else 0)):
-        groups: dict[tuple, set[int]] = {}
-        for box in boxes:
-            key = tuple(box[:d] + box[d + 1 :])
-            groups.setdefault(key, set()).update(box[d])
-        boxes = [list(key[:d]) + [frozenset(vals)] + list(key[d:]) for key, vals in groups.items()]
-    return boxes
-
-
 def _boxes(
     cells: np.ndarray, dont_care: np.ndarray, axes: dict[str, Axis], shape: tuple[int, ...]
 ) -> list[tuple[list[frozenset[int]], int]]:
     """Disjoint boxes (a set of axis positions per input) holding every one of ``cells``, and the number of
     ``cells`` in each. Cells in ``dont_care`` (invalid in both books: no customer has them) may join a box,
-    which keeps scopes short; boxes holding none of ``cells`` are dropped. Uses the audit's
-    :func:`sonet_policy.scope.merge_cells` where it exists (fewest boxes), else :func:`merge_boxes`."""
+    which keeps scopes short; boxes holding none of ``cells`` are dropped. The boxes come from
+    :func:`sonet_policy.scope.merge_cells` (exact, few boxes)."""
     real = np.zeros(int(np.prod(shape)), dtype=bool)
     real[cells] = True
     wanted = real | dont_care
-    try:
-        from .scope import merge_cells
-    except ImportError:  # pragma: no cover - scope.py lands with the audit
-        boxes = merge_boxes(np.stack(np.unravel_index(np.flatnonzero(wanted), shape), axis=1))
-    else:
-        boxes = []
-        for scope in merge_cells(wanted, axes, list(INPUT_ORDER)):
-            box = []
-            for name in INPUT_ORDER:
-                labels = axes[name].labels
-                if name not in scope:
-                    box.append(frozenset(range(len(labels))))
-                else:
-                    value = scope[name]
-                    values = {value} if isinstance(value, str) else set(value)
-                    box.append(frozenset(k for k, label in enumerate(labels) if label in values))
-            boxes.append(box)
+    boxes = []
+    for scope in merge_cells(wanted, axes, list(INPUT_ORDER)):
+        box = []
+        for name in INPUT_ORDER:
+            labels = axes[name].labels
+            if name not in scope:
+                box.append(frozenset(range(len(labels))))
+            else:
+                value = scope[name]
+                values = {value} if isinstance(value, str) else set(value)
+                box.append(frozenset(k for k, label in enumerate(labels) if label in values))
+        boxes.append(box)
     grid, allowed = real.reshape(shape), wanted.reshape(shape)
     out = []
     for box in boxes:
