@@ -10,6 +10,7 @@ invalid), so a million rows cost six factorisations plus a dozen integer passes.
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import unicodedata
@@ -20,7 +21,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from .devices import nearest, normalise_labels
+from .devices import normalise_labels
 from .engine import INPUT_ORDER, CompiledBook
 
 # Spellings people type for the category inputs (after NFKC and lower case). Documented in the README.
@@ -56,6 +57,7 @@ FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "いいえ", "廃止"})
 _SHOW = 40
 _PARALLEL_ROWS = 200_000  # factorise columns in two threads from this many rows on
 _INVALID = -(1 << 40)  # added to a row's cell index when a field is invalid: the sum stays negative
+_SMALL_GRID = 1 << 24  # grids smaller than this sum cells in int32 (six sentinels of -2**24 still fit)
 
 
 def _show(value: object) -> str:
@@ -158,16 +160,35 @@ def _encode_device(factorized: tuple[np.ndarray, list], models: tuple[str, ...])
     err_lut = np.full(len(uniques) + 1, -1, dtype=np.int64)
     messages = ["device: missing (the model on the label, like PR-600KI)"]
     err_lut[-1] = 0
+    unknown: list[int] = []
     for u, (value, key) in enumerate(zip(uniques, keys, strict=True)):
         if _is_missing(value):
             err_lut[u] = 0
         elif isinstance(key, str) and key in index:
             pos_lut[u] = index[key]
         else:
-            near = ", ".join(nearest(str(value)[:100], models)) or "none close"
-            messages.append(f"device: {_show(value)} is not in the catalogue; nearest: {near}")
-            err_lut[u] = len(messages) - 1
+            unknown.append(u)
+    for u, near in zip(unknown, _suggestions([uniques[u] for u in unknown], tuple(models)), strict=True):
+        hint = f"; nearest: {near}" if near else ""
+        messages.append(f"device: {_show(uniques[u])} is not in the catalogue{hint}")
+        err_lut[u] = len(messages) - 1
     return FieldCodes(codes, pos_lut, err_lut, messages)
+
+
+NEAREST_LIMIT = 1000  # distinct unknown labels per call that get a suggestion (difflib costs ~0.1 ms each)
+
+
+def _suggestions(values: list, models: tuple[str, ...]) -> list[str]:
+    """:func:`~sonet_policy.devices.nearest` for many labels at once (model keys computed once, labels
+    normalised in one vectorised call); "" for the labels past :data:`NEAREST_LIMIT`."""
+    by_key = {k: models[i] for k, i in _model_index(models).items()}
+    head = [str(v)[:100] for v in values[:NEAREST_LIMIT]]
+    keys = normalise_labels(pd.Series(head, dtype=object))
+    out = []
+    for text, key in zip(head, keys, strict=True):
+        close = difflib.get_close_matches(key if isinstance(key, str) and key else text, list(by_key), n=3, cutoff=0.5)
+        out.append(", ".join(by_key[k] for k in close) or "none close")
+    return out + [""] * (len(values) - len(head))
 
 
 def _encode_boolean(name: str, factorized: tuple[np.ndarray, list]) -> FieldCodes:
@@ -280,6 +301,12 @@ def _error_combos(fields: list[FieldCodes], rows: np.ndarray) -> tuple[np.ndarra
 
 def encode(frame: pd.DataFrame, compiled: CompiledBook) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Cells of each row of ``frame`` (-1 where invalid), an error id per row (-1 where none), and messages."""
+    cell, error_id, messages = encode_cells(frame, compiled)
+    return cell.astype(np.int64, copy=False), error_id, messages
+
+
+def encode_cells(frame: pd.DataFrame, compiled: CompiledBook) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """As :func:`encode`, with cells as ``int32`` when the grid is small enough (what evaluate reads)."""
     n = len(frame)
     book = compiled.book
     fields: list[FieldCodes | None] = []
@@ -315,9 +342,11 @@ def encode(frame: pd.DataFrame, compiled: CompiledBook) -> tuple[np.ndarray, np.
     done: list[FieldCodes] = [f for f in fields if f is not None]
     # The cell of a row is the sum over fields of position * stride; an invalid field adds a large negative number.
     strides = np.cumprod((1, *compiled.shape[::-1]))[:-1][::-1]
-    cell = np.zeros(n, dtype=np.int64)
+    small = compiled.n_cells < _SMALL_GRID  # int32 sums: half the memory traffic of int64
+    dtype, invalid = (np.int32, -_SMALL_GRID) if small else (np.int64, _INVALID)
+    cell = np.zeros(n, dtype=dtype)
     for f, stride in zip(done, strides, strict=True):
-        contribution = np.where(f.pos_lut >= 0, f.pos_lut.astype(np.int64) * int(stride), _INVALID)
+        contribution = np.where(f.pos_lut >= 0, f.pos_lut.astype(np.int64) * int(stride), invalid).astype(dtype)
         cell += contribution.take(f.codes)
     error_id = np.full(n, -1, dtype=np.int64)
     messages: list[str] = []

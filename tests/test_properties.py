@@ -193,3 +193,20 @@ def test_odd_day_values(value: object) -> None:
     else:
         assert status == "invalid"
         assert str(error).startswith("days_since_phone_stop: ")
+
+
+def test_many_distinct_unknown_devices_stay_cheap_and_suggest_like_nearest() -> None:
+    """Each distinct unknown label gets the suggestions of ``devices.nearest`` up to ``NEAREST_LIMIT`` labels;
+    past it the error still names the field and the value (a column of customer ids read as devices must not
+    cost a difflib search per row)."""
+    from sonet_policy.devices import nearest
+    from sonet_policy.scenario import NEAREST_LIMIT
+
+    labels = ["PR-600kl", "rv23OSE", "ＰＲ－６００ＫＬ", "x" * 500] + [f"C{i:07d}" for i in range(NEAREST_LIMIT + 50)]
+    row = dict(area="west", plan="other", setup="v6plus_router", keep_number="no")
+    out = evaluate(pd.DataFrame([{**row, "device": d} for d in labels]))
+    assert (out["status"] == "invalid").all()
+    for pos in (0, 1, 2, 3, 10, NEAREST_LIMIT - 1):
+        near = ", ".join(nearest(labels[pos][:100], MODELS)) or "none close"
+        assert out["error"].iloc[pos].endswith(f"is not in the catalogue; nearest: {near}")
+    assert out["error"].iloc[-1] == f"device: '{labels[-1]}' is not in the catalogue"
