@@ -9,7 +9,7 @@ import pandas as pd
 
 from .engine import CompiledBook
 from .rules import RuleBook, default_rulebook
-from .scenario import encode
+from .scenario import encode_cells
 
 STATUSES = ("ok", "uncovered", "conflict", "invalid")
 
@@ -99,10 +99,11 @@ def evaluate(frame: pd.DataFrame, *, rulebook: RuleBook | None = None) -> pd.Dat
         raise TypeError(f"evaluate takes a pandas DataFrame, not {type(frame).__name__}")
     compiled = book.compiled()
     luts = _row_luts(compiled)
-    cell, error_id, messages = encode(frame, compiled)
+    cell, error_id, messages = encode_cells(frame, compiled)
     n = len(frame)
-    # Invalid rows (cell -1) read the extra last entry of every table: no answer, status "invalid".
-    row = np.where(cell >= 0, cell, compiled.n_cells) if n else cell
+    # Invalid rows (cell -1) read the extra last entry of every table: no answer, status "invalid". The row
+    # index is int64 (numpy's take converts any other index type on every call).
+    row = np.where(cell >= 0, cell, np.int64(compiled.n_cells))
     data: dict[str, pd.Categorical] = {}
     for col in output_columns(book):
         if col == "error":
