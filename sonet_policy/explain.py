@@ -12,7 +12,7 @@ import pandas as pd
 
 from .engine import INPUT_ORDER, CompiledBook
 from .rules import Rule, RuleBook, default_rulebook
-from .scenario import encode
+from .scenario import _is_missing, encode
 
 FINDING_LABELS = {
     "uncovered": ("該当するルールがありません (ページに記載なし)", "Uncovered: the page gives no answer"),
@@ -212,7 +212,7 @@ def explain(*, rulebook: RuleBook | None = None, **scenario: object) -> Explanat
         return Explanation(dict(scenario), {}, "invalid", error, [], book.hash)
     resolved = compiled.cell_values(cell)
     raw_days = scenario.get("days_since_phone_stop")
-    resolved["days_since_phone_stop"] = "empty" if raw_days in (None, "") else str(raw_days)
+    resolved["days_since_phone_stop"] = "empty" if _is_missing(raw_days) else str(raw_days)  # pd.NA/NaN too
     answers = []
     status = "ok"
     for name, spec in book.decisions.items():
