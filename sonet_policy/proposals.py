@@ -17,6 +17,7 @@ every ``evaluate`` output row records it as ``rulebook_hash``.
 from __future__ import annotations
 
 import argparse
+import html
 import re
 import shutil
 import sys
@@ -155,15 +156,28 @@ def save_table(path: Path | str, decision: str, frame: pd.DataFrame) -> RuleBook
     """
     folder = refuse_baseline(path)
     file = _table_file(folder, decision)
+    problems = check_table(folder, decision, frame)
+    if not problems.empty:
+        raise RuleBookError(problems, folder=str(folder))
+    write_table(folder / file, frame)
+    return load_rulebook(folder)
+
+
+def check_table(path: Path | str, decision: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """The problems the rule book at ``path`` would have with ``frame`` as table ``decision`` (empty: none).
+
+    Works on a temporary copy of the folder; ``path`` itself is only read (it may be the baseline).
+
+    >>> problems = check_table(RULES_DIR, "wifi", read_table(RULES_DIR / "wifi.csv").assign(wifi="sometimes"))
+    >>> sorted(set(problems["column"])), len(problems)
+    (['wifi'], 4)
+    """
+    folder = Path(path).resolve()
+    file = _table_file(folder, decision)
     with tempfile.TemporaryDirectory(prefix="sonet-proposal-") as tmp:
         trial = copy_rulebook(folder, Path(tmp) / "book")
         write_table(trial / file, frame)
-        try:
-            load_rulebook(trial)
-        except RuleBookError as exc:
-            raise RuleBookError(exc.problems, folder=str(folder)) from None
-    write_table(folder / file, frame)
-    return load_rulebook(folder)
+        return validate_proposal(trial)
 
 
 @dataclass
@@ -217,6 +231,113 @@ def review_proposal(
     change["proposal"] = change["kind"].map(found_after["kind"].value_counts()).fillna(0).astype("int64")
     change["change"] = change["proposal"] - change["base"]
     return Review(folder, problems, found_after, change, diff(before, after, population=population))
+
+
+# ---------------------------------------------------------------- notebook editor ----
+
+
+class ProposalEditor:
+    """An editable grid for one table of a proposal, in a notebook (ipywidgets; imported when built).
+
+    Pick a table, edit its cells (each a text box), then **Check** (lists every problem, writes nothing) or
+    **Save** (:func:`save_table`: validates first, writes atomically, then shows the new hash and what changes
+    against the baseline). The baseline folder can be opened to read, never saved. Messages are escaped HTML
+    (no Output widget). ``frame()`` returns the grid as a DataFrame; ``set_cell`` / ``check`` / ``save`` do
+    what the controls do, for tests and scripts.
+    """
+
+    def __init__(self, folder: Path | str, decision: str = "wifi") -> None:
+        import ipywidgets as w
+
+        self.folder = Path(folder)
+        self._w = w
+        names = list(read_table(self.folder / "decisions.csv")["decision"])
+        tables = [*names, *(f.removesuffix(".csv") for f in (*META_FILES, *OPTIONAL_FILES))]
+        tables = [t for t in tables if (self.folder / f"{t}.csv").is_file()]
+        self.table = w.Dropdown(
+            options=tables, value=decision if decision in tables else tables[0], description="table"
+        )
+        self.add_row = w.Button(description="Add row")
+        self.check_button = w.Button(description="Check", button_style="info")
+        self.save_button = w.Button(description="Save", button_style="warning")
+        self.message = w.HTML()
+        self.grid = w.GridBox()
+        self.cells: list[list] = []
+        self.columns: list[str] = []
+        self.table.observe(lambda change: self.load(), names="value")
+        self.add_row.on_click(lambda _b: self._append_row())
+        self.check_button.on_click(lambda _b: self.check())
+        self.save_button.on_click(lambda _b: self.save())
+        controls = w.HBox([self.table, self.add_row, self.check_button, self.save_button])
+        self.widget = w.VBox([controls, self.grid, self.message])
+        self.load()
+
+    def _ipython_display_(self) -> None:  # pragma: no cover - display hook
+        from IPython.display import display
+
+        display(self.widget)
+
+    def load(self) -> None:
+        """(Re)read the selected table from the folder into the grid."""
+        frame = read_table(self.folder / f"{self.table.value}.csv")
+        self.columns = list(frame.columns)
+        self.cells = [[self._box(v) for v in row] for row in frame.itertuples(index=False)]
+        self._layout()
+        self._say(f"{len(frame)} rows of {self.table.value}.csv from {self.folder}")
+
+    def _box(self, value: str):
+        return self._w.Text(value=str(value), layout=self._w.Layout(width="auto"))
+
+    def _append_row(self) -> None:
+        self.cells.append([self._box("") for _ in self.columns])
+        self._layout()
+
+    def _layout(self) -> None:
+        w = self._w
+        header = [w.HTML(f"<b>{html.escape(c)}</b>") for c in self.columns]
+        self.grid.children = [*header, *(box for row in self.cells for box in row)]
+        self.grid.layout = w.Layout(grid_template_columns=f"repeat({max(len(self.columns), 1)}, auto)")
+
+    def frame(self) -> pd.DataFrame:
+        """The grid as a table of text (rows whose every cell is empty are left out)."""
+        rows = [[box.value for box in row] for row in self.cells]
+        frame = pd.DataFrame(rows, columns=self.columns, dtype=object)
+        return frame[frame.ne("").any(axis=1)].reset_index(drop=True) if len(frame) else frame
+
+    def set_cell(self, row: int, column: str, value: str) -> None:
+        """Type ``value`` into one cell (``row`` counts data rows from 0)."""
+        self.cells[row][self.columns.index(column)].value = value
+
+    def check(self) -> pd.DataFrame:
+        """Show and return every problem the edited table would cause (nothing is written)."""
+        problems = check_table(self.folder, self.table.value, self.frame())
+        if problems.empty:
+            self._say(f"{self.table.value}.csv: no problem (not saved yet)")
+        else:
+            self._say(f"{len(problems)} problem(s); nothing saved", problems)
+        return problems
+
+    def save(self) -> RuleBook | None:
+        """Save through :func:`save_table`; show the problems instead when it refuses. Returns the new book."""
+        try:
+            book = save_table(self.folder, self.table.value, self.frame())
+        except BaselineWriteError as exc:
+            self._say(str(exc))
+            return None
+        except RuleBookError as exc:
+            self._say(f"{len(exc.problems)} problem(s); nothing saved", exc.problems)
+            return None
+        from .diff import diff
+
+        result = diff(load_rulebook(RULES_DIR), book)
+        self._say(f"saved {self.table.value}.csv; rule book hash {book.hash}", result.summary())
+        return book
+
+    def _say(self, text: str, table: pd.DataFrame | None = None) -> None:
+        body = f"<p>{html.escape(text)}</p>"
+        if table is not None:
+            body += table.to_html(index=False, escape=True)
+        self.message.value = body
 
 
 # ---------------------------------------------------------------- command line ----
