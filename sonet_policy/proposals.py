@@ -264,20 +264,20 @@ class ProposalEditor:
         self.grid = w.GridBox()
         self.cells: list[list] = []
         self.columns: list[str] = []
-        self.table.observe(lambda change: self.load(), names="value")
+        self.table.observe(lambda change: self.reload(), names="value")
         self.add_row.on_click(lambda _b: self._append_row())
         self.check_button.on_click(lambda _b: self.check())
         self.save_button.on_click(lambda _b: self.save())
         controls = w.HBox([self.table, self.add_row, self.check_button, self.save_button])
         self.widget = w.VBox([controls, self.grid, self.message])
-        self.load()
+        self.reload()
 
     def _ipython_display_(self) -> None:  # pragma: no cover - display hook
         from IPython.display import display
 
         display(self.widget)
 
-    def load(self) -> None:
+    def reload(self) -> None:
         """(Re)read the selected table from the folder into the grid."""
         frame = read_table(self.folder / f"{self.table.value}.csv")
         self.columns = list(frame.columns)
