@@ -259,3 +259,13 @@ def test_editor_on_the_baseline_reads_but_never_saves():
     editor = ProposalEditor(RULES_DIR, "wifi")
     editor.set_cell(0, "wifi", "continues")
     assert editor.save() is None and "never modified" in editor.message.value
+
+
+def test_a_table_symlinked_to_the_baseline_is_never_written(proposal):
+    (proposal / "wifi.csv").unlink()
+    (proposal / "wifi.csv").symlink_to(RULES_DIR / "wifi.csv")
+    table = read_table(RULES_DIR / "wifi.csv")
+    table.loc[table["rule_id"] == "WIFI-3", "wifi"] = "stops"
+    with pytest.raises(BaselineWriteError):
+        save_table(proposal, "wifi", table)
+    assert read_table(RULES_DIR / "wifi.csv").loc[2, "wifi"] == "continues"
