@@ -4,9 +4,9 @@ Both books are compiled; the comparison runs on their *common refinement*: every
 union of both books' values, and the day count is cut at the union of both books' bounds. A cell whose value
 one book does not know (a device missing from its catalogue) is ``absent`` in that book and answers
 ``invalid`` there, as ``evaluate`` does: against an answer of the other book it is a change, against
-``invalid`` it is not. For each decision, a cell changes when its status, code or alternatives differ. Changed cells with
-the same before/after answer and rules are merged into boxes (a scope per input, written in the cell grammar
-of the rule tables: ``-`` for any, ``a|b``, ``[0,31]``, ``>=32``, ``null``).
+``invalid`` it is not. For each decision, a cell changes when its status, code or alternatives differ.
+Changed cells with the same before/after answer and rules are merged into boxes (a scope per input, written
+in the cell grammar of the rule tables: ``-`` for any, ``a|b``, ``[0,31]``, ``>=32``, ``null``).
 
 A what-if is a changed *copy* of the baseline (never an edit of it): :func:`set_cell` and
 :func:`west_adopts_east` write one into a new folder.
