@@ -110,7 +110,10 @@ def evaluate(frame: pd.DataFrame, *, rulebook: RuleBook | None = None) -> pd.Dat
             cats, remap = np.unique(np.asarray(messages, dtype=str), return_inverse=True)
             lut = np.append(remap.reshape(-1), -1)  # error id -1 (no error) reads the last entry
             codes = lut.take(error_id) if messages else np.full(n, -1, dtype=np.int8)
-            data[col] = pd.Categorical.from_codes(codes, categories=cats.tolist(), validate=False)
+            # Text categories even when no row has an error (an empty list would give object categories, and
+            # frames with and without errors could then not be concatenated: Dask partitions, CSV chunks).
+            categories = pd.Index(cats.tolist(), dtype="str")
+            data[col] = pd.Categorical.from_codes(codes, categories=categories, validate=False)
         elif col == "rulebook_hash":
             data[col] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[book.hash], validate=False)
         else:

@@ -112,6 +112,15 @@ def test_rows_keep_their_order_within_and_across_partitions(client, frame):
     _same(got, evaluate(shuffled))
 
 
+def test_partitions_with_and_without_invalid_rows_concatenate(frame):
+    # The first partitions hold only valid rows (their error column has no category), the last only invalid ones.
+    answers = evaluate(frame)
+    ordered = frame.loc[answers.sort_values("status", key=lambda s: s.eq("invalid")).index]
+    got = evaluate_dask(dd.from_pandas(ordered, npartitions=6, sort=False)).compute()
+    _same(got, evaluate(ordered))
+    assert got["error"].isna().sum() == (got["status"] != "invalid").sum()
+
+
 def test_evaluate_dask_refuses_a_pandas_frame(frame):
     with pytest.raises(TypeError, match="Dask DataFrame"):
         evaluate_dask(frame)
