@@ -61,7 +61,9 @@ _SMALL_GRID = 1 << 24  # grids smaller than this sum cells in int32 (six sentine
 
 
 def _show(value: object) -> str:
-    text = repr(value) if not isinstance(value, str) else repr(value)
+    if isinstance(value, np.generic):  # np.True_ / np.float64(3.5) read as True / 3.5
+        value = value.item()
+    text = repr(value)
     return text if len(text) <= _SHOW else text[: _SHOW - 2] + "…'"
 
 

@@ -210,3 +210,12 @@ def test_many_distinct_unknown_devices_stay_cheap_and_suggest_like_nearest() -> 
         near = ", ".join(nearest(labels[pos][:100], MODELS)) or "none close"
         assert out["error"].iloc[pos].endswith(f"is not in the catalogue; nearest: {near}")
     assert out["error"].iloc[-1] == f"device: '{labels[-1]}' is not in the catalogue"
+
+
+def test_numpy_scalars_are_shown_as_people_read_them() -> None:
+    row = dict(area="west", plan="other", device="RV-230SE", setup="v6plus_router", keep_number=False)
+    frame = pd.DataFrame([{**row, "days_since_phone_stop": v} for v in (np.True_, np.float64(3.5))], dtype=object)
+    assert evaluate(frame)["error"].tolist() == [
+        "days_since_phone_stop: True is not a whole number of days",
+        "days_since_phone_stop: 3.5 is not a whole number of days",
+    ]
