@@ -75,7 +75,17 @@ def _is_missing(value: object) -> bool:
     return isinstance(value, str) and value.strip() == ""
 
 
+class _BoolText(str):
+    """A bool of a mixed column as text that still shows as ``True``/``False`` in messages."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
 def _factorize(column: pd.Series) -> tuple[np.ndarray, list]:
+    if column.dtype == object and pd.api.types.infer_dtype(column, skipna=True) in ("mixed", "mixed-integer"):
+        # True == 1 == 1.0 hash alike: factorising would read one row as its neighbour's spelling
+        column = column.map(lambda v: _BoolText(bool(v)) if isinstance(v, (bool, np.bool_)) else v)
     try:
         codes, uniques = pd.factorize(column, use_na_sentinel=True)
     except TypeError:  # unhashable cells (lists, dicts): compare them as text
@@ -205,6 +215,9 @@ def _encode_boolean(name: str, factorized: tuple[np.ndarray, list]) -> FieldCode
             continue
         if isinstance(value, (bool, np.bool_)):
             pos_lut[u] = int(bool(value))
+            continue
+        if isinstance(value, (int, float, np.integer, np.floating)) and value in (0, 1):  # 1.0 from a spreadsheet
+            pos_lut[u] = int(value)
             continue
         key = _text(value)
         if key in TRUE_WORDS:

@@ -219,3 +219,20 @@ def test_numpy_scalars_are_shown_as_people_read_them() -> None:
         "days_since_phone_stop: True is not a whole number of days",
         "days_since_phone_stop: 3.5 is not a whole number of days",
     ]
+
+
+def test_mixed_bool_and_number_columns_do_not_borrow_a_neighbours_reading() -> None:
+    """True == 1 == 1.0 in Python: a row must not be read as its neighbour's spelling (found by the fuzz run)."""
+    row = dict(area="west", plan="other", device="RV-230SE", setup="v6plus_router", keep_number=False)
+
+    def statuses(field: str, values: list) -> list[str]:
+        frame = pd.DataFrame([{**row, "days_since_phone_stop": 31, field: v} for v in values], dtype=object)
+        return evaluate(frame)["status"].astype(str).tolist()
+
+    assert statuses("days_since_phone_stop", [1, True]) == ["ok", "invalid"]
+    assert statuses("days_since_phone_stop", [True, 1]) == ["invalid", "ok"]
+    assert statuses("days_since_phone_stop", [True]) == ["invalid"]
+    # keep_number: 1, 1.0 and True all mean true, alone or together
+    assert statuses("keep_number", [True, 1.0, 1, "1"]) == ["ok"] * 4
+    assert statuses("keep_number", [1.0]) == statuses("keep_number", [0.0]) == ["ok"]
+    assert statuses("keep_number", [2.0, True]) == ["invalid", "ok"]
