@@ -85,7 +85,10 @@ class _BoolText(str):
 def _factorize(column: pd.Series) -> tuple[np.ndarray, list]:
     if column.dtype == object and pd.api.types.infer_dtype(column, skipna=True) in ("mixed", "mixed-integer"):
         # True == 1 == 1.0 hash alike: factorising would read one row as its neighbour's spelling
-        column = column.map(lambda v: _BoolText(bool(v)) if isinstance(v, (bool, np.bool_)) else v)
+        values = column.to_numpy(dtype=object, copy=True)  # (Series.map would infer plain str and lose the type)
+        is_bool = np.fromiter((isinstance(v, (bool, np.bool_)) for v in values), dtype=bool, count=len(values))
+        values[is_bool] = [_BoolText(bool(v)) for v in values[is_bool]]
+        column = pd.Series(values, index=column.index, dtype=object)
     try:
         codes, uniques = pd.factorize(column, use_na_sentinel=True)
     except TypeError:  # unhashable cells (lists, dicts): compare them as text
