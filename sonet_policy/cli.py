@@ -107,7 +107,7 @@ def _evaluate_run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             encoding=args.encoding,
         )
-    except ScenarioFileError as exc:
+    except (ScenarioFileError, LookupError) as exc:  # LookupError: an unknown --encoding
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(str(summary), file=sys.stderr)

@@ -258,6 +258,9 @@ def test_cli_evaluate_summary_and_exit_codes(tmp_path: Path, capsys) -> None:
     assert main(["evaluate", "--input", str(ragged), "--output", str(tmp_path / "y.csv"), "--no-progress"]) == 2
     assert "more fields than the header" in capsys.readouterr().err
     assert not (tmp_path / "y.csv").exists()
+    # an encoding Python does not know
+    assert main(["evaluate", "--input", str(path), "--output", str(tmp_path / "e.csv"), "--encoding", "klingon"]) == 2
+    assert "klingon" in capsys.readouterr().err
     # a file that does not exist
     assert main(["evaluate", "--input", str(tmp_path / "nope.csv"), "--output", str(tmp_path / "z.csv")]) == 2
     assert "no such file" in capsys.readouterr().err
