@@ -55,6 +55,9 @@ HEADER_ALIASES: dict[str, str] = {
 }
 ENCODINGS = {"utf-8-sig": "UTF-8 with BOM", "utf-8": "UTF-8", "cp932": "Shift_JIS (CP932)"}
 _SAMPLE = 1 << 22  # bytes read to detect the encoding
+# RFC 4180 line ends: Python's csv writer quotes a cell holding a line-end character only when that character
+# is part of the line terminator, so with "\n" a lone "\r" in a cell (pasted from Excel) would split the row.
+_EOL = "\r\n"
 
 
 class ScenarioFileError(ScenarioError):
@@ -331,7 +334,8 @@ def evaluate_file(
                     totals["blank"] += blanks
                     answers = evaluate(frame, rulebook=book)
                     passthrough = frame.set_axis(info.columns, axis=1).rename(columns=rename_out)
-                    pd.concat([passthrough, answers], axis=1).to_csv(out, index=False, header=first)
+                    frame = pd.concat([passthrough, answers], axis=1)
+                    frame.to_csv(out, index=False, header=first, lineterminator=_EOL)
                     first = False
                     totals["rows"] += len(frame)
                     for status, n in answers["status"].value_counts().items():
@@ -341,7 +345,7 @@ def evaluate_file(
                         bar.set_postfix(rows=totals["rows"], refresh=False)
                 if first:  # header only: still write the header
                     empty = pd.DataFrame(columns=[rename_out.get(c, c) for c in info.columns] + output_columns(book))
-                    empty.to_csv(out, index=False)
+                    empty.to_csv(out, index=False, lineterminator=_EOL)
         finally:
             if bar is not None:
                 bar.close()
