@@ -89,6 +89,7 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chunksize", type=int, default=200_000, help="rows per chunk (memory is bounded by it)")
     p.add_argument("--encoding", default=None, help="force an encoding (default: detect utf-8-sig/utf-8/cp932)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument("--bom", action="store_true", help="start the output with a UTF-8 BOM (for Excel)")
 
 
 def _evaluate_run(args: argparse.Namespace) -> int:
@@ -106,6 +107,7 @@ def _evaluate_run(args: argparse.Namespace) -> int:
             rulebook=book,
             progress=not args.no_progress,
             encoding=args.encoding,
+            bom=args.bom,
         )
     except (ScenarioFileError, LookupError) as exc:  # LookupError: an unknown --encoding
         print(f"error: {exc}", file=sys.stderr)

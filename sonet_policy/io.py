@@ -294,6 +294,7 @@ def evaluate_file(
     rulebook: RuleBook | None = None,
     progress: bool = True,
     encoding: str | None = None,
+    bom: bool = False,
 ) -> StreamSummary:
     """Evaluate the scenario CSV ``input`` chunk by chunk and write ``output``: the input's columns (as in the
     file) followed by the answer columns of :func:`~sonet_policy.evaluate.evaluate`, one row per non-blank
@@ -301,7 +302,9 @@ def evaluate_file(
 
     Memory stays bounded by ``chunksize`` rows whatever the file's size. The output goes to a temporary file
     beside ``output`` that is renamed when every row is written: an error or an interrupt leaves any earlier
-    ``output`` as it was. A progress bar (tqdm, on stderr) shows when ``progress``. Raises
+    ``output`` as it was. The output is UTF-8 with CRLF line ends; ``bom`` starts it with a BOM, so that Excel
+    opens it as UTF-8 (Japanese text otherwise shows garbled). A progress bar (tqdm, on stderr) shows when
+    ``progress``. Raises
     :class:`ScenarioFileError` before any row is read when a required column is missing.
 
     >>> import tempfile, pathlib
@@ -327,7 +330,10 @@ def evaluate_file(
     def write(tmp: Path) -> None:
         bar = _progress(os.path.getsize(source), progress)
         try:
-            with open(source, "rb") as handle, open(tmp, "w", encoding="utf-8", newline="") as out:
+            with (
+                open(source, "rb") as handle,
+                open(tmp, "w", encoding="utf-8-sig" if bom else "utf-8", newline="") as out,
+            ):
                 first = True
                 for chunk in _chunks(source, info, chunksize, handle):
                     frame, blanks = _prepare(chunk, info)

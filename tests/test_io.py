@@ -241,6 +241,11 @@ def test_cli_evaluate_summary_and_exit_codes(tmp_path: Path, capsys) -> None:
     assert "2 blank line(s) skipped" in err
     assert "エリア → area" in err and "extra columns passed through: メモ" in err
     assert len(pd.read_csv(target)) == 4
+    assert target.read_bytes().startswith("エリア".encode())  # UTF-8, no BOM by default
+    assert main(["evaluate", "--input", str(path), "--output", str(target), "--no-progress", "--bom"]) == 0
+    assert target.read_bytes().startswith(codecs.BOM_UTF8 + "エリア".encode())
+    assert b"\r\n" in target.read_bytes()
+    capsys.readouterr()
     # a missing column: exit 2, a message naming the column and the file, no output
     bad = tmp_path / "bad.csv"
     bad.write_text("area,plan,device,keep_number\nwest,other,RV-230SE,no\n")
