@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lab test lint unit nbval notebooks dashboard bench fuzz devices clean
+.PHONY: help setup lab test lint unit nbval notebooks dashboard browser crosscheck bench fuzz devices clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,9 +35,18 @@ unit: $(STAMP) ## the package tests only (no notebooks, no browser)
 notebooks: $(STAMP) ## re-execute every notebook from a clean kernel and store the outputs
 	MPLBACKEND=Agg $(PY) scripts/run_notebooks.py
 
-dashboard: $(STAMP) ## serve the scenario explorer as a Voilà dashboard on 127.0.0.1:8866
-	$(VENV)/bin/voila notebooks/01-scenario-explorer.ipynb --no-browser --Voila.ip=127.0.0.1 --port=8866 \
+nbval: $(STAMP) ## check the stored notebook outputs against a fresh run (strict, sanitised)
+	MPLBACKEND=Agg $(VENV)/bin/pytest notebooks/
+
+dashboard: $(STAMP) ## serve the explorer and the audit as a Voilà dashboard on 127.0.0.1:8866
+	$(VENV)/bin/voila notebooks/dashboard.ipynb --no-browser --Voila.ip=127.0.0.1 --port=8866 \
 		--Voila.port_retries=0 --VoilaExecutor.timeout=60
+
+browser: $(STAMP) ## drive the dashboard in headless Chromium (screenshots in artifacts/)
+	MPLBACKEND=Agg $(VENV)/bin/pytest -m browser tests/test_browser.py
+
+crosscheck: $(STAMP) ## DMN cross-check against pyDMNrules: 3,000 random scenarios and every decision cell
+	SONET_DMN_SAMPLE=3000 SONET_DMN_EXHAUSTIVE=1 $(VENV)/bin/pytest tests/test_dmn.py -q
 
 bench: $(STAMP) ## print the performance figures (evaluate, explain, compile, audit, pyDMNrules)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
