@@ -269,3 +269,16 @@ def test_cli_evaluate_summary_and_exit_codes(tmp_path: Path, capsys) -> None:
     # a file that does not exist
     assert main(["evaluate", "--input", str(tmp_path / "nope.csv"), "--output", str(tmp_path / "z.csv")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_atomic_write_gives_the_usual_permissions(tmp_path):
+    import os
+
+    from sonet_policy.cli import write_atomically
+
+    target = tmp_path / "answers.csv"
+    write_atomically(target, lambda tmp: tmp.write_text("a\n", encoding="utf-8"))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.read_text(encoding="utf-8") == "a\n"
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
