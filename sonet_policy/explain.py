@@ -144,12 +144,12 @@ def _plain(value: object) -> object:
 
 
 def _clause_refs(book: RuleBook, rule: Rule) -> list[ClauseRef]:
-    table = book.clauses
-    refs = []
-    for cid in rule.source:
-        rec = table.loc[cid]
-        refs.append(ClauseRef(cid, rec["text_ja"], rec["text_en"], rec["text_ja"].startswith("※")))
-    return refs
+    rows = book._cache.get("clause_rows")
+    if rows is None:  # one dict per book: a pandas lookup per cited clause would dominate explain's time
+        t = book.clauses
+        rows = {cid: (ja, en) for cid, ja, en in zip(t["clause_id"], t["text_ja"], t["text_en"], strict=True)}
+        book._cache["clause_rows"] = rows
+    return [ClauseRef(cid, rows[cid][0], rows[cid][1], rows[cid][0].startswith("※")) for cid in rule.source]
 
 
 def _trace(compiled: CompiledBook, decision: str, cell: int) -> tuple[object, list[RuleTrace]]:

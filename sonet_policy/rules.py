@@ -128,16 +128,17 @@ class RuleBook:
 
     def code_info(self, decision: str, code: str) -> dict[str, str]:
         """Labels of one code (Japanese, English, next step); empty strings where the book has none."""
-        hit = self.codes[(self.codes["decision"] == decision) & (self.codes["code"] == code)]
-        if hit.empty:
-            return {"code": code, "label_ja": "", "label_en": "", "next_step_en": ""}
-        rec = hit.iloc[0]
-        return {
-            "code": code,
-            "label_ja": rec["label_ja"],
-            "label_en": rec["label_en"],
-            "next_step_en": rec.get("next_step_en", ""),
-        }
+        table = self._cache.get("code_info")
+        if table is None:  # one dict per book: explain asks for labels on every call
+            c = self.codes
+            nxt = c["next_step_en"] if "next_step_en" in c else [""] * len(c)
+            table = {
+                (d, k): {"code": k, "label_ja": ja, "label_en": en, "next_step_en": nx}
+                for d, k, ja, en, nx in zip(c["decision"], c["code"], c["label_ja"], c["label_en"], nxt, strict=True)
+            }
+            self._cache["code_info"] = table
+        found = table.get((decision, code))
+        return dict(found) if found else {"code": code, "label_ja": "", "label_en": "", "next_step_en": ""}
 
     def priority(self, decision: str) -> list[str]:
         """The decision's answer codes in the order ``codes.csv`` lists them (PRIORITY: first wins)."""
