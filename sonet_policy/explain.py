@@ -134,6 +134,9 @@ class Explanation:
     def _repr_html_(self) -> str:
         return render_html(self)
 
+    def __repr__(self) -> str:  # the dataclass repr would be kilobytes; show what the CLI prints
+        return str(self)
+
 
 def _plain(value: object) -> object:
     if isinstance(value, (np.generic,)):
