@@ -119,6 +119,8 @@ class Explanation:
                 lines.append(f"  next:   {d.next_step_en}")
             for alt in d.alternatives:
                 lines.append(f"  or:     {alt['code']}  {alt['label_en']} / {alt['label_ja']}")
+            for c in d.footnotes:
+                lines.append(f"  footnote {c.clause_id}: {c.text_ja}  ({c.text_en})")
             for r in d.fired:
                 lines.append(f"  rule {r.rule_id} ({r.state}): {r.note}")
                 for c in r.clauses:
@@ -254,6 +256,7 @@ _CSS = """
 .sp-ok{border-left:6px solid #2e7d32}.sp-uncovered{border-left:6px solid #f9a825}
 .sp-conflict{border-left:6px solid #c62828}.sp-invalid{border-left:6px solid #6a1b9a}
 .sp-clause{color:#333;margin:2px 0 2px 8px}.sp-why{color:#777;font-size:12px}
+.sp-footnote{background:#fff8e1;margin:3px 0;padding:2px 4px}
 </style>
 """
 
@@ -279,6 +282,11 @@ def render_html(exp: Explanation) -> str:
             parts.append(f"<div>Next: {e(d.next_step_en)}</div>")
         for alt in d.alternatives:
             parts.append(f"<div>Or: {e(alt['label_ja'])} <i>({e(alt['label_en'])})</i></div>")
+        for c in d.footnotes:
+            parts.append(
+                f"<div class='sp-footnote' data-clause='{e(c.clause_id)}'>{e(c.text_ja)} "
+                f"<i class='sp-why'>({e(c.text_en)})</i></div>"
+            )
         for r in d.fired:
             parts.append(f"<div><b>{e(r.rule_id)}</b> <span class='sp-why'>{e(r.state)}</span></div>")
             for c in r.clauses:

@@ -287,3 +287,15 @@ def test_cli_evaluate_writes_one_answer_per_row(tmp_path: Path) -> None:
     answers = pd.read_csv(dst, dtype=str, keep_default_na=False)
     assert list(answers["status"]) == ["ok", "invalid", "ok"]
     assert list(answers["ipv4"]) == ["pppoe_router", "", "reboot_router"]
+
+
+def test_cards_show_the_footnotes_that_apply() -> None:
+    """The ※ clauses behind a deciding rule are listed as footnotes, in the HTML cards and the text."""
+    exp = explain(area="east", plan="sml", device="PR-600KI", setup="wlan_1g", keep_number=False)
+    assert [c.clause_id for c in exp["device_action"].footnotes] == ["dev.e.n1"]
+    assert [c.clause_id for c in exp["ipv4"].footnotes] == ["net.sml.7"]
+    html = exp._repr_html_()
+    assert "data-clause='dev.e.n1'" in html and "data-clause='net.sml.7'" in html
+    assert "footnote dev.e.n1: ※1 PR-600KI / MI" in str(exp)
+    plain = explain(area="east", plan="other", device="PR-200NE", setup="rental_only", keep_number=False)
+    assert plain["device_action"].footnotes == []
