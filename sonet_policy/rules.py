@@ -47,6 +47,13 @@ _REQUIRED = {
 }
 
 
+class _Problems(list):
+    """The problems found while loading, one dict each (file, row, column, value, problem)."""
+
+    def add(self, file: str, row: int, column: str, value: object, *, problem: str) -> None:
+        self.append(dict(file=file, row=row, column=column, value=value, problem=problem))
+
+
 @dataclass(frozen=True)
 class Rule:
     """One parsed row of a decision table."""
@@ -154,16 +161,14 @@ class RuleBook:
         return self._cache["compiled"]
 
 
-def _read(path: Path, problems: list[dict], *, root: Path | None = None) -> pd.DataFrame | None:
+def _read(path: Path, problems: _Problems, *, root: Path | None = None) -> pd.DataFrame | None:
     if root is not None and not path.resolve().is_relative_to(root):
-        problems.append(
-            dict(
-                file=path.name,
-                row=0,
-                column="",
-                value=str(path.resolve()),
-                problem="file lies outside the rule book folder (a symlink or '..'); not read",
-            )
+        problems.add(
+            path.name,
+            0,
+            "",
+            str(path.resolve()),
+            problem="file lies outside the rule book folder (a symlink or '..'); not read",
         )
         return None
     try:
@@ -173,17 +178,13 @@ def _read(path: Path, problems: list[dict], *, root: Path | None = None) -> pd.D
                 path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skip_blank_lines=True, index_col=False
             )
     except FileNotFoundError:
-        problems.append(dict(file=path.name, row=0, column="", value="", problem="file is missing"))
+        problems.add(path.name, 0, "", "", problem="file is missing")
         return None
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        problems.append(
-            dict(file=path.name, row=0, column="", value="", problem=f"cannot read as CSV: {str(exc).strip()}")
-        )
+        problems.add(path.name, 0, "", "", problem=f"cannot read as CSV: {str(exc).strip()}")
         return None
     except pd.errors.ParserWarning:
-        problems.append(
-            dict(file=path.name, row=0, column="", value="", problem="a row has more fields than the header")
-        )
+        problems.add(path.name, 0, "", "", problem="a row has more fields than the header")
         return None
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame.apply(lambda s: s.str.strip())
@@ -209,7 +210,7 @@ def _parse_conditions(
     models: tuple[str, ...],
     file: str,
     row: int,
-    problems: list[dict],
+    problems: _Problems,
 ) -> dict[str, Condition]:
     conds: dict[str, Condition] = {}
     for name in names:
@@ -223,14 +224,8 @@ def _parse_conditions(
                 for value in sorted(cond.values):
                     if value not in models:
                         near = ", ".join(nearest(value, models)) or "none"
-                        problems.append(
-                            dict(
-                                file=file,
-                                row=row,
-                                column=name,
-                                value=value,
-                                problem=f"device {value!r} is not in the catalogue; nearest: {near}",
-                            )
+                        problems.add(
+                            file, row, name, value, problem=f"device {value!r} is not in the catalogue; nearest: {near}"
                         )
             else:
                 cond = parse_cell(cell, name, spec.type, spec.domain if spec.type != "integer" else None)
@@ -240,7 +235,7 @@ def _parse_conditions(
                             raise ConditionError(f"{cell!r} lies below the domain (>= {int(spec.minimum)})")
             conds[name] = cond
         except ConditionError as exc:
-            problems.append(dict(file=file, row=row, column=name, value=cell, problem=str(exc)))
+            problems.add(file, row, name, cell, problem=str(exc))
     return conds
 
 
@@ -261,7 +256,7 @@ def load_rulebook(
     """
     folder = Path(folder).resolve()
     devices_path, clauses_path = Path(devices_path), Path(clauses_path)
-    problems: list[dict] = []
+    problems = _Problems()
     if not folder.is_dir():
         raise RuleBookError([dict(file=str(folder), row=0, column="", value="", problem="not a folder")])
     meta = {name: _read(folder / name, problems, root=folder) for name in META_FILES}
@@ -270,7 +265,7 @@ def load_rulebook(
             continue
         missing = [c for c in _REQUIRED[name] if c not in frame.columns]
         for c in missing:
-            problems.append(dict(file=name, row=0, column=c, value="", problem="required column is missing"))
+            problems.add(name, 0, c, "", problem="required column is missing")
         if missing:
             meta[name] = None
     absent = [p for p in (clauses_path, devices_path) if not p.is_file()]
@@ -287,14 +282,8 @@ def load_rulebook(
         for i, rec in meta["inputs.csv"].iterrows():
             row = int(i) + 2
             if rec["type"] not in INPUT_TYPES:
-                problems.append(
-                    dict(
-                        file="inputs.csv",
-                        row=row,
-                        column="type",
-                        value=rec["type"],
-                        problem=f"type must be one of {', '.join(INPUT_TYPES)}",
-                    )
+                problems.add(
+                    "inputs.csv", row, "type", rec["type"], problem=f"type must be one of {', '.join(INPUT_TYPES)}"
                 )
                 continue
             minimum = 0.0
@@ -304,15 +293,7 @@ def load_rulebook(
                     try:
                         minimum = float(int(rec["domain"][2:]))
                     except ValueError:
-                        problems.append(
-                            dict(
-                                file="inputs.csv",
-                                row=row,
-                                column="domain",
-                                value=rec["domain"],
-                                problem="integer domain must read >=N",
-                            )
-                        )
+                        problems.add("inputs.csv", row, "domain", rec["domain"], problem="integer domain must read >=N")
             elif rec["type"] == "boolean":
                 domain = ("false", "true")
             else:
@@ -334,61 +315,39 @@ def load_rulebook(
             row = int(i) + 2
             ok = True
             if not _DECISION_NAME.match(rec["decision"]):
-                problems.append(
-                    dict(
-                        file="decisions.csv",
-                        row=row,
-                        column="decision",
-                        value=rec["decision"],
-                        problem="a decision name is letters, digits and '_' (it names the file <decision>.csv)",
-                    )
+                problems.add(
+                    "decisions.csv",
+                    row,
+                    "decision",
+                    rec["decision"],
+                    problem="a decision name is letters, digits and '_' (it names the file <decision>.csv)",
                 )
                 ok = False
             if rec["hit_policy"].upper() not in HIT_POLICIES:
-                problems.append(
-                    dict(
-                        file="decisions.csv",
-                        row=row,
-                        column="hit_policy",
-                        value=rec["hit_policy"],
-                        problem=f"hit policy must be one of {', '.join(HIT_POLICIES)}",
-                    )
+                problems.add(
+                    "decisions.csv",
+                    row,
+                    "hit_policy",
+                    rec["hit_policy"],
+                    problem=f"hit policy must be one of {', '.join(HIT_POLICIES)}",
                 )
                 ok = False
             for name in _split(rec["inputs"]):
                 if name not in inputs:
-                    problems.append(
-                        dict(
-                            file="decisions.csv",
-                            row=row,
-                            column="inputs",
-                            value=name,
-                            problem="input is not declared in inputs.csv",
-                        )
-                    )
+                    problems.add("decisions.csv", row, "inputs", name, problem="input is not declared in inputs.csv")
                     ok = False
             outputs = _split(rec["outputs"])
             if not outputs or outputs[0] != rec["decision"]:
-                problems.append(
-                    dict(
-                        file="decisions.csv",
-                        row=row,
-                        column="outputs",
-                        value=rec["outputs"],
-                        problem="the first output must be the decision itself",
-                    )
+                problems.add(
+                    "decisions.csv",
+                    row,
+                    "outputs",
+                    rec["outputs"],
+                    problem="the first output must be the decision itself",
                 )
                 ok = False
             if rec["decision"] in decisions:
-                problems.append(
-                    dict(
-                        file="decisions.csv",
-                        row=row,
-                        column="decision",
-                        value=rec["decision"],
-                        problem="decision is declared twice",
-                    )
-                )
+                problems.add("decisions.csv", row, "decision", rec["decision"], problem="decision is declared twice")
                 ok = False
             if ok:
                 decisions[rec["decision"]] = DecisionSpec(
@@ -404,29 +363,11 @@ def load_rulebook(
     for i, rec in codes.iterrows():
         row = int(i) + 2
         if rec["role"] not in ("answer", "alternative"):
-            problems.append(
-                dict(
-                    file="codes.csv",
-                    row=row,
-                    column="role",
-                    value=rec["role"],
-                    problem="role must be answer or alternative",
-                )
-            )
+            problems.add("codes.csv", row, "role", rec["role"], problem="role must be answer or alternative")
         if rec["code"] in RESERVED_CODES:
-            problems.append(
-                dict(
-                    file="codes.csv",
-                    row=row,
-                    column="code",
-                    value=rec["code"],
-                    problem="this code is reserved for findings",
-                )
-            )
+            problems.add("codes.csv", row, "code", rec["code"], problem="this code is reserved for findings")
         if decisions and rec["decision"] not in decisions:
-            problems.append(
-                dict(file="codes.csv", row=row, column="decision", value=rec["decision"], problem="unknown decision")
-            )
+            problems.add("codes.csv", row, "decision", rec["decision"], problem="unknown decision")
     answers = {d: set(codes.loc[(codes["decision"] == d) & (codes["role"] == "answer"), "code"]) for d in decisions}
     alternatives = {
         d: set(codes.loc[(codes["decision"] == d) & (codes["role"] == "alternative"), "code"]) for d in decisions
@@ -444,19 +385,11 @@ def load_rulebook(
         needed = ["rule_id", *spec.inputs, *spec.outputs, "source"]
         missing = [c for c in needed if c not in frame.columns]
         for c in missing:
-            problems.append(dict(file=file, row=0, column=c, value="", problem="required column is missing"))
+            problems.add(file, 0, c, "", problem="required column is missing")
         allowed = set(needed) | set(RULE_COLUMNS_FIXED)
         for c in frame.columns:
             if c not in allowed:
-                problems.append(
-                    dict(
-                        file=file,
-                        row=0,
-                        column=c,
-                        value="",
-                        problem="unknown column (not an input or output of this decision)",
-                    )
-                )
+                problems.add(file, 0, c, "", problem="unknown column (not an input or output of this decision)")
         if missing:
             continue
         parsed: list[Rule] = []
@@ -464,17 +397,9 @@ def load_rulebook(
             row = int(i) + 2
             rid = rec["rule_id"]
             if not rid:
-                problems.append(dict(file=file, row=row, column="rule_id", value="", problem="rule_id is empty"))
+                problems.add(file, row, "rule_id", "", problem="rule_id is empty")
             elif rid in seen_ids:
-                problems.append(
-                    dict(
-                        file=file,
-                        row=row,
-                        column="rule_id",
-                        value=rid,
-                        problem=f"duplicate rule id (also in {seen_ids[rid]})",
-                    )
-                )
+                problems.add(file, row, "rule_id", rid, problem=f"duplicate rule id (also in {seen_ids[rid]})")
             else:
                 seen_ids[rid] = file
             conds = _parse_conditions(rec, spec.inputs, inputs, models, file, row, problems)
@@ -483,39 +408,25 @@ def load_rulebook(
                 value = rec[out]
                 if out == name:
                     if value not in answers.get(name, set()):
-                        problems.append(
-                            dict(
-                                file=file,
-                                row=row,
-                                column=out,
-                                value=value,
-                                problem=f"unknown code; {name} answers {'|'.join(sorted(answers.get(name, set())))}",
-                            )
+                        problems.add(
+                            file,
+                            row,
+                            out,
+                            value,
+                            problem=f"unknown code; {name} answers {'|'.join(sorted(answers.get(name, set())))}",
                         )
                 else:
                     for part in _split(value):
                         if part not in alternatives.get(name, set()) | answers.get(name, set()):
-                            problems.append(
-                                dict(
-                                    file=file, row=row, column=out, value=part, problem=f"unknown code for {name}.{out}"
-                                )
-                            )
+                            problems.add(file, row, out, part, problem=f"unknown code for {name}.{out}")
                 outs.append((out, value))
             source = _split(rec["source"])
             if not source:
-                problems.append(
-                    dict(file=file, row=row, column="source", value="", problem="every rule cites at least one clause")
-                )
+                problems.add(file, row, "source", "", problem="every rule cites at least one clause")
             for cid in source:
                 if cid not in clause_ids:
-                    problems.append(
-                        dict(
-                            file=file,
-                            row=row,
-                            column="source",
-                            value=cid,
-                            problem="cited clause does not exist in data/source/clauses.csv",
-                        )
+                    problems.add(
+                        file, row, "source", cid, problem="cited clause does not exist in data/source/clauses.csv"
                     )
             parsed.append(
                 Rule(
@@ -526,35 +437,17 @@ def load_rulebook(
         for r in parsed:
             for target in r.exception_of:
                 if target == r.rule_id:
-                    problems.append(
-                        dict(
-                            file=file,
-                            row=r.row,
-                            column="exception_of",
-                            value=target,
-                            problem="a rule cannot be an exception of itself",
-                        )
-                    )
+                    problems.add(file, r.row, "exception_of", target, problem="a rule cannot be an exception of itself")
                 elif target not in ids:
-                    problems.append(
-                        dict(
-                            file=file,
-                            row=r.row,
-                            column="exception_of",
-                            value=target,
-                            problem="exception_of names a rule that is not in this table",
-                        )
+                    problems.add(
+                        file,
+                        r.row,
+                        "exception_of",
+                        target,
+                        problem="exception_of names a rule that is not in this table",
                     )
         for r in _cycle(parsed):
-            problems.append(
-                dict(
-                    file=file,
-                    row=r.row,
-                    column="exception_of",
-                    value="|".join(r.exception_of),
-                    problem="exceptions form a cycle",
-                )
-            )
+            problems.add(file, r.row, "exception_of", "|".join(r.exception_of), problem="exceptions form a cycle")
         rules[name] = parsed
 
     constraints: list[Constraint] = []
@@ -564,9 +457,7 @@ def load_rulebook(
         if frame is not None:
             missing = [c for c in ("constraint_id", "message", "source") if c not in frame.columns]
             for c in missing:
-                problems.append(
-                    dict(file="constraints.csv", row=0, column=c, value="", problem="required column is missing")
-                )
+                problems.add("constraints.csv", 0, c, "", problem="required column is missing")
             if not missing:
                 _check_constraints(frame, inputs, problems)
                 names = tuple(n for n in inputs if n in frame.columns)
@@ -575,14 +466,12 @@ def load_rulebook(
                     conds = _parse_conditions(rec, names, inputs, models, "constraints.csv", row, problems)
                     for cid in _split(rec["source"]):
                         if cid not in clause_ids:
-                            problems.append(
-                                dict(
-                                    file="constraints.csv",
-                                    row=row,
-                                    column="source",
-                                    value=cid,
-                                    problem="cited clause does not exist in data/source/clauses.csv",
-                                )
+                            problems.add(
+                                "constraints.csv",
+                                row,
+                                "source",
+                                cid,
+                                problem="cited clause does not exist in data/source/clauses.csv",
                             )
                     constraints.append(
                         Constraint(
@@ -610,10 +499,6 @@ def load_rulebook(
     )
 
 
-def _problem(file: str, row: int, column: str, value: object, problem: str) -> dict:
-    return dict(file=file, row=row, column=column, value=value, problem=problem)
-
-
 # How the engine reads each input: (type, domain for the device; "" otherwise).
 ENGINE_TYPES = {
     "area": ("category", ""),
@@ -625,7 +510,7 @@ ENGINE_TYPES = {
 }
 
 
-def _check_meta(meta: dict[str, pd.DataFrame | None], problems: list[dict]) -> None:
+def _check_meta(meta: dict[str, pd.DataFrame | None], problems: _Problems) -> None:
     """Checks of inputs.csv, decisions.csv and codes.csv that do not depend on other files."""
     from .engine import INPUT_ORDER
 
@@ -635,76 +520,72 @@ def _check_meta(meta: dict[str, pd.DataFrame | None], problems: list[dict]) -> N
         for i, rec in frame.iterrows():
             row, name = int(i) + 2, rec["input"]
             if name in seen:
-                problems.append(_problem("inputs.csv", row, "input", name, "input is declared twice"))
+                problems.add("inputs.csv", row, "input", name, problem="input is declared twice")
             seen.add(name)
             if name not in INPUT_ORDER:
-                problems.append(
-                    _problem(
-                        "inputs.csv", row, "input", name, f"unknown input; the engine reads {', '.join(INPUT_ORDER)}"
-                    )
+                problems.add(
+                    "inputs.csv",
+                    row,
+                    "input",
+                    name,
+                    problem=f"unknown input; the engine reads {', '.join(INPUT_ORDER)}",
                 )
             if rec["required"].lower() not in ("true", "false"):
-                problems.append(
-                    _problem("inputs.csv", row, "required", rec["required"], "required must be true or false")
-                )
+                problems.add("inputs.csv", row, "required", rec["required"], problem="required must be true or false")
             if rec["type"] == "category" and rec["domain"] != "catalogue":
                 for value in rec["domain"].split("|"):
                     if not _PLAIN_VALUE.match(value.strip()):
-                        problems.append(
-                            _problem(
-                                "inputs.csv", row, "domain", value, "a domain value is letters, digits, '_' and '-'"
-                            )
+                        problems.add(
+                            "inputs.csv", row, "domain", value, problem="a domain value is letters, digits, '_' and '-'"
                         )
             if rec["type"] == "integer" and not rec["domain"].startswith(">="):
-                problems.append(_problem("inputs.csv", row, "domain", rec["domain"], "integer domain must read >=N"))
+                problems.add("inputs.csv", row, "domain", rec["domain"], problem="integer domain must read >=N")
             expected = ENGINE_TYPES.get(name)
             if expected and (rec["type"], rec["domain"] if name == "device" else "") != expected:
-                problems.append(
-                    _problem(
-                        "inputs.csv",
-                        row,
-                        "type",
-                        rec["type"],
-                        f"the engine reads {name} as {' with domain '.join(filter(None, expected))}",
-                    )
+                problems.add(
+                    "inputs.csv",
+                    row,
+                    "type",
+                    rec["type"],
+                    problem=f"the engine reads {name} as {' with domain '.join(filter(None, expected))}",
                 )
         for name in INPUT_ORDER:
             if name not in seen:
-                problems.append(_problem("inputs.csv", 0, "input", name, "an input the engine reads is not declared"))
+                problems.add("inputs.csv", 0, "input", name, problem="an input the engine reads is not declared")
     frame = meta["decisions.csv"]
     if frame is not None and frame.empty:
-        problems.append(_problem("decisions.csv", 0, "decision", "", "no decision is declared"))
+        problems.add("decisions.csv", 0, "decision", "", problem="no decision is declared")
     frame = meta["codes.csv"]
     if frame is not None:
         twice = frame.duplicated(["decision", "code"], keep="first")
         for i in frame.index[twice]:
             rec = frame.loc[i]
-            problems.append(
-                _problem("codes.csv", int(i) + 2, "code", rec["code"], f"code is listed twice for {rec['decision']}")
+            problems.add(
+                "codes.csv", int(i) + 2, "code", rec["code"], problem=f"code is listed twice for {rec['decision']}"
             )
 
 
-def _check_constraints(frame: pd.DataFrame, inputs: dict[str, InputSpec], problems: list[dict]) -> None:
+def _check_constraints(frame: pd.DataFrame, inputs: dict[str, InputSpec], problems: _Problems) -> None:
     """Every constraint has an id, cites a clause, and names the input its error message is about."""
     file = "constraints.csv"
     allowed = set(CONSTRAINT_COLUMNS_FIXED) | set(inputs)
     for c in frame.columns:
         if c not in allowed:
-            problems.append(_problem(file, 0, c, "", "unknown column (not an input of inputs.csv)"))
+            problems.add(file, 0, c, "", problem="unknown column (not an input of inputs.csv)")
     seen: set[str] = set()
     for i, rec in frame.iterrows():
         row, cid = int(i) + 2, rec["constraint_id"]
         if not cid:
-            problems.append(_problem(file, row, "constraint_id", "", "constraint_id is empty"))
+            problems.add(file, row, "constraint_id", "", problem="constraint_id is empty")
         elif cid in seen:
-            problems.append(_problem(file, row, "constraint_id", cid, "duplicate constraint id"))
+            problems.add(file, row, "constraint_id", cid, problem="duplicate constraint id")
         seen.add(cid)
         if rec.get("field", "") not in inputs:
-            problems.append(
-                _problem(file, row, "field", rec.get("field", ""), "field must name the input the message is about")
+            problems.add(
+                file, row, "field", rec.get("field", ""), problem="field must name the input the message is about"
             )
         if not _split(rec["source"]):
-            problems.append(_problem(file, row, "source", "", "every constraint cites at least one clause"))
+            problems.add(file, row, "source", "", problem="every constraint cites at least one clause")
 
 
 def _cycle(rules: list[Rule]) -> list[Rule]:
