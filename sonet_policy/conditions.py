@@ -92,6 +92,25 @@ class Axis:
     breaks: tuple[float, ...] = ()
 
 
+def day_spans(axis: Axis, positions: object) -> tuple[bool, list[tuple[float, float]]]:
+    """Positions of an integer axis as (empty value included, maximal half-open spans of the intervals).
+
+    >>> axis = integer_axis("days", {32})
+    >>> day_spans(axis, [0, 1, 2])
+    (True, [(0, inf)])
+    """
+    spans: list[list[float]] = []
+    for p in sorted(set(positions)):
+        if p == 0:
+            continue
+        lo, hi = axis.intervals[p]
+        if spans and spans[-1][1] == lo:
+            spans[-1][1] = hi
+        else:
+            spans.append([lo, hi])
+    return 0 in set(positions), [(lo, hi) for lo, hi in spans]
+
+
 def integer_axis(name: str, bounds: set[float], *, minimum: float = 0) -> Axis:
     """Cut the integer domain ``[minimum, inf)`` at every bound a rule uses; cell 0 is the empty value."""
     cuts = sorted({minimum} | {b for b in bounds if b > minimum})

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .conditions import INF, Axis, integer_axis
+from .conditions import INF, Axis, day_spans, integer_axis
 from .engine import INPUT_ORDER, CompiledBook
 from .paths import RULES_DIR
 from .rules import RuleBook, load_rulebook
@@ -269,17 +269,9 @@ def _render(name: str, axis: Axis, positions: list[int]) -> str:
         return "-"
     if axis.kind != "integer":
         return "|".join(axis.labels[p] for p in sorted(positions))
-    parts = []
-    if 0 in positions:
-        parts.append("null")
-    runs: list[list[float]] = []
-    for p in sorted(q for q in positions if q > 0):
-        lo, hi = axis.intervals[p]
-        if runs and runs[-1][1] == lo:
-            runs[-1][1] = hi
-        else:
-            runs.append([lo, hi])
-    for lo, hi in runs:
+    empty, spans = day_spans(axis, positions)
+    parts = ["null"] if empty else []
+    for lo, hi in spans:
         parts.append(f">={int(lo)}" if hi == INF else (f"{int(lo)}" if hi == lo + 1 else f"[{int(lo)},{int(hi) - 1}]"))
     return "|".join(parts)
 

@@ -49,6 +49,7 @@ from pathlib import Path
 import numpy as np
 
 from .cli import command, rulebook_from, write_atomically
+from .conditions import day_spans
 from .engine import INPUT_ORDER, CompiledBook, Outcome
 from .rules import RuleBook, default_rulebook
 
@@ -87,16 +88,8 @@ def feel_test(compiled: CompiledBook, name: str, positions: tuple[int, ...]) -> 
     if len(chosen) == len(axis.labels):
         return "-"
     if axis.kind == "integer":
-        parts = ["null"] if 0 in chosen else []
-        spans: list[list[float]] = []
-        for p in chosen:
-            if p == 0:
-                continue
-            lo, hi = axis.intervals[p]
-            if spans and spans[-1][1] == lo:
-                spans[-1][1] = hi
-            else:
-                spans.append([lo, hi])
+        empty, spans = day_spans(axis, chosen)
+        parts = ["null"] if empty else []
         for lo, hi in spans:
             if hi == math.inf:
                 parts.append(f">={int(lo)}")
