@@ -503,15 +503,9 @@ def _add_args(p: argparse.ArgumentParser) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     book = rulebook_from(args)
-    population = None
-    if args.population:
-        from .io import ScenarioFileError, read_scenarios
+    from .io import read_scenarios
 
-        try:
-            population = read_scenarios(args.population, rulebook=book)
-        except ScenarioFileError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+    population = read_scenarios(args.population, rulebook=book) if args.population else None
     findings = audit(book, population=population)
     c = counts(findings)
     summary = f"{len(findings)} findings: " + ", ".join(f"{v} {k}" for k, v in c.items())

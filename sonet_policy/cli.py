@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import RuleBookError
+from .errors import RuleBookError, ScenarioError
 from .rules import RuleBook, default_rulebook, load_rulebook
 
 COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {}
@@ -166,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command][1](args)
     except RuleBookError as exc:
         print(str(exc), file=sys.stderr)
+        return 2
+    except ScenarioError as exc:  # an unreadable scenario or population file: the message names file and field
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     except (FileNotFoundError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import html
 import json
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -541,17 +540,9 @@ def _diff_args(p: argparse.ArgumentParser) -> None:
 
 
 def _diff_run(args: argparse.Namespace) -> int:
-    from .errors import ScenarioError
+    from .population import load_population
 
-    population = None
-    if args.population:
-        from .population import load_population
-
-        try:
-            population = load_population(args.population)
-        except ScenarioError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+    population = load_population(args.population) if args.population else None
     result = diff(args.before, args.after, population=population)
     print(result.to_json(indent=2) if args.format == "json" else str(result))
     return 0

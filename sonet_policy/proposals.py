@@ -356,16 +356,9 @@ def _proposal_run(args: argparse.Namespace) -> int:
         print(f"proposal {args.name} → {folder} (a copy of {RULES_DIR}); edit its CSVs, then: proposal check")
         return 0
     folder = Path(args.name) if Path(args.name).is_dir() else Path(args.root) / args.name
-    population = None
-    if args.population:
-        from .errors import ScenarioError
-        from .population import load_population
+    from .population import load_population
 
-        try:
-            population = load_population(args.population)
-        except ScenarioError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+    population = load_population(args.population) if args.population else None
     review = review_proposal(folder, population=population)
     print(review, file=sys.stdout if review.ok else sys.stderr)
     return 0 if review.ok else 2

@@ -299,3 +299,12 @@ def test_cards_show_the_footnotes_that_apply() -> None:
     assert "footnote dev.e.n1: ※1 PR-600KI / MI" in str(exp)
     plain = explain(area="east", plan="other", device="PR-200NE", setup="rental_only", keep_number=False)
     assert plain["device_action"].footnotes == []
+
+
+@pytest.mark.parametrize("command", [["audit"], ["diff", "data/rules", "data/rules"]])
+def test_cli_population_missing_a_column_exits_2_naming_it(tmp_path: Path, command: list[str]) -> None:
+    bad = tmp_path / "population.csv"
+    bad.write_text("area,plan\neast,sml\n", encoding="utf-8")
+    out = run_cli(*command, "--population", str(bad))
+    assert out.returncode == 2
+    assert "required column 'device'" in out.stderr and "Traceback" not in out.stderr
