@@ -272,10 +272,20 @@ class ProposalEditor:
         self.widget = w.VBox([controls, self.grid, self.message])
         self.reload()
 
-    def _ipython_display_(self) -> None:  # pragma: no cover - display hook
-        from IPython.display import display
+    def summary(self) -> str:
+        """One line for the notebook's plain text: the table, the proposal and the last message."""
+        said = html.unescape(re.sub(r"<[^>]+>", " ", self.message.value.split("</p>")[0])).strip()
+        said = said.replace(str(self.folder), self.folder.name)  # no machine-specific path in saved outputs
+        table = f"{self.table.value}.csv of proposal {self.folder.name!r}"
+        return f"ProposalEditor: {table}, {len(self.cells)} rows; {said}"
 
-        display(self.widget)
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        bundle = self.widget._repr_mimebundle_(include=include, exclude=exclude)
+        bundle["text/plain"] = self.summary()
+        return bundle
+
+    def __repr__(self) -> str:
+        return self.summary()
 
     def reload(self) -> None:
         """(Re)read the selected table from the folder into the grid."""

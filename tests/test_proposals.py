@@ -269,3 +269,16 @@ def test_a_table_symlinked_to_the_baseline_is_never_written(proposal):
     with pytest.raises(BaselineWriteError):
         save_table(proposal, "wifi", table)
     assert read_table(RULES_DIR / "wifi.csv").loc[2, "wifi"] == "continues"
+
+
+def test_editor_plain_text_names_the_table_and_the_last_message_without_paths(tmp_path) -> None:
+    from sonet_policy.proposals import ProposalEditor
+
+    editor = ProposalEditor(create_proposal("p1", root=tmp_path), "device_action")
+    expected = "ProposalEditor: device_action.csv of proposal 'p1', 11 rows; 11 rows of device_action.csv from p1"
+    assert repr(editor) == expected
+    grid = editor.frame()
+    editor.set_cell(int(grid.index[grid["rule_id"] == "DEV-W-1K"][0]), "device_action", "none")
+    book = editor.save()
+    assert book is not None and f"rule book hash {book.hash}" in repr(editor)
+    assert str(tmp_path) not in repr(editor)
