@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .display import WidgetApp
 from .errors import PROBLEM_COLUMNS, RuleBookError
 from .paths import PROJECT_DIR, RULES_DIR
 from .rules import META_FILES, RuleBook, load_rulebook
@@ -236,7 +237,7 @@ def review_proposal(
 # ---------------------------------------------------------------- notebook editor ----
 
 
-class ProposalEditor:
+class ProposalEditor(WidgetApp):
     """An editable grid for one table of a proposal, in a notebook (ipywidgets; imported when built).
 
     Pick a table, edit its cells (each a text box), then **Check** (lists every problem, writes nothing) or
@@ -278,14 +279,6 @@ class ProposalEditor:
         said = said.replace(str(self.folder), self.folder.name)  # no machine-specific path in saved outputs
         table = f"{self.table.value}.csv of proposal {self.folder.name!r}"
         return f"ProposalEditor: {table}, {len(self.cells)} rows; {said}"
-
-    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
-        bundle = self.widget._repr_mimebundle_(include=include, exclude=exclude)
-        bundle["text/plain"] = self.summary()
-        return bundle
-
-    def __repr__(self) -> str:
-        return self.summary()
 
     def reload(self) -> None:
         """(Re)read the selected table from the folder into the grid."""

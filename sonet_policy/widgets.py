@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 from IPython.display import HTML
 
+from .display import WidgetApp
 from .engine import INPUT_ORDER, CompiledBook
 from .explain import Explanation, explain, render_html
 from .rules import RuleBook, default_rulebook
@@ -81,21 +82,10 @@ def domain_options(book: RuleBook, name: str) -> list[tuple[str, str]]:
     return [(f"{code} · {labels[code]}" if code in labels else code, code) for code in spec.domain]
 
 
-class _App:
+class _App(WidgetApp):
     """Displays as its ``widget``; plain text is :meth:`summary`."""
 
     widget: w.Widget
-
-    def summary(self) -> str:  # pragma: no cover - overridden
-        return type(self).__name__
-
-    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
-        bundle = self.widget._repr_mimebundle_(include=include, exclude=exclude)
-        bundle["text/plain"] = self.summary()
-        return bundle
-
-    def __repr__(self) -> str:
-        return self.summary()
 
 
 @dataclass(frozen=True)
