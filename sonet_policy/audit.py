@@ -492,8 +492,40 @@ def render_text(findings: pd.DataFrame, *, book: RuleBook | None = None, usage: 
     return "\n".join(lines)
 
 
+EXIT_FINDINGS = 3  # audit --fail-on: findings of a named kind exist (0 done, 1 runtime or I/O, 2 usage or data)
+
+
+def fail_on_kinds(text: str) -> tuple[str, ...]:
+    """Parse ``--fail-on``: finding kinds separated by commas, or ``all``; raises ArgumentTypeError otherwise.
+
+    >>> fail_on_kinds("gap, conflict")
+    ('gap', 'conflict')
+    >>> fail_on_kinds("gaps")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: unknown finding kind 'gaps'; use all or some of: gap, conflict, ...
+    """
+    kinds = tuple(k.strip() for k in text.split(",") if k.strip())
+    if kinds == ("all",):
+        return KINDS
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown or not kinds:
+        raise argparse.ArgumentTypeError(
+            f"unknown finding kind {(unknown or [text])[0]!r}; use all or some of: {', '.join(KINDS)}"
+        )
+    return kinds
+
+
 def _add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or json")
+    p.add_argument(
+        "--fail-on",
+        type=fail_on_kinds,
+        default=(),
+        metavar="KINDS",
+        help=f"exit {EXIT_FINDINGS} when findings of these kinds exist, for CI "
+        f"(comma-separated: {','.join(KINDS)}, or all); the report is printed either way",
+    )
     p.add_argument(
         "--population",
         default=None,
@@ -515,7 +547,14 @@ def _run(args: argparse.Namespace) -> int:
     else:
         usage = rule_usage(book, population) if population is not None else None
         print(render_text(findings, book=book, usage=usage))
+    failing = {k: c[k] for k in args.fail_on if c[k]}
+    if failing:
+        listed = ", ".join(f"{v} {k}" for k, v in failing.items())
+        print(f"audit failed: {listed} (--fail-on {','.join(args.fail_on)})", file=sys.stderr)
+        return EXIT_FINDINGS
     return 0
 
 
-command("audit")((_add_args, _run))
+command("audit", summary="list gaps, conflicts, overlaps, dead rules and uncited clauses of a rule book")(
+    (_add_args, _run)
+)

@@ -1,6 +1,7 @@
 """Command line: ``python -m sonet_policy explain|evaluate|build-devices …`` (``--help`` on each).
 
-Other commands (audit, diff, export-dmn) register themselves in :data:`COMMANDS` from their own modules.
+Other commands (audit, diff, export-dmn) register themselves in :data:`COMMANDS` from their own modules, each
+with a one-line summary and whether it reads a rule book (then it takes ``--rules``): :data:`COMMAND_INFO`.
 """
 
 from __future__ import annotations
@@ -18,13 +19,23 @@ from .errors import RuleBookError, ScenarioError
 from .rules import RuleBook, default_rulebook, load_rulebook
 
 COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {}
+COMMAND_INFO: dict[str, tuple[str, bool]] = {}  # name -> (one-line summary for --help, takes --rules)
+DESCRIPTION = "The So-net 光 電話 cancellation page as decision tables: answer, explain, audit, compare, export."
+EPILOG = (
+    "exit codes: 0 done; 1 a runtime or I/O error; 2 a usage error or bad data (a broken rule book, an "
+    "invalid scenario); 3 audit --fail-on found findings of the kinds named. "
+    "'python -m sonet_policy COMMAND --help' gives each command's options."
+)
 
 
-def command(name: str):
-    """Register ``(add_arguments, run)`` for a sub-command."""
+def command(name: str, *, summary: str | None = None, rules: bool = True):
+    """Register ``(add_arguments, run)`` for a sub-command: ``summary`` is its line in ``--help`` (default: the
+    first line of ``run``'s docstring), ``rules`` whether it takes ``--rules`` (it reads one rule book)."""
 
     def wrap(pair):
         COMMANDS[name] = pair
+        text = summary if summary is not None else (pair[1].__doc__ or "").strip().split("\n")[0]
+        COMMAND_INFO[name] = (text, rules)
         return pair
 
     return wrap
@@ -78,7 +89,9 @@ def _explain_run(args: argparse.Namespace) -> int:
     return 2 if exp.status == "invalid" else 0
 
 
-command("explain")((_explain_args, _explain_run))
+command("explain", summary="one customer's answers with the rules and the Japanese clauses behind them")(
+    (_explain_args, _explain_run)
+)
 
 
 def _evaluate_args(p: argparse.ArgumentParser) -> None:
@@ -119,7 +132,9 @@ def _evaluate_run(args: argparse.Namespace) -> int:
     return 0
 
 
-command("evaluate")((_evaluate_args, _evaluate_run))
+command("evaluate", summary="answer every row of a scenario file (streamed in chunks) into an answers file")(
+    (_evaluate_args, _evaluate_run)
+)
 
 
 def _devices_args(p: argparse.ArgumentParser) -> None:
@@ -128,8 +143,11 @@ def _devices_args(p: argparse.ArgumentParser) -> None:
 
 def _devices_run(args: argparse.Namespace) -> int:
     from .devices import build_catalogue
-    from .paths import DEVICES_CSV
+    from .paths import DEVICES_CSV, INSTALLED
 
+    if INSTALLED and not args.output:  # the shipped catalogue is package data: rebuild it in a checkout
+        print("error: an installed kit does not rewrite its own data; give --output FILE", file=sys.stderr)
+        return 2
     frame = build_catalogue()
     target = args.output or DEVICES_CSV
     write_atomically(target, lambda tmp: frame.to_csv(tmp, index=False, lineterminator="\n"))
@@ -137,7 +155,9 @@ def _devices_run(args: argparse.Namespace) -> int:
     return 0
 
 
-command("build-devices")((_devices_args, _devices_run))
+command("build-devices", summary="rebuild the device catalogue (data/devices.csv) from the page's tables", rules=False)(
+    (_devices_args, _devices_run)
+)
 
 
 def _load_plugins() -> None:
@@ -154,12 +174,17 @@ def _load_plugins() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
+    from . import __version__
+
     _load_plugins()
-    parser = argparse.ArgumentParser(prog="python -m sonet_policy", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="python -m sonet_policy", description=DESCRIPTION, epilog=EPILOG)
+    parser.add_argument("--version", action="version", version=f"sonet-policy {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, title="commands", metavar="COMMAND")
     for name, (add_args, _run) in COMMANDS.items():
-        p = sub.add_parser(name)
-        p.add_argument("--rules", default=None, help="rule book folder (default: the shipped data/rules)")
+        summary, takes_rules = COMMAND_INFO.get(name, ("", True))
+        p = sub.add_parser(name, help=summary, description=summary)
+        if takes_rules:
+            p.add_argument("--rules", default=None, help="rule book folder (default: the shipped data/rules)")
         add_args(p)
     args = parser.parse_args(argv)
     try:

@@ -551,7 +551,9 @@ def _diff_run(args: argparse.Namespace) -> int:
 def _register() -> None:
     from .cli import command
 
-    command("diff")((_diff_args, _diff_run))
+    command("diff", summary="compare two rule books: the scenarios whose answers change", rules=False)(
+        (_diff_args, _diff_run)
+    )
 
 
 _register()

@@ -328,4 +328,4 @@ def _export_run(args: argparse.Namespace) -> int:
     return 0
 
 
-command("export-dmn")((_export_args, _export_run))
+command("export-dmn", summary="write the rule book as DMN 1.3 decision tables (XML)")((_export_args, _export_run))

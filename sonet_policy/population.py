@@ -370,7 +370,9 @@ def _population_run(args: argparse.Namespace) -> int:
 def _register() -> None:
     from .cli import command
 
-    command("population")((_population_args, _population_run))
+    command("population", summary="write a synthetic customer base (CSV) for impact counts", rules=False)(
+        (_population_args, _population_run)
+    )
 
 
 _register()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import os
 import re
 import shutil
 import sys
@@ -29,13 +30,29 @@ import pandas as pd
 
 from .display import WidgetApp
 from .errors import PROBLEM_COLUMNS, RuleBookError
-from .paths import PROJECT_DIR, RULES_DIR
+from .paths import RULES_DIR
 from .rules import META_FILES, RuleBook, load_rulebook
 
-PROPOSALS_DIR = PROJECT_DIR / "proposals"
+PROPOSALS_ENV = "SONET_POLICY_PROPOSALS"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 _TABLE = re.compile(r"^[A-Za-z0-9_]+$")
 OPTIONAL_FILES = ("constraints.csv",)
+
+
+def proposals_dir() -> Path:
+    """Where proposals are written: the folder named by ``$SONET_POLICY_PROPOSALS``, else ``proposals/`` in the
+    current directory (never beside the installed package). Returns an absolute path; raises nothing.
+
+    >>> proposals_dir().is_absolute()
+    True
+    """
+    return Path(os.environ.get(PROPOSALS_ENV) or Path.cwd() / "proposals").expanduser().absolute()
+
+
+def __getattr__(name: str) -> Path:
+    if name == "PROPOSALS_DIR":  # read when asked, so it follows the current directory and the environment
+        return proposals_dir()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class BaselineWriteError(PermissionError):
@@ -97,8 +114,9 @@ def copy_rulebook(src: Path | str, dst: Path | str) -> Path:
     return dst
 
 
-def create_proposal(name: str, *, base: Path | str = RULES_DIR, root: Path | str = PROPOSALS_DIR) -> Path:
-    """Copy the rule book ``base`` (default: the baseline) to ``root/name`` and return that folder.
+def create_proposal(name: str, *, base: Path | str = RULES_DIR, root: Path | str | None = None) -> Path:
+    """Copy the rule book ``base`` (default: the baseline) to ``root/name`` and return that folder; ``root``
+    defaults to :func:`proposals_dir`.
 
     ``name`` is letters, digits, ``_``, ``.``, ``-`` (no path separators, at most 64 characters). Raises
     ValueError for a bad name, FileExistsError when the proposal exists.
@@ -110,7 +128,7 @@ def create_proposal(name: str, *, base: Path | str = RULES_DIR, root: Path | str
     """
     if not _NAME.match(name) or ".." in name:
         raise ValueError(f"proposal name {name!r}: use letters, digits, '_', '.', '-' (up to 64)")
-    return copy_rulebook(base, Path(root) / name)
+    return copy_rulebook(base, Path(root if root is not None else proposals_dir()) / name)
 
 
 def validate_proposal(path: Path | str) -> pd.DataFrame:
@@ -349,7 +367,13 @@ class ProposalEditor(WidgetApp):
 def _proposal_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=("new", "check"), help="new: copy the baseline; check: validate and diff")
     p.add_argument("name", help="proposal name (a folder under --root) or a folder path for check")
-    p.add_argument("--root", default=str(PROPOSALS_DIR), help="where proposals live (default: proposals/)")
+    p.add_argument(
+        "--root",
+        "--proposals-dir",
+        dest="root",
+        default=None,
+        help=f"where proposals live (default: ${PROPOSALS_ENV}, else proposals/ in the current directory)",
+    )
     p.add_argument("--population", default=None, help="check: customer CSV to count who changes answer")
 
 
@@ -358,7 +382,8 @@ def _proposal_run(args: argparse.Namespace) -> int:
         folder = create_proposal(args.name, root=args.root)
         print(f"proposal {args.name} → {folder} (a copy of {RULES_DIR}); edit its CSVs, then: proposal check")
         return 0
-    folder = Path(args.name) if Path(args.name).is_dir() else Path(args.root) / args.name
+    root = Path(args.root) if args.root else proposals_dir()
+    folder = Path(args.name) if Path(args.name).is_dir() else root / args.name
     from .population import load_population
 
     population = load_population(args.population) if args.population else None
@@ -370,7 +395,9 @@ def _proposal_run(args: argparse.Namespace) -> int:
 def _register() -> None:
     from .cli import command
 
-    command("proposal")((_proposal_args, _proposal_run))
+    command(
+        "proposal", summary="start (new) or validate and diff (check) an edited copy of the rule book", rules=False
+    )((_proposal_args, _proposal_run))
 
 
 _register()
