@@ -49,3 +49,32 @@ def test_python_version_agrees() -> None:
     env = yaml.safe_load((PROJECT_DIR / "environment.yml").read_text(encoding="utf-8"))
     pythons = [d for d in env["dependencies"] if isinstance(d, str) and re.match(r"^python\b", d)]
     assert pythons == ["python" + meta["requires-python"]]
+
+
+def test_oldest_constraints_are_the_claimed_lower_bounds() -> None:
+    """`make oldest` tests exactly the lower bounds the package claims for its own dependencies."""
+    meta = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    claimed = dict(_normalise(s) for s in meta["dependencies"])
+    lines = (PROJECT_DIR / "tests" / "oldest.txt").read_text(encoding="utf-8").splitlines()
+    pinned = dict(_normalise(s) for s in lines if s.strip() and not s.startswith("#"))
+    assert {name: "==" + bound.removeprefix(">=") for name, bound in claimed.items()} == pinned
+    assert "pyarrow" in claimed  # the speed of evaluate depends on it (pyarrow-backed strings)
+
+
+def test_license_metadata() -> None:
+    meta = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert meta["license"] == "MIT"  # an SPDX expression, not the deprecated {text = ...} table
+    assert all((PROJECT_DIR / f).is_file() for f in meta["license-files"])
+    assert (PROJECT_DIR / "LICENSE").read_text(encoding="utf-8").startswith("MIT License")
+    assert not any(c.startswith("License ::") for c in meta["classifiers"])  # PEP 639: the expression alone
+
+
+def test_version_changelog_and_typing_marker() -> None:
+    import sonet_policy
+
+    meta = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert sonet_policy.__version__ == meta["version"]
+    changelog = (PROJECT_DIR / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert re.search(rf"^## \[?{re.escape(meta['version'])}\]?", changelog, re.M)
+    assert re.search(r"^## \[?Unreleased\]?", changelog, re.M)
+    assert (PROJECT_DIR / "sonet_policy" / "py.typed").is_file()
