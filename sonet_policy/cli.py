@@ -30,7 +30,14 @@ EPILOG = (
 
 def command(name: str, *, summary: str | None = None, rules: bool = True):
     """Register ``(add_arguments, run)`` for a sub-command: ``summary`` is its line in ``--help`` (default: the
-    first line of ``run``'s docstring), ``rules`` whether it takes ``--rules`` (it reads one rule book)."""
+    first line of ``run``'s docstring), ``rules`` whether it takes ``--rules`` (it reads one rule book).
+
+    Returns a decorator that records the pair and returns it unchanged.
+
+    >>> pair = command("hello", summary="say hello", rules=False)((lambda p: None, lambda args: 0))
+    >>> COMMAND_INFO.pop("hello"), COMMANDS.pop("hello") is pair
+    (('say hello', False), True)
+    """
 
     def wrap(pair):
         COMMANDS[name] = pair
