@@ -129,6 +129,10 @@ def test_version(installed: Installed) -> None:
     from sonet_policy import __version__
 
     assert installed.cli("--version").stdout.strip() == f"sonet-policy {__version__}"
+    script = subprocess.run(
+        [str(installed.venv / "bin" / "sonet-policy"), "--version"], capture_output=True, text=True, timeout=120
+    )
+    assert script.stdout.strip() == f"sonet-policy {__version__}"  # the console script too
     assert installed.run("-c", "import sonet_policy; print(sonet_policy.__version__)").stdout.strip() == __version__
 
 
