@@ -45,12 +45,14 @@ phone has not stopped). The kit's spellings and aliases (``東日本``, ``yes``,
 by :func:`~sonet_policy.evaluate` / :func:`~sonet_policy.explain`, not by the export; other spellings come out
 ``invalid``.
 
-**Cell syntax (ZEN unary tests).** A set is ``"a", "b"`` (or ``not in ["a", "b"]`` when the complement is
-shorter), a boolean ``true``, any value an empty cell. ZEN fails (``Opcode In: Unsupported type``) on a range
-test against null, and the day count is null until the phone stops, so every day cell is guarded and written
-with ``$``: ``$ != null and $ in [0..31]``, ``$ == null or $ >= 32``, ``$ == null``. The day columns read the
-input through ``type(x) == "number" ? x : null``, so a day count that is not a number cannot make the engine
-fail (the ``invalid`` table reports it).
+**Cell syntax.** Category and boolean columns read their input (``field``) and hold ZEN unary tests: a set is
+``"a", "b"`` (or ``not in ["a", "b"]`` when the complement is shorter), a boolean ``true``, any value an empty
+cell. A range test on null is an error in ZEN (``Opcode In: Unsupported type``; inside a table the row silently
+does not match), and the day count is null until the phone stops, so every day cell is guarded. ZEN's unary mode
+misreads ``$ != null and ($ in [0..9] or $ >= 20)`` (a parser error) and ``$ != null and $ in [0..9] or …`` (a
+wrong answer), so integer columns have no ``field`` and their cells are standard expressions that name the
+input: ``days_since_phone_stop != null and days_since_phone_stop in [0..31]``,
+``days_since_phone_stop == null or days_since_phone_stop >= 32``, ``days_since_phone_stop == null``.
 
 >>> graph = to_jdm()
 >>> sorted({n["type"] for n in graph["nodes"]})
@@ -86,8 +88,10 @@ def zen_test(compiled: CompiledBook, name: str, positions: tuple[int, ...]) -> s
     """The ZEN cell (unary test) that holds exactly on ``positions`` of the input's axis.
 
     >>> c = default_rulebook().compiled()
-    >>> zen_test(c, "days_since_phone_stop", (1,)), zen_test(c, "days_since_phone_stop", (0, 2))
-    ('$ != null and $ in [0..31]', '$ == null or $ >= 32')
+    >>> zen_test(c, "days_since_phone_stop", (1,))
+    'days_since_phone_stop != null and days_since_phone_stop in [0..31]'
+    >>> zen_test(c, "days_since_phone_stop", (0, 2))
+    'days_since_phone_stop == null or days_since_phone_stop >= 32'
     >>> zen_test(c, "plan", (1,)), zen_test(c, "area", (0, 1)), zen_test(c, "keep_number", (1,))
     ('"sml"', '', 'true')
     """
@@ -95,24 +99,24 @@ def zen_test(compiled: CompiledBook, name: str, positions: tuple[int, ...]) -> s
     chosen = sorted(set(positions))
     if len(chosen) == len(axis.labels):
         return ""
-    if axis.kind == "integer":
+    if axis.kind == "integer":  # a standard expression on the input (see the module docstring)
         empty, spans = day_spans(axis, chosen)
         parts = []
         for lo, hi in spans:
             if hi == math.inf:
-                parts.append(f"$ >= {int(lo)}")
+                parts.append(f"{name} >= {int(lo)}")
             elif lo == -math.inf:
-                parts.append(f"$ <= {int(hi) - 1}")
+                parts.append(f"{name} <= {int(hi) - 1}")
             elif hi == lo + 1:
-                parts.append(f"$ == {int(lo)}")
+                parts.append(f"{name} == {int(lo)}")
             else:
-                parts.append(f"$ in [{int(lo)}..{int(hi) - 1}]")
+                parts.append(f"{name} in [{int(lo)}..{int(hi) - 1}]")
         tests = " or ".join(parts)
         if not parts:
-            return "$ == null"
+            return f"{name} == null"
         if empty:
-            return f"$ == null or {tests}"
-        return f"$ != null and ({tests})" if len(parts) > 1 else f"$ != null and {tests}"
+            return f"{name} == null or {tests}"
+        return f"{name} != null and ({tests})" if len(parts) > 1 else f"{name} != null and {tests}"
     if axis.kind == "boolean":
         return ", ".join(axis.labels[p] for p in chosen)
     inside = [_literal(axis.labels[p]) for p in chosen]
@@ -122,11 +126,13 @@ def zen_test(compiled: CompiledBook, name: str, positions: tuple[int, ...]) -> s
     return ", ".join(inside)
 
 
-def _field(book: RuleBook, name: str) -> str:
-    """The expression a table column reads: the input itself; a non-number day count reads as null."""
-    if book.inputs[name].type == "integer":
-        return f'type({name}) == "number" ? {name} : null'
-    return name
+def _column(book: RuleBook, column_id: str, name: str) -> dict:
+    """A table column: ``field`` (cells are unary tests on it), except for integer inputs, whose cells are
+    standard expressions that name the input (ZEN's unary mode misreads ``$ != null and ($ in … or …)``)."""
+    column = {"id": column_id, "name": name, "type": "expression"}
+    if book.inputs[name].type != "integer":
+        column["field"] = name
+    return column
 
 
 def _domain_test(compiled: CompiledBook, name: str) -> str:
@@ -135,8 +141,8 @@ def _domain_test(compiled: CompiledBook, name: str) -> str:
     spec = book.inputs[name]
     axis = compiled.axes[name]
     if spec.type == "integer":
-        bad = f'type($) != "number" or $ < {int(spec.minimum)} or floor($) != $'
-        return f"$ == null or {bad}" if spec.required else f"$ != null and ({bad})"
+        bad = f'type({name}) != "number" or {name} < {int(spec.minimum)} or floor({name}) != {name}'
+        return f"{name} == null or {bad}" if spec.required else f"{name} != null and ({bad})"
     if spec.type == "boolean":
         return "$ != true and $ != false"
     return f"not in [{', '.join(_literal(v) for v in axis.labels)}]"
@@ -151,13 +157,13 @@ def _node(node_id: str, name: str, kind: str, x: int, y: int, content: dict | No
 
 def _invalid_table(book: RuleBook, compiled: CompiledBook) -> dict:
     names = list(book.inputs)
-    columns = [{"id": f"invalid_in_{n}", "name": n, "field": n} for n in names]
+    columns = [_column(book, f"invalid_in_{n}", n) for n in names]
     rows = []
     for n in names:
         message = f"{n}: not a canonical value (normalise the scenario before the engine)"
         row = {"_id": f"invalid_domain_{n}", "_description": f"the domain of {n}"}
         row.update({f"invalid_in_{m}": _domain_test(compiled, m) if m == n else "" for m in names})
-        row.update(invalid_out_error=_literal(message), invalid_out_constraint=_literal(""))
+        row.update(invalid_out_error=_literal(message), invalid_out_constraint="null")
         rows.append(row)
     for c in book.constraints:
         row = {
@@ -187,9 +193,7 @@ def _positions(cond, compiled: CompiledBook, name: str) -> tuple[int, ...]:
 def _decision_table(book: RuleBook, decision: str, rules: list[DmnRule]) -> dict:
     spec = book.decisions[decision]
     outs = output_names(book, decision)
-    columns = [
-        {"id": f"{decision}_in_{n}", "name": n, "field": _field(book, n), "type": "expression"} for n in spec.inputs
-    ]
+    columns = [_column(book, f"{decision}_in_{n}", n) for n in spec.inputs]
     outputs = [{"id": f"{decision}_out_{o}", "name": o, "field": o, "type": "expression"} for o in outs]
     outputs.append({"id": f"{decision}_out_rules", "name": "rules", "field": "rules", "type": "expression"})
     rows = []
