@@ -139,9 +139,8 @@ def _cross_check(book, decision, scenarios: list[dict]) -> dict[str, int]:
     assert len(ours) == len(scenarios)
     columns = [c for c in ours.columns if c not in ("status", "error", "rules", "rulebook_hash")]
     counts: dict[str, int] = {}
-    for k, scenario in enumerate(scenarios):
+    for scenario, row in zip(scenarios, ours.astype(object).to_dict("records"), strict=True):
         theirs = decision.evaluate(scenario)["result"]
-        row = ours.iloc[k]
         where = f"scenario {scenario}"
         assert theirs["status"] == row["status"], where
         counts[row["status"]] = counts.get(row["status"], 0) + 1
