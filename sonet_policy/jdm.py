@@ -70,7 +70,7 @@ import sys
 from pathlib import Path
 
 from .cli import command, rulebook_from, write_atomically
-from .conditions import day_spans
+from .conditions import Condition, day_spans
 from .dmn import DmnRule, _describe, dmn_rules, output_names
 from .engine import CompiledBook
 from .rules import RuleBook, default_rulebook
@@ -185,7 +185,7 @@ def _invalid_table(book: RuleBook, compiled: CompiledBook) -> dict:
     return {"hitPolicy": "first", "passThrough": False, "inputs": columns, "outputs": outputs, "rules": rows}
 
 
-def _positions(cond, compiled: CompiledBook, name: str) -> tuple[int, ...]:
+def _positions(cond: Condition, compiled: CompiledBook, name: str) -> tuple[int, ...]:
     mask = cond.mask(compiled.axes[name])
     return tuple(int(i) for i in mask.nonzero()[0])
 
@@ -212,7 +212,7 @@ def _any_of(tests: list[str]) -> str:
     return "(" + " or ".join(tests) + ")" if tests else "false"
 
 
-def _collect_join(hits: str, flags: list[tuple[str, str]]) -> str:
+def _collect_join(flags: list[tuple[str, str]]) -> str:
     """ZEN text joining with ``|`` the values whose flag holds, in the given order (ZEN has no ``join``)."""
     pieces = []
     for k, (value, flag) in enumerate(flags):
@@ -230,13 +230,13 @@ def _answer_expressions(book: RuleBook, decision: str, rules: list[DmnRule]) -> 
         for rule in rules:
             if rule.outputs[0] not in order:
                 order.append(rule.outputs[0])
-        code = _collect_join(hits, [(c, f"some({hits}, #.{outs[0]} == {_literal(c)})") for c in order])
+        code = _collect_join([(c, f"some({hits}, #.{outs[0]} == {_literal(c)})") for c in order])
         exprs = [(decision, f'len({hits}) == 0 ? "uncovered" : {code}')]
         for out, o in zip(spec.outputs[1:], outs[1:], strict=True):
             if out == "alternatives":
                 values = sorted({a for r in rules for a in r.outputs[outs.index(o)].split("|") if a})
                 flags = [(a, f'some({hits}, contains(split(#.{o}, "|"), {_literal(a)}))') for a in values]
-                exprs.append((o, _collect_join(hits, flags)))
+                exprs.append((o, _collect_join(flags)))
             else:
                 exprs.append((o, '""'))
     else:
@@ -254,13 +254,21 @@ def _answer_expressions(book: RuleBook, decision: str, rules: list[DmnRule]) -> 
 def to_jdm(rulebook: RuleBook | None = None) -> dict:
     """The rule book as a JDM decision graph (a JSON-ready dict; see the module docstring for its shape).
 
-    Raises ``ValueError`` when a decision is named like one of the graph's own nodes (:data:`RESERVED`).
+    Returns ``{"contentType", "nodes", "edges"}``. Raises ``ValueError`` when a decision is named like one of the
+    graph's own nodes (:data:`RESERVED`), or a decision or input name is not an identifier (ZEN expressions name
+    them).
+
+    >>> [n["id"] for n in to_jdm()["nodes"]][:3]
+    ['request', 'table_invalid', 'table_procedure']
     """
     book = rulebook or default_rulebook()
     compiled = book.compiled()
     clash = [d for d in book.decisions if d in RESERVED]
     if clash:
         raise ValueError(f"decision {clash[0]!r} has the name of a node of the JDM graph ({', '.join(RESERVED)})")
+    odd = [n for n in (*book.decisions, *book.inputs) if not n.isidentifier()]
+    if odd:
+        raise ValueError(f"{odd[0]!r} is not an identifier: ZEN expressions of the JDM graph cannot name it")
     regions = {d: dmn_rules(d, rulebook=book, test=zen_test) for d in book.decisions}
     step = 120
     height = step * len(book.decisions)
@@ -311,7 +319,13 @@ def to_jdm_json(rulebook: RuleBook | None = None, *, indent: int | None = 2) -> 
 
 
 def export_jdm(path: Path | str, *, rulebook: RuleBook | None = None) -> Path:
-    """Write :func:`to_jdm_json` to ``path`` (atomically); returns the path."""
+    """Write :func:`to_jdm_json` to ``path`` (atomically); returns the path.
+
+    >>> import pathlib, tempfile
+    >>> path = export_jdm(pathlib.Path(tempfile.mkdtemp()) / "rules.json")
+    >>> json.loads(path.read_text(encoding="utf-8"))["contentType"]
+    'application/vnd.gorules.decision'
+    """
     text = to_jdm_json(rulebook)
     write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return Path(path)
@@ -323,13 +337,20 @@ def _export_args(p: argparse.ArgumentParser) -> None:
 
 def _export_run(args: argparse.Namespace) -> int:
     book = rulebook_from(args)
+    try:
+        graph = to_jdm(book)
+    except ValueError as exc:  # a name the graph cannot carry: one line, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    text = json.dumps(graph, ensure_ascii=False, indent=2) + "\n"
     if args.output == "-":
-        sys.stdout.write(to_jdm_json(book))
+        sys.stdout.write(text)
         return 0
-    path = export_jdm(args.output, rulebook=book)
-    n = sum(len(dmn_rules(d, rulebook=book, test=zen_test)) for d in book.decisions)
+    write_atomically(args.output, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    rows = sum(len(n["content"]["rules"]) for n in graph["nodes"] if n["name"] in book.decisions)
     print(
-        f"{len(book.decisions)} decision tables (collect), {n} rows, 1 table of invalid combinations → {path}",
+        f"{len(book.decisions)} decision tables (collect), {rows} rows, 1 table of invalid combinations → "
+        f"{args.output}",
         file=sys.stderr,
     )
     return 0

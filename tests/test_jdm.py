@@ -329,3 +329,26 @@ def test_collect_first_and_priority_tables_agree_on_every_cell(tmp_path):
     assert "conflict" not in counts, counts  # no UNIQUE table is left that disagrees
     wifi = _kit(book, _every_cell(book))["wifi"].astype(str)
     assert wifi.str.contains("|", regex=False).any()  # COLLECT joined two answers somewhere, and zen agreed
+
+
+def test_a_decision_named_like_a_node_of_the_graph_is_refused_in_one_line(tmp_path, capsys):
+    folder = tmp_path / "rules"
+    shutil.copytree(RULES_DIR, folder)
+    for csv in ("decisions.csv", "codes.csv"):
+        frame = pd.read_csv(folder / csv, dtype=str, keep_default_na=False)
+        frame["decision"] = frame["decision"].replace("number", "answers")
+        frame.to_csv(folder / csv, index=False)
+    table = pd.read_csv(folder / "number.csv", dtype=str, keep_default_na=False).rename(columns={"number": "answers"})
+    table.to_csv(folder / "answers.csv", index=False)
+    (folder / "number.csv").unlink()
+    decisions = pd.read_csv(folder / "decisions.csv", dtype=str, keep_default_na=False)
+    decisions["outputs"] = decisions["outputs"].replace("number", "answers")
+    decisions.to_csv(folder / "decisions.csv", index=False)
+    book = load_rulebook(folder)
+    with pytest.raises(ValueError, match="'answers' has the name of a node"):
+        to_jdm(book)
+    target = tmp_path / "rules.json"
+    assert main(["export-jdm", "--rules", str(folder), "--output", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: decision 'answers'") and err.count("\n") == 1
+    assert not target.exists()
