@@ -77,6 +77,9 @@ from .rules import RuleBook, default_rulebook
 
 CONTENT_TYPE = "application/vnd.gorules.decision"
 RESERVED = ("request", "invalid", "answers", "response")  # node names besides the decisions
+# Each node's output is only its own (the answers node reads the tables as $nodes.<name>), one evaluation per
+# request; the editor writes these settings out in full.
+_SINGLE = {"passThrough": False, "inputField": None, "outputPath": None, "executionMode": "single"}
 
 
 def _literal(value: object) -> str:
@@ -182,7 +185,7 @@ def _invalid_table(book: RuleBook, compiled: CompiledBook) -> dict:
         {"id": "invalid_out_error", "name": "error", "field": "error"},
         {"id": "invalid_out_constraint", "name": "constraint", "field": "constraint"},
     ]
-    return {"hitPolicy": "first", "passThrough": False, "inputs": columns, "outputs": outputs, "rules": rows}
+    return {"hitPolicy": "first", "inputs": columns, "outputs": outputs, "rules": rows, **_SINGLE}
 
 
 def _positions(cond: Condition, compiled: CompiledBook, name: str) -> tuple[int, ...]:
@@ -205,7 +208,7 @@ def _decision_table(book: RuleBook, decision: str, rules: list[DmnRule]) -> dict
             row[f"{decision}_out_{o}"] = _literal(value)
         row[f"{decision}_out_rules"] = _literal(list(rule.rules))
         rows.append(row)
-    return {"hitPolicy": "collect", "passThrough": False, "inputs": columns, "outputs": outputs, "rules": rows}
+    return {"hitPolicy": "collect", "inputs": columns, "outputs": outputs, "rules": rows, **_SINGLE}
 
 
 def _any_of(tests: list[str]) -> str:
@@ -273,7 +276,7 @@ def to_jdm(rulebook: RuleBook | None = None) -> dict:
     step = 120
     height = step * len(book.decisions)
     nodes = [
-        _node("request", "request", "inputNode", 0, height // 2),
+        _node("request", "request", "inputNode", 0, height // 2, {"schema": ""}),
         _node("table_invalid", "invalid", "decisionTableNode", 320, 0, _invalid_table(book, compiled)),
     ]
     for k, decision in enumerate(book.decisions, start=1):
@@ -294,11 +297,11 @@ def to_jdm(rulebook: RuleBook | None = None) -> dict:
     expressions.append(("rules", f"$.error != null ? null : flatten([{flat}])"))
     expressions.append(("rulebook_hash", _literal(book.hash)))
     answers = {
-        "passThrough": False,
         "expressions": [{"id": f"answers_{key}", "key": key, "value": value} for key, value in expressions],
+        **_SINGLE,
     }
     nodes.append(_node("answers", "answers", "expressionNode", 720, height // 2, answers))
-    nodes.append(_node("response", "response", "outputNode", 1040, height // 2))
+    nodes.append(_node("response", "response", "outputNode", 1040, height // 2, {"schema": ""}))
     edges = [("request", n["id"]) for n in nodes if n["type"] == "decisionTableNode"]
     edges += [(n["id"], "answers") for n in nodes if n["type"] == "decisionTableNode"]
     edges.append(("answers", "response"))
