@@ -93,7 +93,7 @@ def _random(book, n: int, seed: int) -> list[dict]:
     return out
 
 
-def _typed(name: str, text: str, kind: str) -> object:
+def _typed(text: str, kind: str) -> object:
     """A raw case value with the JSON type it would have (the export gets it as it is)."""
     if text.strip() == "":
         return None
@@ -115,12 +115,12 @@ def _cases(book) -> list[dict]:
     for rec in cases[list(book.inputs)].to_dict("records"):
         exp = explain(rulebook=book, **rec)
         if exp.status == "invalid":
-            out.append({n: _typed(n, rec[n], book.inputs[n].type) for n in book.inputs})
+            out.append({n: _typed(rec[n], book.inputs[n].type) for n in book.inputs})
             continue
         row: dict = {}
         for name, spec in book.inputs.items():
             if spec.type == "integer":
-                row[name] = _typed(name, rec[name], "integer")
+                row[name] = _typed(rec[name], "integer")
             elif spec.type == "boolean":
                 row[name] = exp.resolved[name] == "true"
             else:
@@ -194,9 +194,10 @@ def test_values_the_kit_would_normalise_are_invalid_not_uncovered(book, decision
         bad = {"integer": "31", "boolean": "yes", "category": "ＰＲ－６００ＫＩ"}[spec.type]  # spellings the kit reads
         result = decision.evaluate({**good, name: bad})["result"]
         assert result["status"] == "invalid" and result["error"].startswith(f"{name}:"), (name, result)
-    for days in (-1, 3.5):
-        result = decision.evaluate({**good, "days_since_phone_stop": days})["result"]
-        assert result["status"] == "invalid", days
+    for name in (n for n, spec in book.inputs.items() if spec.type == "integer"):
+        for days in (-1, 3.5):  # below the minimum, not whole
+            result = decision.evaluate({**good, name: days})["result"]
+            assert result["status"] == "invalid" and result["error"].startswith(f"{name}:"), days
 
 
 def test_day_cells_are_guarded_against_a_null_day_count(book):
