@@ -64,7 +64,7 @@ browser: $(STAMP) ## drive the dashboard in headless Chromium (screenshots in ar
 crosscheck: $(STAMP) ## DMN cross-check against pyDMNrules: 3,000 random scenarios and every decision cell
 	SONET_DMN_SAMPLE=3000 SONET_DMN_EXHAUSTIVE=1 $(VENV)/bin/pytest tests/test_dmn.py -q
 
-bench: $(STAMP) ## print the performance figures (evaluate, explain, compile, audit, pyDMNrules)
+bench: $(STAMP) ## print the performance figures (evaluate, explain, compile, audit, pyDMNrules, zen-engine)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 fuzz: $(STAMP) ## the long Hypothesis profile

@@ -1,7 +1,8 @@
 """Command line: ``python -m sonet_policy explain|evaluate|build-devices …`` (``--help`` on each).
 
-Other commands (audit, diff, export-dmn) register themselves in :data:`COMMANDS` from their own modules, each
-with a one-line summary and whether it reads a rule book (then it takes ``--rules``): :data:`COMMAND_INFO`.
+Other commands (audit, diff, export-dmn, export-jdm) register themselves in :data:`COMMANDS` from their own
+modules, each with a one-line summary and whether it reads a rule book (then it takes ``--rules``):
+:data:`COMMAND_INFO`.
 """
 
 from __future__ import annotations
@@ -171,7 +172,7 @@ def _load_plugins() -> None:
     """Import the modules that register more commands (absent ones are skipped)."""
     import importlib
 
-    for module in ("audit", "diff", "dmn", "population", "proposals"):
+    for module in ("audit", "diff", "dmn", "jdm", "population", "proposals"):
         try:
             importlib.import_module(f"sonet_policy.{module}")
         except ImportError as exc:

@@ -43,6 +43,7 @@ import itertools
 import math
 import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,6 +108,9 @@ def feel_test(compiled: CompiledBook, name: str, positions: tuple[int, ...]) -> 
     return ",".join(inside)
 
 
+CellTest = Callable[[CompiledBook, str, tuple[int, ...]], str]
+
+
 def _rectangles(mask: np.ndarray) -> list[tuple[tuple[int, ...], ...]]:
     """Cut a boolean grid into disjoint products of index sets that cover exactly its true cells.
 
@@ -126,8 +130,9 @@ def _rectangles(mask: np.ndarray) -> list[tuple[tuple[int, ...], ...]]:
     return out
 
 
-def _cover(mask: np.ndarray, compiled: CompiledBook, inputs: tuple[str, ...]) -> list[tuple[str, ...]]:
-    """FEEL tests per input for the fewest (then shortest) rectangles covering ``mask``."""
+def _cover(mask: np.ndarray, compiled: CompiledBook, inputs: tuple[str, ...], test=feel_test) -> list[tuple[str, ...]]:
+    """Tests per input (FEEL unless ``test`` says otherwise) for the fewest (then shortest) rectangles covering
+    ``mask``."""
     best: list[tuple[str, ...]] | None = None
     best_key: tuple[int, int] | None = None
     for order in itertools.permutations(range(mask.ndim)):
@@ -135,7 +140,7 @@ def _cover(mask: np.ndarray, compiled: CompiledBook, inputs: tuple[str, ...]) ->
         tests = []
         for rect in rects:
             by_axis = {order[k]: rect[k] for k in range(mask.ndim)}
-            tests.append(tuple(feel_test(compiled, inputs[a], by_axis[a]) for a in range(mask.ndim)))
+            tests.append(tuple(test(compiled, inputs[a], by_axis[a]) for a in range(mask.ndim)))
         key = (len(tests), sum(len(t) for row in tests for t in row))
         if best_key is None or key < best_key:
             best, best_key = tests, key
@@ -162,8 +167,11 @@ def _outcome_outputs(book: RuleBook, decision: str, outcome: Outcome) -> tuple[s
     return (outcome.code, *(outcome.alternatives if out == "alternatives" else "" for out in extra))
 
 
-def dmn_rules(decision: str, *, rulebook: RuleBook | None = None) -> list[DmnRule]:
+def dmn_rules(decision: str, *, rulebook: RuleBook | None = None, test: CellTest = feel_test) -> list[DmnRule]:
     """The DMN rules exported for one decision (see the module docstring for how they are cut).
+
+    ``test(compiled, input, axis positions)`` writes each condition cell (default: FEEL, :func:`feel_test`);
+    the JDM export (:mod:`sonet_policy.jdm`) passes its own to get the same regions in ZEN syntax.
 
     >>> [(r.label, r.entries) for r in dmn_rules("number")]
     [('NUM-1', ('false',)), ('NUM-2', ('true',))]
@@ -211,7 +219,7 @@ def dmn_rules(decision: str, *, rulebook: RuleBook | None = None) -> list[DmnRul
                     if grid.rules[i].rule_id in other.exception_of:
                         if (np.transpose(matches[j][index], order) & cells).any() and other.rule_id not in cut:
                             cut.append(other.rule_id)
-            tests = _cover(region, compiled, inputs)
+            tests = _cover(region, compiled, inputs, test)
             label = "+".join(ids)
             for n, entries in enumerate(tests, start=1):
                 out.append(
