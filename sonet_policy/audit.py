@@ -11,7 +11,10 @@ Kinds of finding, each judged by the decision's hit policy:
 * ``dead_rule``: a rule that decides in no valid combination: its condition is empty or only matches ruled-out
   combinations, a matching exception always overrides it, or (FIRST) an earlier rule always shadows it,
   (PRIORITY) a rule with a higher-priority answer always masks it;
-* ``uncited_clause``: a normative clause of the page that no rule and no constraint cites.
+* ``uncited_clause``: a normative clause of the page that no rule and no constraint cites;
+* ``inconsistency``: an invariant of ``invariants.csv`` (a statement of the page across decisions) that does
+  not hold (:mod:`sonet_policy.invariants`). Findings that come from a recorded reading of an ambiguous
+  passage carry it in ``encoding_choices`` (:mod:`sonet_policy.encoding_choices`).
 
 A decision reads only some inputs, so its cells are projected onto them (the ``wifi`` table reads area,
 device and setup) and adjacent cells with the same kind and rules are merged into a few boxes
@@ -34,12 +37,14 @@ import numpy as np
 import pandas as pd
 
 from .cli import command, rulebook_from
+from .encoding_choices import annotate as _annotate
 from .engine import INPUT_ORDER, CompiledBook, DecisionGrid
+from .invariants import findings as _cross_decision
 from .rules import Rule, RuleBook, default_rulebook, load_rulebook
 from .scenario import encode
 from .scope import describe, merge_cells, scope_mask
 
-KINDS = ("gap", "conflict", "overlap", "dead_rule", "uncited_clause")
+KINDS = ("gap", "conflict", "overlap", "dead_rule", "uncited_clause", "inconsistency")
 COLUMNS = ["kind", "decision", "scope", "rules", "clauses", "message", "witness"]
 USAGE_COLUMNS = ["decision", "rule_id", "hit_policy", "answer", "matched", "decided", "won", "dead_in_practice"]
 _NEEDS_ONE = ("UNIQUE", "ANY")  # hit policies under which several deciding rules are a conflict or an overlap
@@ -343,6 +348,7 @@ def audit(rulebook: RuleBook | str | Path | None = None, *, population: pd.DataF
     for name in book.decisions:
         found.extend(_findings_of_decision(book, name))
     found.extend(_uncited(book))
+    found.extend(_cross_decision(book))
     kind_rank = {k: i for i, k in enumerate(KINDS)}
     decision_rank = {d: i for i, d in enumerate(book.decisions)}
     found.sort(key=lambda f: (kind_rank[f["kind"]], decision_rank.get(f["decision"], -1), f["_order"]))
@@ -351,7 +357,7 @@ def audit(rulebook: RuleBook | str | Path | None = None, *, population: pd.DataF
         frame[col] = frame[col].astype("str")
     if population is not None:
         frame["customers"] = pd.array(_customers(book, found, population), dtype="Int64")
-    return frame
+    return _annotate(book, frame)
 
 
 def _population_cells(book: RuleBook, population: pd.DataFrame) -> np.ndarray:
@@ -483,6 +489,9 @@ def render_text(findings: pd.DataFrame, *, book: RuleBook | None = None, usage: 
             lines.append(f"   witness: {w}")
         if "customers" in rec and not pd.isna(rec["customers"]):
             lines.append(f"   customers: {int(rec['customers'])}")
+        for choice in rec.get("encoding_choices") or []:
+            lines.append(f"   encoding choice {choice['choice_id']}: {choice['reading']}")
+            lines.append(f"      other reading: {choice['alternative']}")
     if usage is not None:
         dead = usage[usage["dead_in_practice"]]
         lines.append("")

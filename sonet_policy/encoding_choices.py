@@ -1,0 +1,130 @@
+"""Encoding choices attached to audit findings: where a finding exists because of how an ambiguous passage was
+read, the audit says so next to it.
+
+``encoding_choices.csv`` in the rule book folder holds one row per reading: ``choice_id``, the finding it
+explains (``kind``, ``decision``, ``rules``: ``|``-separated rule ids the finding must involve, empty for a
+gap), optional condition columns named after inputs (cell grammar; the finding's witness must satisfy them),
+``passage`` (clause ids), ``reading`` (what was encoded and why) and ``alternative`` (the other reading and
+what it would change). A finding matches a choice when kind and decision are equal, it involves every rule
+the choice names (a gap: no rule), and its witness meets the conditions.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .conditions import parse_cell
+from .errors import ConditionError, RuleBookError
+from .rules import RuleBook
+
+FILE = "encoding_choices.csv"
+FIXED = ("choice_id", "kind", "decision", "rules", "passage", "reading", "alternative")
+
+
+def load_choices(book: RuleBook) -> pd.DataFrame:
+    """The encoding choices of ``book`` (empty when the file is absent), checked: known decisions, rules and
+    clauses, parseable conditions. Raises RuleBookError with every problem at once.
+
+    >>> from sonet_policy import default_rulebook
+    >>> "EC-PRE-STOP" in set(load_choices(default_rulebook())["choice_id"])
+    True
+    """
+    if "encoding_choices" in book._cache:
+        return book._cache["encoding_choices"]
+    path = book.folder / FILE
+    if not path.is_file():
+        frame = pd.DataFrame(columns=list(FIXED))
+        book._cache["encoding_choices"] = frame
+        return frame
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    problems: list[dict] = []
+
+    def add(row: int, column: str, value: object, problem: str) -> None:
+        problems.append(dict(file=FILE, row=row, column=column, value=value, problem=problem))
+
+    for col in FIXED:
+        if col not in frame.columns:
+            add(0, col, "", "required column is missing")
+    for col in frame.columns:
+        if col not in FIXED and col not in book.inputs:
+            add(0, col, "", "unknown column (an input of inputs.csv, or one of " + ", ".join(FIXED) + ")")
+    if problems:
+        raise RuleBookError(problems, folder=str(book.folder))
+    clause_ids = set(book.clauses.index)
+    for i, rec in frame.iterrows():
+        row = int(i) + 2
+        if rec["decision"] and rec["decision"] not in book.decisions:
+            add(row, "decision", rec["decision"], "unknown decision")
+        for rid in filter(None, rec["rules"].split("|")):
+            if rid not in book.rule_index:
+                add(row, "rules", rid, "unknown rule id")
+        for cid in filter(None, rec["passage"].split("|")):
+            if cid not in clause_ids:
+                add(row, "passage", cid, "unknown clause id (data/source/clauses.csv)")
+        if not rec["reading"].strip():
+            add(row, "reading", "", "say what was read and why")
+        for name in (c for c in frame.columns if c in book.inputs):
+            try:
+                _condition(book, name, rec[name])
+            except ConditionError as exc:
+                add(row, name, rec[name], str(exc))
+    if problems:
+        raise RuleBookError(problems, folder=str(book.folder))
+    book._cache["encoding_choices"] = frame
+    return frame
+
+
+def _condition(book: RuleBook, name: str, cell: str):
+    spec = book.inputs[name]
+    domain = book.models if name == "device" else spec.domain
+    return parse_cell(cell.strip() or "-", name, spec.type, None if spec.type == "integer" else domain)
+
+
+def _meets(book: RuleBook, rec: pd.Series, witness: object) -> bool:
+    if not isinstance(witness, dict):
+        return all((rec[name].strip() or "-") == "-" for name in rec.index if name in book.inputs)
+    from .invariants import axes, positions
+
+    grid = axes(book)
+    pos = positions(pd.DataFrame([witness], dtype=object), book)
+    for name in (n for n in rec.index if n in book.inputs):
+        cond = _condition(book, name, rec[name])
+        if cond.any:
+            continue
+        p = int(pos[name][0])
+        if p < 0 or not cond.mask(grid[name])[p]:
+            return False
+    return True
+
+
+def choices_for(book: RuleBook, finding: dict) -> list[dict[str, str]]:
+    """The encoding choices a finding (a row of the audit, or a dict with kind, decision, rules, witness)
+    comes from: ``choice_id``, ``passage``, ``reading``, ``alternative``.
+
+    >>> from sonet_policy import default_rulebook
+    >>> finding = dict(kind="gap", decision="ipv4", rules=[], witness=dict(area="east", plan="other",
+    ...     device="PR-400NE", setup="v6plus_router", keep_number=False, days_since_phone_stop=None))
+    >>> [c["choice_id"] for c in choices_for(default_rulebook(), finding)]
+    ['EC-PRE-STOP']
+    """
+    table = load_choices(book)
+    out = []
+    rules = set(finding.get("rules") or [])
+    for _, rec in table.iterrows():
+        if rec["kind"] != finding.get("kind") or rec["decision"] != finding.get("decision"):
+            continue
+        wanted = set(filter(None, rec["rules"].split("|")))
+        if (wanted and not wanted <= rules) or (not wanted and rules):
+            continue
+        if not _meets(book, rec, finding.get("witness")):
+            continue
+        out.append({k: rec[k] for k in ("choice_id", "passage", "reading", "alternative")})
+    return out
+
+
+def annotate(book: RuleBook, findings: pd.DataFrame) -> pd.DataFrame:
+    """``findings`` with a column ``encoding_choices``: per finding the list of choices it comes from (empty
+    list where none)."""
+    findings = findings.copy()
+    findings["encoding_choices"] = [choices_for(book, rec) for rec in findings.to_dict(orient="records")]
+    return findings
