@@ -40,6 +40,7 @@ from .cli import command, rulebook_from
 from .encoding_choices import annotate as _annotate
 from .engine import INPUT_ORDER, CompiledBook, DecisionGrid
 from .invariants import findings as _cross_decision
+from .invariants import rows_in_finding as _inconsistent_rows
 from .rules import Rule, RuleBook, default_rulebook, load_rulebook
 from .scenario import encode
 from .scope import describe, merge_cells, scope_mask
@@ -327,18 +328,21 @@ def _uncited(book: RuleBook) -> list[dict]:
 def audit(rulebook: RuleBook | str | Path | None = None, *, population: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every finding of ``rulebook`` (a RuleBook, a folder, or None for the shipped book), one row each.
 
-    Columns: ``kind`` (gap, conflict, overlap, dead_rule, uncited_clause), ``decision`` ("" for a clause),
+    Columns: ``kind`` (gap, conflict, overlap, dead_rule, uncited_clause, inconsistency), ``decision`` ("" for
+    a clause; an inconsistency: the decision whose answer breaks the invariant),
     ``scope`` (input -> value or list of values, only the decision's own inputs; an input left out means any
     value), ``rules`` (rule ids), ``clauses`` (clause ids), ``message`` (plain English with the Japanese text of
     the clauses involved) and ``witness`` (one scenario inside the scope, for ``explain(**witness)``; None for
     an uncited clause or a rule whose condition is empty). With ``population`` (a frame of scenarios) a column
     ``customers`` counts the valid rows inside each finding's scope (a dead rule: the rows it matches; NA for a
-    clause). Rows are ordered by kind (in the order above), decision (book order), first rule, first cell.
-    Per-rule counts over a population: :func:`rule_usage`. Raises RuleBookError for a folder that fails to load.
+    clause; an inconsistency: the rows that break the invariant inside the scope), then ``invariant`` (the
+    invariant id of an inconsistency) and ``encoding_choices`` (the recorded readings the finding comes from,
+    ``encoding_choices.csv``). Rows are ordered by kind (in the order above), decision (book order), first rule,
+    first cell. Per-rule counts over a population: :func:`rule_usage`. Raises RuleBookError for a folder that fails to load.
 
     >>> findings = audit()
     >>> sorted(set(findings["kind"]))
-    ['conflict', 'gap', 'overlap']
+    ['conflict', 'gap', 'inconsistency', 'overlap']
     >>> gap = findings[(findings["kind"] == "gap") & (findings["decision"] == "device_action")].iloc[0]
     >>> gap["scope"]
     {'area': 'west', 'device': ['RS-500KI', 'RS-500MI']}
@@ -357,7 +361,7 @@ def audit(rulebook: RuleBook | str | Path | None = None, *, population: pd.DataF
         frame[col] = frame[col].astype("str")
     if population is not None:
         frame["customers"] = pd.array(_customers(book, found, population), dtype="Int64")
-    return _annotate(book, frame)
+    return _annotate(book, frame, found)
 
 
 def _population_cells(book: RuleBook, population: pd.DataFrame) -> np.ndarray:
@@ -373,6 +377,9 @@ def _customers(book: RuleBook, found: list[dict], population: pd.DataFrame) -> l
     per_decision: dict[str, np.ndarray] = {}
     counts: list[object] = []
     for f in found:
+        if f["kind"] == "inconsistency":  # the rows that break the invariant inside the scope
+            counts.append(int(_inconsistent_rows(population, f, rulebook=book).sum()))
+            continue
         if f["_cells"] is None:
             counts.append(pd.NA)
             continue
@@ -398,6 +405,8 @@ def rows_in_scope(
     """
     book = _book(rulebook)
     decision = str(finding.get("decision") or "")
+    if finding.get("kind") == "inconsistency":
+        return pd.Series(_inconsistent_rows(population, dict(finding), rulebook=book), index=population.index)
     if not decision:
         return pd.Series(False, index=population.index, dtype=bool)
     if decision not in book.decisions:

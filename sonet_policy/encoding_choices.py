@@ -22,8 +22,9 @@ FIXED = ("choice_id", "kind", "decision", "rules", "passage", "reading", "altern
 
 
 def load_choices(book: RuleBook) -> pd.DataFrame:
-    """The encoding choices of ``book`` (empty when the file is absent), checked: known decisions, rules and
-    clauses, parseable conditions. Raises RuleBookError with every problem at once.
+    """The encoding choices of ``book`` (empty when the file is absent), checked: known decisions and clauses,
+    parseable conditions (a rule id that a what-if copy dropped is no error: that choice matches nothing).
+    Raises RuleBookError with every problem at once.
 
     >>> from sonet_policy import default_rulebook
     >>> "EC-PRE-STOP" in set(load_choices(default_rulebook())["choice_id"])
@@ -55,9 +56,6 @@ def load_choices(book: RuleBook) -> pd.DataFrame:
         row = int(i) + 2
         if rec["decision"] and rec["decision"] not in book.decisions:
             add(row, "decision", rec["decision"], "unknown decision")
-        for rid in filter(None, rec["rules"].split("|")):
-            if rid not in book.rule_index:
-                add(row, "rules", rid, "unknown rule id")
         for cid in filter(None, rec["passage"].split("|")):
             if cid not in clause_ids:
                 add(row, "passage", cid, "unknown clause id (data/source/clauses.csv)")
@@ -122,9 +120,15 @@ def choices_for(book: RuleBook, finding: dict) -> list[dict[str, str]]:
     return out
 
 
-def annotate(book: RuleBook, findings: pd.DataFrame) -> pd.DataFrame:
-    """``findings`` with a column ``encoding_choices``: per finding the list of choices it comes from (empty
-    list where none)."""
+ANNOTATIONS = ("invariant", "encoding_choices")  # the audit's columns after its own
+
+
+def annotate(book: RuleBook, findings: pd.DataFrame, found: list[dict] | None = None) -> pd.DataFrame:
+    """``findings`` with two more columns: ``invariant`` (the invariant id of an inconsistency, taken from
+    ``found``, the finding dicts in frame order; "" for other kinds) and ``encoding_choices`` (per finding the
+    list of choices it comes from; an empty list where none)."""
     findings = findings.copy()
+    ids = [str(f.get("invariant", "")) for f in found] if found is not None else [""] * len(findings)
+    findings["invariant"] = pd.Series(ids, index=findings.index, dtype="str")
     findings["encoding_choices"] = [choices_for(book, rec) for rec in findings.to_dict(orient="records")]
     return findings

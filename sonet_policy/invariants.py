@@ -448,3 +448,28 @@ def clause_scope_problems(book: RuleBook, section_scope: pd.DataFrame) -> list[s
                         f"{'any' if cond is None else cond.describe()}"
                     )
     return out
+
+
+def rows_in_finding(population: pd.DataFrame, finding: dict, *, rulebook: RuleBook) -> np.ndarray:
+    """Which rows of ``population`` are behind one ``inconsistency`` finding: they break its invariant and
+    fall inside its scope. A boolean array in row order.
+
+    >>> from sonet_policy import default_rulebook
+    >>> pop = pd.DataFrame([dict(area="west", plan="sml", device="PR-600KI", setup="wlan_1g", keep_number=False),
+    ...                     dict(area="east", plan="sml", device="PR-600KI", setup="wlan_1g", keep_number=False)])
+    >>> f = dict(invariant="INV-ROUTER-IPV4", scope={"area": "west", "plan": "sml"})
+    >>> rows_in_finding(pop, f, rulebook=default_rulebook()).tolist()
+    [True, False]
+    """
+    broken = violations(population, rulebook=rulebook)
+    iid = str(finding.get("invariant") or "")
+    if iid not in broken.columns:
+        return np.zeros(len(population), dtype=bool)
+    inside = broken[iid].to_numpy().copy()
+    pos = positions(population, rulebook)
+    grid = axes(rulebook)
+    for name, wanted in dict(finding.get("scope") or {}).items():
+        values = {wanted} if isinstance(wanted, str) else {str(v) for v in wanted}
+        allowed = np.append(np.array([lab in values for lab in grid[name].labels]), False)
+        inside &= allowed[pos[name]]
+    return inside
