@@ -338,7 +338,8 @@ def audit(rulebook: RuleBook | str | Path | None = None, *, population: pd.DataF
     clause; an inconsistency: the rows that break the invariant inside the scope), then ``invariant`` (the
     invariant id of an inconsistency) and ``encoding_choices`` (the recorded readings the finding comes from,
     ``encoding_choices.csv``). Rows are ordered by kind (in the order above), decision (book order), first rule,
-    first cell. Per-rule counts over a population: :func:`rule_usage`. Raises RuleBookError for a folder that fails to load.
+    first cell. Per-rule counts over a population: :func:`rule_usage`. Raises RuleBookError for a folder that
+    fails to load.
 
     >>> findings = audit()
     >>> sorted(set(findings["kind"]))

@@ -15,8 +15,8 @@ import pytest
 from sonet_policy import default_rulebook, explain, load_rulebook
 from sonet_policy.audit import COLUMNS, KINDS, _Projection, audit, counts, rule_usage
 from sonet_policy.cli import main
-from sonet_policy.encoding_choices import ANNOTATIONS
 from sonet_policy.conditions import Condition
+from sonet_policy.encoding_choices import ANNOTATIONS
 from sonet_policy.paths import RULES_DIR
 from sonet_policy.scope import expand
 
@@ -283,9 +283,7 @@ def test_scopes_of_the_shipped_book_cover_exactly_the_grid_cells() -> None:
 def test_cli_prints_counts_and_json_parses(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["audit"]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[0].endswith(
-        "2 gap, 2 conflict, 2 overlap, 0 dead_rule, 0 uncited_clause, 3 inconsistency"
-    )
+    assert out.splitlines()[0].endswith("2 gap, 2 conflict, 2 overlap, 0 dead_rule, 0 uncited_clause, 3 inconsistency")
     assert "[gap] device_action  area=west, device=RS-500KI|RS-500MI" in out
     population = tmp_path / "pop.csv"
     pd.DataFrame(
