@@ -40,6 +40,7 @@ from .cli import command, rulebook_from
 from .encoding_choices import annotate as _annotate
 from .engine import INPUT_ORDER, CompiledBook, DecisionGrid
 from .invariants import findings as _cross_decision
+from .invariants import load_invariants as _load_invariants
 from .invariants import rows_in_finding as _inconsistent_rows
 from .rules import Rule, RuleBook, default_rulebook, load_rulebook
 from .scenario import encode
@@ -300,6 +301,7 @@ def _dead_rules(book: RuleBook, grid: DecisionGrid, proj: _Projection) -> list[d
 def _uncited(book: RuleBook) -> list[dict]:
     cited = {cid for rules in book.rules.values() for r in rules for cid in r.source}
     cited |= {cid for c in book.constraints for cid in c.source}
+    cited |= {cid for inv in _load_invariants(book) for cid in inv.source}  # an invariant cites clauses too
     table = book.clauses
     normative = table["normative"].astype(str).str.lower() == "true"
     out = []

@@ -28,7 +28,7 @@ import pandas as pd
 from .conditions import Axis, Condition, parse_cell
 from .errors import ConditionError, RuleBookError
 from .evaluate import evaluate
-from .rules import RuleBook
+from .rules import RuleBook, default_rulebook
 from .scope import describe, merge_cells
 
 FILE = "invariants.csv"
@@ -239,12 +239,22 @@ def violations(frame: pd.DataFrame, *, rulebook: RuleBook | None = None) -> pd.D
     >>> bool(violations(row)["INV-ROUTER-IPV4"].iloc[0])
     True
     """
-    from .rules import default_rulebook
+    return applies_and_violations(frame, rulebook=rulebook)[1]
 
+
+def applies_and_violations(frame: pd.DataFrame, *, rulebook: RuleBook | None = None) -> tuple[pd.DataFrame, ...]:
+    """As :func:`violations`, and first where each invariant applies (its conditions and ``when`` part hold):
+    ``(applies, broken)``, two boolean DataFrames with one column per invariant id.
+
+    >>> row = pd.DataFrame([dict(area="east", plan="sml", device="PR-400NE", setup="wlan_1g", keep_number=False)])
+    >>> applies, broken = applies_and_violations(row)
+    >>> bool(applies["INV-ROUTER-IPV4"].iloc[0]), bool(broken["INV-ROUTER-IPV4"].iloc[0])
+    (True, False)
+    """
     book = rulebook or default_rulebook()
     invariants = load_invariants(book)
     answers = evaluate(frame, rulebook=book)
-    return _check(book, invariants, frame, answers, positions(frame, book))
+    return _check(book, invariants, frame, answers, positions(frame, book), with_applies=True)
 
 
 def _check(
@@ -253,10 +263,13 @@ def _check(
     frame: pd.DataFrame,
     answers: pd.DataFrame,
     pos: dict[str, np.ndarray],
-) -> pd.DataFrame:
+    *,
+    with_applies: bool = False,
+) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     valid = (answers["status"].astype(str) != "invalid").to_numpy()
     grid = axes(book)
     out: dict[str, np.ndarray] = {}
+    applies: dict[str, np.ndarray] = {}
     for inv in invariants:
         mask = valid.copy()
         for name, cond in inv.conditions.items():
@@ -272,7 +285,12 @@ def _check(
         else:
             broken = np.isin(then, list(inv.then_not_in))
         out[inv.invariant_id] = mask & broken
-    return pd.DataFrame(out, index=frame.index, columns=[i.invariant_id for i in invariants], dtype=bool)
+        applies[inv.invariant_id] = mask
+    ids = [i.invariant_id for i in invariants]
+    broken_frame = pd.DataFrame(out, index=frame.index, columns=ids, dtype=bool)
+    if with_applies:
+        return pd.DataFrame(applies, index=frame.index, columns=ids, dtype=bool), broken_frame
+    return broken_frame
 
 
 def _scenario_values(axis: Axis) -> list[object]:
