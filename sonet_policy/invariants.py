@@ -252,9 +252,34 @@ def applies_and_violations(frame: pd.DataFrame, *, rulebook: RuleBook | None = N
     (True, False)
     """
     book = rulebook or default_rulebook()
-    invariants = load_invariants(book)
-    answers = evaluate(frame, rulebook=book)
-    return _check(book, invariants, frame, answers, positions(frame, book), with_applies=True)
+    names, shape, applies, broken = _domain_table(book)
+    ids = [i.invariant_id for i in load_invariants(book)]
+    pos = positions(frame, book)
+    valid = np.ones(len(frame), dtype=bool)
+    for name in names:
+        valid &= pos[name] >= 0
+    cell = np.ravel_multi_index(tuple(np.where(valid, pos[name], 0) for name in names), shape)
+    out = []
+    for table in (applies, broken):
+        rows = table[cell] & valid[:, None]  # an invalid row (a bad value, a ruled-out combination) breaks none
+        out.append(pd.DataFrame(rows, index=frame.index, columns=ids, dtype=bool))
+    return out[0], out[1]
+
+
+def _domain_table(book: RuleBook) -> tuple[list[str], tuple[int, ...], np.ndarray, np.ndarray]:
+    """Every combination of every input, checked once per book through :func:`evaluate` (cached): per
+    combination (row-major over :func:`axes`) whether each invariant applies and whether it is broken. A
+    scenario's answers depend only on its combination, so any frame is checked by looking its rows up here."""
+    cache = book._cache
+    if "invariant_table" not in cache:
+        grid = axes(book)
+        names = list(grid)
+        frame, pos = grid_frame(book, names)
+        answers = evaluate(frame, rulebook=book)
+        applies, broken = _check(book, load_invariants(book), frame, answers, pos, with_applies=True)
+        shape = tuple(len(grid[name].labels) for name in names)
+        cache["invariant_table"] = (names, shape, applies.to_numpy(), broken.to_numpy())
+    return cache["invariant_table"]
 
 
 def _check(
