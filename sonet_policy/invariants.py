@@ -10,8 +10,9 @@ those statements as data, one per row, in the grammar of the rule tables (no exp
 * ``then_decision`` with ``then_in`` (codes it must answer) or ``then_not_in`` (codes it must not answer);
 * ``source`` (clause ids, ``|``-separated; at least one) and ``note``.
 
-:func:`violations` checks every invariant on any frame of scenarios through the public :func:`evaluate`,
-vectorised. :func:`findings` checks each one over *every* combination of the inputs its decisions, its own
+:func:`violations` checks every invariant on any frame of scenarios, vectorised: each row is looked up in a
+table of every combination of the inputs, built once per book by the public :func:`evaluate`.
+:func:`findings` checks each one over *every* combination of the inputs its decisions, its own
 conditions and the constraints read (built from :func:`axes`: the declared domains, the catalogue and the day
 cut points), so it is exact; violations come back as audit findings of kind ``inconsistency``.
 
