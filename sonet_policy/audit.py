@@ -364,7 +364,7 @@ def audit(rulebook: RuleBook | str | Path | None = None, *, population: pd.DataF
         frame[col] = frame[col].astype("str")
     if population is not None:
         frame["customers"] = pd.array(_customers(book, found, population), dtype="Int64")
-    return _annotate(book, frame, found)
+    return _annotate(frame, rulebook=book, found=found)
 
 
 def _population_cells(book: RuleBook, population: pd.DataFrame) -> np.ndarray:
@@ -381,7 +381,7 @@ def _customers(book: RuleBook, found: list[dict], population: pd.DataFrame) -> l
     counts: list[object] = []
     for f in found:
         if f["kind"] == "inconsistency":  # the rows that break the invariant inside the scope
-            counts.append(int(_inconsistent_rows(population, f, rulebook=book).sum()))
+            counts.append(int(_inconsistent_rows(population, finding=f, rulebook=book).sum()))
             continue
         if f["_cells"] is None:
             counts.append(pd.NA)
@@ -409,7 +409,8 @@ def rows_in_scope(
     book = _book(rulebook)
     decision = str(finding.get("decision") or "")
     if finding.get("kind") == "inconsistency":
-        return pd.Series(_inconsistent_rows(population, dict(finding), rulebook=book), index=population.index)
+        rows = _inconsistent_rows(population, finding=dict(finding), rulebook=book)
+        return pd.Series(rows, index=population.index)
     if not decision:
         return pd.Series(False, index=population.index, dtype=bool)
     if decision not in book.decisions:

@@ -84,7 +84,7 @@ def _meets(book: RuleBook, rec: pd.Series, witness: object) -> bool:
     from .invariants import axes, positions
 
     grid = axes(book)
-    pos = positions(pd.DataFrame([witness], dtype=object), book)
+    pos = positions(pd.DataFrame([witness], dtype=object), rulebook=book)
     for name in (n for n in rec.index if n in book.inputs):
         cond = _condition(book, name, rec[name])
         if cond.any:
@@ -95,16 +95,17 @@ def _meets(book: RuleBook, rec: pd.Series, witness: object) -> bool:
     return True
 
 
-def choices_for(book: RuleBook, finding: dict) -> list[dict[str, str]]:
+def choices_for(finding: dict, *, rulebook: RuleBook) -> list[dict[str, str]]:
     """The encoding choices a finding (a row of the audit, or a dict with kind, decision, rules, witness)
     comes from: ``choice_id``, ``passage``, ``reading``, ``alternative``.
 
     >>> from sonet_policy import default_rulebook
     >>> finding = dict(kind="gap", decision="ipv4", rules=[], witness=dict(area="east", plan="other",
     ...     device="PR-400NE", setup="v6plus_router", keep_number=False, days_since_phone_stop=None))
-    >>> [c["choice_id"] for c in choices_for(default_rulebook(), finding)]
+    >>> [c["choice_id"] for c in choices_for(finding, rulebook=default_rulebook())]
     ['EC-PRE-STOP']
     """
+    book = rulebook
     table = load_choices(book)
     out = []
     rules = set(finding.get("rules") or [])
@@ -123,12 +124,12 @@ def choices_for(book: RuleBook, finding: dict) -> list[dict[str, str]]:
 ANNOTATIONS = ("invariant", "encoding_choices")  # the audit's columns after its own
 
 
-def annotate(book: RuleBook, findings: pd.DataFrame, found: list[dict] | None = None) -> pd.DataFrame:
+def annotate(findings: pd.DataFrame, *, rulebook: RuleBook, found: list[dict] | None = None) -> pd.DataFrame:
     """``findings`` with two more columns: ``invariant`` (the invariant id of an inconsistency, taken from
     ``found``, the finding dicts in frame order; "" for other kinds) and ``encoding_choices`` (per finding the
     list of choices it comes from; an empty list where none)."""
     findings = findings.copy()
     ids = [str(f.get("invariant", "")) for f in found] if found is not None else [""] * len(findings)
     findings["invariant"] = pd.Series(ids, index=findings.index, dtype="str")
-    findings["encoding_choices"] = [choices_for(book, rec) for rec in findings.to_dict(orient="records")]
+    findings["encoding_choices"] = [choices_for(rec, rulebook=rulebook) for rec in findings.to_dict(orient="records")]
     return findings

@@ -258,7 +258,7 @@ def explain(*, rulebook: RuleBook | None = None, **scenario: object) -> Explanat
         )
         if outcome.status == "conflict" or (outcome.status == "uncovered" and status == "ok"):
             status = outcome.status
-    broken = explain_violations(book, row)
+    broken = explain_violations(row, rulebook=book)
     for d in answers:
         d.invariants = broken.get(d.decision, [])
     return Explanation(dict(scenario), resolved, status, "", answers, book.hash)

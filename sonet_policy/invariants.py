@@ -80,19 +80,19 @@ def axes(book: RuleBook) -> dict[str, Axis]:
     return book.compiled().axes
 
 
-def positions(frame: pd.DataFrame, book: RuleBook) -> dict[str, np.ndarray]:
+def positions(frame: pd.DataFrame, *, rulebook: RuleBook) -> dict[str, np.ndarray]:
     """Per input, each row's position on its axis (-1 for an invalid row): how a frame of raw scenarios (any
     device spelling, yes/no) meets the condition columns. The one other place that reads the engine.
 
     >>> from sonet_policy import default_rulebook
     >>> row = pd.DataFrame([dict(area="west", plan="sml", device="pr600ki", setup="wlan_1g", keep_number="no")])
-    >>> int(positions(row, default_rulebook())["device"][0])
+    >>> int(positions(row, rulebook=default_rulebook())["device"][0])
     0
     """
     from .engine import INPUT_ORDER
     from .scenario import encode
 
-    compiled = book.compiled()
+    compiled = rulebook.compiled()
     cell, _, _ = encode(frame, compiled)
     ok = cell >= 0
     pos = np.unravel_index(np.where(ok, cell, 0), compiled.shape)
@@ -255,7 +255,7 @@ def applies_and_violations(frame: pd.DataFrame, *, rulebook: RuleBook | None = N
     book = rulebook or default_rulebook()
     names, shape, applies, broken = _domain_table(book)
     ids = [i.invariant_id for i in load_invariants(book)]
-    pos = positions(frame, book)
+    pos = positions(frame, rulebook=book)
     valid = np.ones(len(frame), dtype=bool)
     for name in names:
         valid &= pos[name] >= 0
@@ -275,7 +275,7 @@ def _domain_table(book: RuleBook) -> tuple[list[str], tuple[int, ...], np.ndarra
     if "invariant_table" not in cache:
         grid = axes(book)
         names = list(grid)
-        frame, pos = grid_frame(book, names)
+        frame, pos = _grid_frame(book, names)
         answers = evaluate(frame, rulebook=book)
         applies, broken = _check(book, load_invariants(book), frame, answers, pos, with_applies=True)
         shape = tuple(len(grid[name].labels) for name in names)
@@ -328,7 +328,7 @@ def _scenario_values(axis: Axis) -> list[object]:
     return list(axis.labels)
 
 
-def involved_inputs(book: RuleBook, invariant: Invariant) -> list[str]:
+def _involved_inputs(book: RuleBook, invariant: Invariant) -> list[str]:
     """The inputs an invariant's check enumerates: those its decisions read, its own conditions, and those any
     constraint reads (so that validity is exact), in the rule book's input order."""
     wanted = {name for d in invariant.decisions for name in book.decisions[d].inputs}
@@ -337,7 +337,7 @@ def involved_inputs(book: RuleBook, invariant: Invariant) -> list[str]:
     return [name for name in axes(book) if name in wanted]
 
 
-def grid_frame(book: RuleBook, inputs: list[str]) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+def _grid_frame(book: RuleBook, inputs: list[str]) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Every combination of ``inputs`` (other inputs at their first value) as scenarios, with each row's axis
     positions: the frame :func:`findings` evaluates."""
     grid = axes(book)
@@ -364,8 +364,8 @@ def findings(book: RuleBook) -> list[dict]:
     out: list[dict] = []
     index = book.rule_index
     for k, inv in enumerate(load_invariants(book)):
-        inputs = involved_inputs(book, inv)
-        frame, pos = grid_frame(book, inputs)
+        inputs = _involved_inputs(book, inv)
+        frame, pos = _grid_frame(book, inputs)
         answers = evaluate(frame, rulebook=book)
         broken = _check(book, [inv], frame, answers, pos)[inv.invariant_id].to_numpy()
         if not broken.any():
@@ -425,16 +425,17 @@ def _clause_text(book: RuleBook, cids: list[str]) -> str:
     return "; ".join(f"{cid} 「{texts[cid]}」" if cid in texts.index else cid for cid in cids)
 
 
-def explain_violations(book: RuleBook, scenario: dict[str, object]) -> dict[str, list[dict[str, object]]]:
+def explain_violations(scenario: dict[str, object], *, rulebook: RuleBook) -> dict[str, list[dict[str, object]]]:
     """For one scenario, per decision the invariants it breaks (each on the decisions it reads): what
     ``explain`` shows on the answers involved. Empty when none is broken or the scenario is invalid.
 
     >>> from sonet_policy import default_rulebook
-    >>> out = explain_violations(default_rulebook(), dict(area="west", plan="sml", device="PR-600KI",
-    ...                                                   setup="wlan_1g", keep_number=False))
+    >>> out = explain_violations(dict(area="west", plan="sml", device="PR-600KI", setup="wlan_1g",
+    ...                               keep_number=False), rulebook=default_rulebook())
     >>> sorted(out), out["ipv4"][0]["invariant_id"]
     (['device_action', 'ipv4'], 'INV-ROUTER-IPV4')
     """
+    book = rulebook
     invariants = load_invariants(book)
     if not invariants:
         return {}
@@ -456,14 +457,14 @@ def explain_violations(book: RuleBook, scenario: dict[str, object]) -> dict[str,
     return out
 
 
-def clause_scope_problems(book: RuleBook, section_scope: pd.DataFrame) -> list[str]:
+def clause_scope_problems(book: RuleBook, *, section_scope: pd.DataFrame) -> list[str]:
     """Rules that cite a clause of a section outside that section's scope (``section_scope``: columns
     ``section`` and ``applies_to``, a cell ``input=condition`` such as a table that holds in one area only): a
     rule citing it must restrict that input to within the condition. One message per offending citation.
 
     >>> from sonet_policy import default_rulebook
     >>> scope = pd.DataFrame([dict(section="devices.east", applies_to="area=east")])
-    >>> clause_scope_problems(default_rulebook(), scope)
+    >>> clause_scope_problems(default_rulebook(), section_scope=scope)
     []
     """
     grid = axes(book)
@@ -494,7 +495,7 @@ def clause_scope_problems(book: RuleBook, section_scope: pd.DataFrame) -> list[s
     return out
 
 
-def rows_in_finding(population: pd.DataFrame, finding: dict, *, rulebook: RuleBook) -> np.ndarray:
+def rows_in_finding(population: pd.DataFrame, *, finding: dict, rulebook: RuleBook) -> np.ndarray:
     """Which rows of ``population`` are behind one ``inconsistency`` finding: they break its invariant and
     fall inside its scope. A boolean array in row order.
 
@@ -502,7 +503,7 @@ def rows_in_finding(population: pd.DataFrame, finding: dict, *, rulebook: RuleBo
     >>> pop = pd.DataFrame([dict(area="west", plan="sml", device="PR-600KI", setup="wlan_1g", keep_number=False),
     ...                     dict(area="east", plan="sml", device="PR-600KI", setup="wlan_1g", keep_number=False)])
     >>> f = dict(invariant="INV-ROUTER-IPV4", scope={"area": "west", "plan": "sml"})
-    >>> rows_in_finding(pop, f, rulebook=default_rulebook()).tolist()
+    >>> rows_in_finding(pop, finding=f, rulebook=default_rulebook()).tolist()
     [True, False]
     """
     broken = violations(population, rulebook=rulebook)
@@ -510,7 +511,7 @@ def rows_in_finding(population: pd.DataFrame, finding: dict, *, rulebook: RuleBo
     if iid not in broken.columns:
         return np.zeros(len(population), dtype=bool)
     inside = broken[iid].to_numpy().copy()
-    pos = positions(population, rulebook)
+    pos = positions(population, rulebook=rulebook)
     grid = axes(rulebook)
     for name, wanted in dict(finding.get("scope") or {}).items():
         values = {wanted} if isinstance(wanted, str) else {str(v) for v in wanted}

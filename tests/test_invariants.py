@@ -297,7 +297,7 @@ def test_area_clauses_support_only_answers_of_their_area() -> None:
     clauses = pd.read_csv(CLAUSES_CSV, dtype=str, keep_default_na=False)
     # the convention is data: every section of a device table (one per area) is listed
     assert set(scope["section"]) == {s for s in clauses["section"] if s.startswith("devices.")} - {"devices"}
-    assert clause_scope_problems(default_rulebook(), scope) == []
+    assert clause_scope_problems(default_rulebook(), section_scope=scope) == []
 
 
 def test_the_old_wifi_2_citing_east_footnote_in_both_areas_is_caught(tmp_path: Path) -> None:
@@ -306,7 +306,7 @@ def test_the_old_wifi_2_citing_east_footnote_in_both_areas_is_caught(tmp_path: P
     table = pd.read_csv(folder / "wifi.csv", dtype=str, keep_default_na=False)
     table.loc[table["rule_id"] == "WIFI-2", "area"] = "-"  # the shipped WIFI-2 before the split
     table.to_csv(folder / "wifi.csv", index=False)
-    problems = clause_scope_problems(load_rulebook(folder), _section_scope())
+    problems = clause_scope_problems(load_rulebook(folder), section_scope=_section_scope())
     assert problems == [
         "WIFI-2 (wifi) cites dev.e.n1 of section devices.east, which holds only where area is within its scope, "
         "but the rule's area condition is any"
