@@ -78,24 +78,40 @@ def _condition(book: RuleBook, name: str, cell: str):
     return parse_cell(cell.strip() or "-", name, spec.type, None if spec.type == "integer" else domain)
 
 
-def _meets(book: RuleBook, rec: pd.Series, witness: object) -> bool:
-    if not isinstance(witness, dict):
-        return all((rec[name].strip() or "-") == "-" for name in rec.index if name in book.inputs)
-    from .invariants import axes, positions
+def _meets(book: RuleBook, rec: dict[str, str], pos: dict[str, int] | None) -> bool:
+    """The witness (its axis positions; None: no witness) meets the choice's condition columns."""
+    from .invariants import axes
 
     grid = axes(book)
-    pos = positions(pd.DataFrame([witness], dtype=object), rulebook=book)
-    for name in (n for n in rec.index if n in book.inputs):
+    for name in (n for n in rec if n in book.inputs):
         cond = _condition(book, name, rec[name])
         if cond.any:
             continue
-        p = int(pos[name][0])
-        if p < 0 or not cond.mask(grid[name])[p]:
+        if pos is None or pos[name] < 0 or not cond.mask(grid[name])[pos[name]]:
             return False
     return True
 
 
-def choices_for(finding: dict, *, rulebook: RuleBook) -> list[dict[str, str]]:
+def _witness_positions(book: RuleBook, witnesses: list[object]) -> list[dict[str, int] | None]:
+    """Axis positions of every witness, read in one call (None where a finding has no witness)."""
+    from .invariants import positions
+
+    rows = [w for w in witnesses if isinstance(w, dict)]
+    if not rows:
+        return [None] * len(witnesses)
+    pos = positions(pd.DataFrame(rows, dtype=object), rulebook=book)
+    out: list[dict[str, int] | None] = []
+    k = 0
+    for w in witnesses:
+        if isinstance(w, dict):
+            out.append({name: int(p[k]) for name, p in pos.items()})
+            k += 1
+        else:
+            out.append(None)
+    return out
+
+
+def choices_for(finding: dict, *, rulebook: RuleBook, _pos: dict[str, int] | None = None) -> list[dict[str, str]]:
     """The encoding choices a finding (a row of the audit, or a dict with kind, decision, rules, witness)
     comes from: ``choice_id``, ``passage``, ``reading``, ``alternative``.
 
@@ -109,13 +125,16 @@ def choices_for(finding: dict, *, rulebook: RuleBook) -> list[dict[str, str]]:
     table = load_choices(book)
     out = []
     rules = set(finding.get("rules") or [])
-    for _, rec in table.iterrows():
+    pos = _pos
+    for rec in table.to_dict(orient="records"):
         if rec["kind"] != finding.get("kind") or rec["decision"] != finding.get("decision"):
             continue
         wanted = set(filter(None, rec["rules"].split("|")))
         if (wanted and not wanted <= rules) or (not wanted and rules):
             continue
-        if not _meets(book, rec, finding.get("witness")):
+        if pos is None and isinstance(finding.get("witness"), dict):
+            pos = _witness_positions(book, [finding["witness"]])[0]
+        if not _meets(book, rec, pos):
             continue
         out.append({k: rec[k] for k in ("choice_id", "passage", "reading", "alternative")})
     return out
@@ -131,5 +150,9 @@ def annotate(findings: pd.DataFrame, *, rulebook: RuleBook, found: list[dict] | 
     findings = findings.copy()
     ids = [str(f.get("invariant", "")) for f in found] if found is not None else [""] * len(findings)
     findings["invariant"] = pd.Series(ids, index=findings.index, dtype="str")
-    findings["encoding_choices"] = [choices_for(rec, rulebook=rulebook) for rec in findings.to_dict(orient="records")]
+    records = findings.to_dict(orient="records")
+    positions = _witness_positions(rulebook, [rec.get("witness") for rec in records])
+    findings["encoding_choices"] = [
+        choices_for(rec, rulebook=rulebook, _pos=pos) for rec, pos in zip(records, positions, strict=True)
+    ]
     return findings

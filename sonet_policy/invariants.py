@@ -144,8 +144,8 @@ def _parse(frame: pd.DataFrame, book: RuleBook) -> list[Invariant]:
     clause_ids = set(book.clauses.index)
     out: list[Invariant] = []
     seen: set[str] = set()
-    for i, rec in frame.iterrows():
-        row = int(i) + 2
+    for i, rec in enumerate(frame.to_dict(orient="records")):
+        row = i + 2
         iid = rec["invariant_id"].strip()
         if not iid:
             add(row, "invariant_id", "", "invariant_id is empty")
@@ -218,11 +218,18 @@ def _rule_answers(book: RuleBook, rules: pd.Series, decision: str) -> tuple[np.n
     return lut[np.asarray(cat.cat.codes)], [*filtered, ""]
 
 
+def _is_in(column: pd.Series, wanted: frozenset[str] | set[str]) -> np.ndarray:
+    """``column`` (evaluate's categorical answers) holds one of ``wanted``: one test per category, then a
+    lookup per row (a missing answer is in nothing)."""
+    cat = column if isinstance(column.dtype, pd.CategoricalDtype) else column.astype("category")
+    lut = np.array([str(c) in wanted for c in cat.cat.categories] + [False], dtype=bool)
+    return lut[np.asarray(cat.cat.codes)]
+
+
 def _holds(codes: pd.Series, rules: pd.Series, book: RuleBook, decision: str, wanted: frozenset[str]) -> np.ndarray:
     """``decision`` answers one of ``wanted``; a conflict counts when one of its deciding rules does."""
-    text = codes.astype(str).to_numpy()
-    hit = np.isin(text, list(wanted))
-    conflict = text == "conflict"
+    hit = _is_in(codes, wanted)
+    conflict = _is_in(codes, {"conflict"})
     if conflict.any() and "conflict" not in wanted:
         row_cat, filtered = _rule_answers(book, rules, decision)
         index = book.rule_index
@@ -271,16 +278,23 @@ def _domain_table(book: RuleBook) -> tuple[list[str], tuple[int, ...], np.ndarra
     """Every combination of every input, checked once per book through :func:`evaluate` (cached): per
     combination (row-major over :func:`axes`) whether each invariant applies and whether it is broken. A
     scenario's answers depend only on its combination, so any frame is checked by looking its rows up here."""
+    names, shape, _, _, _, applies, broken = _domain(book)
+    return names, shape, applies, broken
+
+
+def _domain(book: RuleBook) -> tuple:
+    """The whole domain once per book (cached): input names, shape, the scenario frame, axis positions, the
+    answers of :func:`evaluate`, and the applies / broken matrices (rows x invariants)."""
     cache = book._cache
-    if "invariant_table" not in cache:
+    if "invariant_domain" not in cache:
         grid = axes(book)
         names = list(grid)
         frame, pos = _grid_frame(book, names)
         answers = evaluate(frame, rulebook=book)
         applies, broken = _check(book, load_invariants(book), frame, answers, pos, with_applies=True)
         shape = tuple(len(grid[name].labels) for name in names)
-        cache["invariant_table"] = (names, shape, applies.to_numpy(), broken.to_numpy())
-    return cache["invariant_table"]
+        cache["invariant_domain"] = (names, shape, frame, pos, answers, applies.to_numpy(), broken.to_numpy())
+    return cache["invariant_domain"]
 
 
 def _check(
@@ -292,7 +306,7 @@ def _check(
     *,
     with_applies: bool = False,
 ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
-    valid = (answers["status"].astype(str) != "invalid").to_numpy()
+    valid = ~_is_in(answers["status"], {"invalid"})
     grid = axes(book)
     out: dict[str, np.ndarray] = {}
     applies: dict[str, np.ndarray] = {}
@@ -305,11 +319,8 @@ def _check(
             mask &= allowed[pos[name]]
         for decision, codes in inv.when.items():
             mask &= _holds(answers[decision], answers["rules"], book, decision, codes)
-        then = answers[inv.then_decision].astype(str).to_numpy()
-        if inv.then_in:
-            broken = ~np.isin(then, list(inv.then_in))
-        else:
-            broken = np.isin(then, list(inv.then_not_in))
+        then = answers[inv.then_decision]
+        broken = ~_is_in(then, inv.then_in) if inv.then_in else _is_in(then, inv.then_not_in)
         out[inv.invariant_id] = mask & broken
         applies[inv.invariant_id] = mask
     ids = [i.invariant_id for i in invariants]
@@ -363,14 +374,19 @@ def findings(book: RuleBook) -> list[dict]:
     """
     out: list[dict] = []
     index = book.rule_index
+    _, _, frame, pos, answers, _, broken_all = _domain(book)
+    rules_of: dict[str, tuple[np.ndarray, list[str]]] = {}
     for k, inv in enumerate(load_invariants(book)):
+        # every combination of the inputs involved: the domain's rows, projected (the decisions involved, the
+        # invariant and the constraints read no other input, so rows that differ elsewhere agree)
         inputs = _involved_inputs(book, inv)
-        frame, pos = _grid_frame(book, inputs)
-        answers = evaluate(frame, rulebook=book)
-        broken = _check(book, [inv], frame, answers, pos)[inv.invariant_id].to_numpy()
+        broken = broken_all[:, k]
         if not broken.any():
             continue
-        per_decision = [_rule_answers(book, answers["rules"], d) for d in inv.decisions]
+        for d in inv.decisions:
+            if d not in rules_of:
+                rules_of[d] = _rule_answers(book, answers["rules"], d)
+        per_decision = [rules_of[d] for d in inv.decisions]
         key = np.zeros(len(frame), dtype=np.int64)
         for codes, filtered in per_decision:
             key = key * (len(filtered) + 1) + codes
