@@ -73,9 +73,9 @@ def load_choices(book: RuleBook) -> pd.DataFrame:
 
 
 def _condition(book: RuleBook, name: str, cell: str):
-    spec = book.inputs[name]
-    domain = book.models if name == "device" else spec.domain
-    return parse_cell(cell.strip() or "-", name, spec.type, None if spec.type == "integer" else domain)
+    from .invariants import domain_of
+
+    return parse_cell(cell.strip() or "-", name, book.inputs[name].type, domain_of(book, name))
 
 
 def _meets(book: RuleBook, rec: dict[str, str], pos: dict[str, int] | None) -> bool:

@@ -99,6 +99,20 @@ def positions(frame: pd.DataFrame, *, rulebook: RuleBook) -> dict[str, np.ndarra
     return {name: np.where(ok, p, -1) for name, p in zip(INPUT_ORDER, pos, strict=True)}
 
 
+def domain_of(book: RuleBook, name: str) -> tuple[str, ...] | None:
+    """The values a condition cell on input ``name`` may name: its declared domain, the catalogue's models for
+    a ``catalogue`` domain, None for an integer input (ranges are checked by the parser).
+
+    >>> from sonet_policy import default_rulebook
+    >>> len(domain_of(default_rulebook(), "device")) == len(default_rulebook().models)
+    True
+    """
+    spec = book.inputs[name]
+    if spec.type == "integer":
+        return None
+    return book.models if spec.domain == ("catalogue",) else spec.domain
+
+
 def load_invariants(book: RuleBook) -> list[Invariant]:
     """The invariants of ``book`` (``invariants.csv`` in its folder; none when the file is absent), cached on the
     book. Raises RuleBookError naming file, row, column and value for every problem at once.
@@ -157,9 +171,8 @@ def _parse(frame: pd.DataFrame, book: RuleBook) -> list[Invariant]:
             if name not in frame.columns:
                 continue
             cell = rec[name].strip() or "-"
-            domain = book.models if name == "device" else spec.domain
             try:
-                conditions[name] = parse_cell(cell, name, spec.type, None if spec.type == "integer" else domain)
+                conditions[name] = parse_cell(cell, name, spec.type, domain_of(book, name))
             except ConditionError as exc:
                 add(row, name, cell, str(exc))
         when: dict[str, frozenset[str]] = {}
@@ -489,8 +502,7 @@ def clause_scope_problems(book: RuleBook, *, section_scope: pd.DataFrame) -> lis
     for rec in section_scope.itertuples(index=False):
         name, _, cell = str(rec.applies_to).partition("=")
         spec = book.inputs[name.strip()]
-        domain = book.models if name.strip() == "device" else spec.domain
-        cond = parse_cell(cell.strip(), name.strip(), spec.type, None if spec.type == "integer" else domain)
+        cond = parse_cell(cell.strip(), name.strip(), spec.type, domain_of(book, name.strip()))
         limits[str(rec.section)] = (name.strip(), cond.mask(grid[name.strip()]))
     out = []
     for rules in book.rules.values():
