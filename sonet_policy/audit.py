@@ -11,7 +11,10 @@ Kinds of finding, each judged by the decision's hit policy:
 * ``dead_rule``: a rule that decides in no valid combination: its condition is empty or only matches ruled-out
   combinations, a matching exception always overrides it, or (FIRST) an earlier rule always shadows it,
   (PRIORITY) a rule with a higher-priority answer always masks it;
-* ``uncited_clause``: a normative clause of the page that no rule and no constraint cites.
+* ``uncited_clause``: a normative clause of the page that no rule and no constraint cites;
+* ``inconsistency``: an invariant of ``invariants.csv`` (a statement of the page across decisions) that does
+  not hold (:mod:`sonet_policy.invariants`). Findings that come from a recorded reading of an ambiguous
+  passage carry it in ``encoding_choices`` (:mod:`sonet_policy.encoding_choices`).
 
 A decision reads only some inputs, so its cells are projected onto them (the ``wifi`` table reads area,
 device and setup) and adjacent cells with the same kind and rules are merged into a few boxes
@@ -34,12 +37,16 @@ import numpy as np
 import pandas as pd
 
 from .cli import command, rulebook_from
+from .encoding_choices import annotate as _annotate
 from .engine import INPUT_ORDER, CompiledBook, DecisionGrid
+from .invariants import findings as _cross_decision
+from .invariants import load_invariants as _load_invariants
+from .invariants import rows_in_finding as _inconsistent_rows
 from .rules import Rule, RuleBook, default_rulebook, load_rulebook
 from .scenario import encode
 from .scope import describe, merge_cells, scope_mask
 
-KINDS = ("gap", "conflict", "overlap", "dead_rule", "uncited_clause")
+KINDS = ("gap", "conflict", "overlap", "dead_rule", "uncited_clause", "inconsistency")
 COLUMNS = ["kind", "decision", "scope", "rules", "clauses", "message", "witness"]
 USAGE_COLUMNS = ["decision", "rule_id", "hit_policy", "answer", "matched", "decided", "won", "dead_in_practice"]
 _NEEDS_ONE = ("UNIQUE", "ANY")  # hit policies under which several deciding rules are a conflict or an overlap
@@ -294,6 +301,7 @@ def _dead_rules(book: RuleBook, grid: DecisionGrid, proj: _Projection) -> list[d
 def _uncited(book: RuleBook) -> list[dict]:
     cited = {cid for rules in book.rules.values() for r in rules for cid in r.source}
     cited |= {cid for c in book.constraints for cid in c.source}
+    cited |= {cid for inv in _load_invariants(book) for cid in inv.source}  # an invariant cites clauses too
     table = book.clauses
     normative = table["normative"].astype(str).str.lower() == "true"
     out = []
@@ -322,18 +330,22 @@ def _uncited(book: RuleBook) -> list[dict]:
 def audit(rulebook: RuleBook | str | Path | None = None, *, population: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every finding of ``rulebook`` (a RuleBook, a folder, or None for the shipped book), one row each.
 
-    Columns: ``kind`` (gap, conflict, overlap, dead_rule, uncited_clause), ``decision`` ("" for a clause),
+    Columns: ``kind`` (gap, conflict, overlap, dead_rule, uncited_clause, inconsistency), ``decision`` ("" for
+    a clause; an inconsistency: the decision whose answer breaks the invariant),
     ``scope`` (input -> value or list of values, only the decision's own inputs; an input left out means any
     value), ``rules`` (rule ids), ``clauses`` (clause ids), ``message`` (plain English with the Japanese text of
     the clauses involved) and ``witness`` (one scenario inside the scope, for ``explain(**witness)``; None for
     an uncited clause or a rule whose condition is empty). With ``population`` (a frame of scenarios) a column
     ``customers`` counts the valid rows inside each finding's scope (a dead rule: the rows it matches; NA for a
-    clause). Rows are ordered by kind (in the order above), decision (book order), first rule, first cell.
-    Per-rule counts over a population: :func:`rule_usage`. Raises RuleBookError for a folder that fails to load.
+    clause; an inconsistency: the rows that break the invariant inside the scope), then ``invariant`` (the
+    invariant id of an inconsistency) and ``encoding_choices`` (the recorded readings the finding comes from,
+    ``encoding_choices.csv``). Rows are ordered by kind (in the order above), decision (book order), first rule,
+    first cell. Per-rule counts over a population: :func:`rule_usage`. Raises RuleBookError for a folder that
+    fails to load.
 
     >>> findings = audit()
     >>> sorted(set(findings["kind"]))
-    ['conflict', 'gap', 'overlap']
+    ['conflict', 'gap', 'inconsistency', 'overlap']
     >>> gap = findings[(findings["kind"] == "gap") & (findings["decision"] == "device_action")].iloc[0]
     >>> gap["scope"]
     {'area': 'west', 'device': ['RS-500KI', 'RS-500MI']}
@@ -343,6 +355,7 @@ def audit(rulebook: RuleBook | str | Path | None = None, *, population: pd.DataF
     for name in book.decisions:
         found.extend(_findings_of_decision(book, name))
     found.extend(_uncited(book))
+    found.extend(_cross_decision(book))
     kind_rank = {k: i for i, k in enumerate(KINDS)}
     decision_rank = {d: i for i, d in enumerate(book.decisions)}
     found.sort(key=lambda f: (kind_rank[f["kind"]], decision_rank.get(f["decision"], -1), f["_order"]))
@@ -351,7 +364,7 @@ def audit(rulebook: RuleBook | str | Path | None = None, *, population: pd.DataF
         frame[col] = frame[col].astype("str")
     if population is not None:
         frame["customers"] = pd.array(_customers(book, found, population), dtype="Int64")
-    return frame
+    return _annotate(frame, rulebook=book, found=found)
 
 
 def _population_cells(book: RuleBook, population: pd.DataFrame) -> np.ndarray:
@@ -367,6 +380,9 @@ def _customers(book: RuleBook, found: list[dict], population: pd.DataFrame) -> l
     per_decision: dict[str, np.ndarray] = {}
     counts: list[object] = []
     for f in found:
+        if f["kind"] == "inconsistency":  # the rows that break the invariant inside the scope
+            counts.append(int(_inconsistent_rows(population, finding=f, rulebook=book).sum()))
+            continue
         if f["_cells"] is None:
             counts.append(pd.NA)
             continue
@@ -392,6 +408,9 @@ def rows_in_scope(
     """
     book = _book(rulebook)
     decision = str(finding.get("decision") or "")
+    if finding.get("kind") == "inconsistency":
+        rows = _inconsistent_rows(population, finding=dict(finding), rulebook=book)
+        return pd.Series(rows, index=population.index)
     if not decision:
         return pd.Series(False, index=population.index, dtype=bool)
     if decision not in book.decisions:
@@ -483,6 +502,9 @@ def render_text(findings: pd.DataFrame, *, book: RuleBook | None = None, usage: 
             lines.append(f"   witness: {w}")
         if "customers" in rec and not pd.isna(rec["customers"]):
             lines.append(f"   customers: {int(rec['customers'])}")
+        for choice in rec.get("encoding_choices") or []:
+            lines.append(f"   encoding choice {choice['choice_id']}: {choice['reading']}")
+            lines.append(f"      other reading: {choice['alternative']}")
     if usage is not None:
         dead = usage[usage["dead_in_practice"]]
         lines.append("")

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .engine import INPUT_ORDER, CompiledBook
+from .invariants import explain_violations
 from .rules import Rule, RuleBook, default_rulebook
 from .scenario import _is_missing, encode
 
@@ -57,6 +58,8 @@ class DecisionAnswer:
     next_step_en: str
     alternatives: list[dict[str, str]]
     rules: list[RuleTrace]
+    next_step_ja: str = ""
+    invariants: list[dict[str, object]] = field(default_factory=list)  # cross-decision statements it breaks
 
     @property
     def fired(self) -> list[RuleTrace]:
@@ -115,8 +118,14 @@ class Explanation:
             lines.append(f"  answer: {d.code}  {d.label_en}")
             if d.label_ja:
                 lines.append(f"          {d.label_ja}")
+            if d.next_step_ja and d.status == "ok":
+                lines.append(f"  次に:   {d.next_step_ja}")
             if d.next_step_en and d.status == "ok":
                 lines.append(f"  next:   {d.next_step_en}")
+            for inv in d.invariants:
+                lines.append(
+                    f"  inconsistent: {inv['invariant_id']} ({inv['statement']}); clauses {', '.join(inv['source'])}"
+                )
             for alt in d.alternatives:
                 lines.append(f"  or:     {alt['code']}  {alt['label_en']} / {alt['label_ja']}")
             for c in d.footnotes:
@@ -157,7 +166,9 @@ def _clause_refs(book: RuleBook, rule: Rule) -> list[ClauseRef]:
     return [ClauseRef(cid, rows[cid][0], rows[cid][1], rows[cid][0].startswith("※")) for cid in rule.source]
 
 
-def _trace(compiled: CompiledBook, decision: str, cell: int) -> tuple[object, list[RuleTrace]]:
+def _trace(
+    compiled: CompiledBook, decision: str, cell: int, given: dict[str, str] | None = None
+) -> tuple[object, list[RuleTrace]]:
     book = compiled.book
     grid = compiled.decisions[decision]
     outcome = grid.outcome(cell)
@@ -184,7 +195,9 @@ def _trace(compiled: CompiledBook, decision: str, cell: int) -> tuple[object, li
             state = "not_matching"
             for name, cond in r.conditions.items():
                 if not cond.mask(compiled.axes[name])[position[name]]:
-                    reasons.append(f"{name} is {values[name]}; the rule needs {cond.describe()}")
+                    shown = (given or {}).get(name, values[name])  # the value given, then its interval
+                    shown = shown if shown == values[name] else f"{shown} ({values[name]})"
+                    reasons.append(f"{name} is {shown}; the rule needs {cond.describe()}")
         traces.append(RuleTrace(r.rule_id, state, r.answer, r.note, reasons, _clause_refs(book, r)))
     return outcome, traces
 
@@ -221,7 +234,7 @@ def explain(*, rulebook: RuleBook | None = None, **scenario: object) -> Explanat
     answers = []
     status = "ok"
     for name, spec in book.decisions.items():
-        outcome, traces = _trace(compiled, name, cell)
+        outcome, traces = _trace(compiled, name, cell, resolved)
         if outcome.status in FINDING_LABELS:
             label_ja, label_en = FINDING_LABELS[outcome.status]
             info = {"label_ja": label_ja, "label_en": label_en, "next_step_en": ""}
@@ -240,10 +253,14 @@ def explain(*, rulebook: RuleBook | None = None, **scenario: object) -> Explanat
                 info["next_step_en"],
                 alts,
                 traces,
+                info.get("next_step_ja", ""),
             )
         )
         if outcome.status == "conflict" or (outcome.status == "uncovered" and status == "ok"):
             status = outcome.status
+    broken = explain_violations(row, rulebook=book)
+    for d in answers:
+        d.invariants = broken.get(d.decision, [])
     return Explanation(dict(scenario), resolved, status, "", answers, book.hash)
 
 
@@ -257,6 +274,7 @@ _CSS = """
 .sp-conflict{border-left:6px solid #c62828}.sp-invalid{border-left:6px solid #6a1b9a}
 .sp-clause{color:#333;margin:2px 0 2px 8px}.sp-why{color:#777;font-size:12px}
 .sp-footnote{background:#fff8e1;margin:3px 0;padding:2px 4px}
+.sp-inconsistent{background:#fdecea;color:#b71c1c;margin:3px 0;padding:2px 4px}
 </style>
 """
 
@@ -278,8 +296,16 @@ def render_html(exp: Explanation) -> str:
             f"<div class='sp-code'>{e(d.code)}</div>",
             f"<div>{e(d.label_ja)}</div><div><i>{e(d.label_en)}</i></div>",
         ]
+        if d.next_step_ja and d.status == "ok":
+            parts.append(f"<div class='sp-next-ja'>次に: {e(d.next_step_ja)}</div>")
         if d.next_step_en and d.status == "ok":
-            parts.append(f"<div>Next: {e(d.next_step_en)}</div>")
+            parts.append(f"<div class='sp-next-en'><i>Next: {e(d.next_step_en)}</i></div>")
+        for inv in d.invariants:
+            parts.append(
+                f"<div class='sp-inconsistent' data-invariant='{e(str(inv['invariant_id']))}'>"
+                f"inconsistent with another answer: {e(str(inv['invariant_id']))} ({e(str(inv['statement']))}; "
+                f"clauses {e(', '.join(inv['source']))})</div>"
+            )
         for alt in d.alternatives:
             parts.append(f"<div>Or: {e(alt['label_ja'])} <i>({e(alt['label_en'])})</i></div>")
         for c in d.footnotes:

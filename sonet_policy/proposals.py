@@ -189,7 +189,7 @@ def check_table(path: Path | str, decision: str, frame: pd.DataFrame) -> pd.Data
 
     >>> problems = check_table(RULES_DIR, "wifi", read_table(RULES_DIR / "wifi.csv").assign(wifi="sometimes"))
     >>> sorted(set(problems["column"])), len(problems)
-    (['wifi'], 4)
+    (['wifi'], 6)
     """
     folder = Path(path).resolve()
     file = _table_file(folder, decision)

@@ -139,13 +139,17 @@ class RuleBook:
         if table is None:  # one dict per book: explain asks for labels on every call
             c = self.codes
             nxt = c["next_step_en"] if "next_step_en" in c else [""] * len(c)
+            nxt_ja = c["next_step_ja"] if "next_step_ja" in c else [""] * len(c)  # optional column
             table = {
-                (d, k): {"code": k, "label_ja": ja, "label_en": en, "next_step_en": nx}
-                for d, k, ja, en, nx in zip(c["decision"], c["code"], c["label_ja"], c["label_en"], nxt, strict=True)
+                (d, k): {"code": k, "label_ja": ja, "label_en": en, "next_step_en": nx, "next_step_ja": nj}
+                for d, k, ja, en, nx, nj in zip(
+                    c["decision"], c["code"], c["label_ja"], c["label_en"], nxt, nxt_ja, strict=True
+                )
             }
             self._cache["code_info"] = table
         found = table.get((decision, code))
-        return dict(found) if found else {"code": code, "label_ja": "", "label_en": "", "next_step_en": ""}
+        empty = {"code": code, "label_ja": "", "label_en": "", "next_step_en": "", "next_step_ja": ""}
+        return dict(found) if found else empty
 
     def priority(self, decision: str) -> list[str]:
         """The decision's answer codes in the order ``codes.csv`` lists them (PRIORITY: first wins)."""

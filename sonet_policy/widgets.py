@@ -389,8 +389,8 @@ def _cell_text(value: object) -> str:
         return ""
     if isinstance(value, dict):
         return ", ".join(f"{k}={'|'.join(map(str, v)) if isinstance(v, list) else v}" for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return ", ".join(map(str, value))
+    if isinstance(value, (list, tuple)):  # an encoding choice (a dict) shows as its id
+        return ", ".join(str(v.get("choice_id", v)) if isinstance(v, dict) else str(v) for v in value)
     return str(value)
 
 
@@ -537,7 +537,8 @@ class AuditView(_App):
     def summary(self) -> str:
         counts = self.findings["kind"].value_counts() if not self.findings.empty else pd.Series(dtype="int64")
         text = ", ".join(
-            f"{k} {counts.get(k, 0)}" for k in ("gap", "conflict", "overlap", "dead_rule", "uncited_clause")
+            f"{k} {counts.get(k, 0)}"
+            for k in ("gap", "conflict", "overlap", "dead_rule", "uncited_clause", "inconsistency")
         )
         return f"AuditView: {len(self.findings)} finding(s): {text}; sorted by {self.sort_by.value}"
 

@@ -16,6 +16,7 @@ from sonet_policy import default_rulebook, explain, load_rulebook
 from sonet_policy.audit import COLUMNS, KINDS, _Projection, audit, counts, rule_usage
 from sonet_policy.cli import main
 from sonet_policy.conditions import Condition
+from sonet_policy.encoding_choices import ANNOTATIONS
 from sonet_policy.paths import RULES_DIR
 from sonet_policy.scope import expand
 
@@ -114,7 +115,7 @@ EXPECTED["PRIORITY"] = EXPECTED["FIRST"]  # a > b: X1 (a) masks X2 (b); X3 and X
 def test_audit_reports_exactly_the_known_findings(tmp_path: Path, policy: str) -> None:
     book = load(make_book(tmp_path / policy, policy))
     findings = audit(book)
-    assert list(findings.columns) == COLUMNS
+    assert list(findings.columns) == COLUMNS + list(ANNOTATIONS)
     assert keyset(findings) == EXPECTED[policy]
     assert len(findings) == len(EXPECTED[policy]), "one finding per box, nothing repeated"
     uncited = findings[findings["kind"] == "uncited_clause"]
@@ -221,15 +222,26 @@ def test_first_policy_counts_dead_in_practice_by_wins(tmp_path: Path) -> None:
 SHIPPED = {
     key("gap", "ipv4", {"plan": "other", "setup": "v6plus_router", "days_since_phone_stop": "empty"}, []),
     key("gap", "device_action", {"area": "west", "device": ["RS-500KI", "RS-500MI"]}, []),
-    ("conflict", "wifi", ("WIFI-2", "WIFI-W1")),
+    ("conflict", "wifi", ("WIFI-2W", "WIFI-W1")),
     ("conflict", "device_action", ("DEV-W-1", "DEV-W-1K")),
     ("overlap", "wifi", ("WIFI-1", "WIFI-W1")),
+    # across tables: the router stop of the device table against IPv4 that continues (INV-ROUTER-IPV4)
+    ("inconsistency", "ipv4", ("DEV-E-1", "V4-OTH-WLAN")),
+    ("inconsistency", "ipv4", ("DEV-W-1", "DEV-W-1K", "V4-SML-2")),
+    ("inconsistency", "ipv4", ("DEV-W-1", "DEV-W-1K", "V4-OTH-WLAN")),
 }
 
 
 def test_shipped_book_findings_are_those_the_page_leaves_open() -> None:
     findings = audit()
-    assert counts(findings) == {"gap": 2, "conflict": 2, "overlap": 2, "dead_rule": 0, "uncited_clause": 0}
+    assert counts(findings) == {
+        "gap": 2,
+        "conflict": 2,
+        "overlap": 2,
+        "dead_rule": 0,
+        "uncited_clause": 0,
+        "inconsistency": 3,
+    }
     brief = {(f.kind, f.decision, tuple(f.rules)) for f in findings.itertuples(index=False)}
     assert brief == {k if len(k) == 3 else (k[0], k[1], k[3]) for k in SHIPPED}
     assert {k for k in keyset(findings) if k[0] == "gap"} == {k for k in SHIPPED if len(k) == 4}
@@ -241,8 +253,11 @@ def test_shipped_book_findings_are_those_the_page_leaves_open() -> None:
     }
     assert "無線 LAN カード、ルーター機能は継続利用不可" in wifi_conflict["message"]
     for f in findings.itertuples(index=False):
-        status = explain(**f.witness)[f.decision].status
-        assert status == {"gap": "uncovered", "conflict": "conflict", "overlap": "ok"}[f.kind]
+        answer = explain(**f.witness)[f.decision]
+        if f.kind == "inconsistency":
+            assert f.invariant in {i["invariant_id"] for i in answer.invariants}
+            continue
+        assert answer.status == {"gap": "uncovered", "conflict": "conflict", "overlap": "ok"}[f.kind]
 
 
 def test_scopes_of_the_shipped_book_cover_exactly_the_grid_cells() -> None:
@@ -268,7 +283,7 @@ def test_scopes_of_the_shipped_book_cover_exactly_the_grid_cells() -> None:
 def test_cli_prints_counts_and_json_parses(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["audit"]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[0].endswith("2 gap, 2 conflict, 2 overlap, 0 dead_rule, 0 uncited_clause")
+    assert out.splitlines()[0].endswith("2 gap, 2 conflict, 2 overlap, 0 dead_rule, 0 uncited_clause, 3 inconsistency")
     assert "[gap] device_action  area=west, device=RS-500KI|RS-500MI" in out
     population = tmp_path / "pop.csv"
     pd.DataFrame(
@@ -277,8 +292,8 @@ def test_cli_prints_counts_and_json_parses(tmp_path: Path, capsys: pytest.Captur
     assert main(["audit", "--format", "json", "--population", str(population)]) == 0
     captured = capsys.readouterr()
     records = json.loads(captured.out)
-    assert "6 findings" in captured.err
-    assert [set(r) for r in records] == [set(COLUMNS) | {"customers"}] * len(records)
+    assert "9 findings" in captured.err
+    assert [set(r) for r in records] == [set(COLUMNS) | set(ANNOTATIONS) | {"customers"}] * len(records)
     gap = next(r for r in records if r["kind"] == "gap" and r["decision"] == "device_action")
     assert gap["customers"] == 1 and gap["witness"]["keep_number"] is False
 

@@ -151,9 +151,9 @@ def test_one_rule_edit_shows_exactly_the_expected_scenarios(tmp_path, baseline):
     assert result.changed_decisions == ["wifi"]
     # merged boxes cover exactly the changed cells, and name the rules on both sides
     assert box_cells(result) == len(result.cells)
-    # East: WIFI-2 said continues; West: WIFI-2 and WIFI-W1 disagreed (a conflict), now both say stops
+    # WIFI-2 is the East rule (the West has its own WIFI-2W, citing no East clause): East said continues
     before = dict(zip(result.changes["area"], result.changes["before_code"], strict=True))
-    assert before == {"east": "continues", "west": "conflict"}
+    assert before == {"east": "continues"}
     assert set(result.changes["after_code"]) == {"stops"}
     assert all("WIFI-2" in rules for rules in result.changes["before_rules"])
     assert set(result.changes["setup"]) == {"wlan_1g"}

@@ -214,7 +214,8 @@ def test_explain_names_rules_clauses_and_why_others_did_not_fire() -> None:
     assert any("32 日以降経過後" in c.text_ja for c in ipv4.fired[0].clauses)
     pppoe = next(r for r in ipv4.rules if r.rule_id == "V4-OTH-V6-31")
     assert pppoe.state == "not_matching"
-    assert pppoe.reasons == ["days_since_phone_stop is >=32; the rule needs 0..31"]
+    # the value given comes first, its interval after it (it printed only ">=32" before)
+    assert pppoe.reasons == ["days_since_phone_stop is 32 (>=32); the rule needs 0..31"]
     sml = next(
         r
         for r in explain(area="east", plan="sml", device="PR-600KI", setup="wlan_1g", keep_number=False)["ipv4"].rules
@@ -236,7 +237,7 @@ def test_conflict_is_explained_with_both_rules() -> None:
     exp = explain(area="west", plan="sml", device="PR-600KI", setup="wlan_1g", keep_number=False)
     wifi = exp["wifi"]
     assert wifi.code == "conflict" and exp.status == "conflict"
-    assert {r.rule_id for r in wifi.fired} == {"WIFI-2", "WIFI-W1"}
+    assert {r.rule_id for r in wifi.fired} == {"WIFI-2W", "WIFI-W1"}
 
 
 # --- the command line -------------------------------------------------------------------------------------

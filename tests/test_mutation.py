@@ -238,3 +238,85 @@ def test_mutants_are_caught_by_the_audit_or_the_cases(tmp_path: Path) -> None:
     assert len(results) == N_MUTANTS, "enough distinct mutants"
     assert len(live) >= N_MUTANTS // 2, "most mutants change an answer somewhere"
     assert share >= MIN_SHARE, [f"{m.operator} {m.rule_id}: {m.what}" for m, *_ in survived]
+
+
+# --- cross-table mutants: an answer changed in one table only, caught by the invariants (invariants.csv) ---------
+
+# (table, rule, new answer, the invariant that must catch it): changes that leave the table itself consistent
+CROSS_TABLE = [
+    ("wifi", "WIFI-1", "continues", "INV-ROUTER-WIFI"),
+    ("wifi", "WIFI-2", "stops", "INV-KEEPS-WIFI"),
+    ("wifi", "WIFI-3W", "stops", "INV-KEEPS-WIFI"),
+    ("device_action", "DEV-E-1X", "none", "INV-ROUTER-WIFI"),
+    ("device_action", "DEV-E-2", "keeps_working", "INV-KEEPS-WIFI"),
+    ("device_action", "DEV-E-3", "keeps_working", "INV-KEEPS-WIFI"),
+    ("device_action", "DEV-W-2", "keeps_working", "INV-KEEPS-WIFI"),
+    ("ipv4", "V4-SML-1", "continues", "INV-ROUTER-IPV4"),
+    ("number", "NUM-1", "kept", "INV-DESK-NUMBER"),
+    ("number", "NUM-2", "abolished", "INV-PORT-NUMBER"),
+    ("procedure", "PROC-1", "support_desk", "INV-DESK-NUMBER"),
+    ("procedure", "PROC-2", "port_out", "INV-PORT-NUMBER"),
+]
+
+
+def _with_answer(folder: Path, table: str, rule_id: str, code: str) -> RuleBook:
+    shutil.copytree(RULES_DIR, folder)
+    frame = _read(folder / f"{table}.csv")
+    frame.loc[frame["rule_id"] == rule_id, table] = code
+    frame.to_csv(folder / f"{table}.csv", index=False, lineterminator="\n")
+    return load_rulebook(folder)
+
+
+def _inconsistencies(book: RuleBook) -> set[tuple[str, str]]:
+    found = audit(book)
+    inc = found[found["kind"] == "inconsistency"]
+    return {(f.invariant, json.dumps(f.scope, sort_keys=True)) for f in inc.itertuples(index=False)}
+
+
+def _single_table(book: RuleBook) -> set[tuple]:
+    return {k for k in findings_key(book) if k[0] != "inconsistency"}
+
+
+def test_cross_table_mutants_are_caught_by_the_invariants(tmp_path: Path) -> None:
+    baseline = load_rulebook(RULES_DIR)
+    base_inc, base_single = _inconsistencies(baseline), _single_table(baseline)
+    only_invariants = []
+    for k, (table, rule_id, code, invariant) in enumerate(CROSS_TABLE):
+        book = _with_answer(tmp_path / f"x{k}", table, rule_id, code)
+        new = _inconsistencies(book) - base_inc
+        assert invariant in {iid for iid, _ in new}, f"{rule_id} -> {code} is not caught by {invariant}"
+        if _single_table(book) == base_single:
+            only_invariants.append(f"{rule_id} -> {code}")
+    print(f"\ncross-table mutants: {len(CROSS_TABLE)}, all caught; unseen by the single-table kinds: {only_invariants}")
+    assert only_invariants, "some cross-table mutants are visible only to the invariants"
+
+
+def test_every_answer_an_invariant_forbids_is_caught_where_the_rule_decides(tmp_path: Path) -> None:
+    """Systematic: for every invariant and every rule of the decision it constrains, the mutant that gives
+    that rule a forbidden answer breaks the invariant, wherever the rule alone decides a combination the
+    invariant applies to."""
+    from sonet_policy.invariants import applies_and_violations, load_invariants
+
+    baseline = load_rulebook(RULES_DIR)
+    frame = domain_frame([baseline])
+    applies, _ = applies_and_violations(frame, rulebook=baseline)
+    base = evaluate(frame, rulebook=baseline)
+    rules_text = base["rules"].astype(object).fillna("").astype(str)  # invalid rows have no rules
+    tried = caught = 0
+    for inv in load_invariants(baseline):
+        codes = baseline.priority(inv.then_decision)
+        forbidden = [c for c in codes if (c not in inv.then_in if inv.then_in else c in inv.then_not_in)]
+        for rule in baseline.rules[inv.then_decision]:
+            own = {r.rule_id for r in baseline.rules[inv.then_decision]}
+            decides = rules_text.map(lambda text, rid=rule.rule_id, own=own: own.intersection(text.split()) == {rid})
+            region = applies[inv.invariant_id] & decides & (base[inv.then_decision].astype(str) == rule.answer)
+            for code in forbidden:
+                if code == rule.answer or not region.any():
+                    continue
+                tried += 1
+                book = _with_answer(tmp_path / f"s{tried}", inv.then_decision, rule.rule_id, code)
+                broken = applies_and_violations(frame, rulebook=book)[1][inv.invariant_id]
+                assert broken[region].any(), f"{inv.invariant_id}: {rule.rule_id} -> {code} not caught"
+                caught += 1
+    print(f"\nforbidden-answer mutants: {tried}, caught {caught}")
+    assert tried >= 8
