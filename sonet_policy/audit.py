@@ -11,7 +11,9 @@ Kinds of finding, each judged by the decision's hit policy:
 * ``dead_rule``: a rule that decides in no valid combination: its condition is empty or only matches ruled-out
   combinations, a matching exception always overrides it, or (FIRST) an earlier rule always shadows it,
   (PRIORITY) a rule with a higher-priority answer always masks it;
-* ``uncited_clause``: a normative clause of the page that no rule and no constraint cites.
+* ``uncited_clause``: a normative clause of the page that no rule and no constraint cites;
+* ``stale_citation``: a rule or constraint whose ``cited_hash`` no longer matches the clauses it cites (the page
+  changed under it; :mod:`sonet_policy.revision`).
 
 A decision reads only some inputs, so its cells are projected onto them (the ``wifi`` table reads area,
 device and setup) and adjacent cells with the same kind and rules are merged into a few boxes
@@ -39,7 +41,7 @@ from .rules import Rule, RuleBook, default_rulebook, load_rulebook
 from .scenario import encode
 from .scope import describe, merge_cells, scope_mask
 
-KINDS = ("gap", "conflict", "overlap", "dead_rule", "uncited_clause")
+KINDS = ("gap", "conflict", "overlap", "dead_rule", "uncited_clause", "stale_citation")
 COLUMNS = ["kind", "decision", "scope", "rules", "clauses", "message", "witness"]
 USAGE_COLUMNS = ["decision", "rule_id", "hit_policy", "answer", "matched", "decided", "won", "dead_in_practice"]
 _NEEDS_ONE = ("UNIQUE", "ANY")  # hit policies under which several deciding rules are a conflict or an overlap
@@ -343,6 +345,9 @@ def audit(rulebook: RuleBook | str | Path | None = None, *, population: pd.DataF
     for name in book.decisions:
         found.extend(_findings_of_decision(book, name))
     found.extend(_uncited(book))
+    from .revision import stale_citations
+
+    found.extend(stale_citations(book))
     kind_rank = {k: i for i, k in enumerate(KINDS)}
     decision_rank = {d: i for i, d in enumerate(book.decisions)}
     found.sort(key=lambda f: (kind_rank[f["kind"]], decision_rank.get(f["decision"], -1), f["_order"]))

@@ -68,7 +68,7 @@ def build_catalogue(clause_table: pd.DataFrame | None = None) -> pd.DataFrame:
             )
             row[area] = True
             row[f"{area}_clause"] = cid
-    frame = pd.DataFrame(list(rows.values()))
+    frame = pd.DataFrame(list(rows.values()), columns=["model", "east", "west", "east_clause", "west_clause"])
     frame["key"] = normalise_labels(frame["model"]).astype(object)
     frame["family"] = frame["model"].str.split("-").str[0]
     frame["series"] = frame["model"].str.extract(r"^([A-Z]+-[A-Z]?\d+)", expand=False)
