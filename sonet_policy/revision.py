@@ -111,6 +111,25 @@ def _longest_increasing(values: list[int]) -> set[int]:
     return keep
 
 
+def _in_context(old_keys: list[str], new_keys: list[str]) -> tuple[list[str], list[str]]:
+    """Keys that tell repeated texts apart: a text found once on each page stands for itself; a repeated one
+    (「【注意】」, the footnotes both device tables share) is read with the last once-only text before it, so the
+    West table's ※2 pairs with the West ※2 even when the two tables change places."""
+    once = {k for k in set(old_keys) if old_keys.count(k) == 1 and new_keys.count(k) == 1}
+
+    def contextual(keys: list[str]) -> list[str]:
+        out, anchor = [], ""
+        for key in keys:
+            if key in once:
+                anchor = key
+                out.append(key)
+            else:
+                out.append(f"{anchor}\x01{key}")
+        return out
+
+    return contextual(old_keys), contextual(new_keys)
+
+
 def align(old_texts: list[str], new_texts: list[str], *, threshold: float = THRESHOLD) -> list[tuple]:
     """Pair old and new clause texts (see the module docstring).
 
@@ -124,22 +143,24 @@ def align(old_texts: list[str], new_texts: list[str], *, threshold: float = THRE
     """
     old_keys = [text_key(t) for t in old_texts]
     new_keys = [text_key(t) for t in new_texts]
+    old_ctx, new_ctx = _in_context(old_keys, new_keys)
     pair: dict[int, int] = {}  # new index -> old index
     exact: set[int] = set()
-    matcher = difflib.SequenceMatcher(None, old_keys, new_keys, autojunk=False)
+    matcher = difflib.SequenceMatcher(None, old_ctx, new_ctx, autojunk=False)
     for block in matcher.get_matching_blocks():
         for k in range(block.size):
             pair[block.b + k] = block.a + k
             exact.add(block.b + k)
-    used_old = set(pair.values())
-    by_key: dict[str, list[int]] = {}
-    for i, key in enumerate(old_keys):
-        if i not in used_old:
-            by_key.setdefault(key, []).append(i)
-    for j, key in enumerate(new_keys):
-        if j not in pair and by_key.get(key):
-            pair[j] = by_key[key].pop(0)
-            exact.add(j)
+    for olds, news in ((old_ctx, new_ctx), (old_keys, new_keys)):  # same text elsewhere: in context first
+        used_old = set(pair.values())
+        by_key: dict[str, list[int]] = {}
+        for i, key in enumerate(olds):
+            if i not in used_old:
+                by_key.setdefault(key, []).append(i)
+        for j, key in enumerate(news):
+            if j not in pair and by_key.get(key):
+                pair[j] = by_key[key].pop(0)
+                exact.add(j)
     used_old = set(pair.values())
     left_old = [i for i in range(len(old_keys)) if i not in used_old]
     left_new = [j for j in range(len(new_keys)) if j not in pair]
@@ -439,8 +460,8 @@ def compare(new_page: str, *, rulebook: RuleBook | str | Path | None = None) -> 
                     dict(
                         clause_id=cid,
                         status=changed.at[cid, "status"],
-                        old_text=changed.at[cid, "old_text"],
-                        new_text=changed.at[cid, "new_text"],
+                        old_text=_none(changed.at[cid, "old_text"]),
+                        new_text=_none(changed.at[cid, "new_text"]),
                     )
                     for cid in hits
                 ],
@@ -500,6 +521,10 @@ def compare(new_page: str, *, rulebook: RuleBook | str | Path | None = None) -> 
         new_clauses=new_table,
         new_catalogue=catalogue,
     )
+
+
+def _none(value: object) -> object:
+    return None if pd.isna(value) else value
 
 
 def book_page_segments(book: RuleBook) -> list:

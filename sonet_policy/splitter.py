@@ -117,12 +117,15 @@ def split_page(text: str) -> SplitPage:
         ends_in_bar = line.rstrip().endswith("|")
         if header and not ends_in_bar:
             close_table(number - 1)
-        if not header and ends_in_bar and n < len(lines) and _SEPARATOR.match(lines[n]):
+        after = n
+        while after < len(lines) and not lines[after].strip():  # blank lines between header and separator
+            after += 1
+        if not header and ends_in_bar and after < len(lines) and _SEPARATOR.match(lines[after]):
             cells = _cells(line)
-            separator = lines[n].strip().removesuffix("|").strip()
-            out.segments.append(Segment(_span(number, number + 1), " | ".join([*cells, separator]), number))
+            separator = lines[after].strip().removesuffix("|").strip()
+            out.segments.append(Segment(_span(number, after + 1), " | ".join([*cells, separator]), number))
             header, width, pending = number, len(cells), []
-            n += 1
+            n = after + 1
             continue
         if header:
             if not pending:
