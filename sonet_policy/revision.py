@@ -302,23 +302,26 @@ def _new_id(prev: str | None, taken: set[str], *, stem_hint: str | None = None) 
 
 
 def _device_rows(table: pd.DataFrame, rows: set[str]) -> tuple[pd.DataFrame, list[dict]]:
-    """Per table-row clause: its models and area (through :func:`build_catalogue`, one row at a time);
-    a row whose model cell is not in the notation is a problem (line, text, problem)."""
-    out, problems = [], []
+    """Per table-row clause: its models and area, as :func:`build_catalogue` files them; a row whose model cell
+    is not in the notation is a problem (line, text, problem) and is left out."""
+    problems, good = [], []
     for cid in table.index:
         if cid not in rows:
             continue
         text = table.at[cid, "text_ja"]
         try:
             expand_notation(text.split("|")[0])
-            built = build_catalogue(table.loc[[cid]])
+            good.append(cid)
         except ValueError as exc:
             problems.append(dict(line=table.at[cid, "line"], text=text, problem=f"device row {cid}: {exc}"))
-            continue
-        answer = " | ".join(p.strip() for p in text.split("|")[1:])
-        for rec in built.to_dict(orient="records"):
-            area = "east" if rec["east"] else "west"
-            out.append(dict(row=cid, area=area, model=rec["model"], answer=answer))
+    built = build_catalogue(table.loc[good])
+    answers = {cid: " | ".join(p.strip() for p in table.at[cid, "text_ja"].split("|")[1:]) for cid in good}
+    out = [
+        dict(row=rec[f"{area}_clause"], area=area, model=rec["model"], answer=answers[rec[f"{area}_clause"]])
+        for rec in built.to_dict(orient="records")
+        for area in ("east", "west")
+        if rec[area]
+    ]
     return pd.DataFrame(out, columns=["row", "area", "model", "answer"]), problems
 
 
@@ -399,8 +402,8 @@ def compare(new_page: str, *, rulebook: RuleBook | str | Path | None = None) -> 
         old = old[old["revision"] != "removed"]
     split = split_page(new_page)
     segs = split.segments
-    pairs = align(list(old["text_ja"]), [s.text for s in segs])
-    old_ids = list(old["clause_id"])
+    pairs = align(list(old["text_ja"]), [seg.text for seg in segs])
+    old_ids, old_texts, old_lines = list(old["clause_id"]), list(old["text_ja"]), list(old["line"])
     taken = set(book.clauses["clause_id"])
     rows: list[dict] = []
     new_ids: list[str | None] = [None] * len(segs)
@@ -433,11 +436,11 @@ def compare(new_page: str, *, rulebook: RuleBook | str | Path | None = None) -> 
                 status=status,
                 old_id=oid,
                 new_id=nid,
-                old_text=old.iloc[i]["text_ja"] if i is not None else None,
+                old_text=old_texts[i] if i is not None else None,
                 new_text=segs[j].text if j is not None else None,
                 similarity=ratio if status == "edited" else (1.0 if status in ("unchanged", "moved") else None),
                 moved=bool(moved),
-                old_line=old.iloc[i]["line"] if i is not None else None,
+                old_line=old_lines[i] if i is not None else None,
                 new_line=segs[j].line if j is not None else None,
                 section=section,
             )
@@ -448,7 +451,8 @@ def compare(new_page: str, *, rulebook: RuleBook | str | Path | None = None) -> 
     changed = report[report["status"].isin(("edited", "removed"))].set_index("old_id")
     stale, numbers = [], []
     integer_inputs = _integer_inputs(book)
-    for rid, file, source, _cells in _citations(book):
+    citations = _citations(book)
+    for rid, file, source, _cells in citations:
         hits = [cid for cid in source if cid in changed.index]
         if not hits:
             continue
@@ -467,13 +471,13 @@ def compare(new_page: str, *, rulebook: RuleBook | str | Path | None = None) -> 
                 ],
             )
         )
-    cited = {cid for _rid, _f, source, _c in _citations(book) for cid in source}
+    cited = {cid for _rid, _f, source, _c in citations for cid in source}
     for cid, rec in changed[changed["status"] == "edited"].iterrows():
         if cid not in cited:
             continue
         for before, after in _number_changes(rec["old_text"], rec["new_text"]):
             uses = []
-            for rid, file, source, cells in _citations(book):
+            for rid, file, source, cells in citations:
                 if cid not in source:
                     continue
                 for number in (n for n in (before, after) if n is not None):
