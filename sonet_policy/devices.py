@@ -83,14 +83,15 @@ def read_catalogue(path: Path | str = DEVICES_CSV) -> pd.DataFrame:
     return frame
 
 
-@lru_cache(maxsize=4)
-def _catalogue(path: str) -> pd.DataFrame:
+@lru_cache(maxsize=8)
+def _catalogue(path: str, _mtime_ns: int = 0, _size: int = 0) -> pd.DataFrame:
     return read_catalogue(path)
 
 
 def catalogue(path: Path | str = DEVICES_CSV) -> pd.DataFrame:
     """Cached :func:`read_catalogue` (a copy)."""
-    return _catalogue(str(path)).copy()
+    stat = Path(path).stat()  # keyed by modification time and size: a proposal's file may be rewritten
+    return _catalogue(str(path), stat.st_mtime_ns, stat.st_size).copy()
 
 
 def nearest(label: str, models: list[str] | tuple[str, ...], n: int = 3) -> list[str]:

@@ -54,7 +54,7 @@ import pandas as pd
 from .devices import build_catalogue, expand_notation
 from .paths import PAGE_TXT, RULES_DIR
 from .rules import RuleBook, load_rulebook
-from .source import CLAUSE_COLUMNS, cited_hash, text_key
+from .source import CLAUSE_COLUMNS, NORMATIVE_KINDS, cited_hash, text_key
 from .splitter import split_page
 
 THRESHOLD = 0.6
@@ -710,10 +710,11 @@ def stamp(
     return done
 
 
-def review(folder: Path | str, ids: list[str]) -> dict[str, list[str]]:
+def review(folder: Path | str, ids: list[str], *, kind: str | None = None) -> dict[str, list[str]]:
     """A person has re-read these rules, constraints or clauses of the proposal in ``folder``: rules and
     constraints are re-stamped against the current clause texts (their ``stale_citation`` goes away); clauses
-    are marked ``reviewed`` (a new clause stays normative: edit ``kind``/``normative`` by hand if it is not).
+    are marked ``reviewed``. A new clause stays normative unless ``kind`` gives the kind the person read it as
+    (``warning``, ``note``, ``heading`` …: ``normative`` follows, true only for rule and exception).
 
     Returns ``{"rules": [...], "clauses": [...]}``; raises ValueError for an id that is none of these.
 
@@ -744,7 +745,11 @@ def review(folder: Path | str, ids: list[str]) -> dict[str, list[str]]:
         if "reviewed" not in table.columns:
             table["reviewed"] = "true"
         table["normative"] = table["normative"].map({True: "true", False: "false"})
-        table.loc[table["clause_id"].isin(clause_list), "reviewed"] = "true"
+        chosen = table["clause_id"].isin(clause_list)
+        table.loc[chosen, "reviewed"] = "true"
+        if kind:
+            table.loc[chosen, "kind"] = kind
+            table.loc[chosen, "normative"] = "true" if kind in NORMATIVE_KINDS else "false"
         write_table(own, table)
     return {"rules": rules, "clauses": clause_list}
 
@@ -878,6 +883,7 @@ def _source_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--proposal", default=None, help="proposal name (a folder under --root) or a folder path")
     p.add_argument("--root", default=None, help="where proposals live (default: proposals/)")
     p.add_argument("--format", choices=("text", "json"), default="text", help="diff: text (default) or json")
+    p.add_argument("--kind", default=None, help="review: the kind a person read the clauses as (warning, note, rule…)")
 
 
 def _read_page(path: str) -> str:
@@ -923,7 +929,7 @@ def _source_run(args: argparse.Namespace) -> int:
         if not args.targets:
             print("error: source review takes the rule, constraint or clause ids a person re-read", file=sys.stderr)
             return 2
-        done = review(folder, args.targets)
+        done = review(folder, args.targets, kind=args.kind)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -28,14 +28,15 @@ def read_clauses(path: Path | str = CLAUSES_CSV) -> pd.DataFrame:
     return frame.set_index("clause_id", drop=False)
 
 
-@lru_cache(maxsize=4)
-def _cached(path: str) -> pd.DataFrame:
+@lru_cache(maxsize=8)
+def _cached(path: str, _mtime_ns: int = 0, _size: int = 0) -> pd.DataFrame:
     return read_clauses(path)
 
 
 def clauses(path: Path | str = CLAUSES_CSV) -> pd.DataFrame:
     """Cached :func:`read_clauses` (returns a copy, so callers cannot change the cache)."""
-    return _cached(str(path)).copy()
+    stat = Path(path).stat()  # keyed by modification time and size: a proposal's file may be rewritten
+    return _cached(str(path), stat.st_mtime_ns, stat.st_size).copy()
 
 
 def page_text(path: Path | str = PAGE_TXT) -> str:

@@ -275,7 +275,7 @@ def test_scopes_of_the_shipped_book_cover_exactly_the_grid_cells() -> None:
 def test_cli_prints_counts_and_json_parses(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["audit"]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[0].endswith("2 gap, 2 conflict, 2 overlap, 0 dead_rule, 0 uncited_clause")
+    assert out.splitlines()[0].endswith("2 gap, 2 conflict, 2 overlap, 0 dead_rule, 0 uncited_clause, 0 stale_citation")
     assert "[gap] device_action  area=west, device=RS-500KI|RS-500MI" in out
     population = tmp_path / "pop.csv"
     pd.DataFrame(

@@ -331,6 +331,10 @@ def test_review_clears_a_stale_citation_and_marks_a_clause_read(revised) -> None
         review(folder, ["NOPE"])
     assert main(["source", "review", "V4-OTH-V6-31", "--proposal", str(folder)]) == 0
     assert "V4-OTH-V6-31" not in audit(folder)["rules"].str[0].tolist()
+    assert counts(audit(folder))["uncited_clause"] == 1, "reviewed, the new sentence is still normative"
+    assert main(["source", "review", "net.owl.3", "--kind", "warning", "--proposal", str(folder)]) == 0
+    assert counts(audit(folder))["uncited_clause"] == 0
+    assert read_clauses(folder / "clauses.csv").loc["net.owl.3", "kind"] == "warning"
 
 
 def test_editing_a_rule_source_without_review_makes_it_stale(tmp_path) -> None:
