@@ -915,6 +915,12 @@ def _source_run(args: argparse.Namespace) -> int:
             return 2
         print(str(report))
         print(f"proposal {args.proposal} → {folder}: the new page, clauses.csv, devices.csv and the rules as they were")
+        from .proposals import validate_proposal
+
+        problems = validate_proposal(folder)
+        if len(problems):  # e.g. a rule names a model the new page no longer lists: the person edits the rule
+            print(f"the proposal does not load yet ({len(problems)} problem(s)); edit its tables:")
+            print(problems.to_string(index=False))
         print(f"next: python -m sonet_policy proposal check {args.proposal}")
         return 0
     folder = Path(args.proposal) if Path(args.proposal).is_dir() else root / args.proposal

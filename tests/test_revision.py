@@ -387,3 +387,40 @@ def test_proposal_check_lists_stale_citations_uncited_clauses_and_customers_who_
     assert main(["proposal", "check", str(folder)]) == 0
     out = capsys.readouterr().out
     assert "stale_citation: 4" in out and "uncited_clause: 1" in out and "net.owl.3" in out
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_shuffled_and_mangled_page_never_raises(seed: int) -> None:
+    """Lines dropped, duplicated, cut in half and bars added at random: a report, never an exception."""
+    import random
+
+    rng = random.Random(seed)
+    lines = list(LINES)
+    for _ in range(12):
+        k = rng.randrange(len(lines))
+        op = rng.choice(["drop", "dup", "cut", "bar", "swap"])
+        if op == "drop":
+            del lines[k]
+        elif op == "dup":
+            lines.insert(k, lines[k])
+        elif op == "cut":
+            lines[k] = lines[k][: len(lines[k]) // 2]
+        elif op == "bar":
+            lines[k] = lines[k] + " |"
+        else:
+            j = rng.randrange(len(lines))
+            lines[k], lines[j] = lines[j], lines[k]
+    report = compare("\n".join(lines))
+    c = report.counts()
+    assert c["unchanged"] + c["moved"] + c["edited"] + c["removed"] == 119
+    json.loads(report.to_json())
+
+
+def test_a_model_gone_from_the_page_leaves_a_proposal_that_names_the_rule_to_edit(tmp_path, capsys) -> None:
+    new = tmp_path / "new.txt"
+    new.write_text(apply_edits(PAGE, [("RS-500 gone", " RS-500KI/MI |", " |")]), encoding="utf-8")
+    assert main(["source", "update", str(new), "--proposal", "gone", "--root", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "removed: RS-500KI (east, row dev.e.r1)" in out
+    assert "does not load yet" in out and "RS-500KI" in out and "device_action.csv" in out
+    assert main(["proposal", "check", "gone", "--root", str(tmp_path)]) == 2
