@@ -233,11 +233,11 @@ class RevisionReport:
         return self.clauses[self.clauses["status"] != "unchanged"].reset_index(drop=True)
 
     def to_dict(self) -> dict:
-        """JSON-ready: ``counts``, ``clauses`` (every clause that is not unchanged), ``stale_rules``, ``devices``,
+        """JSON-ready: ``counts``, ``clauses`` (every clause, unchanged ones too), ``stale_rules``, ``devices``,
         ``device_answers``, ``numbers``, ``problems``."""
         clauses = [
             {k: (None if pd.isna(v) else v) for k, v in rec.items()}
-            for rec in self.changed.astype(object).to_dict(orient="records")
+            for rec in self.clauses.astype(object).to_dict(orient="records")
         ]
         return dict(
             counts=self.counts(),
@@ -447,6 +447,10 @@ def compare(new_page: str, *, rulebook: RuleBook | str | Path | None = None) -> 
         )
     report = pd.DataFrame(rows, columns=CLAUSE_REPORT_COLUMNS)
     new_table = _new_clause_table(old, report, segs, new_ids)
+    if "revision" in book.clauses.columns:  # removed by an earlier revision: kept, so its citations still load
+        earlier = book.clauses[book.clauses["revision"] == "removed"].reset_index(drop=True)
+        earlier = earlier.assign(normative=earlier["normative"].map({True: "true", False: "false"}))
+        new_table = pd.concat([new_table, earlier[new_table.columns]], ignore_index=True)
 
     changed = report[report["status"].isin(("edited", "removed"))].set_index("old_id")
     stale, numbers = [], []
@@ -811,10 +815,11 @@ def stale_citations(book: RuleBook) -> list[dict]:
     if "previous_text_ja" in book.clauses.columns:
         previous = {c: t for c, t in zip(book.clauses["clause_id"], book.clauses["previous_text_ja"], strict=True) if t}
     recorded: dict[str, str] = {}
-    for file in _rule_tables(book.folder):
-        frame = _read_text_table(book.folder / file)
+    frames = [(book.tables[name], "rule_id") for name in book.rules]
+    if book.constraints and (book.folder / "constraints.csv").is_file():
+        frames.append((_read_text_table(book.folder / "constraints.csv"), "constraint_id"))
+    for frame, id_col in frames:
         if "cited_hash" in frame.columns:
-            id_col = "constraint_id" if file == "constraints.csv" else "rule_id"
             pairs = zip(frame[id_col], frame["cited_hash"], strict=True)
             recorded.update({i: h.strip() for i, h in pairs if str(h).strip()})
     out: list[dict] = []

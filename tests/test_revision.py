@@ -265,7 +265,8 @@ def test_source_diff_json_has_the_documented_keys(tmp_path, capsys) -> None:
     out = json.loads(capsys.readouterr().out)
     assert {"clauses", "stale_rules", "devices", "numbers", "counts"} <= set(out)
     assert all({"status", "old_id", "new_id", "old_text", "new_text"} <= set(c) for c in out["clauses"])
-    assert {c["status"] for c in out["clauses"]} == {"edited", "removed"}
+    assert len(out["clauses"]) == 119 and out["counts"]["unchanged"] == 117
+    assert {c["status"] for c in out["clauses"]} == {"unchanged", "edited", "removed"}
     assert all({"rule_id", "clauses"} <= set(s) for s in out["stale_rules"])
     assert out["devices"] == [dict(change="added", area="east", model="PR-300NE", row="dev.e.r2")]
 
@@ -424,3 +425,21 @@ def test_a_model_gone_from_the_page_leaves_a_proposal_that_names_the_rule_to_edi
     assert "removed: RS-500KI (east, row dev.e.r1)" in out
     assert "does not load yet" in out and "RS-500KI" in out and "device_action.csv" in out
     assert main(["proposal", "check", "gone", "--root", str(tmp_path)]) == 2
+
+
+def test_a_second_revision_keeps_what_the_first_removed(revised, tmp_path) -> None:
+    folder, _ = revised
+    again = apply_edits(
+        PAGE,
+        MODEL_ADDED
+        + DAY_BOUND
+        + FOOTNOTE_DROPPED
+        + SENTENCE_ADDED
+        + [("one more", "PR-200NE PR-300NE |", "PR-200NE PR-300NE PR-350NE |")],
+    )
+    second, report = update(again, "second", base=folder, root=tmp_path)
+    assert report.counts()["edited"] == 1 and report.counts()["removed"] == 0
+    book = load_rulebook(second)
+    assert book.clauses.loc["dev.w.n1b", "revision"] == "removed"
+    stale = audit(second)
+    assert "DEV-W-1K" in stale[stale["kind"] == "stale_citation"]["rules"].str[0].tolist()
