@@ -443,3 +443,27 @@ def test_a_second_revision_keeps_what_the_first_removed(revised, tmp_path) -> No
     assert book.clauses.loc["dev.w.n1b", "revision"] == "removed"
     stale = audit(second)
     assert "DEV-W-1K" in stale[stale["kind"] == "stale_citation"]["rules"].str[0].tolist()
+
+
+def test_a_row_whose_answer_text_changed_is_listed_with_both_texts() -> None:
+    report = compare(
+        apply_edits(PAGE, [("visit → mail", "訪問での機器交換となります。", "郵送での機器交換となります。")])
+    )
+    assert report.devices.empty, "the models of the row are the same"
+    assert report.device_answers.to_dict(orient="records") == [
+        dict(
+            row="dev.e.r2",
+            area="east",
+            old_answer="訪問での機器交換となります。",
+            new_answer="郵送での機器交換となります。",
+        )
+    ]
+
+
+def test_edits_keep_every_clause_id_in_place(revised) -> None:
+    folder, _ = revised
+    table = read_clauses(folder / "clauses.csv")
+    assert table.loc[table["revision"] != "added", "clause_id"].tolist() == read_clauses()["clause_id"].tolist()
+    edited = table[table["revision"] == "edited"]
+    assert sorted(edited.index) == ["dev.e.r2", "net.ov6.4", "net.ov6.5", "net.ov6.8"]
+    assert (edited["reviewed"] == "false").all() and edited["previous_text_ja"].str.contains("32 日|PR-200NE").all()
