@@ -446,7 +446,7 @@ def compare(new_page: str, *, rulebook: RuleBook | str | Path | None = None) -> 
             )
         )
     report = pd.DataFrame(rows, columns=CLAUSE_REPORT_COLUMNS)
-    new_table = _new_clause_table(old, report, segs, new_ids)
+    new_table = _new_clause_table(old, report)
     if "revision" in book.clauses.columns:  # removed by an earlier revision: kept, so its citations still load
         earlier = book.clauses[book.clauses["revision"] == "removed"].reset_index(drop=True)
         earlier = earlier.assign(normative=earlier["normative"].map({True: "true", False: "false"}))
@@ -547,19 +547,13 @@ def _table_rows(segments: list, table: pd.DataFrame) -> list[bool]:
     return [text_key(t) in rows for t in table["text_ja"]]
 
 
-def _new_clause_table(old: pd.DataFrame, report: pd.DataFrame, segs: list, new_ids: list) -> pd.DataFrame:
+def _new_clause_table(old: pd.DataFrame, report: pd.DataFrame) -> pd.DataFrame:
     """The clause table of the new page: old metadata for paired clauses, new rows for added ones, removed
     clauses kept with empty text (rules citing them still load and show as stale)."""
     meta = old.set_index("clause_id", drop=False)
     reviewed_col = "reviewed" in meta.columns
     records: list[dict] = []
     removed_after: dict[str | None, list[dict]] = {}
-    prev_new: dict[str, str | None] = {}
-    last = None
-    for rec in report.to_dict(orient="records"):
-        if rec["new_id"] is not None:
-            prev_new[rec["new_id"]] = last
-            last = rec["new_id"]
     old_order = list(meta["clause_id"])
     paired = {r["old_id"]: r["new_id"] for r in report.to_dict(orient="records") if r["old_id"] and r["new_id"]}
     for rec in report.to_dict(orient="records"):

@@ -467,3 +467,16 @@ def test_edits_keep_every_clause_id_in_place(revised) -> None:
     edited = table[table["revision"] == "edited"]
     assert sorted(edited.index) == ["dev.e.r2", "net.ov6.4", "net.ov6.5", "net.ov6.8"]
     assert (edited["reviewed"] == "false").all() and edited["previous_text_ja"].str.contains("32 日|PR-200NE").all()
+
+
+def test_a_new_row_in_a_device_table_gets_a_row_id_and_its_models_join_the_catalogue() -> None:
+    row = (
+        "a new East row",
+        "PR-200NE | 訪問での機器交換となります。 |\n",
+        "PR-200NE | 訪問での機器交換となります。 |\nPR-700NE/KI | 訪問での機器交換となります。 |\n",
+    )
+    report = compare(apply_edits(PAGE, [row]))
+    assert report.counts()["added"] == 1
+    assert report.changed.iloc[0]["new_id"] == "dev.e.r5"
+    assert sorted(report.devices["model"]) == ["PR-700KI", "PR-700NE"] and set(report.devices["row"]) == {"dev.e.r5"}
+    assert {"PR-700NE", "PR-700KI"} <= set(report.new_catalogue.loc[report.new_catalogue["east"], "model"])
