@@ -5,10 +5,12 @@ the same split that gives the shipped clause table) and aligns its clauses with 
 
 1. **Same text, in order.** Texts are compared by a key: NFKC (full-width and half-width agree), whitespace
    dropped except a single space between two ASCII letters or digits (``So-net 光 電話`` equals
-   ``So-net光電話``; ``PR-400NE PR-A300NE`` stays two models). :class:`difflib.SequenceMatcher` over the two key
-   sequences pairs the longest runs of equal clauses in order.
-2. **Same text, elsewhere.** Clauses left over with the same key are paired in page order (a line that moved,
-   a section swapped with another).
+   ``So-net光電話``; ``PR-400NE PR-A300NE`` stays two models). A text that occurs more than once (「【注意】」,
+   the repeated procedure section, the footnotes both device tables share) is read together with the last
+   once-only text before it, so copies pair with the copy in the same place. :class:`difflib.SequenceMatcher`
+   over the two key sequences pairs the longest runs of equal clauses in order.
+2. **Same text, elsewhere.** Clauses left over with the same key (first in context, then the bare text) are
+   paired in page order (a line that moved, a section swapped with another).
 3. **Similar text.** Every leftover old clause is scored against every leftover new one with difflib's
    ``ratio`` on the keys; pairs at or above :data:`THRESHOLD` (0.6) are taken greedily, best first, ties
    broken by the nearer relative position on the page. These are ``edited``.
@@ -19,12 +21,14 @@ sections pair every clause. Order is judged after pairing: the pairs on a longes
 positions (taken in new order) stay in place; the others are ``moved`` (an edited pair off that run is
 ``edited`` with ``moved`` true). An unchanged clause may sit on a new line (lines added above it).
 
-Where it can be fooled: two similar clauses that are both edited can swap partners (the page repeats its
-procedure section, and 「【注意】」 or 「下記よりお問い合わせください。」 occur several times: a repeated text is paired
-with the first leftover copy in page order); a sentence rewritten beyond 60 % similarity is ``removed`` +
-``added``; a sentence split in two is one ``edited`` and one ``added``; a clause that moves into another
-section keeps its old section (and a device row moved to the other area's table keeps its old id, so the
-catalogue files it under the old area: such a move shows as ``moved``, and needs a person).
+Where it can be fooled: two similar clauses that are both edited can swap partners (greedy best-first, e.g.
+the two copies of the procedure section edited differently); a repeated text whose context also changed is
+paired with the first leftover copy in page order; a sentence rewritten beyond 60 % similarity is ``removed``
++ ``added`` (and a short clause changes its ratio fast: 「【注意】」 → 「【ご注意】」 is 0.89, but two words swapped in
+a ten-character heading may fall below); a sentence split in two is one ``edited`` and one ``added``; a
+clause that moves into another section keeps its old id and section, so a device row moved whole to the other
+area's table is ``moved`` and the catalogue still files its models under the old area (an edit that moves
+models between rows is seen correctly: removed from one row, added to the other).
 
 The report also lists every rule and constraint citing an ``edited`` or ``removed`` clause (stale rules), the
 models added to or removed from each device row (expanded from the compact notation, as the catalogue is), rows
