@@ -57,10 +57,9 @@ def build_catalogue(clause_table: pd.DataFrame | None = None) -> pd.DataFrame:
     table = load_clauses() if clause_table is None else clause_table
     rows: dict[str, dict] = {}
     for cid, text in zip(table["clause_id"], table["text_ja"], strict=True):
-        m = re.match(r"^dev\.([ew])\.r\d+$", cid)
-        if not m:
+        area = device_row_area(cid)
+        if area is None:
             continue
-        area = "east" if m.group(1) == "e" else "west"
         for model in expand_notation(text.split("|")[0]):
             row = rows.setdefault(
                 model,
@@ -73,6 +72,16 @@ def build_catalogue(clause_table: pd.DataFrame | None = None) -> pd.DataFrame:
     frame["family"] = frame["model"].str.split("-").str[0]
     frame["series"] = frame["model"].str.extract(r"^([A-Z]+-[A-Z]?\d+)", expand=False)
     return frame[DEVICE_COLUMNS]
+
+
+def device_row_area(clause_id: str) -> str | None:
+    """The area whose device table holds the row ``clause_id`` (None: not a device-table row).
+
+    >>> device_row_area("dev.w.r2"), device_row_area("dev.w.n1a")
+    ('west', None)
+    """
+    m = re.match(r"^dev\.([ew])\.r\d+$", clause_id)
+    return None if not m else ("east" if m.group(1) == "e" else "west")
 
 
 def read_catalogue(path: Path | str = DEVICES_CSV) -> pd.DataFrame:

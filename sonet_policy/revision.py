@@ -26,9 +26,11 @@ the two copies of the procedure section edited differently); a repeated text who
 paired with the first leftover copy in page order; a sentence rewritten beyond 60 % similarity is ``removed``
 + ``added`` (and a short clause changes its ratio fast: 「【注意】」 → 「【ご注意】」 is 0.89, but two words swapped in
 a ten-character heading may fall below); a sentence split in two is one ``edited`` and one ``added``; a
-clause that moves into another section keeps its old id and section, so a device row moved whole to the other
-area's table is ``moved`` and the catalogue still files its models under the old area (an edit that moves
-models between rows is seen correctly: removed from one row, added to the other).
+clause that moves into another section keeps its old id and section. Table rows are the exception: a row
+paired with a row of *another* table (a device row moved whole from the East table to the West one) gets a
+fresh row id in its new table and its old id is left behind as removed, so the catalogue files its models under
+the new area and the rules citing the old row are stale. Models moved between rows by editing the rows show as
+removed from one row and added to the other.
 
 The report also lists every rule and constraint citing an ``edited`` or ``removed`` clause (stale rules), the
 models added to or removed from each device row (expanded from the compact notation, as the catalogue is), rows
@@ -55,7 +57,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .devices import build_catalogue, expand_notation
+from .devices import build_catalogue, device_row_area, expand_notation
 from .paths import PAGE_TXT, RULES_DIR
 from .rules import RuleBook, load_rulebook
 from .source import CLAUSE_COLUMNS, NORMATIVE_KINDS, cited_hash, text_key
@@ -292,6 +294,35 @@ class RevisionReport:
         return "\n".join(lines)
 
 
+def _relocate_rows(
+    book: RuleBook, old: pd.DataFrame, segs: list, pairs: list[tuple], new_ids: list, taken: set[str]
+) -> dict[int, str]:
+    """Table rows paired with a row of *another* table (a device row moved from the East table to the West
+    one) get a fresh id in their new table, so the catalogue files their models under the new area; the old id
+    stays behind as removed. Returns {new index: id of the destination table's header}. Needs the old page to
+    split into the old clauses (else nothing is relocated)."""
+    before = book_page_segments(book)
+    if [text_key(x.text) for x in before] != [text_key(t) for t in old["text_ja"]]:
+        return {}
+    old_ids = list(old["clause_id"])
+    old_header = {seg.table: old_ids[k] for k, seg in enumerate(before) if seg.table and not seg.row}
+    new_header = {seg.table: new_ids[j] for j, seg in enumerate(segs) if seg.table and not seg.row}
+    out: dict[int, str] = {}
+    for _status, i, j, _ratio, _moved in pairs:
+        if i is None or j is None or not (before[i].row and segs[j].row):
+            continue
+        source, target = old_header.get(before[i].table), new_header.get(segs[j].table)
+        if source is None or target is None or source == target:
+            continue
+        mates = [
+            new_ids[k] for k, seg in enumerate(segs) if seg.table == segs[j].table and seg.row and k != j and new_ids[k]
+        ]
+        new_ids[j] = _new_id(mates[-1] if mates else target, taken)
+        taken.add(new_ids[j])
+        out[j] = target
+    return out
+
+
 def _new_id(prev: str | None, taken: set[str], *, stem_hint: str | None = None) -> str:
     """A fresh clause id next to ``prev``: the same stem and the next free number (``dev.e.r4`` → ``dev.e.r5``,
     ``net.ov6.16`` → ``net.ov6.17``)."""
@@ -306,26 +337,21 @@ def _new_id(prev: str | None, taken: set[str], *, stem_hint: str | None = None) 
 
 
 def _device_rows(table: pd.DataFrame, rows: set[str]) -> tuple[pd.DataFrame, list[dict]]:
-    """Per table-row clause: its models and area, as :func:`build_catalogue` files them; a row whose model cell
-    is not in the notation is a problem (line, text, problem) and is left out."""
-    problems, good = [], []
+    """Per device-table row: its models (expanded as the catalogue expands them) and its area (as the catalogue
+    files it); a row whose model cell is not in the notation is a problem (line, text, problem), left out."""
+    problems, out = [], []
     for cid in table.index:
-        if cid not in rows:
+        area = device_row_area(cid) if cid in rows else None
+        if area is None:
             continue
         text = table.at[cid, "text_ja"]
         try:
-            expand_notation(text.split("|")[0])
-            good.append(cid)
+            models = expand_notation(text.split("|")[0])
         except ValueError as exc:
             problems.append(dict(line=table.at[cid, "line"], text=text, problem=f"device row {cid}: {exc}"))
-    built = build_catalogue(table.loc[good])
-    answers = {cid: " | ".join(p.strip() for p in table.at[cid, "text_ja"].split("|")[1:]) for cid in good}
-    out = [
-        dict(row=rec[f"{area}_clause"], area=area, model=rec["model"], answer=answers[rec[f"{area}_clause"]])
-        for rec in built.to_dict(orient="records")
-        for area in ("east", "west")
-        if rec[area]
-    ]
+            continue
+        answer = " | ".join(p.strip() for p in text.split("|")[1:])
+        out.extend(dict(row=cid, area=area, model=m, answer=answer) for m in models)
     return pd.DataFrame(out, columns=["row", "area", "model", "answer"]), problems
 
 
@@ -424,6 +450,7 @@ def compare(new_page: str, *, rulebook: RuleBook | str | Path | None = None) -> 
             prev = next((new_ids[k] for k in range(j - 1, -1, -1) if new_ids[k]), None)
             new_ids[j] = _new_id(prev, taken, stem_hint=hint)
             taken.add(new_ids[j])
+    relocated = _relocate_rows(book, old, segs, pairs, new_ids, taken)
     section_of = dict(zip(old["clause_id"], old["section"], strict=True))
     for status, i, j, ratio, moved in pairs:
         oid = old_ids[i] if i is not None else None
@@ -431,6 +458,8 @@ def compare(new_page: str, *, rulebook: RuleBook | str | Path | None = None) -> 
         if status == "added":
             prev = next((new_ids[k] for k in range(j - 1, -1, -1) if new_ids[k] in section_of), None)
             section = section_of.get(prev, "")
+        elif j in relocated:
+            status, moved, section = "moved", True, section_of.get(relocated[j], section_of[oid])
         else:
             section = section_of[oid]
         if nid is not None and nid not in section_of:
@@ -456,7 +485,8 @@ def compare(new_page: str, *, rulebook: RuleBook | str | Path | None = None) -> 
         earlier = earlier.assign(normative=earlier["normative"].map({True: "true", False: "false"}))
         new_table = pd.concat([new_table, earlier[new_table.columns]], ignore_index=True)
 
-    changed = report[report["status"].isin(("edited", "removed"))].set_index("old_id")
+    relocated_rows = report["status"].eq("moved") & report["old_id"].ne(report["new_id"])
+    changed = report[report["status"].isin(("edited", "removed")) | relocated_rows].set_index("old_id")
     stale, numbers = [], []
     integer_inputs = _integer_inputs(book)
     citations = _citations(book)
@@ -599,10 +629,29 @@ def _new_clause_table(old: pd.DataFrame, report: pd.DataFrame) -> pd.DataFrame:
             continue
         m = meta.loc[rec["old_id"]]
         was_reviewed = str(m["reviewed"]).lower() != "false" if reviewed_col else True
+        if rec["new_id"] != rec["old_id"]:  # a table row moved to another table: new id there, old id removed
+            k = old_order.index(rec["old_id"])
+            anchor = next((paired[o] for o in reversed(old_order[:k]) if o in paired), None)
+            removed_after.setdefault(anchor, []).append(
+                dict(
+                    clause_id=rec["old_id"],
+                    section=m["section"],
+                    kind="removed",
+                    normative="false",
+                    line="",
+                    text_ja="",
+                    text_en=m["text_en"],
+                    reviewed="false",
+                    revision="removed",
+                    previous_text_ja=m["text_ja"],
+                )
+            )
+            status = "moved"
+            was_reviewed = False
         records.append(
             dict(
-                clause_id=rec["old_id"],
-                section=m["section"],
+                clause_id=rec["new_id"],
+                section=rec["section"],
                 kind=m["kind"],
                 normative="true" if m["normative"] else "false",
                 line=rec["new_line"],

@@ -480,3 +480,25 @@ def test_a_new_row_in_a_device_table_gets_a_row_id_and_its_models_join_the_catal
     assert report.changed.iloc[0]["new_id"] == "dev.e.r5"
     assert sorted(report.devices["model"]) == ["PR-700KI", "PR-700NE"] and set(report.devices["row"]) == {"dev.e.r5"}
     assert {"PR-700NE", "PR-700KI"} <= set(report.new_catalogue.loc[report.new_catalogue["east"], "model"])
+
+
+def test_a_row_moved_to_the_other_areas_table_takes_a_row_id_there(tmp_path) -> None:
+    row = "PR-200NE | 訪問での機器交換となります。 |\n"
+    last_west = "ご返却ください。※3 |\n※1 無線"  # the end of the West table
+    page = apply_edits(PAGE, [("out of East", row, "")])
+    page = apply_edits(page, [("into West", last_west, last_west.replace("※1 無線", row + "※1 無線"))])
+    report = compare(page)
+    (moved,) = report.changed.to_dict(orient="records")
+    assert (moved["status"], moved["old_id"], moved["new_id"]) == ("moved", "dev.e.r2", "dev.w.r4")
+    assert moved["section"] == "devices.west"
+    assert report.devices.sort_values("change").to_dict(orient="records") == [
+        dict(change="added", area="west", model="PR-200NE", row="dev.w.r4"),
+        dict(change="removed", area="east", model="PR-200NE", row="dev.e.r2"),
+    ]
+    assert [s["rule_id"] for s in report.stale_rules] == ["DEV-E-2"]
+    folder, _ = update(page, "row-moved", root=tmp_path)
+    table = read_clauses(folder / "clauses.csv")
+    assert table.loc["dev.e.r2", "revision"] == "removed" and table.loc["dev.w.r4", "revision"] == "moved"
+    book = load_rulebook(folder)
+    assert bool(book.devices.set_index("model").loc["PR-200NE", "west"]) is True
+    assert not bool(book.devices.set_index("model").loc["PR-200NE", "east"])
