@@ -15,6 +15,8 @@ Kinds of finding, each judged by the decision's hit policy:
 * ``inconsistency``: an invariant of ``invariants.csv`` (a statement of the page across decisions) that does
   not hold (:mod:`sonet_policy.invariants`). Findings that come from a recorded reading of an ambiguous
   passage carry it in ``encoding_choices`` (:mod:`sonet_policy.encoding_choices`).
+* ``stale_citation``: a rule or constraint whose ``cited_hash`` no longer matches the clauses it cites (the page
+  changed under it; :mod:`sonet_policy.revision`).
 
 A decision reads only some inputs, so its cells are projected onto them (the ``wifi`` table reads area,
 device and setup) and adjacent cells with the same kind and rules are merged into a few boxes
@@ -46,7 +48,7 @@ from .rules import Rule, RuleBook, default_rulebook, load_rulebook
 from .scenario import encode
 from .scope import describe, merge_cells, scope_mask
 
-KINDS = ("gap", "conflict", "overlap", "dead_rule", "uncited_clause", "inconsistency")
+KINDS = ("gap", "conflict", "overlap", "dead_rule", "uncited_clause", "inconsistency", "stale_citation")
 COLUMNS = ["kind", "decision", "scope", "rules", "clauses", "message", "witness"]
 USAGE_COLUMNS = ["decision", "rule_id", "hit_policy", "answer", "matched", "decided", "won", "dead_in_practice"]
 _NEEDS_ONE = ("UNIQUE", "ANY")  # hit policies under which several deciding rules are a conflict or an overlap
@@ -356,6 +358,9 @@ def audit(rulebook: RuleBook | str | Path | None = None, *, population: pd.DataF
         found.extend(_findings_of_decision(book, name))
     found.extend(_uncited(book))
     found.extend(_cross_decision(book))
+    from .revision import stale_citations
+
+    found.extend(stale_citations(book))
     kind_rank = {k: i for i, k in enumerate(KINDS)}
     decision_rank = {d: i for i, d in enumerate(book.decisions)}
     found.sort(key=lambda f: (kind_rank[f["kind"]], decision_rank.get(f["decision"], -1), f["_order"]))

@@ -172,7 +172,7 @@ def _load_plugins() -> None:
     """Import the modules that register more commands (absent ones are skipped)."""
     import importlib
 
-    for module in ("audit", "diff", "dmn", "jdm", "population", "proposals"):
+    for module in ("audit", "diff", "dmn", "jdm", "population", "proposals", "revision"):
         try:
             importlib.import_module(f"sonet_policy.{module}")
         except ImportError as exc:

@@ -57,10 +57,9 @@ def build_catalogue(clause_table: pd.DataFrame | None = None) -> pd.DataFrame:
     table = load_clauses() if clause_table is None else clause_table
     rows: dict[str, dict] = {}
     for cid, text in zip(table["clause_id"], table["text_ja"], strict=True):
-        m = re.match(r"^dev\.([ew])\.r\d+$", cid)
-        if not m:
+        area = device_row_area(cid)
+        if area is None:
             continue
-        area = "east" if m.group(1) == "e" else "west"
         for model in expand_notation(text.split("|")[0]):
             row = rows.setdefault(
                 model,
@@ -68,11 +67,21 @@ def build_catalogue(clause_table: pd.DataFrame | None = None) -> pd.DataFrame:
             )
             row[area] = True
             row[f"{area}_clause"] = cid
-    frame = pd.DataFrame(list(rows.values()))
+    frame = pd.DataFrame(list(rows.values()), columns=["model", "east", "west", "east_clause", "west_clause"])
     frame["key"] = normalise_labels(frame["model"]).astype(object)
     frame["family"] = frame["model"].str.split("-").str[0]
     frame["series"] = frame["model"].str.extract(r"^([A-Z]+-[A-Z]?\d+)", expand=False)
     return frame[DEVICE_COLUMNS]
+
+
+def device_row_area(clause_id: str) -> str | None:
+    """The area whose device table holds the row ``clause_id`` (None: not a device-table row).
+
+    >>> device_row_area("dev.w.r2"), device_row_area("dev.w.n1a")
+    ('west', None)
+    """
+    m = re.match(r"^dev\.([ew])\.r\d+$", clause_id)
+    return None if not m else ("east" if m.group(1) == "e" else "west")
 
 
 def read_catalogue(path: Path | str = DEVICES_CSV) -> pd.DataFrame:
@@ -83,14 +92,15 @@ def read_catalogue(path: Path | str = DEVICES_CSV) -> pd.DataFrame:
     return frame
 
 
-@lru_cache(maxsize=4)
-def _catalogue(path: str) -> pd.DataFrame:
+@lru_cache(maxsize=8)
+def _catalogue(path: str, _mtime_ns: int = 0, _size: int = 0) -> pd.DataFrame:
     return read_catalogue(path)
 
 
 def catalogue(path: Path | str = DEVICES_CSV) -> pd.DataFrame:
     """Cached :func:`read_catalogue` (a copy)."""
-    return _catalogue(str(path)).copy()
+    stat = Path(path).stat()  # keyed by modification time and size: a proposal's file may be rewritten
+    return _catalogue(str(path), stat.st_mtime_ns, stat.st_size).copy()
 
 
 def nearest(label: str, models: list[str] | tuple[str, ...], n: int = 3) -> list[str]:

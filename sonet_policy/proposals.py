@@ -219,6 +219,9 @@ class Review:
             return str(RuleBookError(self.problems, folder=str(self.folder)))
         lines = [f"proposal {self.folder}: loads, hash {self.diff.book_b.hash}", "audit findings (base → proposal):"]
         lines.append(self.findings_change.to_string(index=False))
+        for kind in ("stale_citation", "uncited_clause"):  # what a new page leaves for a person to review
+            rows = self.findings[self.findings["kind"] == kind]
+            lines += [f"{kind}: {len(rows)}"] + [f"  {m}" for m in rows["message"]] if len(rows) else []
         lines += ["", str(self.diff)]
         return "\n".join(lines)
 

@@ -30,7 +30,8 @@ from .conditions import Condition, parse_cell
 from .devices import catalogue as load_catalogue
 from .devices import nearest
 from .errors import ConditionError, RuleBookError
-from .paths import CLAUSES_CSV, DEVICES_CSV, RULES_DIR
+from .paths import RULES_DIR
+from .source import book_sources
 from .source import clauses as load_clauses
 
 _DECISION_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -38,8 +39,8 @@ HIT_POLICIES = ("UNIQUE", "ANY", "FIRST", "PRIORITY", "COLLECT")
 INPUT_TYPES = ("category", "boolean", "integer")
 META_FILES = ("decisions.csv", "inputs.csv", "codes.csv")
 RESERVED_CODES = ("uncovered", "conflict", "invalid")
-RULE_COLUMNS_FIXED = ("rule_id", "exception_of", "source", "note")
-CONSTRAINT_COLUMNS_FIXED = ("constraint_id", "field", "message", "source")
+RULE_COLUMNS_FIXED = ("rule_id", "exception_of", "source", "note", "cited_hash")
+CONSTRAINT_COLUMNS_FIXED = ("constraint_id", "field", "message", "source", "cited_hash")
 _REQUIRED = {
     "decisions.csv": ["decision", "hit_policy", "inputs", "outputs"],
     "inputs.csv": ["input", "type", "domain", "required"],
@@ -246,20 +247,23 @@ def _parse_conditions(
 def load_rulebook(
     folder: Path | str = RULES_DIR,
     *,
-    devices_path: Path | str = DEVICES_CSV,
-    clauses_path: Path | str = CLAUSES_CSV,
+    devices_path: Path | str | None = None,
+    clauses_path: Path | str | None = None,
 ) -> RuleBook:
     """Load, validate and return the rule book in ``folder`` (default: the shipped ``data/rules``).
 
     Raises :class:`RuleBookError` listing every problem (missing column, unknown code, malformed condition,
     cited clause that does not exist, duplicate rule id, unknown exception target, exception cycle, …).
+    The catalogue and the clauses are the folder's own ``devices.csv`` and ``clauses.csv`` when it carries them
+    (a proposal made by ``source update``), else the shipped ones; ``devices_path``/``clauses_path`` override.
 
     >>> book = load_rulebook()
     >>> sorted(book.decisions)
     ['device_action', 'ipv4', 'number', 'procedure', 'wifi']
     """
     folder = Path(folder).resolve()
-    devices_path, clauses_path = Path(devices_path), Path(clauses_path)
+    own_devices, own_clauses = book_sources(folder)
+    devices_path, clauses_path = Path(devices_path or own_devices), Path(clauses_path or own_clauses)
     problems = _Problems()
     if not folder.is_dir():
         raise RuleBookError([dict(file=str(folder), row=0, column="", value="", problem="not a folder")])
@@ -432,6 +436,7 @@ def load_rulebook(
                     problems.add(
                         file, row, "source", cid, problem="cited clause does not exist in data/source/clauses.csv"
                     )
+            _check_hash(rec, file, row, problems)
             parsed.append(
                 Rule(
                     rid, name, row, conds, tuple(outs), _split(rec.get("exception_of", "")), source, rec.get("note", "")
@@ -477,6 +482,7 @@ def load_rulebook(
                                 cid,
                                 problem="cited clause does not exist in data/source/clauses.csv",
                             )
+                    _check_hash(rec, "constraints.csv", row, problems)
                     constraints.append(
                         Constraint(
                             rec["constraint_id"],
@@ -590,6 +596,14 @@ def _check_constraints(frame: pd.DataFrame, inputs: dict[str, InputSpec], proble
             )
         if not _split(rec["source"]):
             problems.add(file, row, "source", "", problem="every constraint cites at least one clause")
+
+
+def _check_hash(rec: pd.Series, file: str, row: int, problems: _Problems) -> None:
+    """``cited_hash`` (optional) is empty or 12 hex digits; whether it still matches the cited text is an audit
+    finding (``stale_citation``), not a load error, so a book on a revised page loads and shows what is stale."""
+    value = rec.get("cited_hash", "")
+    if value and not re.fullmatch(r"[0-9a-f]{12}", value):
+        problems.add(file, row, "cited_hash", value, problem="cited_hash is empty or 12 hex digits (source stamp)")
 
 
 def _cycle(rules: list[Rule]) -> list[Rule]:

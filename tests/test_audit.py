@@ -241,6 +241,7 @@ def test_shipped_book_findings_are_those_the_page_leaves_open() -> None:
         "dead_rule": 0,
         "uncited_clause": 0,
         "inconsistency": 3,
+        "stale_citation": 0,
     }
     brief = {(f.kind, f.decision, tuple(f.rules)) for f in findings.itertuples(index=False)}
     assert brief == {k if len(k) == 3 else (k[0], k[1], k[3]) for k in SHIPPED}
@@ -283,7 +284,8 @@ def test_scopes_of_the_shipped_book_cover_exactly_the_grid_cells() -> None:
 def test_cli_prints_counts_and_json_parses(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["audit"]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[0].endswith("2 gap, 2 conflict, 2 overlap, 0 dead_rule, 0 uncited_clause, 3 inconsistency")
+    counts = "2 gap, 2 conflict, 2 overlap, 0 dead_rule, 0 uncited_clause, 3 inconsistency, 0 stale_citation"
+    assert out.splitlines()[0].endswith(counts)
     assert "[gap] device_action  area=west, device=RS-500KI|RS-500MI" in out
     population = tmp_path / "pop.csv"
     pd.DataFrame(

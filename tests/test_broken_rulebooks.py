@@ -420,6 +420,16 @@ DEFECTS: list[Defect] = [
         ),
         (("constraints.csv", 3, "constraint_id", "^duplicate constraint id$"),),
     ),
+    Defect(
+        "cited_hash that is not a stamp",
+        (("add_column", "wifi.csv", "cited_hash", ""), ("set", "wifi.csv", 3, "cited_hash", "0123")),
+        (("wifi.csv", 3, "cited_hash", r"^cited_hash is empty or 12 hex digits \(source stamp\)$"),),
+    ),
+    Defect(
+        "constraint cited_hash that is not a stamp",
+        (("add_column", "constraints.csv", "cited_hash", "XYZ"),),
+        (("constraints.csv", 2, "cited_hash", "^cited_hash is empty or 12 hex digits"),),
+    ),
 ]
 
 
