@@ -342,7 +342,7 @@ def test_editing_a_rule_source_without_review_makes_it_stale(tmp_path) -> None:
     folder, _ = update(PAGE, "same", root=tmp_path)
     assert counts(audit(folder))["stale_citation"] == 0
     table = read_table(folder / "wifi.csv")
-    table.loc[table["rule_id"] == "WIFI-3", "source"] = "dev.e.n4"
+    table.loc[table["rule_id"] == "WIFI-3", "source"] = "dev.e.n4|wifi.4"
     table.to_csv(folder / "wifi.csv", index=False)
     stale = audit(folder)
     assert stale[stale["kind"] == "stale_citation"]["rules"].tolist() == [["WIFI-3"]]
