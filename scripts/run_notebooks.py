@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import nbformat
+from jupyter_client.kernelspec import KernelSpecManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
@@ -30,12 +31,12 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 KERNEL = "python3"
 
 
-def clean(nb: nbformat.NotebookNode, client: NotebookClient) -> nbformat.NotebookNode:
+def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Strip widget views and saved widget state (keeping each widget's text), per-cell execution metadata, and
     write the kernelspec as JupyterLab does (``display_name`` from the kernel's spec, e.g. "Python 3
     (ipykernel)"); ``language_info`` is the kernel's own, set by nbclient from its kernel_info reply."""
     strip_widgets(nb)
-    spec = client.kernel_manager_class(kernel_name=KERNEL).kernel_spec  # the spec the kernel was started from
+    spec = KernelSpecManager().get_kernel_spec(KERNEL)  # the spec NotebookClient starts the kernel from
     nb.metadata["kernelspec"] = {"display_name": spec.display_name, "language": spec.language, "name": KERNEL}
     return nb
 
@@ -54,7 +55,7 @@ def run(path: Path, *, timeout: int) -> float:
     start = time.perf_counter()
     client.execute()
     seconds = time.perf_counter() - start
-    nbformat.write(clean(nb, client), path)
+    nbformat.write(clean(nb), path)
     return seconds
 
 
