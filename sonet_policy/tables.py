@@ -22,8 +22,10 @@ from .display import WidgetApp
 
 TEXT_ROWS = 20
 TEXT_WIDTH = 60  # characters of one cell in the plain-text form
-# DataTables' column menu: sort both ways, then a search box and a pick-list of the column's values.
-COLUMN_CONTROL: list[Any] = ["order", ["orderAsc", "orderDesc", "spacer", "search", "searchList"]]
+# DataTables' column menu (a button beside each header): sort both ways, a search box and a pick-list of the
+# column's values. No separate "order" button: a click on the header itself sorts (ColumnControl's order
+# button would take sorting away from the header).
+COLUMN_CONTROL: list[Any] = [["orderAsc", "orderDesc", "spacer", "search", "searchList"]]
 
 
 def cell_text(value: object) -> str:
@@ -94,9 +96,12 @@ def grid_options(frame: pd.DataFrame, *, page_length: int = 15) -> dict[str, Any
         "classes": "display compact cell-border",  # without itables' default "nowrap": long prose wraps
         "columnDefs": [{"className": "dt-left", "targets": "_all"}],
         "columnControl": COLUMN_CONTROL,
+        "text_in_header_can_be_selected": False,  # itables' default makes only a small icon sort; the header sorts
         "pageLength": page_length,
         "lengthMenu": [10, 15, 25, 50, 100, 500],
-        "layout": {"topStart": "pageLength", "topEnd": "search", "bottomStart": "info", "bottomEnd": "paging"},
+        # search first, and always (itables hides the controls of a table that fits one page; a search box that
+        # comes and goes with the row count is harder to find)
+        "layout": {"topStart": "search", "topEnd": "pageLength", "bottomStart": "info", "bottomEnd": "paging"},
         "allow_html": False,
         "showIndex": False,
         "maxBytes": 0,  # never downsample: every row of the frame is in the grid

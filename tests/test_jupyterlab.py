@@ -10,6 +10,10 @@ The sequence of issue 15, on a temporary copy of ``notebooks/`` (the committed f
    modified, and no "Error displaying widget" anywhere: each app's plain-text summary shows instead.
 3. the saved files hold no widget views and no widget state, and stay near the committed size.
 
+A scratch notebook (``tools.ipynb``, in the temporary folder) shows the tools the apps will use: a grid is sorted
+by a header click and searched, both download links are clicked and the files read back with pandas, the
+customer message's copy button fills the clipboard; the same in Voilà with the CDN blocked (offline).
+
 The browser console must not warn about an unsatisfied shared-module version. Screenshots go to
 ``artifacts/jupyterlab-<notebook>-ran.png`` and ``-reopened.png``; the timings of each phase to
 ``artifacts/jupyterlab-timings.txt``. Run with ``pytest -m browser tests/test_jupyterlab.py``.
@@ -53,6 +57,22 @@ TEST_SETTINGS = {
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false"},
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
 }
+
+# The analyst's tools of issue 15 in one scratch notebook (written into the temporary folder only): a grid, the
+# download links and the customer message. Run All in JupyterLab, then sorted, searched, downloaded, copied.
+TOOLS_NOTEBOOK = "tools.ipynb"
+TOOLS_CELLS = [
+    "from sonet_policy import explain\n"
+    "from sonet_policy.audit import audit\n"
+    "from sonet_policy.downloads import download_links\n"
+    "from sonet_policy.message import customer_message\n"
+    "from sonet_policy.tables import grid\n"
+    "findings = audit()",
+    'grid(findings[["kind", "decision", "scope", "message"]], caption="findings")',
+    'download_links({"findings": findings, "kinds": findings["kind"].value_counts().reset_index()}, stem="audit")',
+    'customer_message(explain(area="west", plan="other", device="RV-230SE", setup="v6plus_router", '
+    "keep_number=False, days=31))",
+]
 
 if not CHROMIUM.exists():
     pytest.skip(
@@ -125,7 +145,9 @@ def browser_page(console: list[str]):
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+            context.grant_permissions(["clipboard-read", "clipboard-write"])
+            page = context.new_page()
             page.set_default_timeout(30_000)
             page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
             yield page
@@ -184,6 +206,54 @@ def shoot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / name))
 
 
+def write_tools_notebook(folder: Path) -> None:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in TOOLS_CELLS]
+    nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+    nbformat.write(nb, folder / TOOLS_NOTEBOOK)
+
+
+def downloaded(page, link) -> Path:
+    with page.expect_download(timeout=30_000) as info:
+        link.click()
+    return Path(info.value.path())
+
+
+def use_the_tools(page, scope: str) -> dict:
+    """Sort and search the grid, download both files, copy the message; what was seen."""
+    import pandas as pd
+
+    seen: dict = {}
+    table = page.locator(f"{scope} .sp-grid table.dataTable").first
+    table.wait_for(timeout=60_000)
+    first_kind = table.locator("tbody tr td:nth-child(1)")
+    seen["kinds_before"] = first_kind.all_inner_texts()
+    table.locator("thead th").nth(0).locator(".dt-column-title").click()  # sort by kind
+    page.wait_for_timeout(500)
+    seen["kinds_sorted"] = first_kind.all_inner_texts()
+    search = page.locator(f"{scope} .sp-grid input[type='search']").first
+    search.fill("conflict")
+    page.wait_for_timeout(500)
+    seen["kinds_searched"] = first_kind.all_inner_texts()
+    seen["info_searched"] = page.locator(f"{scope} .sp-grid .dt-info").first.inner_text()
+    seen["grid_align"] = table.locator("tbody td").first.evaluate("e => getComputedStyle(e).textAlign")
+    seen["grid_white_space"] = table.locator("tbody td").first.evaluate("e => getComputedStyle(e).whiteSpace")
+    csv_path = downloaded(page, page.locator(f"{scope} a.sp-download", has_text="audit-findings.csv"))
+    seen["csv"] = pd.read_csv(csv_path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    seen["csv_bom"] = csv_path.read_bytes()[:3] == b"\xef\xbb\xbf"
+    xlsx_path = downloaded(page, page.locator(f"{scope} a.sp-download", has_text="audit.xlsx"))
+    seen["xlsx"] = pd.read_excel(xlsx_path, sheet_name=None, dtype=str)
+    copy = page.locator(f"{scope} .sp-message button.sp-copy")
+    if copy.count():
+        copy.first.click()
+        page.wait_for_timeout(300)
+        seen["clipboard"] = page.evaluate("navigator.clipboard.readText()")
+        seen["message_box"] = page.locator(f"{scope} .sp-message textarea").first.input_value()
+    return seen
+
+
 @pytest.fixture(scope="module")
 def lab_day(tmp_path_factory) -> dict:
     """Runs the whole day once (two servers, one browser each) and hands its observations to the tests."""
@@ -196,6 +266,7 @@ def lab_day(tmp_path_factory) -> dict:
         target = home / "settings" / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(values), encoding="utf-8")
+    write_tools_notebook(root)
     seen: dict = {"console": [], "opened_modified": {}, "ran": {}, "reopened_modified": {}, "reopened": {}}
     timings: dict[str, float] = {}
 
@@ -208,7 +279,7 @@ def lab_day(tmp_path_factory) -> dict:
             run_all(page)
             first_app = page.locator(".jp-Notebook .jupyter-widgets").first
             if first_app.count():
-                first_app.scroll_into_view_if_needed()
+                first_app.evaluate("e => e.scrollIntoView({block: 'start'})")
             shoot(page, f"jupyterlab-{path.stem}-ran.png")
             seen["ran"][path.name] = {
                 "problems": problems_shown(page),
@@ -220,6 +291,14 @@ def lab_day(tmp_path_factory) -> dict:
             menu(page, "File", "Save Notebook")
             sync_api.expect(page.locator(".lm-TabBar-tab.jp-mod-current.jp-mod-dirty")).to_have_count(0)
             timings[f"day 1 {path.name}"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        open_notebook(page, base, TOOLS_NOTEBOOK)
+        run_all(page)
+        seen["tools_problems"] = problems_shown(page)
+        seen["tools"] = use_the_tools(page, ".jp-Notebook")
+        page.locator(".jp-Notebook .sp-grid").first.evaluate("e => e.scrollIntoView({block: 'start'})")
+        shoot(page, "jupyterlab-tools.png")
+        timings[f"day 1 {TOOLS_NOTEBOOK} (sort, search, two downloads, copy)"] = time.perf_counter() - t0
     timings["day 1 (server, browser, every notebook)"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -283,3 +362,70 @@ def test_saved_files_hold_no_widget_state(lab_day) -> None:
 
 def test_console_has_no_unsatisfied_shared_module(lab_day) -> None:
     assert [m for m in lab_day["console"] if "Unsatisfied version" in m] == []
+
+
+def test_grid_sorts_searches_and_shows_wrapped_left_aligned_text(lab_day) -> None:
+    tools = lab_day["tools"]
+    assert lab_day["tools_problems"] == []
+    assert tools["kinds_sorted"] == sorted(tools["kinds_sorted"]) != tools["kinds_before"]  # a header click sorts
+    assert set(tools["kinds_searched"]) == {"conflict"}
+    assert "filtered from" in tools["info_searched"]
+    assert tools["grid_align"] in ("left", "start") and tools["grid_white_space"] == "normal"
+
+
+def test_downloads_read_back_with_pandas(lab_day) -> None:
+    from sonet_policy.audit import audit
+
+    findings = audit()
+    tools = lab_day["tools"]
+    assert tools["csv_bom"]
+    assert tools["csv"]["kind"].tolist() == findings["kind"].tolist()
+    assert tools["csv"]["message"].tolist() == findings["message"].tolist()
+    assert list(tools["xlsx"]) == ["findings", "kinds"]
+    assert tools["xlsx"]["findings"]["decision"].fillna("").tolist() == findings["decision"].tolist()
+
+
+def test_copy_button_puts_the_japanese_message_on_the_clipboard(lab_day) -> None:
+    tools = lab_day["tools"]
+    assert tools["clipboard"] == tools["message_box"]
+    assert tools["clipboard"].startswith("【解約方法】\nSo-net サポートデスクで解約を受け付けております。")
+
+
+def test_the_same_tools_work_in_voila_offline(tmp_path) -> None:
+    """Voilà serves the tools notebook with the CDN blocked: the grid sorts and searches, both downloads read
+    back, the copy button copies (the dashboard's own test is tests/test_browser.py)."""
+    write_tools_notebook(tmp_path)
+    port = free_port()
+    cmd = [
+        sys.executable,
+        "-m",
+        "voila",
+        str(tmp_path / TOOLS_NOTEBOOK),
+        "--no-browser",
+        "--Voila.ip=127.0.0.1",
+        f"--port={port}",
+        "--Voila.port_retries=0",
+        "--VoilaExecutor.timeout=60",
+    ]
+    with (ARTIFACTS / "voila-tools.log").open("w") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                with socket.socket() as s:
+                    if s.connect_ex(("127.0.0.1", port)) == 0:
+                        break
+                assert proc.poll() is None and time.monotonic() < deadline, "voila did not start"
+                time.sleep(0.2)
+            with browser_page([]) as page:
+                page.route("https://cdn.jsdelivr.net/**", lambda route: route.abort())
+                page.goto(f"http://127.0.0.1:{port}/", timeout=60_000)
+                tools = use_the_tools(page, "body")
+                page.screenshot(path=str(ARTIFACTS / "voila-tools.png"), full_page=True)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+    assert tools["kinds_sorted"] == sorted(tools["kinds_sorted"]) != tools["kinds_before"]
+    assert set(tools["kinds_searched"]) == {"conflict"}
+    assert tools["csv_bom"] and len(tools["csv"]) == len(tools["xlsx"]["findings"]) > 0
+    assert tools["clipboard"] == tools["message_box"] != ""
