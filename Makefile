@@ -26,8 +26,8 @@ $(LAB_STAMP): pyproject.toml | $(PY)
 
 setup: $(STAMP) ## create .venv and install the kit with every extra (idempotent)
 
-lab: $(LAB_STAMP) ## set up the notebooks' packages if needed and open JupyterLab on notebooks/ (the main job)
-	$(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root,)
+lab: $(LAB_STAMP) ## set up the notebooks' packages if needed and open JupyterLab on notebooks/ (the main job; saves keep no widget state: jupyter/)
+	JUPYTER_CONFIG_PATH="$(CURDIR)/jupyter" $(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 test: $(STAMP) ## set up everything if needed and run every test: ruff, unit and doctests, the wheel, notebooks, browser
 	$(VENV)/bin/ruff check .
@@ -58,8 +58,8 @@ dashboard: $(LAB_STAMP) ## serve the explorer and the audit as a Voilà dashboar
 	$(VENV)/bin/voila notebooks/dashboard.ipynb --no-browser --Voila.ip=127.0.0.1 --port=8866 \
 		--Voila.port_retries=0 --VoilaExecutor.timeout=60
 
-browser: $(STAMP) ## drive the dashboard in headless Chromium (screenshots in artifacts/)
-	MPLBACKEND=Agg $(VENV)/bin/pytest -m browser tests/test_browser.py
+browser: $(STAMP) ## drive the dashboard and JupyterLab in headless Chromium (screenshots in artifacts/)
+	MPLBACKEND=Agg $(VENV)/bin/pytest -m browser tests/test_browser.py tests/test_jupyterlab.py
 
 crosscheck: $(STAMP) ## DMN cross-check against pyDMNrules: 3,000 random scenarios and every decision cell
 	SONET_DMN_SAMPLE=3000 SONET_DMN_EXHAUSTIVE=1 $(VENV)/bin/pytest tests/test_dmn.py -q

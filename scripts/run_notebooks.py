@@ -2,7 +2,10 @@
 
 Deterministic by construction: cells run in order in a fresh kernel with ``MPLBACKEND=Agg`` and
 ``PYTHONHASHSEED=0``; no execution timings are recorded; saved widget state is not stored and widget-view
-outputs keep only their plain-text summary (the model ids are random and the state is not committed).
+outputs keep only their plain-text summary (the model ids are random and the state is not committed:
+``sonet_policy.notebook_files.strip_widgets``, the same rule JupyterLab's saves follow under ``make lab``).
+The notebook's ``kernelspec`` and ``language_info`` are what JupyterLab writes for the kernel that ran it, so
+opening a notebook in JupyterLab does not mark it modified.
 Each cell has a bounded timeout; a failing cell stops the run with a non-zero exit status.
 
     python scripts/run_notebooks.py              # every notebook
@@ -18,22 +21,23 @@ import time
 from pathlib import Path
 
 import nbformat
+from jupyter_client.kernelspec import KernelSpecManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
+from sonet_policy.notebook_files import strip_widgets
+
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+KERNEL = "python3"
 
 
 def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Strip saved widget state, widget-view outputs (keeping their text) and per-cell execution metadata."""
-    nb.metadata.pop("widgets", None)
-    for cell in nb.cells:
-        cell.metadata.pop("execution", None)
-        for output in cell.get("outputs", []):
-            data = output.get("data")
-            if data is not None:
-                data.pop(WIDGET_VIEW, None)
+    """Strip widget views and saved widget state (keeping each widget's text), per-cell execution metadata, and
+    write the kernelspec as JupyterLab does (``display_name`` from the kernel's spec, e.g. "Python 3
+    (ipykernel)"); ``language_info`` is the kernel's own, set by nbclient from its kernel_info reply."""
+    strip_widgets(nb)
+    spec = KernelSpecManager().get_kernel_spec(KERNEL)  # the spec NotebookClient starts the kernel from
+    nb.metadata["kernelspec"] = {"display_name": spec.display_name, "language": spec.language, "name": KERNEL}
     return nb
 
 
@@ -43,7 +47,7 @@ def run(path: Path, *, timeout: int) -> float:
     client = NotebookClient(
         nb,
         timeout=timeout,
-        kernel_name="python3",
+        kernel_name=KERNEL,
         resources={"metadata": {"path": str(path.parent)}},
         record_timing=False,
         store_widget_state=False,
