@@ -43,10 +43,17 @@ import numpy as np
 import pandas as pd
 
 from .devices import catalogue as load_catalogue
-from .engine import INPUT_ORDER
 
-POPULATION_COLUMNS = ["customer_id", *INPUT_ORDER, "synthetic"]
 DAYS_MAX = 90
+
+
+def __getattr__(name: str) -> object:
+    if name == "POPULATION_COLUMNS":  # the columns of a synthetic population: customer_id, the inputs, synthetic
+        from .rules import default_rulebook
+
+        return ["customer_id", *default_rulebook().input_order, "synthetic"]
+    raise AttributeError(name)
+
 
 _EAST_SERIES = {
     "PR-600": 0.14,
@@ -313,7 +320,8 @@ def impact_summary(
     * ``loses_ipv4``: ipv4 is an answer other than ``continues`` (a remedy is needed);
     * ``loses_wifi``: wifi is ``stops``;
     * ``gap``: at least one decision is ``uncovered``; ``conflict``: at least one decision is ``conflict``;
-    * ``invalid``: the scenario cannot be evaluated (bad value or a combination the page rules out).
+    * ``invalid``: some decision of the scenario cannot be answered (a bad value, or a combination the page
+      rules out): status ``invalid`` or ``partial``.
 
     >>> from sonet_policy import evaluate
     >>> pop = synthetic_population(300, seed=2)
@@ -323,7 +331,7 @@ def impact_summary(
     """
     by = list(by)
     ids, groups = _groups(population, answers, by)
-    valid = np.asarray(answers["status"] != "invalid")
+    valid = ~np.asarray(answers["status"].isin(["invalid", "partial"]))  # every decision answered
     measures: dict[str, np.ndarray] = {"customers": np.ones(len(answers), dtype=bool)}
     device = pd.Categorical(answers["device_action"])
     for code in sorted(set(map(str, device.categories)) - set(FINDINGS)):

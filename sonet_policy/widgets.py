@@ -34,7 +34,7 @@ import pandas as pd
 from IPython.display import HTML
 
 from .display import WidgetApp
-from .engine import INPUT_ORDER, CompiledBook
+from .engine import CompiledBook, broadcast
 from .explain import Explanation, explain, render_html
 from .rules import RuleBook, default_rulebook
 
@@ -93,7 +93,7 @@ class AnswerCards:
     """The explorer's answer view of one explanation: HTML cards in a notebook, the CLI's text as plain text.
 
     >>> cards = AnswerCards(explain_scenario(EXPLORER_DEFAULTS))
-    >>> "data-code='keeps_working'" in cards._repr_html_(), repr(cards).startswith("scenario: area=east")
+    >>> "data-code='keeps_working'" in cards._repr_html_(), repr(cards).startswith("scenario: area")
     (True, True)
     """
 
@@ -130,7 +130,7 @@ class ScenarioExplorer(_App):
     >>> app = ScenarioExplorer()
     >>> app.set(plan="sml", setup="wlan_router_10g")
     >>> app.explanation.status, "10g" in app.explanation.error
-    ('invalid', True)
+    ('partial', True)
     """
 
     def __init__(self, *, rulebook: RuleBook | None = None, **scenario: object) -> None:
@@ -255,7 +255,8 @@ class ScenarioExplorer(_App):
             return f"{head}\n  error (see the app)"
         if self.explanation.status == "invalid":
             return f"{head}\n  invalid: {self.explanation.error}"
-        return head + "\n  " + " ".join(f"{k}={v}" for k, v in self.codes.items())
+        error = f"\n  error: {self.explanation.error}" if self.explanation.error else ""
+        return head + "\n  " + " ".join(f"{k}={v}" for k, v in self.codes.items()) + error
 
 
 class Dashboard(_App):
@@ -323,9 +324,22 @@ def render_png(fig: Figure, description: str) -> PNGFigure:
 _STATUS_RANK = {"ok": 0, "uncovered": 1, "conflict": 2}
 
 
+def _matrix_inputs(book: RuleBook) -> tuple[str, str]:
+    """The two inputs a coverage matrix spans: a category input (rows) and the catalogue (columns), else the
+    first two inputs."""
+    kinds = {n: s.type for n, s in book.inputs.items()}
+    cols = next((n for n, t in kinds.items() if t == "catalogue"), None)
+    rows = next((n for n, t in kinds.items() if t == "category" and n != cols), None)
+    names = [n for n in book.inputs if n not in (rows, cols)]
+    rows = rows or names.pop(0)
+    cols = cols or names.pop(0)
+    return rows, cols
+
+
 def coverage_matrix(book: RuleBook, decision: str) -> pd.DataFrame:
-    """Areas x devices for one decision: ``conflict`` if any valid combination of the other inputs is a
-    conflict, else ``gap`` if any is uncovered, else ``covered`` (``n/a``: every combination ruled out).
+    """Rows x columns (a category input x the catalogue: see :func:`_matrix_inputs`) for one decision:
+    ``conflict`` if any valid combination of the other inputs is a conflict, else ``gap`` if any is uncovered,
+    else ``covered`` (``n/a``: every combination ruled out).
 
     >>> m = coverage_matrix(default_rulebook(), "procedure")
     >>> m.shape, set(m.to_numpy().ravel())
@@ -333,16 +347,21 @@ def coverage_matrix(book: RuleBook, decision: str) -> pd.DataFrame:
     """
     compiled: CompiledBook = book.compiled()
     grid = compiled.decisions[decision]
+    rows, cols = _matrix_inputs(book)
     rank_of_outcome = np.array([_STATUS_RANK[o.status] for o in grid.outcomes], dtype=np.int8)
-    rank = rank_of_outcome[grid.outcome_id]
-    rank = np.where(compiled.invalid, -1, rank).reshape(compiled.shape)
-    keep = (INPUT_ORDER.index("area"), INPUT_ORDER.index("device"))
-    worst = rank.max(axis=tuple(k for k in range(len(INPUT_ORDER)) if k not in keep))
+    rank = np.where(grid.invalid, -1, rank_of_outcome[grid.outcome_id])
+    dims = (*grid.inputs, *(n for n in (rows, cols) if n not in grid.inputs))
+    full = broadcast(rank, grid.inputs, grid.shape, dims)
+    full = np.broadcast_to(full, tuple(len(compiled.axes[n].labels) for n in dims))
+    worst = full.max(axis=tuple(k for k, n in enumerate(dims) if n not in (rows, cols))) if len(dims) > 2 else full
+    kept = [n for n in dims if n in (rows, cols)]
+    if kept != [rows, cols]:
+        worst = worst.T
     labels = np.array(["n/a", *STATUS_ORDER], dtype=object)[worst + 1]
     return pd.DataFrame(
         labels,
-        index=pd.Index(compiled.axes["area"].labels, name="area"),
-        columns=pd.Index(compiled.axes["device"].labels, name="device"),
+        index=pd.Index(compiled.axes[rows].labels, name=rows),
+        columns=pd.Index(compiled.axes[cols].labels, name=cols),
     )
 
 

@@ -93,10 +93,11 @@ def test_cards_carry_japanese_text_rule_ids_and_clauses(app):
 def test_invalid_combination_shows_why_not_a_traceback(app):
     app.set(plan="sml", setup="wlan_router_10g")
     markup = shown_html(app.out)
-    assert app.codes == {"scenario": "invalid"}
+    assert app.codes["ipv4"] == app.codes["wifi"] == app.codes["device_action"] == "invalid"
+    assert app.codes["procedure"] != "invalid"  # procedure does not read plan or setup
     assert "data-code='invalid'" in markup
     assert "10ギガ" in markup and "Traceback" not in markup
-    assert "invalid: setup:" in app.summary()
+    assert "error: setup:" in app.summary()
 
 
 def test_unknown_device_names_the_nearest_models(app):
