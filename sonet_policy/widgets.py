@@ -45,14 +45,24 @@ if TYPE_CHECKING:  # matplotlib and the diff module load only when a view needs 
 
 STATUS_ORDER = ("covered", "gap", "conflict")
 STATUS_COLOURS = {"covered": "#2e7d32", "gap": "#f9a825", "conflict": "#c62828"}
-EXPLORER_DEFAULTS: dict[str, object] = {
-    "area": "east",
-    "plan": "10g",
-    "device": "PR-600KI",
-    "setup": "wlan_1g",
-    "keep_number": True,
-    "days": None,
-}
+
+
+def explorer_defaults(book: RuleBook) -> dict[str, object]:
+    """The scenario the explorer starts with, from the declarations: each input's first value (a boolean:
+    true; an integer: empty where empty is a value of its own, else its minimum).
+
+    >>> list(explorer_defaults(default_rulebook()).values())
+    ['east', '10g', 'PR-600KI', 'wlan_1g', True, None]
+    """
+    out: dict[str, object] = {}
+    for name, spec in book.inputs.items():
+        if spec.type == "boolean":
+            out[name] = True
+        elif spec.type == "integer":
+            out[name] = None if spec.empty == "null" else int(spec.minimum)
+        else:
+            out[name] = spec.domain[0] if spec.domain else ""
+    return out
 
 
 def show_html(out: w.Output, markup: str) -> None:
@@ -92,7 +102,7 @@ class _App(WidgetApp):
 class AnswerCards:
     """The explorer's answer view of one explanation: HTML cards in a notebook, the CLI's text as plain text.
 
-    >>> cards = AnswerCards(explain_scenario(EXPLORER_DEFAULTS))
+    >>> cards = AnswerCards(explain_scenario(explorer_defaults(default_rulebook())))
     >>> "data-code='keeps_working'" in cards._repr_html_(), repr(cards).startswith("scenario: area")
     (True, True)
     """
@@ -114,18 +124,30 @@ def answer_cards(**scenario: object) -> AnswerCards:
 def explain_scenario(scenario: Mapping[str, object], *, rulebook: RuleBook | None = None) -> Explanation:
     """The explorer's compute step: :func:`~sonet_policy.explain.explain` of one scenario dict.
 
-    >>> explain_scenario({**EXPLORER_DEFAULTS, "device": "ＰＲ－６００ＫＩ"}).codes["device_action"]
+    >>> explain_scenario({**explorer_defaults(default_rulebook()), "device": "ＰＲ－６００ＫＩ"}).codes["device_action"]
     'keeps_working'
     """
     return explain(rulebook=rulebook, **dict(scenario))
 
 
-class ScenarioExplorer(_App):
-    """Controls for one scenario and its five answer cards, recomputed on every change.
+def _css_names(name: str, headers: tuple[str, ...]) -> list[str]:
+    """CSS classes of an input's control: ``sp-<input>`` and ``sp-<alias>`` for each ASCII header alias."""
+    out = [f"sp-{name.replace('_', '-')}"]
+    for h in headers:
+        if h.isascii() and h.replace("_", "").replace("-", "").isalnum():
+            out.append(f"sp-{h.replace('_', '-')}")
+    return out
 
-    Keywords set the first scenario (``area``, ``plan``, ``device``, ``setup``, ``keep_number``, ``days``;
-    ``days=None`` while the phone has not stopped). ``set(...)`` changes controls as a person would;
-    ``explanation``, ``codes`` and ``html`` hold what the cards show.
+
+class ScenarioExplorer(_App):
+    """Controls for one scenario, built from the book's declared inputs (``inputs.csv``), and its answer
+    cards, recomputed on every change.
+
+    A category input is a dropdown, a catalogue input a combobox taking any spelling, a boolean a checkbox, an
+    integer a number box (with an "empty" checkbox where empty is a value of its own). Keywords set the first
+    scenario (input names or their header aliases); ``set(...)`` changes controls as a person would;
+    ``inputs[name]`` is an input's control, ``empty[name]`` its "empty" checkbox; ``explanation``, ``codes`` and
+    ``html`` hold what the cards show.
 
     >>> app = ScenarioExplorer()
     >>> app.set(plan="sml", setup="wlan_router_10g")
@@ -135,66 +157,84 @@ class ScenarioExplorer(_App):
 
     def __init__(self, *, rulebook: RuleBook | None = None, **scenario: object) -> None:
         self.book = rulebook or default_rulebook()
-        start = {**EXPLORER_DEFAULTS, **scenario}
-        self.area = w.Dropdown(options=domain_options(self.book, "area"), description="area エリア")
-        self.plan = w.Dropdown(options=domain_options(self.book, "plan"), description="plan プラン")
-        self.device = w.Combobox(
-            options=list(self.book.models),
-            ensure_option=False,
-            continuous_update=False,
-            placeholder="model on the label, any spelling",
-            description="device 機器名",
-        )
-        self.setup = w.Dropdown(options=domain_options(self.book, "setup"), description="setup 利用環境")
-        self.keep_number = w.Checkbox(description="keeps the number (ports it out) 番号継続", indent=True)
-        self.days = w.BoundedIntText(min=0, max=100_000, description="days 停止後日数")
-        self.not_stopped = w.Checkbox(description="phone not stopped yet (days empty)", indent=True)
+        self.inputs: dict[str, w.ValueWidget] = {}
+        self.empty: dict[str, w.Checkbox] = {}
+        for name, spec in self.book.inputs.items():
+            label = f"{name} {spec.label_ja}".strip()
+            if spec.type == "category":
+                control = w.Dropdown(options=domain_options(self.book, name), description=label)
+            elif spec.type == "catalogue":
+                control = w.Combobox(
+                    options=list(spec.domain),
+                    ensure_option=False,
+                    continuous_update=False,
+                    placeholder="any spelling",
+                    description=label,
+                )
+            elif spec.type == "boolean":
+                control = w.Checkbox(description=f"{spec.label_en or name} {spec.label_ja}".strip(), indent=True)
+            else:
+                control = w.BoundedIntText(min=int(spec.minimum), max=10**9, description=label)
+                if spec.empty == "null":
+                    box = w.Checkbox(description=f"{spec.label_en or name}: empty", indent=True)
+                    for css in _css_names(name, spec.headers):
+                        box.add_class(f"{css}-empty")
+                    self.empty[name] = box
+            for css in _css_names(name, spec.headers):
+                control.add_class(css)
+            self.inputs[name] = control
         self.out = w.Output()
-        for control, css in [
-            (self.area, "sp-area"),
-            (self.plan, "sp-plan"),
-            (self.device, "sp-device"),
-            (self.setup, "sp-setup"),
-            (self.keep_number, "sp-keep"),
-            (self.days, "sp-days"),
-            (self.not_stopped, "sp-not-stopped"),
-            (self.out, "sp-answers"),
-        ]:
-            control.add_class(css)
-            if control is not self.out:
-                control.style = {"description_width": "150px"} if not isinstance(control, w.Checkbox) else {}
-                control.layout = w.Layout(width="420px")
+        self.out.add_class("sp-answers")
+        for control in self.controls:
+            control.style = {"description_width": "150px"} if not isinstance(control, w.Checkbox) else {}
+            control.layout = w.Layout(width="420px")
         self.explanation: Explanation | None = None
         self.html = ""
         self._holding = True
-        self.set(**start)
+        self.set(**{**explorer_defaults(self.book), **scenario})
         self._holding = False
         for control in self.controls:
             control.observe(self._changed, names="value")
         self.update()
-        self.widget = w.VBox(
-            [
-                w.HBox([w.VBox([self.area, self.plan, self.device, self.setup]), w.VBox(self.controls[4:])]),
-                self.out,
-            ]
-        )
+        choices = [c for n, c in self.inputs.items() if self.book.inputs[n].type in ("category", "catalogue")]
+        others = [c for c in self.controls if not any(c is x for x in choices)]
+        self.widget = w.VBox([w.HBox([w.VBox(choices), w.VBox(others)]), self.out])
         self.widget.add_class("sp-explorer")
+
+    def __getattr__(self, attr: str) -> w.ValueWidget:
+        """An input's control by its name or a header alias (``app.days``)."""
+        inputs = self.__dict__.get("inputs")
+        book = self.__dict__.get("book")
+        if inputs is not None and book is not None:
+            from .text import header_key
+
+            name = book.header_lookup().get(header_key(attr))
+            if name in inputs:
+                return inputs[name]
+        raise AttributeError(attr)
 
     @property
     def controls(self) -> list[w.ValueWidget]:
-        return [self.area, self.plan, self.device, self.setup, self.keep_number, self.days, self.not_stopped]
+        out: list[w.ValueWidget] = []
+        for name, control in self.inputs.items():
+            out.append(control)
+            if name in self.empty:
+                out.append(self.empty[name])
+        return out
 
     @property
     def scenario(self) -> dict[str, object]:
-        """The scenario the controls describe (``days`` is None while the phone has not stopped)."""
-        return {
-            "area": self.area.value,
-            "plan": self.plan.value,
-            "device": self.device.value,
-            "setup": self.setup.value,
-            "keep_number": bool(self.keep_number.value),
-            "days_since_phone_stop": None if self.not_stopped.value else int(self.days.value),
-        }
+        """The scenario the controls describe (an integer is None while its "empty" box is ticked)."""
+        out: dict[str, object] = {}
+        for name, control in self.inputs.items():
+            spec = self.book.inputs[name]
+            if spec.type == "boolean":
+                out[name] = bool(control.value)
+            elif spec.type == "integer":
+                out[name] = None if name in self.empty and self.empty[name].value else int(control.value)
+            else:
+                out[name] = control.value
+        return out
 
     @property
     def codes(self) -> dict[str, str]:
@@ -204,26 +244,32 @@ class ScenarioExplorer(_App):
         return self.explanation.codes if self.explanation.status != "invalid" else {"scenario": "invalid"}
 
     def set(self, **values: object) -> None:
-        """Set controls by input name (``days`` or ``days_since_phone_stop``; None ticks "not stopped")."""
-        if "days_since_phone_stop" in values:
-            values["days"] = values.pop("days_since_phone_stop")
-        unknown = set(values) - {"area", "plan", "device", "setup", "keep_number", "days"}
-        if unknown:
-            raise TypeError(f"unknown control(s): {', '.join(sorted(unknown))}")
+        """Set controls by input name or header alias (an integer: None ticks its "empty" box)."""
+        lookup = self.book.header_lookup()
+        from .text import header_key
+
+        named = {}
+        for key, value in values.items():
+            name = key if key in self.inputs else lookup.get(header_key(key))
+            if name is None:
+                raise TypeError(f"unknown control(s): {key}")
+            named[name] = value
         held, self._holding = self._holding, True
         try:
-            for name in ("area", "plan", "setup"):
-                if name in values:
-                    getattr(self, name).value = str(values[name])
-            if "device" in values:
-                self.device.value = "" if values["device"] is None else str(values["device"])
-            if "keep_number" in values:
-                self.keep_number.value = bool(values["keep_number"])
-            if "days" in values:
-                days = values["days"]
-                self.not_stopped.value = days is None or days == ""
-                if not self.not_stopped.value:
-                    self.days.value = int(days)
+            for name, value in named.items():
+                spec, control = self.book.inputs[name], self.inputs[name]
+                if spec.type == "boolean":
+                    control.value = bool(value)
+                elif spec.type == "integer":
+                    empty = value is None or value == ""
+                    if name in self.empty:
+                        self.empty[name].value = empty
+                    if not empty:
+                        control.value = int(value)  # type: ignore[call-overload]
+                elif spec.type == "catalogue":
+                    control.value = "" if value is None else str(value)
+                else:
+                    control.value = str(value)
         finally:
             self._holding = held
         if not held:
@@ -235,7 +281,8 @@ class ScenarioExplorer(_App):
 
     def update(self) -> None:
         """Recompute the answer and redraw the cards (an error shows in the app, not as a traceback)."""
-        self.days.disabled = bool(self.not_stopped.value)
+        for name, box in self.empty.items():
+            self.inputs[name].disabled = bool(box.value)
         try:
             self.explanation = explain_scenario(self.scenario, rulebook=self.book)
             self.html = render_html(self.explanation)
@@ -246,11 +293,7 @@ class ScenarioExplorer(_App):
 
     def summary(self) -> str:
         s = self.scenario
-        days = "empty" if s["days_since_phone_stop"] is None else s["days_since_phone_stop"]
-        head = (
-            f"ScenarioExplorer: area={s['area']} plan={s['plan']} device={s['device']} setup={s['setup']} "
-            f"keep_number={s['keep_number']} days={days}"
-        )
+        head = "ScenarioExplorer: " + " ".join(f"{k}={'empty' if v is None else v}" for k, v in s.items())
         if self.explanation is None:
             return f"{head}\n  error (see the app)"
         if self.explanation.status == "invalid":

@@ -67,11 +67,11 @@ def test_device_combobox_accepts_any_spelling(app, spelling):
     assert app.codes["device_action"] == "mail_exchange"
 
 
-def test_days_control_and_not_stopped_checkbox(app):
+def test_days_control_and_its_empty_checkbox(app):
     app.set(area="west", plan="other", device="RV-230SE", setup="v6plus_router")
-    assert app.not_stopped.value and app.days.disabled
+    assert app.empty["days_since_phone_stop"].value and app.days.disabled
     assert app.scenario["days_since_phone_stop"] is None
-    app.not_stopped.value = False
+    app.empty["days_since_phone_stop"].value = False
     assert not app.days.disabled
     app.days.value = 31
     assert app.codes["ipv4"] == "pppoe_router"
