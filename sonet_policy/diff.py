@@ -33,7 +33,7 @@ import pandas as pd
 
 from .conditions import INF, Axis, day_spans, integer_axis
 from .engine import CompiledBook
-from .paths import RULES_DIR
+from .paths import DATA_DIR, RULES_DIR
 from .rules import RuleBook, load_rulebook
 from .scope import merge_cells
 
@@ -543,10 +543,72 @@ def set_cell(src: Path | str, dst: Path | str, file: str, rule_id: str, column: 
     return dst
 
 
-def west_adopts_east(dst: Path | str, *, src: Path | str = RULES_DIR) -> Path:
-    """A what-if: West's device_action rows are replaced by East's (area set to west, ids suffixed ``-W``).
+WHAT_IFS_CSV = DATA_DIR / "what_ifs.csv"
 
-    The copy is written to ``dst`` (a new folder); ``src`` is only read. Returns ``dst``.
+
+def what_ifs(path: Path | str = WHAT_IFS_CSV) -> pd.DataFrame:
+    """The named what-ifs (``data/what_ifs.csv``): what_if, label, table, column, source, target, id_suffix,
+    note. Each replaces the rows of ``table`` whose ``column`` is ``target`` by copies of the rows whose
+    ``column`` is ``source`` (see :func:`adopt_rows`)."""
+    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+
+
+def adopt_rows(
+    dst: Path | str,
+    *,
+    table: str,
+    column: str,
+    source: str,
+    target: str,
+    id_suffix: str,
+    note: str = "",
+    src: Path | str = RULES_DIR,
+) -> Path:
+    """A what-if: in ``table``, the rows whose ``column`` is ``target`` are replaced by copies of the rows whose
+    ``column`` is ``source`` (set to ``target``; rule ids and their ``exception_of`` suffixed ``id_suffix``;
+    ``note`` put before each note). The copy is written to ``dst`` (a new folder); ``src`` is only read.
+    Returns ``dst``."""
+    from .proposals import copy_rulebook, read_table, write_table
+
+    dst = copy_rulebook(src, dst)
+    frame = read_table(dst / f"{table}.csv")
+    rows = frame[frame[column] == source].copy()
+    rename = {rid: f"{rid}{id_suffix}" for rid in rows["rule_id"]}
+    rows["rule_id"] = rows["rule_id"].map(rename)
+    rows[column] = target
+    rows["exception_of"] = rows["exception_of"].map(
+        lambda cell: "|".join(rename.get(p.strip(), p.strip()) for p in cell.split("|") if p.strip())
+    )
+    if note:
+        rows["note"] = f"{note} " + rows["note"]
+    out = pd.concat([frame[frame[column] != target], rows], ignore_index=True)
+    write_table(dst / f"{table}.csv", out)
+    return dst
+
+
+def build_what_if(name: str, dst: Path | str, *, src: Path | str = RULES_DIR) -> Path:
+    """Write the named what-if of ``data/what_ifs.csv`` into the new folder ``dst``. Raises KeyError for an
+    unknown name."""
+    table = what_ifs()
+    hit = table[table["what_if"] == name]
+    if hit.empty:
+        raise KeyError(f"unknown what-if {name!r}; choose one of {', '.join(table['what_if'])}")
+    rec = hit.iloc[0]
+    return adopt_rows(
+        dst,
+        table=rec["table"],
+        column=rec["column"],
+        source=rec["source"],
+        target=rec["target"],
+        id_suffix=rec["id_suffix"],
+        note=rec["note"],
+        src=src,
+    )
+
+
+def west_adopts_east(dst: Path | str, *, src: Path | str = RULES_DIR) -> Path:
+    """The what-if ``west_adopts_east`` of ``data/what_ifs.csv`` (West's device_action rows replaced by East's,
+    ids suffixed ``-W``), written to ``dst`` (a new folder); ``src`` is only read. Returns ``dst``.
 
     >>> import tempfile
     >>> from sonet_policy.rules import load_rulebook
@@ -554,21 +616,7 @@ def west_adopts_east(dst: Path | str, *, src: Path | str = RULES_DIR) -> Path:
     >>> [r.rule_id for r in book.rules["device_action"] if "west" in r.conditions["area"].values]
     ['DEV-E-1-W', 'DEV-E-1X-W', 'DEV-E-2-W', 'DEV-E-3-W', 'DEV-E-4-W', 'DEV-E-4X-W']
     """
-    from .proposals import copy_rulebook, read_table, write_table
-
-    dst = copy_rulebook(src, dst)
-    table = read_table(dst / "device_action.csv")
-    east = table[table["area"] == "east"].copy()
-    rename = {rid: f"{rid}-W" for rid in east["rule_id"]}
-    east["rule_id"] = east["rule_id"].map(rename)
-    east["area"] = "west"
-    east["exception_of"] = east["exception_of"].map(
-        lambda cell: "|".join(rename.get(p.strip(), p.strip()) for p in cell.split("|") if p.strip())
-    )
-    east["note"] = "What-if: West adopts East's rule. " + east["note"]
-    out = pd.concat([table[table["area"] != "west"], east], ignore_index=True)
-    write_table(dst / "device_action.csv", out)
-    return dst
+    return build_what_if("west_adopts_east", dst, src=src)
 
 
 # ---------------------------------------------------------------- command line ----

@@ -761,24 +761,25 @@ class PopulationView(_App):
 
 # --------------------------------------------------------------------------------------------- diff
 
-WHAT_IFS = {
-    "West adopts East's device table": "west_adopts_east",
-}
+def what_if_labels() -> dict[str, str]:
+    """The named what-ifs of ``data/what_ifs.csv``: label -> name."""
+    from .diff import what_ifs
+
+    table = what_ifs()
+    return dict(zip(table["label"], table["what_if"], strict=True))
 
 
 def build_what_if(name: str, dst: str | Path) -> Path:
-    """Write the what-if copy ``name`` (a key of :data:`WHAT_IFS`) into the new folder ``dst``; the baseline
-    is only read. Returns the folder. Raises KeyError for an unknown name.
+    """Write the what-if copy ``name`` (a label or a name of ``data/what_ifs.csv``) into the new folder
+    ``dst``; the baseline is only read. Returns the folder. Raises KeyError for an unknown name.
 
     >>> import tempfile
     >>> build_what_if("West adopts East's device table", Path(tempfile.mkdtemp()) / "w").name
     'w'
     """
-    from . import diff as diff_module
+    from .diff import build_what_if as build
 
-    if name not in WHAT_IFS:
-        raise KeyError(f"unknown what-if {name!r}; choose one of {', '.join(WHAT_IFS)}")
-    return getattr(diff_module, WHAT_IFS[name])(dst)
+    return build(what_if_labels().get(name, name), dst)
 
 
 def rules_involved(result: DiffResult) -> pd.DataFrame:
@@ -832,7 +833,7 @@ class DiffView(_App):
         self._population = population
         self.population_size, self.seed_value = population_size, seed
         self.what_if = w.Dropdown(
-            options=[*WHAT_IFS, "a folder"], description="what-if", layout=w.Layout(width="420px")
+            options=[*what_if_labels(), "a folder"], description="what-if", layout=w.Layout(width="420px")
         )
         self.folder = w.Text(placeholder="folder of a changed copy (for 'a folder')", layout=w.Layout(width="420px"))
         self.button = w.Button(description="Compare with the baseline", button_style="primary")
