@@ -146,7 +146,7 @@ def _interval(text: str) -> tuple[float, float]:
             "=": (n, n + 1),
         }[op]
     raise ConditionError(
-        f"{text!r} is not a day condition; write a range like [0,31] or (0,31], a comparison like >=32, "
+        f"{text!r} is not an integer condition; write a range like [0,31] or (0,31], a comparison like >=32, "
         "a number, or null"
     )
 

@@ -212,8 +212,11 @@ def load_population(path: Path | str) -> pd.DataFrame:
     frame = read_scenarios(path)
     if "customer_id" not in frame.columns:
         frame.insert(0, "customer_id", [str(i) for i in range(1, len(frame) + 1)])
-    if "days_since_phone_stop" not in frame.columns:
-        frame["days_since_phone_stop"] = ""
+    from .rules import default_rulebook
+
+    for name, spec in default_rulebook().inputs.items():  # an optional input's absent column: every row empty
+        if not spec.required and name not in frame.columns:
+            frame[name] = ""
     if "synthetic" in frame.columns:
         frame["synthetic"] = frame["synthetic"].str.strip().str.lower().isin(["true", "1", "yes"])
     else:
@@ -222,8 +225,27 @@ def load_population(path: Path | str) -> pd.DataFrame:
     return frame
 
 
-DECISION_COLUMNS = ("procedure", "number", "ipv4", "wifi", "device_action")
 FINDINGS = ("uncovered", "conflict")
+MEASURES_CSV = DATA_DIR / "impact_measures.csv"
+
+
+def impact_measures(path: Path | str = MEASURES_CSV) -> pd.DataFrame:
+    """The headline counts of :func:`impact_summary` (``data/impact_measures.csv``): measure, decision, kind
+    (``each_code``: one column ``<measure><code>`` per answer code; ``in``: the answer is one of ``codes``;
+    ``not_in``: an answer, not a finding, other than ``codes``), codes (``|``-separated), note."""
+    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+
+
+def default_by(rulebook: object = None) -> tuple[str, ...]:
+    """The grouping impact tables use by default: the first two category inputs of the book.
+
+    >>> len(default_by())
+    2
+    """
+    from .rules import default_rulebook
+
+    book = rulebook or default_rulebook()
+    return tuple([n for n, spec in book.inputs.items() if spec.type == "category"][:2])
 
 
 def _groups(population: pd.DataFrame, answers: pd.DataFrame, by: Sequence[str]) -> tuple[np.ndarray, pd.DataFrame]:
@@ -252,10 +274,13 @@ def _groups(population: pd.DataFrame, answers: pd.DataFrame, by: Sequence[str]) 
 
 
 def _decisions(answers: pd.DataFrame) -> list[str]:
-    return [d for d in DECISION_COLUMNS if d in answers.columns]
+    """The decision columns of an answers frame: those before ``status`` that are not extra outputs."""
+    cols = list(answers.columns)
+    head = cols[: cols.index("status")] if "status" in cols else cols
+    return [c for c in head if not any(c.startswith(f"{d}_") for d in head if d != c)]
 
 
-def impact(answers: pd.DataFrame, population: pd.DataFrame, *, by: Sequence[str] = ("area", "plan")) -> pd.DataFrame:
+def impact(answers: pd.DataFrame, population: pd.DataFrame, *, by: Sequence[str] | None = None) -> pd.DataFrame:
     """Tidy counts: how many customers get each code of each decision, per group of ``by``.
 
     ``answers`` is ``evaluate(population)`` (same rows, same order). Returns columns ``*by``, ``decision``,
@@ -270,7 +295,7 @@ def impact(answers: pd.DataFrame, population: pd.DataFrame, *, by: Sequence[str]
     >>> int(table[table["decision"] == "wifi"]["customers"].sum())
     200
     """
-    by = list(by)
+    by = list(default_by() if by is None else by)
     ids, groups = _groups(population, answers, by)
     sizes = np.bincount(ids, minlength=len(groups))
     invalid = np.asarray(answers["status"] == "invalid")
@@ -295,14 +320,17 @@ def impact(answers: pd.DataFrame, population: pd.DataFrame, *, by: Sequence[str]
 
 
 def impact_summary(
-    answers: pd.DataFrame, population: pd.DataFrame, *, by: Sequence[str] = ("area", "plan")
+    answers: pd.DataFrame,
+    population: pd.DataFrame,
+    *,
+    by: Sequence[str] | None = None,
+    measures: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """One row per group of ``by`` (sorted as text): customers, each device action, lose IPv4, lose Wi-Fi, gap,
-    conflict, invalid.
+    """One row per group of ``by`` (sorted as text; default: :func:`default_by`): customers, the headline
+    measures of ``data/impact_measures.csv`` (:func:`impact_measures`; for the shipped book: each device
+    action, lose IPv4, lose Wi-Fi), gap, conflict, invalid. Rows with an unanswered decision count only under
+    ``invalid``.
 
-    * ``device_<code>``: customers whose device_action answer is that code;
-    * ``loses_ipv4``: ipv4 is an answer other than ``continues`` (a remedy is needed);
-    * ``loses_wifi``: wifi is ``stops``;
     * ``gap``: at least one decision is ``uncovered``; ``conflict``: at least one decision is ``conflict``;
     * ``invalid``: some decision of the scenario cannot be answered (a bad value, or a combination the page
       rules out): status ``invalid`` or ``partial``.
@@ -313,16 +341,24 @@ def impact_summary(
     >>> int(s.loc[0, "customers"])
     300
     """
-    by = list(by)
+    by = list(default_by() if by is None else by)
     ids, groups = _groups(population, answers, by)
     valid = ~np.asarray(answers["status"].isin(["invalid", "partial"]))  # every decision answered
+    table = impact_measures() if measures is None else measures
     measures: dict[str, np.ndarray] = {"customers": np.ones(len(answers), dtype=bool)}
-    device = pd.Categorical(answers["device_action"])
-    for code in sorted(set(map(str, device.categories)) - set(FINDINGS)):
-        measures[f"device_{code}"] = valid & np.asarray(device == code)
-    ipv4 = answers["ipv4"]
-    measures["loses_ipv4"] = valid & ~np.asarray(ipv4.isin(["continues", *FINDINGS]) | ipv4.isna())
-    measures["loses_wifi"] = valid & np.asarray(answers["wifi"] == "stops")
+    for rec in table.to_dict(orient="records"):
+        if rec["decision"] not in answers.columns:
+            continue
+        column = answers[rec["decision"]]
+        codes = [c for c in str(rec["codes"]).split("|") if c]
+        if rec["kind"] == "each_code":
+            cat = pd.Categorical(column)
+            for code in sorted(set(map(str, cat.categories)) - set(FINDINGS)):
+                measures[f"{rec['measure']}{code}"] = valid & np.asarray(cat == code)
+        elif rec["kind"] == "in":
+            measures[rec["measure"]] = valid & np.asarray(column.isin(codes))
+        else:
+            measures[rec["measure"]] = valid & ~np.asarray(column.isin([*codes, *FINDINGS]) | column.isna())
     gap = np.zeros(len(answers), dtype=bool)
     conflict = np.zeros(len(answers), dtype=bool)
     for d in _decisions(answers):

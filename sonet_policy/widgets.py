@@ -610,7 +610,20 @@ SYNTHETIC_NOTE = (
     "SYNTHETIC customer base: invented customers drawn from documented shares "
     "(sonet_policy.population.assumptions()), not So-net figures."
 )
-GROUPINGS = {"area and plan": ("area", "plan"), "area": ("area",), "plan": ("plan",), "setup": ("setup",)}
+
+
+def groupings(book: RuleBook) -> dict[str, tuple[str, ...]]:
+    """The groupings the population view offers: the first two category inputs together, then each alone.
+
+    >>> list(groupings(default_rulebook()))[0]
+    'area and plan'
+    """
+    names = [n for n, spec in book.inputs.items() if spec.type == "category"]
+    out: dict[str, tuple[str, ...]] = {}
+    if len(names) >= 2:
+        out[f"{names[0]} and {names[1]}"] = (names[0], names[1])
+    out.update({n: (n,) for n in names})
+    return out
 
 
 @dataclass
@@ -635,7 +648,7 @@ class PopulationImpact:
 
 
 def population_impact(
-    population: pd.DataFrame, *, by: tuple[str, ...] = ("area", "plan"), rulebook: RuleBook | None = None
+    population: pd.DataFrame, *, by: tuple[str, ...] | None = None, rulebook: RuleBook | None = None
 ) -> PopulationImpact:
     """Evaluate ``population`` in one call and count the impact per group of ``by``.
 
@@ -647,6 +660,10 @@ def population_impact(
     from .evaluate import evaluate
     from .population import impact, impact_summary
 
+    if by is None:
+        from .population import default_by
+
+        by = default_by(rulebook)
     answers = evaluate(population, rulebook=rulebook)
     return PopulationImpact(
         population,
@@ -668,19 +685,24 @@ def impact_bars(result: PopulationImpact) -> PNGFigure:
     fig = Figure(figsize=(13, 4.2), dpi=90, layout="constrained")
     left, right = fig.subplots(1, 2)
     bottom = np.zeros(len(s))
-    for col in [c for c in s.columns if c.startswith("device_")]:
-        left.bar(x, s[col], bottom=bottom, label=col.removeprefix("device_"))
+    from .population import impact_measures
+
+    table = impact_measures()
+    stacked = table[table["kind"] == "each_code"]
+    prefix = stacked["measure"].iloc[0] if not stacked.empty else "\0"
+    for col in [c for c in s.columns if c.startswith(prefix)]:
+        left.bar(x, s[col], bottom=bottom, label=col.removeprefix(prefix))
         bottom += s[col].to_numpy()
     # every valid customer has one device action: a code above, or no answer (a gap or a conflict)
     unanswered = s["customers"].to_numpy() - s["invalid"].to_numpy() - bottom
     left.bar(x, unanswered, bottom=bottom, label="gap or conflict", color="#9e9e9e", hatch="//")
-    left.set_title("device action", fontsize=10)
+    left.set_title(stacked["decision"].iloc[0].replace("_", " ") if not stacked.empty else "", fontsize=10)
     left.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    measures = ["loses_ipv4", "loses_wifi", "gap", "conflict"]
+    measures = [m for m in table.loc[table["kind"] != "each_code", "measure"] if m in s.columns] + ["gap", "conflict"]
     width = 0.8 / len(measures)
     for k, col in enumerate(measures):
         right.bar(x + (k - 1.5) * width, s[col], width=width, label=col)
-    right.set_title("loses IPv4 / Wi-Fi, gap, conflict", fontsize=10)
+    right.set_title(", ".join(m.replace("_", " ") for m in measures), fontsize=10)
     right.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     for ax in (left, right):
         ax.set_xticks(x, labels, rotation=30, ha="right", fontsize=8)
@@ -712,7 +734,8 @@ class PopulationView(_App):
         self.own_population = population
         self.n = w.BoundedIntText(value=n, min=1, max=5_000_000, description="customers")
         self.seed = w.IntText(value=seed, description="seed")
-        self.by = w.Dropdown(options=list(GROUPINGS), value="area and plan", description="group by")
+        self.groupings = groupings(self.book)
+        self.by = w.Dropdown(options=list(self.groupings), description="group by")
         self.button = w.Button(description="Generate and evaluate", button_style="primary")
         self.out = w.Output()
         self.result: PopulationImpact | None = None
@@ -733,7 +756,7 @@ class PopulationView(_App):
                 population = self.own_population
             else:
                 population = synthetic_population(int(self.n.value), seed=int(self.seed.value))
-            self.result = population_impact(population, by=GROUPINGS[self.by.value], rulebook=self.book)
+            self.result = population_impact(population, by=self.groupings[self.by.value], rulebook=self.book)
             plot = impact_bars(self.result)
         except Exception as exc:  # shown in the app
             show_html(self.out, error_html(exc))
@@ -760,6 +783,7 @@ class PopulationView(_App):
 
 
 # --------------------------------------------------------------------------------------------- diff
+
 
 def what_if_labels() -> dict[str, str]:
     """The named what-ifs of ``data/what_ifs.csv``: label -> name."""

@@ -413,7 +413,7 @@ DEFECTS: list[Defect] = [
     Defect(
         "malformed day condition",
         (("set", "ipv4.csv", 7, "days_since_phone_stop", "about a month"),),
-        (("ipv4.csv", 7, "days_since_phone_stop", "is not a day condition; write a range like"),),
+        (("ipv4.csv", 7, "days_since_phone_stop", "is not an integer condition; write a range like"),),
     ),
     Defect(
         "empty day range",

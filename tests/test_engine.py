@@ -51,7 +51,7 @@ def test_day_cells_parse_to_half_open_intervals(cell: str, intervals: tuple, nul
         ("east||west", "category", "empty alternative"),
         ("north", "category", "not a value of area"),
         ("[31,0]", "integer", "empty"),
-        ("about 30", "integer", "not a day condition"),
+        ("about 30", "integer", "not an integer condition"),
         ("__import__('os').system('true')", "category", "not a plain value"),
     ],
 )
