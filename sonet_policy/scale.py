@@ -16,7 +16,8 @@ To run it on a cluster, connect a client before calling it (the workers need ``s
     answers.to_parquet("s3://bucket/answers/")
 
 The answer columns are categorical with known categories (the codes of each decision), except ``error``, whose
-messages depend on the rows and whose categories are therefore unknown to Dask until computed. Set
+messages depend on the rows and whose categories are therefore unknown to Dask until computed (and ``rules``
+for a book whose combinations of outcomes are too many to table once). Set
 ``dask.config.set({"dataframe.convert-string": False})`` to keep string columns as pandas gives them.
 
 >>> import dask.dataframe as dd
@@ -73,5 +74,8 @@ def evaluate_dask(ddf: dd.DataFrame, *, rulebook: RuleBook | None = None) -> dd.
     book = rulebook or default_rulebook()
     book.compiled()  # compile once, here: the workers receive the compiled book ...
     meta = evaluate(ddf._meta, rulebook=book)  # ... with its answer tables built (the meta is the empty answer)
-    meta = clear_known_categories(meta, cols=["error"])
+    from .evaluate import rules_categories_known
+
+    unknown = ["error"] if rules_categories_known(book) else ["error", "rules"]  # rules: tabled when small
+    meta = clear_known_categories(meta, cols=unknown)
     return ddf.map_partitions(_answer_partition, _shipped(book), meta=meta, align_dataframes=False)
