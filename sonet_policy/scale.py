@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from .evaluate import evaluate
+from .batch import evaluate_frame
 from .rules import RuleBook, default_rulebook
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def _answer_partition(part: pd.DataFrame, book: RuleBook) -> pd.DataFrame:
-    return evaluate(part, rulebook=book)
+    return evaluate_frame(part, rulebook=book)
 
 
 def _shipped(book: RuleBook):
@@ -73,8 +73,8 @@ def evaluate_dask(ddf: dd.DataFrame, *, rulebook: RuleBook | None = None) -> dd.
         raise TypeError(f"evaluate_dask takes a Dask DataFrame, not {type(ddf).__name__}")
     book = rulebook or default_rulebook()
     book.compiled()  # compile once, here: the workers receive the compiled book ...
-    meta = evaluate(ddf._meta, rulebook=book)  # ... with its answer tables built (the meta is the empty answer)
-    from .evaluate import rules_categories_known
+    meta = evaluate_frame(ddf._meta, rulebook=book)  # ... with its answer tables built (the meta is the empty answer)
+    from .batch import rules_categories_known
 
     unknown = ["error"] if rules_categories_known(book) else ["error", "rules"]  # rules: tabled when small
     meta = clear_known_categories(meta, cols=unknown)
