@@ -109,33 +109,44 @@ def _tables(compiled: CompiledBook) -> _Tables:
     return tables
 
 
+_UNANSWERED, _CONFLICT, _UNCOVERED, _ANSWERED = 1, 2, 4, 8  # status flags of a group's combination
+
+
+def _group_flags(compiled: CompiledBook, g: _Group) -> np.ndarray:
+    """Per combination of the group (+ unanswered): the OR of the status flags of its decisions."""
+    flags = np.zeros(len(g.combos) + 1, dtype=np.int64)
+    for c, combo in enumerate(g.combos):
+        for k, name in enumerate(g.names):
+            status = compiled.decisions[name].outcomes[int(combo[k])].status
+            flags[c] |= _ANSWERED | (_CONFLICT if status == "conflict" else _UNCOVERED if status == "uncovered" else 0)
+    flags[-1] = _UNANSWERED
+    return flags
+
+
+def _status_of_flags(flags: np.ndarray) -> np.ndarray:
+    """Row status (index into STATUSES) from the OR of its groups' flags."""
+    status = np.zeros(len(flags), dtype=np.int8)
+    status[(flags & _UNCOVERED) > 0] = STATUSES.index("uncovered")
+    status[(flags & _CONFLICT) > 0] = STATUSES.index("conflict")
+    status[(flags & _UNANSWERED) > 0] = STATUSES.index("partial")
+    status[(flags & _ANSWERED) == 0] = STATUSES.index("invalid")
+    return status
+
+
 def _describe_keys(compiled: CompiledBook, tables: _Tables, keys: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """Per row key: the status (index into STATUSES) and the rules text (rule ids in decision order)."""
-    order = {d: k for k, d in enumerate(compiled.decisions)}
-    status = np.zeros(len(keys), dtype=np.int64)
-    texts = []
-    for j, key in enumerate(keys.tolist()):
-        per: list[tuple[int, str, str]] = []  # (decision order, status, rules)
-        for g, stride, radix in zip(tables.groups, tables.strides, tables.radix, strict=True):
-            c = (key // stride) % radix
-            for k, name in enumerate(g.names):
-                if c == len(g.combos):
-                    per.append((order[name], "invalid", ""))
-                else:
-                    o = compiled.decisions[name].outcomes[int(g.combos[c, k])]
-                    per.append((order[name], o.status, " ".join(o.rules)))
-        per.sort()
-        states = {s for _, s, _ in per}
-        if states == {"invalid"}:
-            status[j] = STATUSES.index("invalid")
-        elif "invalid" in states:
-            status[j] = STATUSES.index("partial")
-        elif "conflict" in states:
-            status[j] = STATUSES.index("conflict")
-        elif "uncovered" in states:
-            status[j] = STATUSES.index("uncovered")
-        texts.append(" ".join(r for _, _, r in per if r))
-    return status, texts
+    flags = np.zeros(len(keys), dtype=np.int64)
+    per_decision: dict[str, np.ndarray] = {}
+    for g, stride, radix in zip(tables.groups, tables.strides, tables.radix, strict=True):
+        c = (keys // stride) % radix
+        flags |= _group_flags(compiled, g).take(c)
+        for k, name in enumerate(g.names):
+            outcomes = compiled.decisions[name].outcomes
+            text = np.array([" ".join(outcomes[int(i)].rules) for i in g.combos[:, k]] + [""], dtype=object)
+            per_decision[name] = text.take(c)
+    columns = [per_decision[name] for name in compiled.decisions]
+    texts = [" ".join(filter(None, parts)) for parts in zip(*columns, strict=True)]
+    return _status_of_flags(flags), texts
 
 
 def rules_categories_known(book: RuleBook) -> bool:
@@ -172,9 +183,10 @@ def evaluate_frame(frame: pd.DataFrame, *, rulebook: RuleBook | None = None) -> 
     else:  # too many combinations to table once: describe the ones present
         present, inverse = np.unique(key, return_inverse=True)
         status, texts = _describe_keys(compiled, tables, present)
-        cats = sorted(set(texts))
-        pos = {t: i for i, t in enumerate(cats)}
-        lut = np.array([pos[t] for t in texts], dtype=np.int64)
+        # categories in order of first appearance, object dtype (no copy into Arrow strings)
+        lut, uniques = pd.factorize(np.asarray(texts, dtype=object))
+        lut = np.asarray(lut, dtype=np.int64)
+        cats = pd.Index(uniques, dtype=object)
         lut[status == STATUSES.index("invalid")] = -1
         inverse = inverse.reshape(-1)
         status_codes, rules_codes = status.take(inverse), lut.take(inverse)
