@@ -221,7 +221,7 @@ def explain(*, rulebook: RuleBook | None = None, **scenario: object) -> Explanat
         else:
             row[name] = value
     compiled = book.compiled()
-    frame = pd.DataFrame({name: pd.Series([value], dtype=object) for name, value in row.items()}, index=[0])
+    frame = pd.DataFrame([row], dtype=object) if row else pd.DataFrame(index=[0])
     enc = encode(frame, compiled)
     error = enc.messages[int(enc.error_id[0])] if enc.error_id[0] >= 0 else ""
     if unknown:

@@ -259,7 +259,7 @@ def _encode_catalogue(spec: InputSpec, factorized: tuple[np.ndarray, list], mode
             f.ok(u, index[key])
         else:
             unknown.append(u)
-    near = _suggestions([texts[u] if texts[u] is not None else "" for u in unknown], tuple(models))
+    near = _suggestions([texts[u] if texts[u] is not None else "" for u in unknown], tuple(models)) if unknown else []
     for u, hint in zip(unknown, near, strict=True):
         f.bad(u, f"{_show(uniques[u])} is not in the catalogue" + (f"; nearest: {hint}" if hint else ""))
     return f.done()
