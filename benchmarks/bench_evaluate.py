@@ -132,14 +132,14 @@ def floor(positions: dict[str, np.ndarray], ok: object = None) -> pd.DataFrame:
     n = len(next(iter(positions.values())))
     data = {}
     key = np.zeros(n, dtype=np.int64)
-    for g, stride in zip(tables.groups, tables.strides, strict=True):
+    for g in tables.groups:
         grid = compiled.decisions[g.names[0]]
-        cell = np.zeros(n, dtype=np.int64)
+        cell = np.ones(n, dtype=np.int64)  # the tables' entry 0 is an unanswered row: cells start at 1
         for name, s in zip(grid.inputs, grid.strides, strict=True):
             cell += positions[name] * s
         for col, (dtype, lut) in g.columns.items():
             data[col] = pd.Categorical.from_codes(lut.take(cell), dtype=dtype, validate=False)
-        key += g.combo.take(cell) * stride
+        key += g.combo_key.take(cell)
     data["status"] = pd.Categorical.from_codes(
         tables.status.take(key), categories=["ok", "uncovered", "conflict", "partial", "invalid"], validate=False
     )

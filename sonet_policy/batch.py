@@ -43,8 +43,8 @@ def _smallest(n_categories: int) -> type:
 
 @dataclass
 class _Group:
-    """Decisions that read the same inputs: per cell (+ a last entry for unanswered rows) their columns' codes,
-    and an id of the combination of their outcomes (the last id: unanswered)."""
+    """Decisions that read the same inputs: per cell their columns' codes and an id of the combination of their
+    outcomes (the last id: unanswered), each table indexed by ``cell + 1`` (entry 0: an unanswered row)."""
 
     inputs: tuple[str, ...]
     names: list[str]
@@ -52,6 +52,7 @@ class _Group:
     columns: dict[str, tuple[pd.CategoricalDtype, np.ndarray]]
     combo: np.ndarray  # (n_cells + 1,) int64
     combos: np.ndarray  # (n_combos, len(names)) outcome ids
+    combo_key: np.ndarray | None = None  # combo * the group's stride in the row key
 
 
 @dataclass
@@ -68,7 +69,7 @@ def _from_outcomes(values: list[str], outcome_id: np.ndarray) -> tuple[pd.Catego
     cats = sorted(set(values))
     pos = {v: i for i, v in enumerate(cats)}
     lut = np.array([pos[v] for v in values], dtype=np.int64)
-    codes = np.append(lut[outcome_id], -1)  # the last entry: unanswered
+    codes = np.concatenate([[-1], lut[outcome_id]])  # entry 0: unanswered
     return pd.CategoricalDtype(cats), codes.astype(_smallest(len(cats)))
 
 
@@ -91,11 +92,13 @@ def _tables(compiled: CompiledBook) -> _Tables:
                 columns[f"{name}_{out}"] = _from_outcomes(alts, grid.outcome_id)
         stacked = np.stack([g.outcome_id for g in grids], axis=1)
         combos, combo_id = np.unique(stacked, axis=0, return_inverse=True)
-        combo = np.append(combo_id.reshape(-1), len(combos)).astype(np.int64)
+        combo = np.concatenate([[len(combos)], combo_id.reshape(-1)]).astype(np.int64)
         groups.append(_Group(inputs, names, n, columns, combo, combos))
     radix = [len(g.combos) + 1 for g in groups]
     strides = [int(np.prod(radix[k + 1 :], dtype=np.int64)) for k in range(len(radix))]
     key_space = int(np.prod(radix, dtype=object))
+    for g, stride in zip(groups, strides, strict=True):
+        g.combo_key = g.combo * stride
     tables = _Tables(groups, radix, strides, key_space, None, None)
     if key_space <= _KEY_TABLE_LIMIT:
         status, texts = _describe_keys(compiled, tables, np.arange(key_space, dtype=np.int64))
@@ -168,14 +171,13 @@ def evaluate_frame(frame: pd.DataFrame, *, rulebook: RuleBook | None = None) -> 
     data: dict[str, pd.Categorical] = {}
     columns: dict[str, pd.Categorical] = {}
     key = np.zeros(n, dtype=np.int64)
-    for g, stride in zip(tables.groups, tables.strides, strict=True):
-        cell = enc.cells[g.inputs]
-        # Unanswered rows (cell -1) read the extra last entry of every table. The row index is int64 (numpy's
+    for g in tables.groups:
+        # Unanswered rows (cell -1) read entry 0 of every table. The row index is intp, made in one pass (numpy's
         # take converts any other index type on every call).
-        row = np.where(cell >= 0, cell, np.int64(g.n_cells)).astype(np.int64, copy=False)
+        row = np.add(enc.cells[g.inputs], 1, dtype=np.intp)
         for col, (dtype, lut) in g.columns.items():
             columns[col] = pd.Categorical.from_codes(lut.take(row), dtype=dtype, validate=False)
-        key += g.combo.take(row) * stride
+        key += g.combo_key.take(row)
     if tables.status is not None:
         status_codes = tables.status.take(key)
         rules_dtype, rules_lut = tables.rules

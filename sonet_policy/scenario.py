@@ -532,5 +532,5 @@ def encode(frame: pd.DataFrame, compiled: CompiledBook) -> Encoded:
         rows = np.flatnonzero(bad)
         error_id[rows], messages = _error_combos(sources, rows)
     for cell in cells.values():
-        cell[cell < 0] = -1
+        np.maximum(cell, -1, out=cell)  # every unanswered row reads -1
     return Encoded(fields, cells, error_id, messages)
