@@ -108,7 +108,8 @@ def measure(label: str, folder: Path, repeat: int) -> None:
     compiled = book.compiled()
     n_rules = sum(len(r) for r in book.rules.values())
     print(
-        f"{label}: {n_rules} rules, {compiled.n_cells} grid cells, {len(findings)} findings "
+        f"{label}: {n_rules} rules, {compiled.n_cells} grid cells over each decision's own inputs "
+        f"(one grid over every input: {compiled.dense_cells} cells per decision), {len(findings)} findings "
         f"({', '.join(f'{v} {k}' for k, v in counts(findings).items())})\n"
         f"  load {load_s}; compile {compile_s}; audit of the compiled book {audit_s}; "
         f"compile + audit {scratch_s}"

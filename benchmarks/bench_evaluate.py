@@ -37,8 +37,7 @@ import numpy as np
 import pandas as pd
 
 from sonet_policy.devices import _catalogue
-from sonet_policy.engine import INPUT_ORDER
-from sonet_policy.evaluate import _row_luts, evaluate, output_columns
+from sonet_policy.evaluate import _tables, evaluate
 from sonet_policy.explain import explain
 from sonet_policy.rules import default_rulebook, load_rulebook
 
@@ -121,27 +120,30 @@ def floor_inputs(frame: pd.DataFrame):
     from sonet_policy.scenario import encode
 
     compiled = default_rulebook().compiled()
-    cell, _, _ = encode(frame, compiled)
-    ok = cell >= 0
-    positions = np.unravel_index(np.where(ok, cell, 0), compiled.shape)
-    return [p.astype(np.intp) for p in positions], ok
+    enc = encode(frame, compiled)
+    return {n: np.where(enc.positions(n) >= 0, enc.positions(n), 0).astype(np.intp) for n in compiled.inputs}, None
 
 
-def floor(positions: list[np.ndarray], ok: np.ndarray) -> pd.DataFrame:
-    """The lookup alone: positions -> cell -> every answer column (categorical), as evaluate builds them."""
-    book = default_rulebook()
-    compiled = book.compiled()
-    luts = _row_luts(compiled)
-    strides = np.cumprod((1, *compiled.shape[::-1]))[:-1][::-1]
-    cell = np.zeros(len(ok), dtype=np.int64)
-    for p, s in zip(positions, strides, strict=True):
-        cell += p * int(s)
-    cell[~ok] = compiled.n_cells
+def floor(positions: dict[str, np.ndarray], ok: object = None) -> pd.DataFrame:
+    """The lookup alone: axis positions -> each decision group's cell -> every answer column (categorical),
+    status and rules, as evaluate builds them (every row valid: no error handling)."""
+    compiled = default_rulebook().compiled()
+    tables = _tables(compiled)
+    n = len(next(iter(positions.values())))
     data = {}
-    for col in output_columns(book):
-        if col in luts:
-            dtype, lut = luts[col]
+    key = np.zeros(n, dtype=np.int64)
+    for g in tables.groups:
+        grid = compiled.decisions[g.names[0]]
+        cell = np.ones(n, dtype=np.int64)  # the tables' entry 0 is an unanswered row: cells start at 1
+        for name, s in zip(grid.inputs, grid.strides, strict=True):
+            cell += positions[name] * s
+        for col, (dtype, lut) in g.columns.items():
             data[col] = pd.Categorical.from_codes(lut.take(cell), dtype=dtype, validate=False)
+        key += g.combo_key.take(cell)
+    data["status"] = pd.Categorical.from_codes(
+        tables.status.take(key), categories=["ok", "uncovered", "conflict", "partial", "invalid"], validate=False
+    )
+    data["rules"] = pd.Categorical.from_codes(tables.rules[1].take(key), dtype=tables.rules[0], validate=False)
     return pd.DataFrame(data, copy=False)
 
 
@@ -152,7 +154,13 @@ def bench_load(runs: int) -> None:
 
     fresh()
     times, compiled = timed(fresh, runs)
-    print(f"load + compile the shipped rule book ({compiled.n_cells} cells): {fmt(times)}")
+    sizes = ", ".join(f"{name} {grid.n_cells}" for name, grid in compiled.decisions.items())
+    print(
+        f"load + compile the shipped rule book: {fmt(times)}\n"
+        f"  grid sizes: before (one dense grid over every input, shared by all decisions) {compiled.dense_cells} "
+        f"cells x {len(compiled.decisions)} decisions = {compiled.dense_cells * len(compiled.decisions)} rule-mask "
+        f"cells; after (each decision over its own inputs) {compiled.n_cells} cells ({sizes})"
+    )
     times, _ = timed(lambda: load_rulebook(), runs)
     print(f"  of which load and validate: {fmt(times)}")
 
@@ -197,8 +205,8 @@ def profile(frame: pd.DataFrame) -> None:
     print(f"  where the time goes (cProfile, one call, factorising in one thread: {total * 1e3:.0f} ms):")
     phases = [
         ("_factorize", "factorise the 6 columns (pd.factorize; pyarrow hashing)"),
-        ("_encode_device", "device: normalise the distinct labels, catalogue lookup"),
-        ("encode_cells", "encode in all (factorise + per-field tables + cell sums + errors)"),
+        ("_encode_catalogue", "catalogue input: normalise the distinct labels, catalogue lookup"),
+        ("encode", "encode in all (factorise + per-field tables + group cell sums + errors)"),
         ("from_codes", "build the categorical columns"),
     ]
     for fn, what in phases:
@@ -287,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     floor(positions, ok)
     ftimes, _ = timed(lambda: floor(positions, ok), args.runs)
     print(
-        f"floor (lookup alone on encoded integer codes, {len(INPUT_ORDER)} inputs -> 10 categorical columns): "
+        f"floor (lookup alone on encoded integer codes, {len(positions)} inputs -> 10 categorical columns): "
         f"{fmt(ftimes)}"
     )
     print(f"  evaluate = {statistics.median(times) / statistics.median(ftimes):.1f} x the floor (medians)")

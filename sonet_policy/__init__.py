@@ -1,7 +1,7 @@
 """sonet-policy: the So-net 光 電話 cancellation page as decision tables that are evaluated, explained,
 audited and compared.
 
->>> from sonet_policy import __version__, evaluate, explain, load_rulebook
+>>> from sonet_policy import __version__, evaluate, explain, load_rulebook, possible
 >>> __version__.count(".") >= 2
 True
 """
@@ -14,6 +14,7 @@ from importlib.metadata import version as _version
 from .errors import RuleBookError, ScenarioError
 from .evaluate import evaluate
 from .explain import explain
+from .possible import possible
 from .rules import RuleBook, default_rulebook, load_rulebook
 
 try:
@@ -30,4 +31,5 @@ __all__ = [
     "evaluate",
     "explain",
     "load_rulebook",
+    "possible",
 ]

@@ -40,7 +40,7 @@ import pandas as pd
 
 from .cli import command, rulebook_from
 from .encoding_choices import annotate as _annotate
-from .engine import INPUT_ORDER, CompiledBook, DecisionGrid
+from .engine import CompiledBook, DecisionGrid
 from .invariants import findings as _cross_decision
 from .invariants import load_invariants as _load_invariants
 from .invariants import rows_in_finding as _inconsistent_rows
@@ -63,52 +63,52 @@ def _book(rulebook: RuleBook | str | Path | None) -> RuleBook:
 
 
 class _Projection:
-    """A decision's own inputs: its sub-grid, which sub-cells hold a valid combination, and one valid full
-    cell per sub-cell (the rules of a decision read only its inputs, so the outcome is the same in all)."""
+    """A decision's own grid: which of its cells hold a valid combination (not ruled out for every value of the
+    other inputs by a constraint that blocks the decision), and how to read a scenario for one of them."""
 
-    def __init__(self, compiled: CompiledBook, inputs: tuple[str, ...]) -> None:
+    def __init__(self, compiled: CompiledBook, inputs: tuple[str, ...], decision: str | None = None) -> None:
         self.compiled = compiled
-        self.dims = [k for k, name in enumerate(INPUT_ORDER) if name in inputs]
-        self.inputs = [INPUT_ORDER[k] for k in self.dims]
-        rest = [k for k in range(len(INPUT_ORDER)) if k not in self.dims]
-        shape = compiled.shape
-        self.shape = tuple(shape[k] for k in self.dims)
-        rest_shape = tuple(shape[k] for k in rest)
-        n_proj, n_rest = int(np.prod(self.shape)), int(np.prod(rest_shape))
-        valid = (~compiled.invalid).reshape(shape).transpose(self.dims + rest).reshape(n_proj, n_rest)
-        self.valid = valid.any(axis=1)
-        first = valid.argmax(axis=1)
-        pos = [None] * len(INPUT_ORDER)
-        for k, p in zip(self.dims, np.unravel_index(np.arange(n_proj), self.shape), strict=True):
-            pos[k] = p
-        for k, p in zip(rest, np.unravel_index(first, rest_shape), strict=True):
-            pos[k] = p
-        self.full_cell = np.ravel_multi_index(tuple(pos), shape)  # (n_proj,) a representative full cell
-        self.rest = rest
-
-    def project(self, cells: np.ndarray) -> np.ndarray:
-        """Sub-cell of each full cell."""
-        pos = np.unravel_index(cells, self.compiled.shape)
-        return np.ravel_multi_index(tuple(pos[k] for k in self.dims), self.shape)
+        if decision is None:
+            decision = next(d for d, g in compiled.decisions.items() if g.inputs == tuple(inputs))
+        self.grid = compiled.decisions[decision]
+        self.inputs = list(self.grid.inputs)
+        self.shape = self.grid.shape
+        self.valid = ~self.grid.invalid
+        self.full_cell = np.arange(self.grid.n_cells)  # the decision's own cells (kept for callers of old)
 
     def axes(self) -> dict[str, tuple[str, ...]]:
         return {name: self.compiled.axes[name].labels for name in self.inputs}
 
 
-def witness(compiled: CompiledBook, cell: int) -> dict[str, object]:
-    """A scenario for one full grid cell, ready for ``explain(**witness)`` (days: the interval's first day)."""
-    values = compiled.cell_values(int(cell))
+def witness(compiled: CompiledBook, cell: int, decision: str) -> dict[str, object]:
+    """A scenario for one cell of ``decision``'s grid, ready for ``explain(**witness)``: the decision's inputs
+    from the cell (an integer: the interval's first value, None for empty), the other inputs from a
+    combination no constraint rules out where there is one (first values of their axes)."""
+    grid = compiled.decisions[decision]
+    pos = grid.positions(int(cell))
+    others = [n for n in compiled.inputs if n not in pos]
+    if others:
+        full = compiled.grid_over(compiled.inputs)
+        if full.n_cells <= 1 << 22:  # choose the completion that no constraint rules out (small books)
+            fixed = tuple(pos[n] if n in pos else slice(None) for n in compiled.inputs)
+            ruled = compiled.ruled_out_over(compiled.inputs, compiled.constraints)[fixed]
+            free = np.flatnonzero(~ruled.reshape(-1))
+            if free.size:
+                sub = np.unravel_index(int(free[0]), ruled.shape)
+                pos.update({n: int(p) for n, p in zip(others, sub, strict=True)})
+        for n in others:
+            pos.setdefault(n, 0)
     out: dict[str, object] = {}
-    pos = np.unravel_index(int(cell), compiled.shape)
-    for k, name in enumerate(INPUT_ORDER):
+    for name in compiled.inputs:
         axis = compiled.axes[name]
+        p = pos[name]
         if axis.kind == "integer":
-            iv = axis.intervals[int(pos[k])]
+            iv = axis.intervals[p]
             out[name] = None if iv is None else int(iv[0])
         elif axis.kind == "boolean":
-            out[name] = values[name] == "true"
+            out[name] = axis.labels[p] == "true"
         else:
-            out[name] = values[name]
+            out[name] = axis.labels[p]
     return out
 
 
@@ -139,16 +139,16 @@ def _near_rules(grid: DecisionGrid, proj: _Projection, sub_cell: int) -> str:
     holding conditions are the most specific (a condition on one of two areas weighs 1/2, on 14 of 40 devices
     26/40). This is what an analyst compares a gap with."""
     compiled = proj.compiled
-    pos = np.unravel_index(int(proj.full_cell[sub_cell]), compiled.shape)
+    pos = grid.positions(int(sub_cell))
     scored = []
     for r in grid.rules:
         failing, weight = [], 0.0
-        for k, name in enumerate(INPUT_ORDER):
+        for name in grid.inputs:
             cond = r.conditions.get(name)
             if cond is None or cond.any:
                 continue
             mask = cond.mask(compiled.axes[name])
-            if mask[int(pos[k])]:
+            if mask[pos[name]]:
                 weight += 1.0 - mask.mean()
             else:
                 failing.append(f"{name} is {_short(cond.describe())}")
@@ -168,7 +168,7 @@ def _findings_of_decision(book: RuleBook, name: str) -> list[dict]:
     compiled = book.compiled()
     grid = compiled.decisions[name]
     spec = book.decisions[name]
-    proj = _Projection(compiled, spec.inputs)
+    proj = _Projection(compiled, spec.inputs, name)
     cells = proj.full_cell
     valid = proj.valid
     outcome = grid.outcome_id[cells]
@@ -220,7 +220,7 @@ def _findings_of_decision(book: RuleBook, name: str) -> list[dict]:
                     rules=[r.rule_id for r in chosen],
                     clauses=clauses,
                     message=message,
-                    witness=witness(compiled, int(proj.full_cell[sub])),
+                    witness=witness(compiled, sub, name),
                     _cells=in_scope,
                     _order=(position[chosen[0].rule_id] if chosen else -1, sub),
                 )
@@ -292,7 +292,7 @@ def _dead_rules(book: RuleBook, grid: DecisionGrid, proj: _Projection) -> list[d
                     f"Rule {rule.rule_id} of {grid.name} ({_answer_text(rule)}) never decides: {reason}. "
                     f"Clauses: {_clause_text(book, clauses)}."
                 ),
-                witness=witness(compiled, int(cells[first[0]])) if first.size else None,
+                witness=witness(compiled, int(first[0]), grid.name) if first.size else None,
                 _cells=m,
                 _order=(int(i), int(first[0]) if first.size else -1),
             )
@@ -372,11 +372,17 @@ def audit(rulebook: RuleBook | str | Path | None = None, *, population: pd.DataF
     return _annotate(frame, rulebook=book, found=found)
 
 
-def _population_cells(book: RuleBook, population: pd.DataFrame) -> np.ndarray:
+def _population_cells(book: RuleBook, population: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Per decision, the cells of the population's rows that it answers (rows it cannot answer left out)."""
     if not isinstance(population, pd.DataFrame):
         raise TypeError(f"population must be a pandas DataFrame, not {type(population).__name__}")
-    cell, _, _ = encode(population, book.compiled())
-    return cell[cell >= 0]
+    compiled = book.compiled()
+    enc = encode(population, compiled)
+    out = {}
+    for name in book.decisions:
+        cell = enc.cell(compiled, name)
+        out[name] = cell[cell >= 0]
+    return out
 
 
 def _customers(book: RuleBook, found: list[dict], population: pd.DataFrame) -> list[object]:
@@ -393,8 +399,7 @@ def _customers(book: RuleBook, found: list[dict], population: pd.DataFrame) -> l
             continue
         name = f["decision"]
         if name not in per_decision:
-            proj = _Projection(compiled, book.decisions[name].inputs)
-            per_decision[name] = np.bincount(proj.project(cells), minlength=int(np.prod(proj.shape)))
+            per_decision[name] = np.bincount(cells[name], minlength=compiled.decisions[name].n_cells)
         counts.append(int(per_decision[name][f["_cells"]].sum()))
     return counts
 
@@ -421,12 +426,12 @@ def rows_in_scope(
     if decision not in book.decisions:
         raise ValueError(f"decision {decision!r} is not in the rule book ({', '.join(book.decisions)})")
     compiled = book.compiled()
-    proj = _Projection(compiled, book.decisions[decision].inputs)
+    proj = _Projection(compiled, book.decisions[decision].inputs, decision)
     inside = scope_mask(dict(finding.get("scope") or {}), proj.axes(), proj.inputs).reshape(-1)
-    cell, _, _ = encode(population, compiled)
+    cell = encode(population, compiled).cell(compiled, decision)
     ok = cell >= 0
     out = np.zeros(len(population), dtype=bool)
-    out[ok] = inside[proj.project(cell[ok])]
+    out[ok] = inside[cell[ok]]
     return pd.Series(out, index=population.index, dtype=bool)
 
 
@@ -446,9 +451,10 @@ def rule_usage(rulebook: RuleBook | str | Path | None, population: pd.DataFrame)
     """
     book = _book(rulebook)
     compiled = book.compiled()
-    counts = np.bincount(_population_cells(book, population), minlength=compiled.n_cells).astype(np.int64)
+    cells = _population_cells(book, population)
     parts = []
     for name, grid in compiled.decisions.items():
+        counts = np.bincount(cells[name], minlength=grid.n_cells).astype(np.int64)
         matched = grid.matches.astype(np.int64) @ counts if len(grid.rules) else np.zeros(0, dtype=np.int64)
         decided = grid.deciding.astype(np.int64) @ counts if len(grid.rules) else np.zeros(0, dtype=np.int64)
         won = grid.winners.astype(np.int64) @ counts if len(grid.rules) else np.zeros(0, dtype=np.int64)

@@ -71,30 +71,72 @@ def write_atomically(path: Path | str, write: Callable[[Path], None]) -> None:
         raise
 
 
+_FLAG_BOOK: dict[str, object] = {}  # the --rules folder of this command line (read before the flags are built)
+
+
+def _flag_book() -> RuleBook:
+    rules = _FLAG_BOOK.get("rules")
+    if rules:
+        try:
+            return load_rulebook(rules)
+        except RuleBookError:  # reported when the command runs
+            pass
+    return default_rulebook()
+
+
+def _flags_of(name: str, headers: tuple[str, ...]) -> list[str]:
+    """``--kit-sent`` for ``kit_sent``, plus ``--days`` for an ASCII header alias ``days``."""
+    out = [f"--{name.replace('_', '-')}"]
+    for h in headers:
+        if h.isascii() and h.replace("_", "").replace("-", "").isalnum():
+            flag = f"--{h.replace('_', '-')}"
+            if flag not in out:
+                out.append(flag)
+    return out
+
+
+def input_flags(p: argparse.ArgumentParser, *, help_suffix: str = "") -> None:
+    """One option per input of the rule book (``inputs.csv``): ``--<input>`` with ``-`` for ``_``."""
+    book = _flag_book()
+    taken = {"--rules", "--format", "--help"}
+    for name, spec in book.inputs.items():
+        flags = [f for f in _flags_of(name, spec.headers) if f not in taken]
+        taken.update(flags)
+        if spec.type == "boolean":
+            what = "yes/no"
+        elif spec.type == "integer":
+            what = f"a whole number >= {int(spec.minimum)}" + (" (empty: none)" if spec.empty == "null" else "")
+        elif spec.type == "catalogue":
+            what = f"a value of {spec.catalogue}, any spelling"
+        else:
+            what = "|".join(spec.domain)
+        label = " / ".join(filter(None, [spec.label_ja, spec.label_en]))
+        p.add_argument(
+            *flags, dest=f"input__{name}", metavar="VALUE", default=None, help=f"{label}: {what} {help_suffix}".strip()
+        )
+
+
+def given_inputs(args: argparse.Namespace, book: RuleBook) -> dict[str, object]:
+    """The inputs given on the command line (those left out are not in the dict)."""
+    out = {}
+    for key, value in vars(args).items():
+        if key.startswith("input__") and value is not None and key[len("input__") :] in book.inputs:
+            out[key[len("input__") :]] = value
+    return out
+
+
 def _explain_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--area", required=True, help="east (NTT東日本) or west (NTT西日本)")
-    p.add_argument("--plan", required=True, help="10g, sml or other")
-    p.add_argument("--device", required=True, help="model on the label, any spelling (PR-600KI, ＰＲ－６００ＫＩ)")
-    p.add_argument("--setup", required=True, help="wlan_1g, wlan_router_10g, v6plus_router or rental_only")
-    p.add_argument("--keep-number", required=True, help="yes/no: the number is ported to another carrier")
-    p.add_argument("--days", default=None, help="whole days since the phone function stopped (omit if not yet)")
+    input_flags(p, help_suffix="(left out: missing; the decisions that read it are not answered)")
     p.add_argument("--format", choices=("text", "json"), default="text")
 
 
 def _explain_run(args: argparse.Namespace) -> int:
     from .explain import explain
 
-    exp = explain(
-        rulebook=rulebook_from(args),
-        area=args.area,
-        plan=args.plan,
-        device=args.device,
-        setup=args.setup,
-        keep_number=args.keep_number,
-        days_since_phone_stop=args.days,
-    )
+    book = rulebook_from(args)
+    exp = explain(rulebook=book, **given_inputs(args, book))
     print(exp.to_json(indent=2) if args.format == "json" else str(exp))
-    return 2 if exp.status == "invalid" else 0
+    return 2 if exp.error else 0  # 2: a field is missing or invalid (the answered decisions are still printed)
 
 
 command("explain", summary="one customer's answers with the rules and the Japanese clauses behind them")(
@@ -107,7 +149,7 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
         "--input",
         required=True,
         help="CSV of scenarios, one customer per row: UTF-8 (with or without BOM) or Shift_JIS/CP932; "
-        "Japanese headers (エリア, プラン, 機器名, 利用環境, 番号継続, 電話機能停止からの日数) are read as the inputs",
+        "headers are read as inputs.csv names them (the input, its labels, its header_aliases)",
     )
     p.add_argument("--output", required=True, help="CSV to write (UTF-8): the input columns plus the answers")
     p.add_argument("--chunksize", type=int, default=200_000, help="rows per chunk (memory is bounded by it)")
@@ -172,7 +214,7 @@ def _load_plugins() -> None:
     """Import the modules that register more commands (absent ones are skipped)."""
     import importlib
 
-    for module in ("audit", "diff", "dmn", "jdm", "population", "proposals", "revision"):
+    for module in ("audit", "diff", "dmn", "jdm", "population", "possible", "proposals", "revision"):
         try:
             importlib.import_module(f"sonet_policy.{module}")
         except ImportError as exc:
@@ -185,6 +227,9 @@ def main(argv: list[str] | None = None) -> int:
     from . import __version__
 
     _load_plugins()
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--rules", default=None)
+    _FLAG_BOOK["rules"] = pre.parse_known_args(argv)[0].rules  # the input flags come from this book
     parser = argparse.ArgumentParser(prog="python -m sonet_policy", description=DESCRIPTION, epilog=EPILOG)
     parser.add_argument("--version", action="version", version=f"sonet-policy {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, title="commands", metavar="COMMAND")

@@ -100,22 +100,25 @@ def day_spans(axis: Axis, positions: object) -> tuple[bool, list[tuple[float, fl
     (True, [(0, inf)])
     """
     spans: list[list[float]] = []
+    empty = False
     for p in sorted(set(positions)):
-        if p == 0:
+        if axis.intervals[p] is None:
+            empty = True
             continue
         lo, hi = axis.intervals[p]
         if spans and spans[-1][1] == lo:
             spans[-1][1] = hi
         else:
             spans.append([lo, hi])
-    return 0 in set(positions), [(lo, hi) for lo, hi in spans]
+    return empty, [(lo, hi) for lo, hi in spans]
 
 
-def integer_axis(name: str, bounds: set[float], *, minimum: float = 0) -> Axis:
-    """Cut the integer domain ``[minimum, inf)`` at every bound a rule uses; cell 0 is the empty value."""
+def integer_axis(name: str, bounds: set[float], *, minimum: float = 0, null: bool = True) -> Axis:
+    """Cut the integer domain ``[minimum, inf)`` at every bound a rule uses; with ``null`` (an empty value is
+    a value of the input), cell 0 is the empty value."""
     cuts = sorted({minimum} | {b for b in bounds if b > minimum})
-    intervals: list[tuple[float, float] | None] = [None]
-    labels = ["empty"]
+    intervals: list[tuple[float, float] | None] = [None] if null else []
+    labels = ["empty"] if null else []
     for i, lo in enumerate(cuts):
         hi = cuts[i + 1] if i + 1 < len(cuts) else INF
         intervals.append((lo, hi))
@@ -143,7 +146,7 @@ def _interval(text: str) -> tuple[float, float]:
             "=": (n, n + 1),
         }[op]
     raise ConditionError(
-        f"{text!r} is not a day condition; write a range like [0,31] or (0,31], a comparison like >=32, "
+        f"{text!r} is not an integer condition; write a range like [0,31] or (0,31], a comparison like >=32, "
         "a number, or null"
     )
 

@@ -1,7 +1,8 @@
 """Compare two rule books: which scenarios change answer, which rules are involved, how many customers move.
 
-Both books are compiled; the comparison runs on their *common refinement*: every category input takes the
-union of both books' values, and the day count is cut at the union of both books' bounds. A cell whose value
+Both books are compiled; each decision is compared over the inputs either book reads for it, on their
+*common refinement*: every category input takes the union of both books' values, and an integer input is cut
+at the union of both books' bounds. A cell whose value
 one book does not know (a device missing from its catalogue) is ``absent`` in that book and answers
 ``invalid`` there, as ``evaluate`` does: against an answer of the other book it is a change, against
 ``invalid`` it is not. For each decision, a cell changes when its status, code or alternatives differ.
@@ -31,31 +32,37 @@ import numpy as np
 import pandas as pd
 
 from .conditions import INF, Axis, day_spans, integer_axis
-from .engine import INPUT_ORDER, CompiledBook
-from .paths import RULES_DIR
+from .engine import CompiledBook
+from .paths import DATA_DIR, RULES_DIR
 from .rules import RuleBook, load_rulebook
 from .scope import merge_cells
 
 SIDE_COLUMNS = ("status", "code", "alternatives", "rules")
-CHANGE_COLUMNS = [
-    "decision",
-    *INPUT_ORDER,
-    "scope",
-    "cells",
-    *(f"before_{c}" for c in SIDE_COLUMNS),
-    *(f"after_{c}" for c in SIDE_COLUMNS),
-]
+
+
+def change_columns(inputs: tuple[str, ...] | list[str]) -> list[str]:
+    """The columns of :attr:`DiffResult.changes` for books with ``inputs``."""
+    return [
+        "decision",
+        *inputs,
+        "scope",
+        "cells",
+        *(f"before_{c}" for c in SIDE_COLUMNS),
+        *(f"after_{c}" for c in SIDE_COLUMNS),
+    ]
 
 
 @dataclass
 class DiffResult:
     """What changes from ``book_a`` (before) to ``book_b`` (after).
 
-    * ``changes``: one row per merged box of changed cells: decision, a scope per input (cell grammar),
+    * ``changes``: one row per merged box of changed cells: decision, a scope per input (cell grammar; ``-``
+      for an input neither book's decision reads),
       ``scope`` (the inputs that are not ``-``, as text), ``cells`` (grid cells in the box), before/after
       status, code, alternatives and rules. A box may span combinations that both books rule out (invalid
       in both, so no customer has them): ``cells`` counts only the changed cells, which keeps scopes short.
-    * ``cells``: the same, one row per changed cell of the common grid (axis labels per input).
+    * ``cells``: the same, one row per changed cell of the decision's common grid (axis labels per input it
+      reads, ``-`` for the others; ``cell`` indexes the grid over ``inputs_of[decision]``).
     * ``axis_notes``: values one book has and the other lacks (those cells are ``absent`` there).
     * ``shift``: with a population, per decision: customers, changed, share_changed (else None).
     * ``transitions``: with a population, per decision the before → after codes of the customers who change.
@@ -75,6 +82,7 @@ class DiffResult:
     counts: pd.DataFrame | None = None
     answers_before: pd.DataFrame | None = field(default=None, repr=False)
     answers_after: pd.DataFrame | None = field(default=None, repr=False)
+    inputs_of: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def changed_decisions(self) -> list[str]:
@@ -161,21 +169,26 @@ def _json_default(value):
 
 
 def common_axes(a: CompiledBook, b: CompiledBook) -> tuple[dict[str, Axis], list[str]]:
-    """The common refinement of two grids, and notes on values only one book has.
+    """The common refinement of two books' axes (every input of either), and notes on values only one has.
 
     >>> from sonet_policy.rules import default_rulebook
     >>> c = default_rulebook().compiled()
     >>> axes, notes = common_axes(c, c)
-    >>> axes["days_since_phone_stop"].labels == c.axes["days_since_phone_stop"].labels, notes
+    >>> all(axes[n].labels == c.axes[n].labels for n in c.inputs), notes
     (True, [])
     """
     axes: dict[str, Axis] = {}
     notes: list[str] = []
-    for name in INPUT_ORDER:
+    for name in dict.fromkeys([*a.inputs, *b.inputs]):
+        if name not in a.axes or name not in b.axes:
+            axes[name] = a.axes.get(name) or b.axes[name]
+            notes.append(f"input {name} only in the {'after' if name not in a.axes else 'before'} book")
+            continue
         xa, xb = a.axes[name], b.axes[name]
         if xa.kind == "integer" or xb.kind == "integer":
             minimum = min(xa.breaks[0] if xa.breaks else 0, xb.breaks[0] if xb.breaks else 0)
-            axes[name] = integer_axis(name, set(xa.breaks) | set(xb.breaks), minimum=minimum)
+            null = any(iv is None for iv in (*xa.intervals, *xb.intervals))
+            axes[name] = integer_axis(name, set(xa.breaks) | set(xb.breaks), minimum=minimum, null=null)
             if xa.breaks != xb.breaks:
                 notes.append(
                     f"{name}: cut at {_cuts(xa)} before and {_cuts(xb)} after; compared on {_cuts(axes[name])}"
@@ -201,32 +214,37 @@ def _positions(common: Axis, own: Axis) -> np.ndarray:
     if common.kind == "integer":
         out = np.zeros(len(common.intervals), dtype=np.int64)
         cuts = np.asarray(own.breaks, dtype=float)
+        offset = 1 if own.intervals and own.intervals[0] is None else 0
         for i, iv in enumerate(common.intervals):
             if iv is None:
-                out[i] = 0
+                out[i] = 0 if offset else -1
             elif len(cuts) == 0 or iv[0] < cuts[0]:
                 out[i] = -1
             else:
-                out[i] = int(np.searchsorted(cuts, iv[0], side="right"))
+                out[i] = offset + int(np.searchsorted(cuts, iv[0], side="right")) - 1
         return out
     index = {v: i for i, v in enumerate(own.labels)}
     return np.array([index.get(v, -1) for v in common.labels], dtype=np.int64)
 
 
-def cells_of(compiled: CompiledBook, axes: dict[str, Axis]) -> np.ndarray:
-    """For each cell of the grid over ``axes`` (C order, INPUT_ORDER), the cell of ``compiled`` or -1."""
-    shape = tuple(len(axes[n].labels) for n in INPUT_ORDER)
+def cells_of(compiled: CompiledBook, axes: dict[str, Axis], decision: str, inputs: tuple[str, ...]) -> np.ndarray:
+    """For each cell of the grid over ``inputs`` (C order, axes ``axes``), the cell of ``decision``'s grid in
+    ``compiled``, or -1 where a value is one the book lacks (or the book lacks the decision)."""
+    shape = tuple(len(axes[n].labels) for n in inputs)
+    grid = compiled.decisions.get(decision)
+    if grid is None:
+        return np.full(int(np.prod(shape)), -1, dtype=np.int64)
     cell = np.zeros(shape, dtype=np.int64)
     ok = np.ones(shape, dtype=bool)
-    stride = 1
-    for k in reversed(range(len(INPUT_ORDER))):
-        name = INPUT_ORDER[k]
+    strides = dict(zip(grid.inputs, grid.strides, strict=True))
+    for k, name in enumerate(inputs):
+        if name not in strides:
+            continue  # the book's decision does not read it: same answer for every value
         pos = _positions(axes[name], compiled.axes[name])
         view = [1] * len(shape)
         view[k] = len(pos)
-        cell = cell + (np.where(pos < 0, 0, pos) * stride).reshape(view)
+        cell = cell + (np.where(pos < 0, 0, pos) * strides[name]).reshape(view)
         ok = ok & (pos >= 0).reshape(view)
-        stride *= compiled.shape[k]
     return np.where(ok, cell, -1).reshape(-1)
 
 
@@ -249,7 +267,7 @@ def _side(compiled: CompiledBook, decision: str, cell: np.ndarray) -> dict[str, 
         ("rules", [" ".join(o.rules) for o in grid.outcomes]),
     ):
         out[key] = np.where(present, np.asarray(values, dtype=object)[oid], out[key])
-    invalid = present & compiled.invalid[safe]
+    invalid = present & grid.invalid[safe]
     out["status"][invalid] = "invalid"
     out["code"][invalid] = "invalid"
     out["alternatives"][invalid] = ""
@@ -257,9 +275,12 @@ def _side(compiled: CompiledBook, decision: str, cell: np.ndarray) -> dict[str, 
     return out
 
 
-def _unanswerable(compiled: CompiledBook, cell: np.ndarray) -> np.ndarray:
+def _unanswerable(compiled: CompiledBook, decision: str, cell: np.ndarray) -> np.ndarray:
     """Common cells the book answers ``invalid``: a value it lacks, or a combination its constraints rule out."""
-    return (cell < 0) | compiled.invalid[np.where(cell >= 0, cell, 0)]
+    grid = compiled.decisions.get(decision)
+    if grid is None:
+        return np.ones(len(cell), dtype=bool)
+    return (cell < 0) | grid.invalid[np.where(cell >= 0, cell, 0)]
 
 
 def _render(name: str, axis: Axis, positions: list[int]) -> str:
@@ -276,19 +297,20 @@ def _render(name: str, axis: Axis, positions: list[int]) -> str:
 
 
 def _boxes(
-    cells: np.ndarray, dont_care: np.ndarray, axes: dict[str, Axis], shape: tuple[int, ...]
+    cells: np.ndarray, dont_care: np.ndarray, axes: dict[str, Axis], inputs: tuple[str, ...]
 ) -> list[tuple[list[frozenset[int]], int]]:
     """Disjoint boxes (a set of axis positions per input) holding every one of ``cells``, and the number of
     ``cells`` in each. Cells in ``dont_care`` (invalid in both books: no customer has them) may join a box,
     which keeps scopes short; boxes holding none of ``cells`` are dropped. The boxes come from
     :func:`sonet_policy.scope.merge_cells` (exact, few boxes)."""
+    shape = tuple(len(axes[n].labels) for n in inputs)
     real = np.zeros(int(np.prod(shape)), dtype=bool)
     real[cells] = True
     wanted = real | dont_care
     boxes = []
-    for scope in merge_cells(wanted, axes, list(INPUT_ORDER)):
+    for scope in merge_cells(wanted, axes, list(inputs)):
         box = []
-        for name in INPUT_ORDER:
+        for name in inputs:
             labels = axes[name].labels
             if name not in scope:
                 box.append(frozenset(range(len(labels))))
@@ -313,21 +335,31 @@ def _boxes(
     return out
 
 
-def _merge(cells: pd.DataFrame, dont_care: np.ndarray, axes: dict[str, Axis], shape: tuple[int, ...]) -> pd.DataFrame:
+def _merge(
+    cells: pd.DataFrame,
+    dont_care: dict[str, np.ndarray],
+    axes: dict[str, Axis],
+    inputs_of: dict[str, tuple[str, ...]],
+    all_inputs: list[str],
+) -> pd.DataFrame:
+    columns = change_columns(all_inputs)
     if cells.empty:
-        return pd.DataFrame(columns=CHANGE_COLUMNS)
+        return pd.DataFrame(columns=columns)
     keys = ["decision", *(f"before_{c}" for c in SIDE_COLUMNS), *(f"after_{c}" for c in SIDE_COLUMNS)]
     rows = []
     for key, group in cells.groupby(keys, sort=False):
-        for box, count in _boxes(group["cell"].to_numpy(), dont_care, axes, shape):
+        decision = key[0]
+        inputs = inputs_of[decision]
+        for box, count in _boxes(group["cell"].to_numpy(), dont_care[decision], axes, inputs):
             rec = dict(zip(keys, key, strict=True))
-            scope = {n: _render(n, axes[n], sorted(box[k])) for k, n in enumerate(INPUT_ORDER)}
+            scope = {n: "-" for n in all_inputs}
+            scope.update({n: _render(n, axes[n], sorted(box[k])) for k, n in enumerate(inputs)})
             rec.update(scope)
             rec["scope"] = ", ".join(f"{n}={v}" for n, v in scope.items() if v != "-") or "any"
             rec["cells"] = count
             rows.append(rec)
-    out = pd.DataFrame(rows)[CHANGE_COLUMNS]
-    return out.sort_values(["decision", *INPUT_ORDER], kind="stable").reset_index(drop=True)
+    out = pd.DataFrame(rows)[columns]
+    return out.sort_values(["decision", *all_inputs], kind="stable").reset_index(drop=True)
 
 
 def _population_shift(result: DiffResult, population: pd.DataFrame) -> None:
@@ -434,9 +466,7 @@ def diff(
     book_b = book_b if isinstance(book_b, RuleBook) else load_rulebook(book_b)
     ca, cb = book_a.compiled(), book_b.compiled()
     axes, notes = common_axes(ca, cb)
-    shape = tuple(len(axes[n].labels) for n in INPUT_ORDER)
-    cell_a, cell_b = cells_of(ca, axes), cells_of(cb, axes)
-    index = np.arange(len(cell_a))
+    all_inputs = list(axes)
     names = list(dict.fromkeys([*book_a.decisions, *book_b.decisions]))
     for name in names:
         if name not in book_a.decisions:
@@ -444,7 +474,16 @@ def diff(
         elif name not in book_b.decisions:
             notes.append(f"decision {name} only in the before book")
     parts = []
+    inputs_of: dict[str, tuple[str, ...]] = {}
+    dont_care: dict[str, np.ndarray] = {}
     for name in names:
+        read = set(book_a.decisions[name].inputs if name in book_a.decisions else ())
+        read |= set(book_b.decisions[name].inputs if name in book_b.decisions else ())
+        inputs = tuple(n for n in all_inputs if n in read)
+        inputs_of[name] = inputs
+        shape = tuple(len(axes[n].labels) for n in inputs)
+        cell_a, cell_b = cells_of(ca, axes, name, inputs), cells_of(cb, axes, name, inputs)
+        dont_care[name] = _unanswerable(ca, name, cell_a) & _unanswerable(cb, name, cell_b)
         sa, sb = _side(ca, name, cell_a), _side(cb, name, cell_b)
         # A value a book lacks is answered "invalid" by evaluate, like a combination the page rules out:
         # absent vs invalid is no change of answer (the table still shows which).
@@ -455,20 +494,23 @@ def diff(
             changed |= sa[key] != sb[key]
         if not changed.any():
             continue
-        pos = np.unravel_index(index[changed], shape)
-        frame = pd.DataFrame({"decision": name, "cell": index[changed]})
-        for k, n in enumerate(INPUT_ORDER):
+        index = np.flatnonzero(changed)
+        pos = np.unravel_index(index, shape)
+        frame = pd.DataFrame({"decision": name, "cell": index})
+        for n in all_inputs:
+            frame[n] = "-"
+        for k, n in enumerate(inputs):
             frame[n] = np.asarray(axes[n].labels, dtype=object)[pos[k]]
         for key in SIDE_COLUMNS:
             frame[f"before_{key}"] = sa[key][changed]
         for key in SIDE_COLUMNS:
             frame[f"after_{key}"] = sb[key][changed]
         parts.append(frame)
-    cell_cols = ["decision", "cell", *INPUT_ORDER, *(f"before_{c}" for c in SIDE_COLUMNS)]
+    cell_cols = ["decision", "cell", *all_inputs, *(f"before_{c}" for c in SIDE_COLUMNS)]
     cell_cols += [f"after_{c}" for c in SIDE_COLUMNS]
     cells = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cell_cols)
-    dont_care = _unanswerable(ca, cell_a) & _unanswerable(cb, cell_b)
-    result = DiffResult(book_a, book_b, axes, cells[cell_cols], _merge(cells, dont_care, axes, shape), notes)
+    changes = _merge(cells, dont_care, axes, inputs_of, all_inputs)
+    result = DiffResult(book_a, book_b, axes, cells[cell_cols], changes, notes, inputs_of=inputs_of)
     if population is not None:
         _population_shift(result, population)
     return result
@@ -501,10 +543,72 @@ def set_cell(src: Path | str, dst: Path | str, file: str, rule_id: str, column: 
     return dst
 
 
-def west_adopts_east(dst: Path | str, *, src: Path | str = RULES_DIR) -> Path:
-    """A what-if: West's device_action rows are replaced by East's (area set to west, ids suffixed ``-W``).
+WHAT_IFS_CSV = DATA_DIR / "what_ifs.csv"
 
-    The copy is written to ``dst`` (a new folder); ``src`` is only read. Returns ``dst``.
+
+def what_ifs(path: Path | str = WHAT_IFS_CSV) -> pd.DataFrame:
+    """The named what-ifs (``data/what_ifs.csv``): what_if, label, table, column, source, target, id_suffix,
+    note. Each replaces the rows of ``table`` whose ``column`` is ``target`` by copies of the rows whose
+    ``column`` is ``source`` (see :func:`adopt_rows`)."""
+    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+
+
+def adopt_rows(
+    dst: Path | str,
+    *,
+    table: str,
+    column: str,
+    source: str,
+    target: str,
+    id_suffix: str,
+    note: str = "",
+    src: Path | str = RULES_DIR,
+) -> Path:
+    """A what-if: in ``table``, the rows whose ``column`` is ``target`` are replaced by copies of the rows whose
+    ``column`` is ``source`` (set to ``target``; rule ids and their ``exception_of`` suffixed ``id_suffix``;
+    ``note`` put before each note). The copy is written to ``dst`` (a new folder); ``src`` is only read.
+    Returns ``dst``."""
+    from .proposals import copy_rulebook, read_table, write_table
+
+    dst = copy_rulebook(src, dst)
+    frame = read_table(dst / f"{table}.csv")
+    rows = frame[frame[column] == source].copy()
+    rename = {rid: f"{rid}{id_suffix}" for rid in rows["rule_id"]}
+    rows["rule_id"] = rows["rule_id"].map(rename)
+    rows[column] = target
+    rows["exception_of"] = rows["exception_of"].map(
+        lambda cell: "|".join(rename.get(p.strip(), p.strip()) for p in cell.split("|") if p.strip())
+    )
+    if note:
+        rows["note"] = f"{note} " + rows["note"]
+    out = pd.concat([frame[frame[column] != target], rows], ignore_index=True)
+    write_table(dst / f"{table}.csv", out)
+    return dst
+
+
+def build_what_if(name: str, dst: Path | str, *, src: Path | str = RULES_DIR) -> Path:
+    """Write the named what-if of ``data/what_ifs.csv`` into the new folder ``dst``. Raises KeyError for an
+    unknown name."""
+    table = what_ifs()
+    hit = table[table["what_if"] == name]
+    if hit.empty:
+        raise KeyError(f"unknown what-if {name!r}; choose one of {', '.join(table['what_if'])}")
+    rec = hit.iloc[0]
+    return adopt_rows(
+        dst,
+        table=rec["table"],
+        column=rec["column"],
+        source=rec["source"],
+        target=rec["target"],
+        id_suffix=rec["id_suffix"],
+        note=rec["note"],
+        src=src,
+    )
+
+
+def west_adopts_east(dst: Path | str, *, src: Path | str = RULES_DIR) -> Path:
+    """The what-if ``west_adopts_east`` of ``data/what_ifs.csv`` (West's device_action rows replaced by East's,
+    ids suffixed ``-W``), written to ``dst`` (a new folder); ``src`` is only read. Returns ``dst``.
 
     >>> import tempfile
     >>> from sonet_policy.rules import load_rulebook
@@ -512,21 +616,7 @@ def west_adopts_east(dst: Path | str, *, src: Path | str = RULES_DIR) -> Path:
     >>> [r.rule_id for r in book.rules["device_action"] if "west" in r.conditions["area"].values]
     ['DEV-E-1-W', 'DEV-E-1X-W', 'DEV-E-2-W', 'DEV-E-3-W', 'DEV-E-4-W', 'DEV-E-4X-W']
     """
-    from .proposals import copy_rulebook, read_table, write_table
-
-    dst = copy_rulebook(src, dst)
-    table = read_table(dst / "device_action.csv")
-    east = table[table["area"] == "east"].copy()
-    rename = {rid: f"{rid}-W" for rid in east["rule_id"]}
-    east["rule_id"] = east["rule_id"].map(rename)
-    east["area"] = "west"
-    east["exception_of"] = east["exception_of"].map(
-        lambda cell: "|".join(rename.get(p.strip(), p.strip()) for p in cell.split("|") if p.strip())
-    )
-    east["note"] = "What-if: West adopts East's rule. " + east["note"]
-    out = pd.concat([table[table["area"] != "west"], east], ignore_index=True)
-    write_table(dst / "device_action.csv", out)
-    return dst
+    return build_what_if("west_adopts_east", dst, src=src)
 
 
 # ---------------------------------------------------------------- command line ----

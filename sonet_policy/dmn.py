@@ -51,11 +51,11 @@ import numpy as np
 
 from .cli import command, rulebook_from, write_atomically
 from .conditions import day_spans
-from .engine import INPUT_ORDER, CompiledBook, Outcome
+from .engine import CompiledBook, Outcome
 from .rules import RuleBook, default_rulebook
 
 DMN_NS = "https://www.omg.org/spec/DMN/20191111/MODEL/"
-TYPE_REFS = {"category": "string", "boolean": "boolean", "integer": "number"}
+TYPE_REFS = {"category": "string", "catalogue": "string", "boolean": "boolean", "integer": "number"}
 
 
 @dataclass(frozen=True)
@@ -180,15 +180,9 @@ def dmn_rules(decision: str, *, rulebook: RuleBook | None = None, test: CellTest
     compiled = book.compiled()
     spec = book.decisions[decision]
     grid = compiled.decisions[decision]
-    inputs = spec.inputs
-    keep = [INPUT_ORDER.index(i) for i in inputs]
-    full = grid.outcome_id.reshape(compiled.shape)
-    matches = grid.matches.reshape((len(grid.rules), *compiled.shape))
-    index = tuple(slice(None) if k in keep else 0 for k in range(len(INPUT_ORDER)))
-    order = tuple(int(a) for a in np.argsort(np.argsort(keep)))  # grid axes -> the decision's input order
-    sub = np.transpose(full[index], order)
-    if not (np.expand_dims(full[index], [k for k in range(len(INPUT_ORDER)) if k not in keep]) == full).all():
-        raise ValueError(f"{decision}: the outcome depends on an input the decision does not list")
+    inputs = grid.inputs  # the decision's own grid: its inputs only
+    sub = grid.outcome_id.reshape(grid.shape)
+    matches = grid.matches.reshape((len(grid.rules), *grid.shape))
     position = {r.rule_id: i for i, r in enumerate(grid.rules)}
     ranked = sorted(
         range(len(grid.outcomes)),
@@ -214,10 +208,10 @@ def dmn_rules(decision: str, *, rulebook: RuleBook | None = None, test: CellTest
             # Exceptions cut out: rules that match inside these rules' region and override them.
             cut = []
             for i in own:
-                cells = np.transpose(matches[i][index], order)
+                cells = matches[i]
                 for j, other in enumerate(grid.rules):
                     if grid.rules[i].rule_id in other.exception_of:
-                        if (np.transpose(matches[j][index], order) & cells).any() and other.rule_id not in cut:
+                        if (matches[j] & cells).any() and other.rule_id not in cut:
                             cut.append(other.rule_id)
             tests = _cover(region, compiled, inputs, test)
             label = "+".join(ids)
@@ -273,7 +267,7 @@ def to_dmn(rulebook: RuleBook | None = None, *, input_values: bool = True) -> st
         f"{book.hash}. Rules with declared exceptions are exported with the exceptions' cells cut out; "
         "overlapping rules with different answers mark contradictions of the page (UNIQUE is broken there).",
     )
-    for name in INPUT_ORDER:
+    for name in book.inputs:
         spec = book.inputs[name]
         data = _sub(root, "inputData", id=f"input_{name}", name=name, label=spec.label_ja or None)
         if spec.description:
@@ -292,7 +286,7 @@ def to_dmn(rulebook: RuleBook | None = None, *, input_values: bool = True) -> st
             ispec = book.inputs[i]
             el = _sub(table, "input", id=f"table_{name}_input_{i}", label=i)
             _text(el, "inputExpression", i, id=f"table_{name}_input_{i}_expression", typeRef=TYPE_REFS[ispec.type])
-            if ispec.type == "category" and input_values:
+            if ispec.kind == "category" and input_values:
                 labels = compiled.axes[i].labels
                 _text(el, "inputValues", ",".join(_quote(v) for v in labels), id=f"table_{name}_input_{i}_values")
         for k, out in enumerate(output_names(book, name)):

@@ -10,14 +10,16 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from .engine import INPUT_ORDER, CompiledBook
+from .engine import CompiledBook
 from .invariants import explain_violations
 from .rules import Rule, RuleBook, default_rulebook
 from .scenario import _is_missing, encode
+from .text import header_key
 
 FINDING_LABELS = {
     "uncovered": ("該当するルールがありません (ページに記載なし)", "Uncovered: the page gives no answer"),
     "conflict": ("ルールが矛盾しています", "Conflict: clauses of the page disagree"),
+    "invalid": ("回答できません (入力が不足または不正です)", "Not answered: a field it reads is missing or invalid"),
 }
 
 
@@ -86,6 +88,7 @@ class Explanation:
     error: str
     decisions: list[DecisionAnswer]
     rulebook_hash: str
+    labels: dict[str, str] = field(default_factory=dict)  # input -> its Japanese label (inputs.csv label_ja)
 
     def __getitem__(self, decision: str) -> DecisionAnswer:
         for d in self.decisions:
@@ -108,8 +111,13 @@ class Explanation:
     def to_json(self, **kwargs) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, **kwargs)
 
+    def _head(self) -> str:
+        return ", ".join(
+            f"{k} ({self.labels[k]})={v}" if self.labels.get(k) else f"{k}={v}" for k, v in self.resolved.items()
+        )
+
     def __str__(self) -> str:
-        lines = [f"scenario: {', '.join(f'{k}={v}' for k, v in self.resolved.items())}", f"status: {self.status}"]
+        lines = [f"scenario: {self._head()}", f"status: {self.status}"]
         if self.error:
             lines.append(f"error: {self.error}")
         for d in self.decisions:
@@ -172,9 +180,8 @@ def _trace(
     book = compiled.book
     grid = compiled.decisions[decision]
     outcome = grid.outcome(cell)
-    values = compiled.cell_values(cell)
-    pos = np.unravel_index(cell, compiled.shape)
-    position = dict(zip(INPUT_ORDER, (int(p) for p in pos), strict=True))
+    values = grid.cell_values(cell)
+    position = grid.positions(cell)
     traces = []
     for i, r in enumerate(grid.rules):
         reasons: list[str] = []
@@ -205,9 +212,11 @@ def _trace(
 def explain(*, rulebook: RuleBook | None = None, **scenario: object) -> Explanation:
     """Explain the answer for one scenario.
 
-    Keywords: ``area``, ``plan``, ``device`` (any spelling), ``setup``, ``keep_number``,
-    ``days_since_phone_stop`` (or ``days``; None while the phone has not stopped). An invalid scenario is
-    not an exception: the explanation has ``status == "invalid"`` and an ``error`` naming the field.
+    Keywords: the book's inputs (``inputs.csv``), by name or by any header the file reader accepts for them
+    (``days`` for the day count in the shipped book). An input left out is missing (an optional one: empty).
+    A missing or invalid field is not an exception: the decisions that read it come back ``invalid`` and the
+    explanation's ``status`` is ``partial`` (``invalid`` when no decision can be answered; then ``decisions`` is
+    empty), with an ``error`` naming every bad field. An unknown keyword makes the whole scenario invalid.
 
     >>> e = explain(area="west", plan="other", device="RV-230SE", setup="v6plus_router",
     ...             keep_number=False, days=31)
@@ -215,25 +224,59 @@ def explain(*, rulebook: RuleBook | None = None, **scenario: object) -> Explanat
     ('pppoe_router', 'mail_exchange')
     """
     book = rulebook or default_rulebook()
-    if "days" in scenario and "days_since_phone_stop" not in scenario:
-        scenario["days_since_phone_stop"] = scenario.pop("days")
-    unknown = [k for k in scenario if k not in INPUT_ORDER]
+    lookup = book.header_lookup()
+    row: dict[str, object] = {}
+    unknown = []
+    for key, value in scenario.items():
+        name = key if key in book.inputs else lookup.get(header_key(key))
+        if name is None or name in row:
+            unknown.append(key)
+        else:
+            row[name] = value
     compiled = book.compiled()
-    row = {k: scenario.get(k) for k in INPUT_ORDER}
-    frame = pd.DataFrame([row], dtype=object)
-    cell_arr, error_id, messages = encode(frame, compiled)
-    cell = int(cell_arr[0])
-    error = messages[int(error_id[0])] if error_id[0] >= 0 else ""
+    frame = pd.DataFrame([row], dtype=object) if row else pd.DataFrame(index=[0])
+    enc = encode(frame, compiled)
+    error = enc.messages[int(enc.error_id[0])] if enc.error_id[0] >= 0 else ""
     if unknown:
         error = "; ".join(filter(None, [error, *(f"{k}: not an input of this rule book" for k in unknown)]))
-    if cell < 0 or unknown:
-        return Explanation(dict(scenario), {}, "invalid", error, [], book.hash)
-    resolved = compiled.cell_values(cell)
-    raw_days = scenario.get("days_since_phone_stop")
-    resolved["days_since_phone_stop"] = "empty" if _is_missing(raw_days) else str(raw_days)  # pd.NA/NaN too
+    labels = {name: spec.label_ja for name, spec in book.inputs.items() if spec.label_ja}
+    cells = {name: int(enc.cell(compiled, name)[0]) for name in book.decisions}
+    if unknown or all(c < 0 for c in cells.values()):
+        return Explanation(dict(scenario), {}, "invalid", error, [], book.hash, labels)
+    resolved: dict[str, str] = {}
+    for name, spec in book.inputs.items():
+        pos = int(enc.positions(name)[0])
+        if pos < 0:
+            continue
+        raw = row.get(name)
+        if spec.kind == "integer":
+            resolved[name] = "empty" if _is_missing(raw) else str(raw)  # pd.NA/NaN too
+        else:
+            resolved[name] = compiled.axes[name].labels[pos]
     answers = []
-    status = "ok"
+    states = set()
     for name, spec in book.decisions.items():
+        cell = cells[name]
+        if cell < 0:
+            label_ja, label_en = FINDING_LABELS["invalid"]
+            bad = [enc.fields[i].messages[e] for i in spec.inputs if (e := int(enc.fields[i].error_id[0])) >= 0]
+            why = "; ".join(bad) or error
+            answers.append(
+                DecisionAnswer(
+                    name,
+                    spec.question_en,
+                    spec.question_ja,
+                    "invalid",
+                    "invalid",
+                    label_ja,
+                    f"{label_en} ({why})" if why else label_en,
+                    "",
+                    [],
+                    [],
+                )
+            )
+            states.add("invalid")
+            continue
         outcome, traces = _trace(compiled, name, cell, resolved)
         if outcome.status in FINDING_LABELS:
             label_ja, label_en = FINDING_LABELS[outcome.status]
@@ -256,12 +299,13 @@ def explain(*, rulebook: RuleBook | None = None, **scenario: object) -> Explanat
                 info.get("next_step_ja", ""),
             )
         )
-        if outcome.status == "conflict" or (outcome.status == "uncovered" and status == "ok"):
-            status = outcome.status
+        states.add(outcome.status)
     broken = explain_violations(row, rulebook=book)
     for d in answers:
         d.invariants = broken.get(d.decision, [])
-    return Explanation(dict(scenario), resolved, status, "", answers, book.hash)
+    status = next((s for s in ("invalid", "conflict", "uncovered") if s in states), "ok")
+    status = "partial" if status == "invalid" else status
+    return Explanation(dict(scenario), resolved, status, error, answers, book.hash, labels)
 
 
 _CSS = """
@@ -326,7 +370,7 @@ def render_html(exp: Explanation) -> str:
             )
         parts.append("</div>")
         cards.append("".join(parts))
-    head = e(", ".join(f"{k}={v}" for k, v in exp.resolved.items()))
+    head = e(exp._head())
     return (
         f"{_CSS}<div><div class='sp-why'>{head} · status {e(exp.status)} · rule book {e(exp.rulebook_hash)}"
         f"</div><div class='sp-cards'>{''.join(cards)}</div></div>"

@@ -3,7 +3,8 @@
 * :func:`detect_encoding` tells UTF-8 (with or without BOM) from Shift_JIS/CP932 (what Excel writes on a
   Japanese Windows machine).
 * :func:`inspect_file` reads only the header: it maps Japanese and loosely typed column names onto the
-  inputs (:data:`HEADER_ALIASES`) and reports a missing required column before any work is done.
+  inputs (the names ``inputs.csv`` gives them: the input, its labels, its ``header_aliases``)
+  and reports a missing required column before any work is done.
 * :func:`read_scenarios` reads a whole file into a frame that :func:`~sonet_policy.evaluate.evaluate` takes.
 * :func:`evaluate_file` streams a file of any size in chunks through ``evaluate`` into an answers CSV, written
   to a temporary file and renamed at the end, so an interrupt never leaves a half-written answers file.
@@ -26,33 +27,6 @@ import pandas as pd
 from .errors import ScenarioError
 from .rules import RuleBook, default_rulebook
 
-# Column names people use for the inputs, besides the input names themselves and the ``label_ja`` column of
-# the rule book's inputs.csv (エリア, プラン, 機器名, 利用環境, 番号継続, 電話機能停止からの日数). Matched after
-# NFKC, trimming, lower case, and spaces/hyphens read as "_".
-HEADER_ALIASES: dict[str, str] = {
-    "エリア": "area",
-    "地域": "area",
-    "nttエリア": "area",
-    "プラン": "plan",
-    "料金プラン": "plan",
-    "コース": "plan",
-    "機器名": "device",
-    "認証機器名": "device",
-    "品名": "device",
-    "機種": "device",
-    "機器": "device",
-    "model": "device",
-    "利用環境": "setup",
-    "ご利用環境": "setup",
-    "番号継続": "keep_number",
-    "番号ポータビリティ": "keep_number",
-    "keep": "keep_number",
-    "電話機能停止からの日数": "days_since_phone_stop",
-    "停止からの日数": "days_since_phone_stop",
-    "経過日数": "days_since_phone_stop",
-    "日数": "days_since_phone_stop",
-    "days": "days_since_phone_stop",
-}
 ENCODINGS = {"utf-8-sig": "UTF-8 with BOM", "utf-8": "UTF-8", "cp932": "Shift_JIS (CP932)"}
 _SAMPLE = 1 << 22  # bytes read to detect the encoding
 # RFC 4180 line ends: Python's csv writer quotes a cell holding a line-end character only when that character
@@ -127,11 +101,7 @@ def header_map(columns: list[str], *, rulebook: RuleBook | None = None) -> dict[
     {'エリア': 'area', ' Plan ': 'plan', '機器名': 'device', 'keep-number': 'keep_number'}
     """
     book = rulebook or default_rulebook()
-    lookup = {_key(k): v for k, v in HEADER_ALIASES.items()}
-    for name, spec in book.inputs.items():
-        lookup[_key(name)] = name
-        if spec.label_ja:
-            lookup[_key(spec.label_ja)] = name
+    lookup = book.header_lookup()  # the names inputs.csv gives each input (name, labels, header_aliases)
     return {c: lookup[_key(c)] for c in columns if _key(c) in lookup and lookup[_key(c)] in book.inputs}
 
 

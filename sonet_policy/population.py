@@ -1,35 +1,25 @@
 """A SYNTHETIC customer base to weigh the rules, and impact counts over any customer base.
 
-The population made here is **synthetic**: invented customers drawn from a seed with the shares in
-:data:`SHARES`. The shares are assumptions for illustration, not So-net figures; the page publishes none.
-Every frame made here carries ``synthetic = True`` in a column and in ``frame.attrs``. Analysts who have real
-exports point :func:`load_population` at their own CSV (same columns) instead.
+The population made here is **synthetic**: invented customers drawn from a seed with the shares of
+``data/population_shares.csv``. The shares are assumptions for illustration, not So-net figures; the page
+publishes none. Every frame made here carries ``synthetic = True`` in a column and in ``frame.attrs``. Analysts
+who have real exports point :func:`load_population` at their own CSV (same columns) instead.
 
-The assumptions, one table (``assumptions()`` returns it as a DataFrame):
+The shares are data (``assumptions()`` returns them as a DataFrame), one row per share:
 
-========================  =====================  ============================================================
-variable                  given                  shares
-========================  =====================  ============================================================
-area                                             east 0.55, west 0.45
-plan                                             other 0.62, sml 0.30, 10g 0.08
-setup                     plan=10g               wlan_router_10g 0.40, v6plus_router 0.30, rental_only 0.20,
-                                                 wlan_1g 0.10
-setup                     plan=sml|other         v6plus_router 0.40, rental_only 0.35, wlan_1g 0.25
-                                                 (wlan_router_10g exists only with 10g: the page says so)
-device_series             plan=10g               XG-100 0.60; the other 0.40 drawn as below
-device_series             area=east / west       by series (PR-600 … RT-200), see :data:`SHARES`; every series
-                                                 of the catalogue in both areas, including RS-500 in West at a
-                                                 small rate (0.005): the page lists RS-500 for East only, but
-                                                 a real customer may own one (a moved device), and the rules
-                                                 must answer or report a gap for it
-device                    device_series          equal shares of the models of the series (from
-                                                 ``data/devices.csv``)
-keep_number               —                      true 0.40
-days_since_phone_stop     —                      empty (phone not stopped) 0.70; else uniform whole days 0..90
-========================  =====================  ============================================================
+* ``variable``: an input of ``inputs.csv``, or ``<input>.<column>`` for a catalogue input drawn by a column of
+  its catalogue (``device.series``: a series is drawn, then one of its models with equal shares);
+* ``given``: empty, or conditions on inputs drawn before it (display order), ``input=a|b`` joined by ``&``.
+  A row is drawn from the first group (in file order) whose conditions hold; the value ``*`` means "drawn by
+  the next group that holds" (a mixture: 10ギガ customers have the XG-100 with 0.60, the others are drawn by
+  area);
+* ``value``: a value of the input (a catalogue column's value for ``<input>.<column>``); for an integer input
+  ``empty`` or a range ``lo..hi`` of whole numbers drawn uniformly;
+* ``share``: the probability within its group; ``note``: why.
 
-Draws are independent apart from the stated conditions, vectorised with a :class:`numpy.random.Generator`;
-the same ``n`` and ``seed`` give the same frame.
+An input without a share is drawn uniformly (an integer: empty or not with equal odds where empty is a value,
+else whole numbers from its minimum to :data:`UNIFORM_SPAN` above it). Draws are vectorised with a
+:class:`numpy.random.Generator`; the same ``n``, ``seed`` and shares give the same frame.
 """
 
 from __future__ import annotations
@@ -42,100 +32,97 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .devices import catalogue as load_catalogue
-from .engine import INPUT_ORDER
+from .paths import DATA_DIR
 
-POPULATION_COLUMNS = ["customer_id", *INPUT_ORDER, "synthetic"]
-DAYS_MAX = 90
-
-_EAST_SERIES = {
-    "PR-600": 0.14,
-    "PR-500": 0.10,
-    "PR-400": 0.10,
-    "PR-A300": 0.05,
-    "PR-S300": 0.05,
-    "RS-500": 0.04,
-    "PR-200": 0.02,
-    "RV-440": 0.06,
-    "RV-A340": 0.03,
-    "RV-S340": 0.03,
-    "RV-230": 0.03,
-    "XG-100": 0.04,
-    "RX-600": 0.10,
-    "RT-500": 0.07,
-    "RT-400": 0.06,
-    "RT-A300": 0.03,
-    "RT-S300": 0.03,
-    "RT-200": 0.02,
-}
-_WEST_SERIES = {**_EAST_SERIES, "PR-600": 0.175, "RS-500": 0.005}
-
-#: The assumptions: (variable, given, value, share, note). The generator reads its shares from here only.
-SHARES: tuple[tuple[str, str, str, float, str], ...] = (
-    ("area", "", "east", 0.55, "NTT東日本"),
-    ("area", "", "west", 0.45, "NTT西日本"),
-    ("plan", "", "other", 0.62, "every other So-net 光 plan"),
-    ("plan", "", "sml", 0.30, "So-net 光 S/M/L"),
-    ("plan", "", "10g", 0.08, "So-net 光 10ギガ"),
-    ("setup", "plan=10g", "wlan_router_10g", 0.40, "10ギガ対応無線LANルーター option"),
-    ("setup", "plan=10g", "v6plus_router", 0.30, ""),
-    ("setup", "plan=10g", "rental_only", 0.20, ""),
-    ("setup", "plan=10g", "wlan_1g", 0.10, ""),
-    ("setup", "plan=sml|other", "v6plus_router", 0.40, ""),
-    ("setup", "plan=sml|other", "rental_only", 0.35, ""),
-    ("setup", "plan=sml|other", "wlan_1g", 0.25, "wlan_router_10g exists only with 10g"),
-    ("device_series", "plan=10g", "XG-100", 0.60, "the 10 Giga device; the rest of 10g drawn by area"),
-    *(("device_series", "area=east", s, p, "") for s, p in _EAST_SERIES.items()),
-    *(
-        ("device_series", "area=west", s, p, "RS-500 is not in West's table: a small rate of moved devices")
-        if s == "RS-500"
-        else ("device_series", "area=west", s, p, "")
-        for s, p in _WEST_SERIES.items()
-    ),
-    ("device", "device_series", "each model of the series", 0.0, "equal shares within a series"),
-    ("keep_number", "", "true", 0.40, "the number is ported to another carrier"),
-    ("keep_number", "", "false", 0.60, ""),
-    ("days_since_phone_stop", "", "empty", 0.70, "the phone function has not stopped yet"),
-    ("days_since_phone_stop", "", "0..90", 0.30, "uniform whole days"),
-)
+SHARES_CSV = DATA_DIR / "population_shares.csv"
+SHARE_COLUMNS = ["variable", "given", "value", "share", "note"]
+UNIFORM_SPAN = 90
 
 
-def assumptions() -> pd.DataFrame:
+def __getattr__(name: str) -> object:
+    if name == "POPULATION_COLUMNS":  # the columns of a synthetic population: customer_id, the inputs, synthetic
+        from .rules import default_rulebook
+
+        return ["customer_id", *default_rulebook().input_order, "synthetic"]
+    raise AttributeError(name)
+
+
+def assumptions(path: Path | str = SHARES_CSV) -> pd.DataFrame:
     """The shares the synthetic population is drawn with, as a table (variable, given, value, share, note).
 
     >>> table = assumptions()
     >>> table.groupby(["variable", "given"])["share"].sum().round(6).loc[("area", "")]
     np.float64(1.0)
     """
-    return pd.DataFrame(list(SHARES), columns=["variable", "given", "value", "share", "note"])
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    missing = [c for c in SHARE_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {', '.join(missing)}")
+    frame["share"] = pd.to_numeric(frame["share"], errors="raise")
+    return frame[SHARE_COLUMNS]
 
 
-def _shares(variable: str, given: str = "") -> tuple[list[str], np.ndarray]:
-    rows = [(v, p) for var, g, v, p, _ in SHARES if var == variable and g == given]
-    values = [v for v, _ in rows]
-    p = np.array([p for _, p in rows], dtype=float)
-    return values, p / p.sum()
+def _conditions(given: str) -> list[tuple[str, set[str]]]:
+    out = []
+    for part in filter(None, (p.strip() for p in given.split("&"))):
+        name, _, values = part.partition("=")
+        out.append((name.strip(), {v.strip() for v in values.split("|") if v.strip()}))
+    return out
 
 
-def _draw(rng: np.random.Generator, variable: str, given: str, size: int, labels: list[str]) -> np.ndarray:
-    """Draw ``size`` values of ``variable`` (given ``given``) as positions in ``labels``."""
-    values, p = _shares(variable, given)
-    lut = np.array([labels.index(v) for v in values], dtype=np.int64)
-    return lut[rng.choice(len(values), size=size, p=p)]
+def _labels_of(drawn: dict[str, np.ndarray], labels: dict[str, list[str]], name: str) -> np.ndarray:
+    return np.asarray(labels[name], dtype=object)[drawn[name]]
 
 
-AREAS = ["east", "west"]
-PLANS = ["10g", "sml", "other"]
-SETUPS = ["wlan_1g", "wlan_router_10g", "v6plus_router", "rental_only"]
+def _draw_groups(
+    rng: np.random.Generator,
+    table: pd.DataFrame,
+    n: int,
+    drawn: dict[str, np.ndarray],
+    labels: dict[str, list[str]],
+    choices: list[str],
+) -> np.ndarray:
+    """Positions in ``choices`` drawn per row from the first group whose ``given`` holds (``*``: the next)."""
+    out = np.full(n, -1, dtype=np.int64)
+    pending = np.ones(n, dtype=bool)
+    groups = list(dict.fromkeys(table["given"]))
+    groups.sort(key=lambda g: g == "")  # the unconditional group holds for every row: it comes last
+    for given in groups:
+        rows = table[table["given"] == given]
+        holds = pending.copy()
+        for name, values in _conditions(given):
+            if name not in drawn:
+                raise ValueError(f"population shares: {given!r} names {name}, not drawn before this variable")
+            holds &= np.isin(_labels_of(drawn, labels, name), list(values))
+        if not holds.any():
+            continue
+        values = list(rows["value"])
+        p = rows["share"].to_numpy(dtype=float)
+        unknown = [v for v in values if v != "*" and v not in choices]
+        if unknown:
+            raise ValueError(
+                f"population shares: {', '.join(unknown)} not among the values ({given or 'no condition'})"
+            )
+        lut = np.array([-2 if v == "*" else choices.index(v) for v in values], dtype=np.int64)
+        pick = lut[rng.choice(len(values), size=int(holds.sum()), p=p / p.sum())]
+        idx = np.flatnonzero(holds)
+        out[idx] = pick
+        pending[idx[pick >= 0]] = False
+    if pending.any():  # no group holds (or only "*"): uniform
+        out[pending] = rng.integers(0, len(choices), size=int(pending.sum()))
+    return out
 
 
-def synthetic_population(n: int = 100_000, *, seed: int = 0) -> pd.DataFrame:
-    """A SYNTHETIC customer base of ``n`` rows drawn with the shares of :data:`SHARES` from ``seed``.
+def synthetic_population(
+    n: int = 100_000, *, seed: int = 0, rulebook: object = None, shares: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """A SYNTHETIC customer base of ``n`` rows drawn from ``seed`` with the shares of
+    ``data/population_shares.csv`` (or ``shares``) for the inputs of ``rulebook`` (default: the shipped book).
 
-    Returns columns ``customer_id`` (``S0000001`` …), area, plan, device, setup (categorical), keep_number
-    (bool), days_since_phone_stop (nullable Int64: empty while the phone has not stopped) and ``synthetic``
-    (True); ``frame.attrs`` holds ``synthetic``, ``seed`` and ``n``. The same ``n`` and ``seed`` give the same
-    frame. Raises ValueError for a negative ``n``.
+    Returns columns ``customer_id`` (``S0000001`` …), one per input (categorical for a category or catalogue,
+    bool for a boolean, nullable Int64 for an integer: empty where drawn empty) and ``synthetic`` (True);
+    ``frame.attrs`` holds ``synthetic``, ``seed`` and ``n``. Raises ValueError for a negative ``n`` or shares
+    that name values the book does not have.
 
     >>> pop = synthetic_population(1000, seed=1)
     >>> len(pop), bool(pop["synthetic"].all()), pop.attrs["synthetic"]
@@ -143,59 +130,63 @@ def synthetic_population(n: int = 100_000, *, seed: int = 0) -> pd.DataFrame:
     >>> bool(((pop["setup"] == "wlan_router_10g") <= (pop["plan"] == "10g")).all())
     True
     """
+    from .rules import default_rulebook
+
     if n < 0:
         raise ValueError(f"n must be 0 or more, not {n}")
+    book = rulebook or default_rulebook()
+    table = assumptions() if shares is None else shares
     rng = np.random.default_rng(seed)
-    area = _draw(rng, "area", "", n, AREAS)
-    plan = _draw(rng, "plan", "", n, PLANS)
-    is_10g = plan == PLANS.index("10g")
-    setup = np.empty(n, dtype=np.int64)
-    setup[is_10g] = _draw(rng, "setup", "plan=10g", int(is_10g.sum()), SETUPS)
-    setup[~is_10g] = _draw(rng, "setup", "plan=sml|other", int((~is_10g).sum()), SETUPS)
-
-    cat = load_catalogue()
-    models = list(cat["model"])
-    series_models = {s: list(group["model"]) for s, group in cat.groupby("series", sort=False)}
-    names = list(series_models)
-    named = {v for var, _, v, _, _ in SHARES if var == "device_series"}
-    if named - set(names):  # a share names a series the catalogue does not have
-        raise ValueError(f"SHARES name series not in data/devices.csv: {sorted(named - set(names))}")
-    series = np.empty(n, dtype=np.int64)
-    for k, name in enumerate(AREAS):
-        mask = area == k
-        series[mask] = _draw(rng, "device_series", f"area={name}", int(mask.sum()), names)
-    take_xg = is_10g & (rng.random(n) < _raw_share("device_series", "plan=10g", "XG-100"))
-    series[take_xg] = names.index("XG-100")
-    offsets = np.cumsum([0] + [len(series_models[s]) for s in names])[:-1]
-    counts = np.array([len(series_models[s]) for s in names])
-    flat = np.array([models.index(m) for s in names for m in series_models[s]], dtype=np.int64)
-    device = flat[offsets[series] + np.floor(rng.random(n) * counts[series]).astype(np.int64)]
-
-    keep = rng.random(n) < _raw_share("keep_number", "", "true")
-    stopped = rng.random(n) < _raw_share("days_since_phone_stop", "", "0..90")
-    days = rng.integers(0, DAYS_MAX + 1, size=n)
+    drawn: dict[str, np.ndarray] = {}
+    labels: dict[str, list[str]] = {}
+    columns: dict[str, object] = {}
+    for name, spec in book.inputs.items():
+        own = table[table["variable"] == name]
+        grouped = table[table["variable"].str.startswith(f"{name}.")]
+        if spec.type in ("category", "catalogue"):
+            values = list(spec.domain)
+            if spec.type == "catalogue" and not grouped.empty:
+                column = grouped["variable"].iloc[0].split(".", 1)[1]
+                catalogue = book.catalogues[name]
+                if column not in catalogue.columns:
+                    raise ValueError(f"population shares: the catalogue of {name} has no column {column!r}")
+                members = {g: list(frame.iloc[:, 0]) for g, frame in catalogue.groupby(column, sort=False)}
+                names = list(members)
+                group = _draw_groups(rng, grouped, n, drawn, labels, names)
+                offsets = np.cumsum([0] + [len(members[g]) for g in names])[:-1]
+                counts = np.array([len(members[g]) for g in names])
+                flat = np.array([values.index(m) for g in names for m in members[g]], dtype=np.int64)
+                pos = flat[offsets[group] + np.floor(rng.random(n) * counts[group]).astype(np.int64)]
+            else:
+                pos = _draw_groups(rng, own, n, drawn, labels, values)
+            drawn[name], labels[name] = pos, values
+            columns[name] = pd.Categorical.from_codes(pos, categories=values)
+        elif spec.type == "boolean":
+            pos = _draw_groups(rng, own, n, drawn, labels, ["false", "true"])
+            drawn[name], labels[name] = pos, ["false", "true"]
+            columns[name] = pos == 1
+        else:
+            choices = [str(v) for v in own["value"]] if not own.empty else []
+            if own.empty:
+                lo = int(spec.minimum)
+                choices = (["empty"] if spec.empty == "null" else []) + [f"{lo}..{lo + UNIFORM_SPAN}"]
+                own = pd.DataFrame({"given": "", "value": choices, "share": 1.0})
+            pick = _draw_groups(rng, own, n, drawn, labels, choices)
+            numbers = np.zeros(n, dtype=np.int64)
+            empty = np.zeros(n, dtype=bool)
+            for k, choice in enumerate(choices):
+                rows = pick == k
+                if choice == "empty":
+                    empty |= rows
+                    continue
+                lo, _, hi = choice.partition("..")
+                numbers[rows] = rng.integers(int(lo), int(hi or lo) + 1, size=int(rows.sum()))
+            drawn[name], labels[name] = pick, choices
+            columns[name] = pd.arrays.IntegerArray(numbers, empty)
     ids = "S" + pd.Series(np.arange(1, n + 1), dtype="int64").astype("string").str.zfill(7)
-    frame = pd.DataFrame(
-        {
-            "customer_id": ids.astype("string").array,
-            "area": pd.Categorical.from_codes(area, categories=AREAS),
-            "plan": pd.Categorical.from_codes(plan, categories=PLANS),
-            "device": pd.Categorical.from_codes(device, categories=models),
-            "setup": pd.Categorical.from_codes(setup, categories=SETUPS),
-            "keep_number": keep,
-            "days_since_phone_stop": pd.arrays.IntegerArray(days, ~stopped),
-            "synthetic": np.ones(n, dtype=bool),
-        }
-    )
+    frame = pd.DataFrame({"customer_id": ids.astype("string").array, **columns, "synthetic": np.ones(n, dtype=bool)})
     frame.attrs.update(synthetic=True, seed=seed, n=n, generator="sonet_policy.population.synthetic_population")
     return frame
-
-
-def _raw_share(variable: str, given: str, value: str) -> float:
-    for var, g, v, p, _ in SHARES:
-        if (var, g, v) == (variable, given, value):
-            return p
-    raise KeyError((variable, given, value))
 
 
 def load_population(path: Path | str) -> pd.DataFrame:
@@ -221,8 +212,11 @@ def load_population(path: Path | str) -> pd.DataFrame:
     frame = read_scenarios(path)
     if "customer_id" not in frame.columns:
         frame.insert(0, "customer_id", [str(i) for i in range(1, len(frame) + 1)])
-    if "days_since_phone_stop" not in frame.columns:
-        frame["days_since_phone_stop"] = ""
+    from .rules import default_rulebook
+
+    for name, spec in default_rulebook().inputs.items():  # an optional input's absent column: every row empty
+        if not spec.required and name not in frame.columns:
+            frame[name] = ""
     if "synthetic" in frame.columns:
         frame["synthetic"] = frame["synthetic"].str.strip().str.lower().isin(["true", "1", "yes"])
     else:
@@ -231,8 +225,27 @@ def load_population(path: Path | str) -> pd.DataFrame:
     return frame
 
 
-DECISION_COLUMNS = ("procedure", "number", "ipv4", "wifi", "device_action")
 FINDINGS = ("uncovered", "conflict")
+MEASURES_CSV = DATA_DIR / "impact_measures.csv"
+
+
+def impact_measures(path: Path | str = MEASURES_CSV) -> pd.DataFrame:
+    """The headline counts of :func:`impact_summary` (``data/impact_measures.csv``): measure, decision, kind
+    (``each_code``: one column ``<measure><code>`` per answer code; ``in``: the answer is one of ``codes``;
+    ``not_in``: an answer, not a finding, other than ``codes``), codes (``|``-separated), note."""
+    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+
+
+def default_by(rulebook: object = None) -> tuple[str, ...]:
+    """The grouping impact tables use by default: the first two category inputs of the book.
+
+    >>> len(default_by())
+    2
+    """
+    from .rules import default_rulebook
+
+    book = rulebook or default_rulebook()
+    return tuple([n for n, spec in book.inputs.items() if spec.type == "category"][:2])
 
 
 def _groups(population: pd.DataFrame, answers: pd.DataFrame, by: Sequence[str]) -> tuple[np.ndarray, pd.DataFrame]:
@@ -261,10 +274,13 @@ def _groups(population: pd.DataFrame, answers: pd.DataFrame, by: Sequence[str]) 
 
 
 def _decisions(answers: pd.DataFrame) -> list[str]:
-    return [d for d in DECISION_COLUMNS if d in answers.columns]
+    """The decision columns of an answers frame: those before ``status`` that are not extra outputs."""
+    cols = list(answers.columns)
+    head = cols[: cols.index("status")] if "status" in cols else cols
+    return [c for c in head if not any(c.startswith(f"{d}_") for d in head if d != c)]
 
 
-def impact(answers: pd.DataFrame, population: pd.DataFrame, *, by: Sequence[str] = ("area", "plan")) -> pd.DataFrame:
+def impact(answers: pd.DataFrame, population: pd.DataFrame, *, by: Sequence[str] | None = None) -> pd.DataFrame:
     """Tidy counts: how many customers get each code of each decision, per group of ``by``.
 
     ``answers`` is ``evaluate(population)`` (same rows, same order). Returns columns ``*by``, ``decision``,
@@ -279,7 +295,7 @@ def impact(answers: pd.DataFrame, population: pd.DataFrame, *, by: Sequence[str]
     >>> int(table[table["decision"] == "wifi"]["customers"].sum())
     200
     """
-    by = list(by)
+    by = list(default_by() if by is None else by)
     ids, groups = _groups(population, answers, by)
     sizes = np.bincount(ids, minlength=len(groups))
     invalid = np.asarray(answers["status"] == "invalid")
@@ -304,16 +320,20 @@ def impact(answers: pd.DataFrame, population: pd.DataFrame, *, by: Sequence[str]
 
 
 def impact_summary(
-    answers: pd.DataFrame, population: pd.DataFrame, *, by: Sequence[str] = ("area", "plan")
+    answers: pd.DataFrame,
+    population: pd.DataFrame,
+    *,
+    by: Sequence[str] | None = None,
+    measures: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """One row per group of ``by`` (sorted as text): customers, each device action, lose IPv4, lose Wi-Fi, gap,
-    conflict, invalid.
+    """One row per group of ``by`` (sorted as text; default: :func:`default_by`): customers, the headline
+    measures of ``data/impact_measures.csv`` (:func:`impact_measures`; for the shipped book: each device
+    action, lose IPv4, lose Wi-Fi), gap, conflict, invalid. Rows with an unanswered decision count only under
+    ``invalid``.
 
-    * ``device_<code>``: customers whose device_action answer is that code;
-    * ``loses_ipv4``: ipv4 is an answer other than ``continues`` (a remedy is needed);
-    * ``loses_wifi``: wifi is ``stops``;
     * ``gap``: at least one decision is ``uncovered``; ``conflict``: at least one decision is ``conflict``;
-    * ``invalid``: the scenario cannot be evaluated (bad value or a combination the page rules out).
+    * ``invalid``: some decision of the scenario cannot be answered (a bad value, or a combination the page
+      rules out): status ``invalid`` or ``partial``.
 
     >>> from sonet_policy import evaluate
     >>> pop = synthetic_population(300, seed=2)
@@ -321,16 +341,24 @@ def impact_summary(
     >>> int(s.loc[0, "customers"])
     300
     """
-    by = list(by)
+    by = list(default_by() if by is None else by)
     ids, groups = _groups(population, answers, by)
-    valid = np.asarray(answers["status"] != "invalid")
+    valid = ~np.asarray(answers["status"].isin(["invalid", "partial"]))  # every decision answered
+    table = impact_measures() if measures is None else measures
     measures: dict[str, np.ndarray] = {"customers": np.ones(len(answers), dtype=bool)}
-    device = pd.Categorical(answers["device_action"])
-    for code in sorted(set(map(str, device.categories)) - set(FINDINGS)):
-        measures[f"device_{code}"] = valid & np.asarray(device == code)
-    ipv4 = answers["ipv4"]
-    measures["loses_ipv4"] = valid & ~np.asarray(ipv4.isin(["continues", *FINDINGS]) | ipv4.isna())
-    measures["loses_wifi"] = valid & np.asarray(answers["wifi"] == "stops")
+    for rec in table.to_dict(orient="records"):
+        if rec["decision"] not in answers.columns:
+            continue
+        column = answers[rec["decision"]]
+        codes = [c for c in str(rec["codes"]).split("|") if c]
+        if rec["kind"] == "each_code":
+            cat = pd.Categorical(column)
+            for code in sorted(set(map(str, cat.categories)) - set(FINDINGS)):
+                measures[f"{rec['measure']}{code}"] = valid & np.asarray(cat == code)
+        elif rec["kind"] == "in":
+            measures[rec["measure"]] = valid & np.asarray(column.isin(codes))
+        else:
+            measures[rec["measure"]] = valid & ~np.asarray(column.isin([*codes, *FINDINGS]) | column.isna())
     gap = np.zeros(len(answers), dtype=bool)
     conflict = np.zeros(len(answers), dtype=bool)
     for d in _decisions(answers):

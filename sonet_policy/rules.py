@@ -3,7 +3,8 @@
 A rule book folder holds:
 
 * ``decisions.csv``: one row per decision: its hit policy, its inputs and outputs (``|``-separated);
-* ``inputs.csv``: each input's type and domain (``catalogue`` for the device: ``data/devices.csv``);
+* ``inputs.csv``: each input's declaration: type (``category``, ``catalogue`` naming its CSV, ``boolean``,
+  ``integer``), domain, required, what an empty cell means, labels, value and header aliases, display order;
 * ``codes.csv``: the codes each decision may answer (role ``answer``) or offer (role ``alternative``);
 * one ``<decision>.csv`` per decision: ``rule_id``, one column per input (a condition cell), the outputs,
   ``exception_of`` (rule ids this rule overrides, where the page states the exception), ``source`` (clause
@@ -17,7 +18,9 @@ Every file is read as text and parsed by our own grammar: a cell is data and nev
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import stat
 import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -26,21 +29,39 @@ from pathlib import Path
 import pandas as pd
 
 from .conditions import _VALUE as _PLAIN_VALUE
-from .conditions import Condition, parse_cell
-from .devices import catalogue as load_catalogue
+from .conditions import INF, Condition, parse_cell
 from .devices import nearest
 from .errors import ConditionError, RuleBookError
-from .paths import RULES_DIR
+from .paths import DATA_DIR, RULES_DIR
 from .source import book_sources
 from .source import clauses as load_clauses
+from .text import header_key, value_key
 
-_DECISION_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_DECISION_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+_ROW_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")  # rule and constraint ids (one token in the rules column)
+_INTEGER_DOMAIN = re.compile(r">=\s*(-?\d{1,15})")
 HIT_POLICIES = ("UNIQUE", "ANY", "FIRST", "PRIORITY", "COLLECT")
-INPUT_TYPES = ("category", "boolean", "integer")
+INPUT_TYPES = ("category", "catalogue", "boolean", "integer")
 META_FILES = ("decisions.csv", "inputs.csv", "codes.csv")
 RESERVED_CODES = ("uncovered", "conflict", "invalid")
 RULE_COLUMNS_FIXED = ("rule_id", "exception_of", "source", "note", "cited_hash")
 CONSTRAINT_COLUMNS_FIXED = ("constraint_id", "field", "message", "source", "cited_hash")
+INPUT_COLUMNS = (
+    "input",
+    "type",
+    "domain",
+    "required",
+    "empty",
+    "label_ja",
+    "label_en",
+    "value_aliases",
+    "header_aliases",
+    "order",
+    "description",
+)
+#: The words a boolean input reads as true / false when inputs.csv adds none (after NFKC and lower case).
+TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "はい"})
+FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "いいえ"})
 _REQUIRED = {
     "decisions.csv": ["decision", "hit_policy", "inputs", "outputs"],
     "inputs.csv": ["input", "type", "domain", "required"],
@@ -89,8 +110,18 @@ class Constraint:
     source: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class InputSpec:
+    """One declared input (a row of ``inputs.csv``).
+
+    ``type``: ``category`` (``domain`` lists the values), ``catalogue`` (the values are the first column of the
+    CSV ``catalogue`` names; labels are matched by their letters and digits), ``boolean`` (``domain`` is
+    false, true) or ``integer`` (whole numbers from ``minimum``; cut into intervals at the rules' bounds).
+    ``empty``: what an empty cell means: ``error`` (a missing value), ``null`` (a value of its own, an integer
+    input's ``null`` cells) or one value of the domain. ``aliases`` maps a typed spelling (see
+    :func:`sonet_policy.text.value_key`) to its value; ``headers`` are other column names of the input.
+    """
+
     name: str
     type: str
     domain: tuple[str, ...]
@@ -98,6 +129,17 @@ class InputSpec:
     minimum: float = 0
     label_ja: str = ""
     description: str = ""
+    label_en: str = ""
+    empty: str = "error"
+    aliases: dict[str, str] = field(default_factory=dict)
+    headers: tuple[str, ...] = ()
+    order: int = 0
+    catalogue: str = ""
+
+    @property
+    def kind(self) -> str:
+        """How the engine reads it: ``category`` (category and catalogue), ``boolean`` or ``integer``."""
+        return "category" if self.type == "catalogue" else self.type
 
 
 @dataclass(frozen=True)
@@ -112,7 +154,8 @@ class DecisionSpec:
 
 @dataclass
 class RuleBook:
-    """A validated rule book. ``rules[decision]`` lists parsed rules in table order."""
+    """A validated rule book. ``rules[decision]`` lists parsed rules in table order; ``inputs`` are in their
+    declared display order (``inputs.csv`` column ``order``)."""
 
     folder: Path
     decisions: dict[str, DecisionSpec]
@@ -124,15 +167,35 @@ class RuleBook:
     clauses: pd.DataFrame
     devices: pd.DataFrame
     hash: str
+    catalogues: dict[str, pd.DataFrame] = field(default_factory=dict)
     _cache: dict = field(default_factory=dict, repr=False)
 
     @property
     def models(self) -> tuple[str, ...]:
-        return tuple(self.devices["model"])
+        """The values of the book's first catalogue input (empty when it has none)."""
+        return tuple(self.devices.iloc[:, 0]) if len(self.devices.columns) else ()
+
+    @property
+    def input_order(self) -> tuple[str, ...]:
+        """The input names in display order."""
+        return tuple(self.inputs)
 
     @cached_property
     def rule_index(self) -> dict[str, Rule]:
         return {r.rule_id: r for rules in self.rules.values() for r in rules}
+
+    def header_lookup(self) -> dict[str, str]:
+        """Header key (:func:`sonet_policy.text.header_key`) -> input, for every name a column may carry: the
+        input's own name, its labels and its ``header_aliases``."""
+        lookup = self._cache.get("header_lookup")
+        if lookup is None:
+            lookup = {}
+            for name, spec in self.inputs.items():
+                for alias in (*spec.headers, spec.label_en, spec.label_ja, name):
+                    if alias:
+                        lookup[header_key(alias)] = name
+            self._cache["header_lookup"] = lookup
+        return lookup
 
     def code_info(self, decision: str, code: str) -> dict[str, str]:
         """Labels of one code (Japanese, English, next step); empty strings where the book has none."""
@@ -166,6 +229,33 @@ class RuleBook:
         return self._cache["compiled"]
 
 
+def _regular_file(path: Path, problems: _Problems, name: str) -> bool:
+    """Whether ``path`` is a regular file (checked before opening: a FIFO would block, a folder fail)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        problems.add(name, 0, "", "", problem="file is missing")
+        return False
+    except OSError as exc:
+        problems.add(name, 0, "", "", problem=f"cannot read as CSV: {exc.strerror or exc}")
+        return False
+    if not stat.S_ISREG(mode):
+        what = "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a special file"
+        problems.add(name, 0, "", "", problem=f"is {what}, not a regular file; not read")
+        return False
+    return True
+
+
+def _column_name(k: int) -> str:
+    """The spreadsheet letter of column ``k`` (0-based): A, B, …, Z, AA."""
+    out = ""
+    k += 1
+    while k:
+        k, r = divmod(k - 1, 26)
+        out = chr(65 + r) + out
+    return out
+
+
 def _read(path: Path, problems: _Problems, *, root: Path | None = None) -> pd.DataFrame | None:
     if root is not None and not path.resolve().is_relative_to(root):
         problems.add(
@@ -176,34 +266,58 @@ def _read(path: Path, problems: _Problems, *, root: Path | None = None) -> pd.Da
             problem="file lies outside the rule book folder (a symlink or '..'); not read",
         )
         return None
+    if not _regular_file(path, problems, path.name):
+        return None
     try:
         with warnings.catch_warnings():  # a row longer than the header: an error, never a silent index or cut
             warnings.simplefilter("error", pd.errors.ParserWarning)
-            frame = pd.read_csv(
-                path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skip_blank_lines=True, index_col=False
+            raw = pd.read_csv(
+                path,
+                dtype=str,
+                keep_default_na=False,
+                encoding="utf-8-sig",
+                skip_blank_lines=True,
+                index_col=False,
+                header=None,
             )
-    except FileNotFoundError:
-        problems.add(path.name, 0, "", "", problem="file is missing")
-        return None
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        problems.add(path.name, 0, "", "", problem=f"cannot read as CSV: {str(exc).strip()}")
+        text = str(exc).strip()
+        if re.search(r"Expected \d+ fields in line 2,", text):  # the first record is longer than the header
+            problems.add(path.name, 0, "", "", problem="a row has more fields than the header")
+        else:
+            problems.add(path.name, 0, "", "", problem=f"cannot read as CSV: {text}")
         return None
-    except pd.errors.ParserWarning:
-        problems.add(path.name, 0, "", "", problem="a row has more fields than the header")
+    except pd.errors.ParserWarning:  # pragma: no cover - read without a header row, pandas errs instead
         return None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return frame.apply(lambda s: s.str.strip())
+    header = [str(c).strip() for c in raw.iloc[0]] if len(raw) else []
+    frame = raw.iloc[1:].reset_index(drop=True).apply(lambda s: s.str.strip())
+    keep, bad = [], False
+    for k, name in enumerate(header):
+        if name == "":
+            if frame.iloc[:, k].eq("").all():  # an empty column a spreadsheet saved: nothing in it, dropped
+                continue
+            problems.add(path.name, 1, f"column {_column_name(k)}", "", problem="the column has values but no header")
+            bad = True
+        elif name in header[:k]:
+            problems.add(path.name, 1, name, name, problem=f"the header names {name!r} twice")
+            bad = True
+        keep.append(k)
+    if bad:
+        return None
+    frame = frame.iloc[:, keep]
+    frame.columns = [header[k] for k in keep]
+    return frame
 
 
 def _split(cell: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in str(cell).split("|") if p.strip())
 
 
-def content_hash(folder: Path, devices_path: Path, clauses_path: Path) -> str:
-    """SHA-256 (first 16 hex digits) of every CSV of the rule book plus the catalogue and the clauses."""
+def content_hash(files: list[Path]) -> str:
+    """SHA-256 (first 16 hex digits) of the files a rule book is read from (its tables, catalogues and
+    clauses; a file the book does not read does not change the hash)."""
     digest = hashlib.sha256()
-    own = [p for p in sorted(folder.glob("*.csv")) if p.is_file() and p.resolve().is_relative_to(folder.resolve())]
-    for path in own + [devices_path, clauses_path]:
+    for path in files:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
@@ -212,7 +326,6 @@ def _parse_conditions(
     rec: pd.Series,
     names: tuple[str, ...],
     inputs: dict[str, InputSpec],
-    models: tuple[str, ...],
     file: str,
     row: int,
     problems: _Problems,
@@ -224,49 +337,42 @@ def _parse_conditions(
             continue
         cell = rec[name]
         try:
-            if name == "device" and spec.domain == ("catalogue",):
+            if spec.type == "catalogue":
                 cond = parse_cell(cell, name, "category")
                 for value in sorted(cond.values):
-                    if value not in models:
-                        near = ", ".join(nearest(value, models)) or "none"
+                    if value not in spec.domain:
+                        near = ", ".join(nearest(value, spec.domain)) or "none"
                         problems.add(
-                            file, row, name, value, problem=f"device {value!r} is not in the catalogue; nearest: {near}"
+                            file,
+                            row,
+                            name,
+                            value,
+                            problem=f"{name} {value!r} is not in the catalogue; nearest: {near}",
                         )
             else:
                 cond = parse_cell(cell, name, spec.type, spec.domain if spec.type != "integer" else None)
                 if spec.type == "integer":
-                    for _lo, hi in cond.intervals:
-                        if hi <= spec.minimum:
+                    for lo, hi in cond.intervals:  # an explicit bound below the minimum: [-5,40], >=-1, <0
+                        if (lo != -INF and lo < spec.minimum) or hi <= spec.minimum:
                             raise ConditionError(f"{cell!r} lies below the domain (>= {int(spec.minimum)})")
+                    if cond.include_null and spec.empty != "null":
+                        raise ConditionError(f"{cell!r}: null is not a value of {name} (inputs.csv empty={spec.empty})")
             conds[name] = cond
         except ConditionError as exc:
             problems.add(file, row, name, cell, problem=str(exc))
     return conds
 
 
-def load_rulebook(
-    folder: Path | str = RULES_DIR,
-    *,
-    devices_path: Path | str | None = None,
-    clauses_path: Path | str | None = None,
-) -> RuleBook:
-    """Load, validate and return the rule book in ``folder`` (default: the shipped ``data/rules``).
+def _source_files(folder: Path, clauses_path: Path, problems: _Problems) -> pd.DataFrame | None:
+    """The clauses the rules cite (None, with a problem, when the file is missing)."""
+    if not clauses_path.is_file():
+        problems.add(str(clauses_path), 0, "", "", problem="file is missing")
+        return None
+    return load_clauses(clauses_path)
 
-    Raises :class:`RuleBookError` listing every problem (missing column, unknown code, malformed condition,
-    cited clause that does not exist, duplicate rule id, unknown exception target, exception cycle, …).
-    The catalogue and the clauses are the folder's own ``devices.csv`` and ``clauses.csv`` when it carries them
-    (a proposal made by ``source update``), else the shipped ones; ``devices_path``/``clauses_path`` override.
 
-    >>> book = load_rulebook()
-    >>> sorted(book.decisions)
-    ['device_action', 'ipv4', 'number', 'procedure', 'wifi']
-    """
-    folder = Path(folder).resolve()
-    own_devices, own_clauses = book_sources(folder)
-    devices_path, clauses_path = Path(devices_path or own_devices), Path(clauses_path or own_clauses)
-    problems = _Problems()
-    if not folder.is_dir():
-        raise RuleBookError([dict(file=str(folder), row=0, column="", value="", problem="not a folder")])
+def _read_meta(folder: Path, problems: _Problems) -> dict[str, pd.DataFrame | None]:
+    """decisions.csv, inputs.csv and codes.csv, each None where unreadable or short of a required column."""
     meta = {name: _read(folder / name, problems, root=folder) for name in META_FILES}
     for name, frame in meta.items():
         if frame is None:
@@ -276,98 +382,253 @@ def load_rulebook(
             problems.add(name, 0, c, "", problem="required column is missing")
         if missing:
             meta[name] = None
-    absent = [p for p in (clauses_path, devices_path) if not p.is_file()]
-    if absent:  # everything below needs the clauses and the catalogue
-        missing_files = [dict(file=str(p), row=0, column="", value="", problem="file is missing") for p in absent]
-        raise RuleBookError(problems + missing_files, folder=str(folder))
-    clause_table = load_clauses(clauses_path)
-    devices = load_catalogue(devices_path)
-    models = tuple(devices["model"])
-    clause_ids = set(clause_table["clause_id"])
+    return meta
 
-    inputs: dict[str, InputSpec] = {}
-    if meta["inputs.csv"] is not None:
-        for i, rec in meta["inputs.csv"].iterrows():
-            row = int(i) + 2
-            if rec["type"] not in INPUT_TYPES:
+
+def _parse_aliases(
+    text: str, name: str, type_: str, domain: tuple[str, ...], row: int, problems: _Problems
+) -> dict[str, str]:
+    """``value: spelling|spelling; value: …`` -> {spelling key: value} (boolean inputs start from the
+    default words of :data:`TRUE_WORDS` / :data:`FALSE_WORDS`)."""
+    out: dict[str, str] = {}
+    if type_ == "boolean":
+        out.update({w: "true" for w in TRUE_WORDS} | {w: "false" for w in FALSE_WORDS})
+    if not text.strip():
+        return out
+    if type_ == "integer":
+        problems.add("inputs.csv", row, "value_aliases", text, problem="an integer input takes no value aliases")
+        return out
+    own: dict[str, str] = {}
+    for part in text.split(";"):
+        if not part.strip():
+            continue
+        value, sep, spellings = part.partition(":")
+        value = value.strip().lower() if type_ == "boolean" else value.strip()
+        if not sep or value not in domain:
+            problems.add(
+                "inputs.csv",
+                row,
+                "value_aliases",
+                part.strip(),
+                problem=f"write 'value: spelling|spelling; …' with a value of {name}",
+            )
+            continue
+        for spelling in _split(spellings):
+            key = value_key(spelling)
+            if own.get(key, value) != value:
                 problems.add(
-                    "inputs.csv", row, "type", rec["type"], problem=f"type must be one of {', '.join(INPUT_TYPES)}"
+                    "inputs.csv", row, "value_aliases", spelling, problem=f"the spelling names two values of {name}"
                 )
-                continue
-            minimum = 0.0
-            if rec["type"] == "integer":
-                domain: tuple[str, ...] = ()
-                if rec["domain"].startswith(">="):
-                    try:
-                        minimum = float(int(rec["domain"][2:]))
-                    except ValueError:
-                        problems.add("inputs.csv", row, "domain", rec["domain"], problem="integer domain must read >=N")
-            elif rec["type"] == "boolean":
-                domain = ("false", "true")
+            own[key] = value
+    out.update(own)
+    return out
+
+
+def _read_catalogue(path: Path) -> pd.DataFrame:
+    """A catalogue CSV as text, with columns that hold only true/false read as booleans."""
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    for col in frame.columns[1:]:
+        low = frame[col].str.strip().str.lower()
+        if len(frame) and low.isin(["true", "false"]).all():
+            frame[col] = low.eq("true")
+    return frame
+
+
+def _catalogue(
+    spec_domain: str, folder: Path, devices_path: Path | None, row: int, problems: _Problems
+) -> tuple[Path | None, pd.DataFrame | None]:
+    """The CSV a catalogue input names: ``devices_path`` when given, else the file of that name in the rule
+    book folder, else in ``data/``."""
+    if devices_path is not None:
+        path = devices_path
+    else:
+        if not spec_domain or Path(spec_domain).name != spec_domain or not spec_domain.endswith(".csv"):
+            problems.add("inputs.csv", row, "domain", spec_domain, problem="a catalogue names a CSV file (x.csv)")
+            return None, None
+        path = folder / spec_domain if (folder / spec_domain).exists() else DATA_DIR / spec_domain
+    if not path.exists():
+        problems.add(str(path), 0, "", "", problem="file is missing")
+        return None, None
+    if not _regular_file(path, problems, str(path)):
+        return None, None
+    try:
+        frame = _read_catalogue(path)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        problems.add(str(path), 0, "", "", problem=f"cannot read as CSV: {str(exc).strip()}")
+        return None, None
+    if frame.empty or not len(frame.columns):
+        problems.add(str(path), 0, "", "", problem="the catalogue lists no value")
+        return None, None
+    return path, frame
+
+
+def _parse_inputs(
+    frame: pd.DataFrame | None, folder: Path, devices_path: Path | None, problems: _Problems
+) -> tuple[dict[str, InputSpec], dict[str, pd.DataFrame], list[Path]]:
+    """Every declared input (in display order), the catalogues they name, and the catalogue files read."""
+    if frame is None:
+        return {}, {}, []
+    file = "inputs.csv"
+    for c in frame.columns:
+        if c not in INPUT_COLUMNS:
+            problems.add(file, 0, c, "", problem=f"unknown column; inputs.csv has {', '.join(INPUT_COLUMNS)}")
+    specs: list[tuple[int, int, InputSpec]] = []
+    catalogues: dict[str, pd.DataFrame] = {}
+    files: list[Path] = []
+    seen: set[str] = set()
+    for i, rec in frame.iterrows():
+        row, name, type_ = int(i) + 2, rec["input"], rec["type"]
+        ok = True
+        if not _DECISION_NAME.fullmatch(name):
+            problems.add(file, row, "input", name, problem="an input name is letters, digits and '_'")
+            ok = False
+        if name in seen:
+            problems.add(file, row, "input", name, problem="input is declared twice")
+            ok = False
+        seen.add(name)
+        if type_ not in INPUT_TYPES:
+            problems.add(file, row, "type", type_, problem=f"type must be one of {', '.join(INPUT_TYPES)}")
+            continue
+        required = rec["required"].lower()
+        if required not in ("true", "false"):
+            problems.add(file, row, "required", rec["required"], problem="required must be true or false")
+        minimum, domain, cat_name = 0.0, (), ""
+        if type_ == "integer":
+            m = _INTEGER_DOMAIN.fullmatch(rec["domain"])
+            if m:
+                minimum = float(int(m.group(1)))
             else:
-                domain = _split(rec["domain"])
-            inputs[rec["input"]] = InputSpec(
-                rec["input"],
-                rec["type"],
+                problems.add(file, row, "domain", rec["domain"], problem="integer domain must read >=N")
+        elif type_ == "boolean":
+            domain = ("false", "true")
+            if rec["domain"] and set(_split(rec["domain"].lower())) != {"true", "false"}:
+                problems.add(file, row, "domain", rec["domain"], problem="a boolean's domain is true|false")
+        elif type_ == "category":
+            domain = _split(rec["domain"])
+            if not domain:
+                problems.add(file, row, "domain", rec["domain"], problem="a category lists its values: a|b|c")
+            for k, value in enumerate(domain):
+                if not _PLAIN_VALUE.match(value):
+                    problems.add(file, row, "domain", value, problem="a domain value is letters, digits, '_' and '-'")
+                if value in domain[:k]:
+                    problems.add(file, row, "domain", value, problem="the domain lists this value twice")
+        else:
+            cat_name = rec["domain"]
+            path, table = _catalogue(cat_name, folder, devices_path, row, problems)
+            if table is None:
+                catalogues[name] = None  # type: ignore[assignment]  # marks a catalogue that failed
+                continue
+            domain = tuple(table.iloc[:, 0])
+            catalogues[name] = table
+            files.append(path)
+        empty = (rec.get("empty", "") or ("error" if required == "true" else "null")).strip()
+        empty = empty.lower() if type_ == "boolean" else empty
+        if empty == "null" and type_ != "integer":
+            problems.add(file, row, "empty", empty, problem="null is for integer inputs; write error or a value")
+        elif empty not in ("error", "null") and empty not in domain:
+            problems.add(file, row, "empty", empty, problem="empty must be error, null or a value of the domain")
+        elif empty == "error" and required == "false":
+            problems.add(file, row, "empty", empty, problem="an optional input says what empty means (null or a value)")
+        order_text = rec.get("order", "") or str(row)
+        if not re.fullmatch(r"-?\d{1,9}", order_text):
+            problems.add(file, row, "order", order_text, problem="order is a whole number")
+            order_text = str(row)
+        aliases = _parse_aliases(rec.get("value_aliases", ""), name, type_, domain, row, problems)
+        if ok:
+            spec = InputSpec(
+                name,
+                type_,
                 domain,
-                rec["required"].lower() == "true",
+                required == "true",
                 minimum,
                 rec.get("label_ja", ""),
                 rec.get("description", ""),
+                rec.get("label_en", ""),
+                empty,
+                aliases,
+                _split(rec.get("header_aliases", "")),
+                int(order_text),
+                cat_name,
             )
+            specs.append((int(order_text), row, spec))
+    specs.sort(key=lambda t: (t[0], t[1]))
+    inputs = {spec.name: spec for _, _, spec in specs}
+    owner: dict[str, str] = {}
+    for spec in inputs.values():
+        for alias in (*spec.headers, spec.label_en, spec.label_ja, spec.name):
+            key = header_key(alias) if alias else ""
+            if key and owner.setdefault(key, spec.name) != spec.name:
+                problems.add(
+                    file, 0, "header_aliases", alias, problem=f"names two inputs ({owner[key]} and {spec.name})"
+                )
+    return inputs, catalogues, files
 
-    _check_meta(meta, problems)
+
+def _parse_decisions(frame: pd.DataFrame | None, inputs: dict[str, InputSpec], problems: _Problems):
     decisions: dict[str, DecisionSpec] = {}
-    if meta["decisions.csv"] is not None:
-        for i, rec in meta["decisions.csv"].iterrows():
-            row = int(i) + 2
-            ok = True
-            if not _DECISION_NAME.match(rec["decision"]):
-                problems.add(
-                    "decisions.csv",
-                    row,
-                    "decision",
-                    rec["decision"],
-                    problem="a decision name is letters, digits and '_' (it names the file <decision>.csv)",
-                )
+    if frame is None:
+        return decisions
+    if frame.empty:
+        problems.add("decisions.csv", 0, "decision", "", problem="no decision is declared")
+    for i, rec in frame.iterrows():
+        row = int(i) + 2
+        ok = True
+        if not _DECISION_NAME.fullmatch(rec["decision"]):
+            problems.add(
+                "decisions.csv",
+                row,
+                "decision",
+                rec["decision"],
+                problem="a decision name is letters, digits and '_' (it names the file <decision>.csv)",
+            )
+            ok = False
+        if rec["hit_policy"].upper() not in HIT_POLICIES:
+            problems.add(
+                "decisions.csv",
+                row,
+                "hit_policy",
+                rec["hit_policy"],
+                problem=f"hit policy must be one of {', '.join(HIT_POLICIES)}",
+            )
+            ok = False
+        names = _split(rec["inputs"])
+        for name in names:
+            if name not in inputs:
+                problems.add("decisions.csv", row, "inputs", name, problem="input is not declared in inputs.csv")
                 ok = False
-            if rec["hit_policy"].upper() not in HIT_POLICIES:
-                problems.add(
-                    "decisions.csv",
-                    row,
-                    "hit_policy",
-                    rec["hit_policy"],
-                    problem=f"hit policy must be one of {', '.join(HIT_POLICIES)}",
-                )
-                ok = False
-            for name in _split(rec["inputs"]):
-                if name not in inputs:
-                    problems.add("decisions.csv", row, "inputs", name, problem="input is not declared in inputs.csv")
-                    ok = False
-            outputs = _split(rec["outputs"])
-            if not outputs or outputs[0] != rec["decision"]:
-                problems.add(
-                    "decisions.csv",
-                    row,
-                    "outputs",
-                    rec["outputs"],
-                    problem="the first output must be the decision itself",
-                )
-                ok = False
-            if rec["decision"] in decisions:
-                problems.add("decisions.csv", row, "decision", rec["decision"], problem="decision is declared twice")
-                ok = False
-            if ok:
-                decisions[rec["decision"]] = DecisionSpec(
-                    rec["decision"],
-                    rec["hit_policy"].upper(),
-                    _split(rec["inputs"]),
-                    outputs,
-                    rec.get("question_en", ""),
-                    rec.get("question_ja", ""),
-                )
+        if len(set(names)) != len(names):
+            problems.add("decisions.csv", row, "inputs", rec["inputs"], problem="an input is listed twice")
+            ok = False
+        outputs = _split(rec["outputs"])
+        if not outputs or outputs[0] != rec["decision"]:
+            problems.add(
+                "decisions.csv", row, "outputs", rec["outputs"], problem="the first output must be the decision itself"
+            )
+            ok = False
+        if rec["decision"] in decisions:
+            problems.add("decisions.csv", row, "decision", rec["decision"], problem="decision is declared twice")
+            ok = False
+        if ok:
+            order = {n: k for k, n in enumerate(inputs)}  # the decision's inputs in display order
+            decisions[rec["decision"]] = DecisionSpec(
+                rec["decision"],
+                rec["hit_policy"].upper(),
+                tuple(sorted(names, key=order.__getitem__)),
+                outputs,
+                rec.get("question_en", ""),
+                rec.get("question_ja", ""),
+            )
+    return decisions
 
-    codes = meta["codes.csv"] if meta["codes.csv"] is not None else pd.DataFrame(columns=_REQUIRED["codes.csv"])
+
+def _parse_codes(frame: pd.DataFrame | None, decisions: dict[str, DecisionSpec], problems: _Problems):
+    codes = frame if frame is not None else pd.DataFrame(columns=_REQUIRED["codes.csv"])
+    twice = codes.duplicated(["decision", "code"], keep="first")
+    for i in codes.index[twice]:
+        rec = codes.loc[i]
+        problems.add(
+            "codes.csv", int(i) + 2, "code", rec["code"], problem=f"code is listed twice for {rec['decision']}"
+        )
     for i, rec in codes.iterrows():
         row = int(i) + 2
         if rec["role"] not in ("answer", "alternative"):
@@ -376,11 +637,33 @@ def load_rulebook(
             problems.add("codes.csv", row, "code", rec["code"], problem="this code is reserved for findings")
         if decisions and rec["decision"] not in decisions:
             problems.add("codes.csv", row, "decision", rec["decision"], problem="unknown decision")
+    return codes
+
+
+def _check_id(file: str, row: int, column: str, value: str, problems: _Problems) -> None:
+    if value and not _ROW_ID.fullmatch(value):
+        problems.add(
+            file,
+            row,
+            column,
+            value,
+            problem="an id is letters, digits, '_', '.' and '-' (starting with a letter or digit), no spaces",
+        )
+
+
+def _parse_rules(
+    folder: Path,
+    decisions: dict[str, DecisionSpec],
+    inputs: dict[str, InputSpec],
+    codes: pd.DataFrame,
+    clause_ids: set[str],
+    problems: _Problems,
+) -> tuple[dict[str, pd.DataFrame], dict[str, list[Rule]]]:
+    """Every decision table, parsed; exception targets and cycles checked."""
     answers = {d: set(codes.loc[(codes["decision"] == d) & (codes["role"] == "answer"), "code"]) for d in decisions}
     alternatives = {
         d: set(codes.loc[(codes["decision"] == d) & (codes["role"] == "alternative"), "code"]) for d in decisions
     }
-
     seen_ids: dict[str, str] = {}
     tables: dict[str, pd.DataFrame] = {}
     rules: dict[str, list[Rule]] = {}
@@ -410,7 +693,8 @@ def load_rulebook(
                 problems.add(file, row, "rule_id", rid, problem=f"duplicate rule id (also in {seen_ids[rid]})")
             else:
                 seen_ids[rid] = file
-            conds = _parse_conditions(rec, spec.inputs, inputs, models, file, row, problems)
+            _check_id(file, row, "rule_id", rid, problems)
+            conds = _parse_conditions(rec, spec.inputs, inputs, file, row, problems)
             outs = []
             for out in spec.outputs:
                 value = rec[out]
@@ -458,43 +742,86 @@ def load_rulebook(
         for r in _cycle(parsed):
             problems.add(file, r.row, "exception_of", "|".join(r.exception_of), problem="exceptions form a cycle")
         rules[name] = parsed
+    return tables, rules
 
+
+def _parse_constraints(
+    folder: Path, inputs: dict[str, InputSpec], clause_ids: set[str], problems: _Problems
+) -> tuple[list[Constraint], list[Path]]:
+    """constraints.csv (optional), parsed; the file list for the hash."""
     constraints: list[Constraint] = []
     cpath = folder / "constraints.csv"
-    if cpath.exists():
-        frame = _read(cpath, problems, root=folder)
-        if frame is not None:
-            missing = [c for c in ("constraint_id", "message", "source") if c not in frame.columns]
-            for c in missing:
-                problems.add("constraints.csv", 0, c, "", problem="required column is missing")
-            if not missing:
-                _check_constraints(frame, inputs, problems)
-                names = tuple(n for n in inputs if n in frame.columns)
-                for i, rec in frame.iterrows():
-                    row = int(i) + 2
-                    conds = _parse_conditions(rec, names, inputs, models, "constraints.csv", row, problems)
-                    for cid in _split(rec["source"]):
-                        if cid not in clause_ids:
-                            problems.add(
-                                "constraints.csv",
-                                row,
-                                "source",
-                                cid,
-                                problem="cited clause does not exist in data/source/clauses.csv",
-                            )
-                    _check_hash(rec, "constraints.csv", row, problems)
-                    constraints.append(
-                        Constraint(
-                            rec["constraint_id"],
-                            row,
-                            conds,
-                            rec.get("field", ""),
-                            rec["message"],
-                            _split(rec["source"]),
-                        )
-                    )
+    if not cpath.exists() and not cpath.is_symlink():
+        return constraints, []
+    frame = _read(cpath, problems, root=folder)
+    if frame is None:
+        return constraints, []
+    missing = [c for c in ("constraint_id", "message", "source") if c not in frame.columns]
+    for c in missing:
+        problems.add("constraints.csv", 0, c, "", problem="required column is missing")
+    if missing:
+        return constraints, [cpath]
+    _check_constraints(frame, inputs, problems)
+    names = tuple(n for n in inputs if n in frame.columns)
+    for i, rec in frame.iterrows():
+        row = int(i) + 2
+        _check_id("constraints.csv", row, "constraint_id", rec["constraint_id"], problems)
+        conds = _parse_conditions(rec, names, inputs, "constraints.csv", row, problems)
+        for cid in _split(rec["source"]):
+            if cid not in clause_ids:
+                problems.add(
+                    "constraints.csv",
+                    row,
+                    "source",
+                    cid,
+                    problem="cited clause does not exist in data/source/clauses.csv",
+                )
+        _check_hash(rec, "constraints.csv", row, problems)
+        constraints.append(
+            Constraint(rec["constraint_id"], row, conds, rec.get("field", ""), rec["message"], _split(rec["source"]))
+        )
+    return constraints, [cpath]
+
+
+def load_rulebook(
+    folder: Path | str = RULES_DIR,
+    *,
+    devices_path: Path | str | None = None,
+    clauses_path: Path | str | None = None,
+) -> RuleBook:
+    """Load, validate and return the rule book in ``folder`` (default: the shipped ``data/rules``).
+
+    ``devices_path``, when given, replaces the CSV a catalogue input names (``inputs.csv`` domain, looked up
+    in ``folder`` and then in ``data/``). Raises :class:`RuleBookError` listing every problem (missing
+    column, unknown code, malformed condition, cited clause that does not exist, duplicate rule id, unknown
+    exception target, exception cycle, …). The catalogue and the clauses are the folder's own ``devices.csv``
+    and ``clauses.csv`` when it carries them (a proposal made by ``source update``), else the shipped ones;
+    ``devices_path``/``clauses_path`` override.
+
+    >>> book = load_rulebook()
+    >>> sorted(book.decisions)
+    ['device_action', 'ipv4', 'number', 'procedure', 'wifi']
+    """
+    folder = Path(folder).resolve()
+    clauses_path = Path(clauses_path or book_sources(folder)[1])
+    devices = Path(devices_path) if devices_path is not None else None
+    problems = _Problems()
+    if not folder.is_dir():
+        raise RuleBookError([dict(file=str(folder), row=0, column="", value="", problem="not a folder")])
+    meta = _read_meta(folder, problems)
+    clause_table = _source_files(folder, clauses_path, problems)
+    inputs, catalogues, catalogue_files = _parse_inputs(meta["inputs.csv"], folder, devices, problems)
+    if clause_table is None or any(table is None for table in catalogues.values()):
+        raise RuleBookError(problems, folder=str(folder))  # everything below needs the clauses and catalogues
+    clause_ids = set(clause_table["clause_id"])
+    decisions = _parse_decisions(meta["decisions.csv"], inputs, problems)
+    codes = _parse_codes(meta["codes.csv"], decisions, problems)
+    tables, rules = _parse_rules(folder, decisions, inputs, codes, clause_ids, problems)
+    constraints, constraint_files = _parse_constraints(folder, inputs, clause_ids, problems)
     if problems:
         raise RuleBookError(problems, folder=str(folder))
+    read = [folder / n for n in META_FILES] + [folder / f"{d}.csv" for d in decisions] + constraint_files
+    first = next(iter(catalogues.values()), pd.DataFrame())
     return RuleBook(
         folder=folder,
         decisions=decisions,
@@ -504,75 +831,10 @@ def load_rulebook(
         rules=rules,
         constraints=constraints,
         clauses=clause_table,
-        devices=devices,
-        hash=content_hash(folder, devices_path, clauses_path),
+        devices=first,
+        hash=content_hash(sorted(read) + catalogue_files + [clauses_path]),
+        catalogues=catalogues,
     )
-
-
-# How the engine reads each input: (type, domain for the device; "" otherwise).
-ENGINE_TYPES = {
-    "area": ("category", ""),
-    "plan": ("category", ""),
-    "device": ("category", "catalogue"),
-    "setup": ("category", ""),
-    "keep_number": ("boolean", ""),
-    "days_since_phone_stop": ("integer", ""),
-}
-
-
-def _check_meta(meta: dict[str, pd.DataFrame | None], problems: _Problems) -> None:
-    """Checks of inputs.csv, decisions.csv and codes.csv that do not depend on other files."""
-    from .engine import INPUT_ORDER
-
-    frame = meta["inputs.csv"]
-    if frame is not None:
-        seen: set[str] = set()
-        for i, rec in frame.iterrows():
-            row, name = int(i) + 2, rec["input"]
-            if name in seen:
-                problems.add("inputs.csv", row, "input", name, problem="input is declared twice")
-            seen.add(name)
-            if name not in INPUT_ORDER:
-                problems.add(
-                    "inputs.csv",
-                    row,
-                    "input",
-                    name,
-                    problem=f"unknown input; the engine reads {', '.join(INPUT_ORDER)}",
-                )
-            if rec["required"].lower() not in ("true", "false"):
-                problems.add("inputs.csv", row, "required", rec["required"], problem="required must be true or false")
-            if rec["type"] == "category" and rec["domain"] != "catalogue":
-                for value in rec["domain"].split("|"):
-                    if not _PLAIN_VALUE.match(value.strip()):
-                        problems.add(
-                            "inputs.csv", row, "domain", value, problem="a domain value is letters, digits, '_' and '-'"
-                        )
-            if rec["type"] == "integer" and not rec["domain"].startswith(">="):
-                problems.add("inputs.csv", row, "domain", rec["domain"], problem="integer domain must read >=N")
-            expected = ENGINE_TYPES.get(name)
-            if expected and (rec["type"], rec["domain"] if name == "device" else "") != expected:
-                problems.add(
-                    "inputs.csv",
-                    row,
-                    "type",
-                    rec["type"],
-                    problem=f"the engine reads {name} as {' with domain '.join(filter(None, expected))}",
-                )
-        for name in INPUT_ORDER:
-            if name not in seen:
-                problems.add("inputs.csv", 0, "input", name, problem="an input the engine reads is not declared")
-    frame = meta["decisions.csv"]
-    if frame is not None and frame.empty:
-        problems.add("decisions.csv", 0, "decision", "", problem="no decision is declared")
-    frame = meta["codes.csv"]
-    if frame is not None:
-        twice = frame.duplicated(["decision", "code"], keep="first")
-        for i in frame.index[twice]:
-            rec = frame.loc[i]
-            problems.add(
-                "codes.csv", int(i) + 2, "code", rec["code"], problem=f"code is listed twice for {rec['decision']}"
-            )
 
 
 def _check_constraints(frame: pd.DataFrame, inputs: dict[str, InputSpec], problems: _Problems) -> None:

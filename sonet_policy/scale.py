@@ -16,7 +16,8 @@ To run it on a cluster, connect a client before calling it (the workers need ``s
     answers.to_parquet("s3://bucket/answers/")
 
 The answer columns are categorical with known categories (the codes of each decision), except ``error``, whose
-messages depend on the rows and whose categories are therefore unknown to Dask until computed. Set
+messages depend on the rows and whose categories are therefore unknown to Dask until computed (and ``rules``
+for a book whose combinations of outcomes are too many to table once). Set
 ``dask.config.set({"dataframe.convert-string": False})`` to keep string columns as pandas gives them.
 
 >>> import dask.dataframe as dd
@@ -33,7 +34,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from .evaluate import evaluate
+from .batch import evaluate_frame
 from .rules import RuleBook, default_rulebook
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -41,7 +42,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def _answer_partition(part: pd.DataFrame, book: RuleBook) -> pd.DataFrame:
-    return evaluate(part, rulebook=book)
+    return evaluate_frame(part, rulebook=book)
 
 
 def _shipped(book: RuleBook):
@@ -72,6 +73,9 @@ def evaluate_dask(ddf: dd.DataFrame, *, rulebook: RuleBook | None = None) -> dd.
         raise TypeError(f"evaluate_dask takes a Dask DataFrame, not {type(ddf).__name__}")
     book = rulebook or default_rulebook()
     book.compiled()  # compile once, here: the workers receive the compiled book ...
-    meta = evaluate(ddf._meta, rulebook=book)  # ... with its answer tables built (the meta is the empty answer)
-    meta = clear_known_categories(meta, cols=["error"])
+    meta = evaluate_frame(ddf._meta, rulebook=book)  # ... with its answer tables built (the meta is the empty answer)
+    from .batch import rules_categories_known
+
+    unknown = ["error"] if rules_categories_known(book) else ["error", "rules"]  # rules: tabled when small
+    meta = clear_known_categories(meta, cols=unknown)
     return ddf.map_partitions(_answer_partition, _shipped(book), meta=meta, align_dataframes=False)

@@ -34,7 +34,7 @@ import pandas as pd
 from IPython.display import HTML
 
 from .display import WidgetApp
-from .engine import INPUT_ORDER, CompiledBook
+from .engine import CompiledBook, broadcast
 from .explain import Explanation, explain, render_html
 from .rules import RuleBook, default_rulebook
 
@@ -45,14 +45,24 @@ if TYPE_CHECKING:  # matplotlib and the diff module load only when a view needs 
 
 STATUS_ORDER = ("covered", "gap", "conflict")
 STATUS_COLOURS = {"covered": "#2e7d32", "gap": "#f9a825", "conflict": "#c62828"}
-EXPLORER_DEFAULTS: dict[str, object] = {
-    "area": "east",
-    "plan": "10g",
-    "device": "PR-600KI",
-    "setup": "wlan_1g",
-    "keep_number": True,
-    "days": None,
-}
+
+
+def explorer_defaults(book: RuleBook) -> dict[str, object]:
+    """The scenario the explorer starts with, from the declarations: each input's first value (a boolean:
+    true; an integer: empty where empty is a value of its own, else its minimum).
+
+    >>> list(explorer_defaults(default_rulebook()).values())
+    ['east', '10g', 'PR-600KI', 'wlan_1g', True, None]
+    """
+    out: dict[str, object] = {}
+    for name, spec in book.inputs.items():
+        if spec.type == "boolean":
+            out[name] = True
+        elif spec.type == "integer":
+            out[name] = None if spec.empty == "null" else int(spec.minimum)
+        else:
+            out[name] = spec.domain[0] if spec.domain else ""
+    return out
 
 
 def show_html(out: w.Output, markup: str) -> None:
@@ -92,8 +102,8 @@ class _App(WidgetApp):
 class AnswerCards:
     """The explorer's answer view of one explanation: HTML cards in a notebook, the CLI's text as plain text.
 
-    >>> cards = AnswerCards(explain_scenario(EXPLORER_DEFAULTS))
-    >>> "data-code='keeps_working'" in cards._repr_html_(), repr(cards).startswith("scenario: area=east")
+    >>> cards = AnswerCards(explain_scenario(explorer_defaults(default_rulebook())))
+    >>> "data-code='keeps_working'" in cards._repr_html_(), repr(cards).startswith("scenario: area")
     (True, True)
     """
 
@@ -114,87 +124,117 @@ def answer_cards(**scenario: object) -> AnswerCards:
 def explain_scenario(scenario: Mapping[str, object], *, rulebook: RuleBook | None = None) -> Explanation:
     """The explorer's compute step: :func:`~sonet_policy.explain.explain` of one scenario dict.
 
-    >>> explain_scenario({**EXPLORER_DEFAULTS, "device": "ＰＲ－６００ＫＩ"}).codes["device_action"]
+    >>> explain_scenario({**explorer_defaults(default_rulebook()), "device": "ＰＲ－６００ＫＩ"}).codes["device_action"]
     'keeps_working'
     """
     return explain(rulebook=rulebook, **dict(scenario))
 
 
-class ScenarioExplorer(_App):
-    """Controls for one scenario and its five answer cards, recomputed on every change.
+def _css_names(name: str, headers: tuple[str, ...]) -> list[str]:
+    """CSS classes of an input's control: ``sp-<input>`` and ``sp-<alias>`` for each ASCII header alias."""
+    out = [f"sp-{name.replace('_', '-')}"]
+    for h in headers:
+        if h.isascii() and h.replace("_", "").replace("-", "").isalnum():
+            out.append(f"sp-{h.replace('_', '-')}")
+    return out
 
-    Keywords set the first scenario (``area``, ``plan``, ``device``, ``setup``, ``keep_number``, ``days``;
-    ``days=None`` while the phone has not stopped). ``set(...)`` changes controls as a person would;
-    ``explanation``, ``codes`` and ``html`` hold what the cards show.
+
+class ScenarioExplorer(_App):
+    """Controls for one scenario, built from the book's declared inputs (``inputs.csv``), and its answer
+    cards, recomputed on every change.
+
+    A category input is a dropdown, a catalogue input a combobox taking any spelling, a boolean a checkbox, an
+    integer a number box (with an "empty" checkbox where empty is a value of its own). Keywords set the first
+    scenario (input names or their header aliases); ``set(...)`` changes controls as a person would;
+    ``inputs[name]`` is an input's control, ``empty[name]`` its "empty" checkbox; ``explanation``, ``codes`` and
+    ``html`` hold what the cards show.
 
     >>> app = ScenarioExplorer()
     >>> app.set(plan="sml", setup="wlan_router_10g")
     >>> app.explanation.status, "10g" in app.explanation.error
-    ('invalid', True)
+    ('partial', True)
     """
 
     def __init__(self, *, rulebook: RuleBook | None = None, **scenario: object) -> None:
         self.book = rulebook or default_rulebook()
-        start = {**EXPLORER_DEFAULTS, **scenario}
-        self.area = w.Dropdown(options=domain_options(self.book, "area"), description="area エリア")
-        self.plan = w.Dropdown(options=domain_options(self.book, "plan"), description="plan プラン")
-        self.device = w.Combobox(
-            options=list(self.book.models),
-            ensure_option=False,
-            continuous_update=False,
-            placeholder="model on the label, any spelling",
-            description="device 機器名",
-        )
-        self.setup = w.Dropdown(options=domain_options(self.book, "setup"), description="setup 利用環境")
-        self.keep_number = w.Checkbox(description="keeps the number (ports it out) 番号継続", indent=True)
-        self.days = w.BoundedIntText(min=0, max=100_000, description="days 停止後日数")
-        self.not_stopped = w.Checkbox(description="phone not stopped yet (days empty)", indent=True)
+        self.inputs: dict[str, w.ValueWidget] = {}
+        self.empty: dict[str, w.Checkbox] = {}
+        for name, spec in self.book.inputs.items():
+            label = f"{name} {spec.label_ja}".strip()
+            if spec.type == "category":
+                control = w.Dropdown(options=domain_options(self.book, name), description=label)
+            elif spec.type == "catalogue":
+                control = w.Combobox(
+                    options=list(spec.domain),
+                    ensure_option=False,
+                    continuous_update=False,
+                    placeholder="any spelling",
+                    description=label,
+                )
+            elif spec.type == "boolean":
+                control = w.Checkbox(description=f"{spec.label_en or name} {spec.label_ja}".strip(), indent=True)
+            else:
+                control = w.BoundedIntText(min=int(spec.minimum), max=10**9, description=label)
+                if spec.empty == "null":
+                    box = w.Checkbox(description=f"{spec.label_en or name}: empty", indent=True)
+                    for css in _css_names(name, spec.headers):
+                        box.add_class(f"{css}-empty")
+                    self.empty[name] = box
+            for css in _css_names(name, spec.headers):
+                control.add_class(css)
+            self.inputs[name] = control
         self.out = w.Output()
-        for control, css in [
-            (self.area, "sp-area"),
-            (self.plan, "sp-plan"),
-            (self.device, "sp-device"),
-            (self.setup, "sp-setup"),
-            (self.keep_number, "sp-keep"),
-            (self.days, "sp-days"),
-            (self.not_stopped, "sp-not-stopped"),
-            (self.out, "sp-answers"),
-        ]:
-            control.add_class(css)
-            if control is not self.out:
-                control.style = {"description_width": "150px"} if not isinstance(control, w.Checkbox) else {}
-                control.layout = w.Layout(width="420px")
+        self.out.add_class("sp-answers")
+        for control in self.controls:
+            control.style = {"description_width": "150px"} if not isinstance(control, w.Checkbox) else {}
+            control.layout = w.Layout(width="420px")
         self.explanation: Explanation | None = None
         self.html = ""
         self._holding = True
-        self.set(**start)
+        self.set(**{**explorer_defaults(self.book), **scenario})
         self._holding = False
         for control in self.controls:
             control.observe(self._changed, names="value")
         self.update()
-        self.widget = w.VBox(
-            [
-                w.HBox([w.VBox([self.area, self.plan, self.device, self.setup]), w.VBox(self.controls[4:])]),
-                self.out,
-            ]
-        )
+        choices = [c for n, c in self.inputs.items() if self.book.inputs[n].type in ("category", "catalogue")]
+        others = [c for c in self.controls if not any(c is x for x in choices)]
+        self.widget = w.VBox([w.HBox([w.VBox(choices), w.VBox(others)]), self.out])
         self.widget.add_class("sp-explorer")
+
+    def __getattr__(self, attr: str) -> w.ValueWidget:
+        """An input's control by its name or a header alias (``app.days``)."""
+        inputs = self.__dict__.get("inputs")
+        book = self.__dict__.get("book")
+        if inputs is not None and book is not None:
+            from .text import header_key
+
+            name = book.header_lookup().get(header_key(attr))
+            if name in inputs:
+                return inputs[name]
+        raise AttributeError(attr)
 
     @property
     def controls(self) -> list[w.ValueWidget]:
-        return [self.area, self.plan, self.device, self.setup, self.keep_number, self.days, self.not_stopped]
+        out: list[w.ValueWidget] = []
+        for name, control in self.inputs.items():
+            out.append(control)
+            if name in self.empty:
+                out.append(self.empty[name])
+        return out
 
     @property
     def scenario(self) -> dict[str, object]:
-        """The scenario the controls describe (``days`` is None while the phone has not stopped)."""
-        return {
-            "area": self.area.value,
-            "plan": self.plan.value,
-            "device": self.device.value,
-            "setup": self.setup.value,
-            "keep_number": bool(self.keep_number.value),
-            "days_since_phone_stop": None if self.not_stopped.value else int(self.days.value),
-        }
+        """The scenario the controls describe (an integer is None while its "empty" box is ticked)."""
+        out: dict[str, object] = {}
+        for name, control in self.inputs.items():
+            spec = self.book.inputs[name]
+            if spec.type == "boolean":
+                out[name] = bool(control.value)
+            elif spec.type == "integer":
+                out[name] = None if name in self.empty and self.empty[name].value else int(control.value)
+            else:
+                out[name] = control.value
+        return out
 
     @property
     def codes(self) -> dict[str, str]:
@@ -204,26 +244,32 @@ class ScenarioExplorer(_App):
         return self.explanation.codes if self.explanation.status != "invalid" else {"scenario": "invalid"}
 
     def set(self, **values: object) -> None:
-        """Set controls by input name (``days`` or ``days_since_phone_stop``; None ticks "not stopped")."""
-        if "days_since_phone_stop" in values:
-            values["days"] = values.pop("days_since_phone_stop")
-        unknown = set(values) - {"area", "plan", "device", "setup", "keep_number", "days"}
-        if unknown:
-            raise TypeError(f"unknown control(s): {', '.join(sorted(unknown))}")
+        """Set controls by input name or header alias (an integer: None ticks its "empty" box)."""
+        lookup = self.book.header_lookup()
+        from .text import header_key
+
+        named = {}
+        for key, value in values.items():
+            name = key if key in self.inputs else lookup.get(header_key(key))
+            if name is None:
+                raise TypeError(f"unknown control(s): {key}")
+            named[name] = value
         held, self._holding = self._holding, True
         try:
-            for name in ("area", "plan", "setup"):
-                if name in values:
-                    getattr(self, name).value = str(values[name])
-            if "device" in values:
-                self.device.value = "" if values["device"] is None else str(values["device"])
-            if "keep_number" in values:
-                self.keep_number.value = bool(values["keep_number"])
-            if "days" in values:
-                days = values["days"]
-                self.not_stopped.value = days is None or days == ""
-                if not self.not_stopped.value:
-                    self.days.value = int(days)
+            for name, value in named.items():
+                spec, control = self.book.inputs[name], self.inputs[name]
+                if spec.type == "boolean":
+                    control.value = bool(value)
+                elif spec.type == "integer":
+                    empty = value is None or value == ""
+                    if name in self.empty:
+                        self.empty[name].value = empty
+                    if not empty:
+                        control.value = int(value)  # type: ignore[call-overload]
+                elif spec.type == "catalogue":
+                    control.value = "" if value is None else str(value)
+                else:
+                    control.value = str(value)
         finally:
             self._holding = held
         if not held:
@@ -235,7 +281,8 @@ class ScenarioExplorer(_App):
 
     def update(self) -> None:
         """Recompute the answer and redraw the cards (an error shows in the app, not as a traceback)."""
-        self.days.disabled = bool(self.not_stopped.value)
+        for name, box in self.empty.items():
+            self.inputs[name].disabled = bool(box.value)
         try:
             self.explanation = explain_scenario(self.scenario, rulebook=self.book)
             self.html = render_html(self.explanation)
@@ -246,16 +293,13 @@ class ScenarioExplorer(_App):
 
     def summary(self) -> str:
         s = self.scenario
-        days = "empty" if s["days_since_phone_stop"] is None else s["days_since_phone_stop"]
-        head = (
-            f"ScenarioExplorer: area={s['area']} plan={s['plan']} device={s['device']} setup={s['setup']} "
-            f"keep_number={s['keep_number']} days={days}"
-        )
+        head = "ScenarioExplorer: " + " ".join(f"{k}={'empty' if v is None else v}" for k, v in s.items())
         if self.explanation is None:
             return f"{head}\n  error (see the app)"
         if self.explanation.status == "invalid":
             return f"{head}\n  invalid: {self.explanation.error}"
-        return head + "\n  " + " ".join(f"{k}={v}" for k, v in self.codes.items())
+        error = f"\n  error: {self.explanation.error}" if self.explanation.error else ""
+        return head + "\n  " + " ".join(f"{k}={v}" for k, v in self.codes.items()) + error
 
 
 class Dashboard(_App):
@@ -323,9 +367,22 @@ def render_png(fig: Figure, description: str) -> PNGFigure:
 _STATUS_RANK = {"ok": 0, "uncovered": 1, "conflict": 2}
 
 
+def _matrix_inputs(book: RuleBook) -> tuple[str, str]:
+    """The two inputs a coverage matrix spans: a category input (rows) and the catalogue (columns), else the
+    first two inputs."""
+    kinds = {n: s.type for n, s in book.inputs.items()}
+    cols = next((n for n, t in kinds.items() if t == "catalogue"), None)
+    rows = next((n for n, t in kinds.items() if t == "category" and n != cols), None)
+    names = [n for n in book.inputs if n not in (rows, cols)]
+    rows = rows or names.pop(0)
+    cols = cols or names.pop(0)
+    return rows, cols
+
+
 def coverage_matrix(book: RuleBook, decision: str) -> pd.DataFrame:
-    """Areas x devices for one decision: ``conflict`` if any valid combination of the other inputs is a
-    conflict, else ``gap`` if any is uncovered, else ``covered`` (``n/a``: every combination ruled out).
+    """Rows x columns (a category input x the catalogue: see :func:`_matrix_inputs`) for one decision:
+    ``conflict`` if any valid combination of the other inputs is a conflict, else ``gap`` if any is uncovered,
+    else ``covered`` (``n/a``: every combination ruled out).
 
     >>> m = coverage_matrix(default_rulebook(), "procedure")
     >>> m.shape, set(m.to_numpy().ravel())
@@ -333,16 +390,21 @@ def coverage_matrix(book: RuleBook, decision: str) -> pd.DataFrame:
     """
     compiled: CompiledBook = book.compiled()
     grid = compiled.decisions[decision]
+    rows, cols = _matrix_inputs(book)
     rank_of_outcome = np.array([_STATUS_RANK[o.status] for o in grid.outcomes], dtype=np.int8)
-    rank = rank_of_outcome[grid.outcome_id]
-    rank = np.where(compiled.invalid, -1, rank).reshape(compiled.shape)
-    keep = (INPUT_ORDER.index("area"), INPUT_ORDER.index("device"))
-    worst = rank.max(axis=tuple(k for k in range(len(INPUT_ORDER)) if k not in keep))
+    rank = np.where(grid.invalid, -1, rank_of_outcome[grid.outcome_id])
+    dims = (*grid.inputs, *(n for n in (rows, cols) if n not in grid.inputs))
+    full = broadcast(rank, grid.inputs, grid.shape, dims)
+    full = np.broadcast_to(full, tuple(len(compiled.axes[n].labels) for n in dims))
+    worst = full.max(axis=tuple(k for k, n in enumerate(dims) if n not in (rows, cols))) if len(dims) > 2 else full
+    kept = [n for n in dims if n in (rows, cols)]
+    if kept != [rows, cols]:
+        worst = worst.T
     labels = np.array(["n/a", *STATUS_ORDER], dtype=object)[worst + 1]
     return pd.DataFrame(
         labels,
-        index=pd.Index(compiled.axes["area"].labels, name="area"),
-        columns=pd.Index(compiled.axes["device"].labels, name="device"),
+        index=pd.Index(compiled.axes[rows].labels, name=rows),
+        columns=pd.Index(compiled.axes[cols].labels, name=cols),
     )
 
 
@@ -549,7 +611,20 @@ SYNTHETIC_NOTE = (
     "SYNTHETIC customer base: invented customers drawn from documented shares "
     "(sonet_policy.population.assumptions()), not So-net figures."
 )
-GROUPINGS = {"area and plan": ("area", "plan"), "area": ("area",), "plan": ("plan",), "setup": ("setup",)}
+
+
+def groupings(book: RuleBook) -> dict[str, tuple[str, ...]]:
+    """The groupings the population view offers: the first two category inputs together, then each alone.
+
+    >>> list(groupings(default_rulebook()))[0]
+    'area and plan'
+    """
+    names = [n for n, spec in book.inputs.items() if spec.type == "category"]
+    out: dict[str, tuple[str, ...]] = {}
+    if len(names) >= 2:
+        out[f"{names[0]} and {names[1]}"] = (names[0], names[1])
+    out.update({n: (n,) for n in names})
+    return out
 
 
 @dataclass
@@ -574,7 +649,7 @@ class PopulationImpact:
 
 
 def population_impact(
-    population: pd.DataFrame, *, by: tuple[str, ...] = ("area", "plan"), rulebook: RuleBook | None = None
+    population: pd.DataFrame, *, by: tuple[str, ...] | None = None, rulebook: RuleBook | None = None
 ) -> PopulationImpact:
     """Evaluate ``population`` in one call and count the impact per group of ``by``.
 
@@ -586,6 +661,10 @@ def population_impact(
     from .evaluate import evaluate
     from .population import impact, impact_summary
 
+    if by is None:
+        from .population import default_by
+
+        by = default_by(rulebook)
     answers = evaluate(population, rulebook=rulebook)
     return PopulationImpact(
         population,
@@ -607,19 +686,24 @@ def impact_bars(result: PopulationImpact) -> PNGFigure:
     fig = Figure(figsize=(13, 4.2), dpi=90, layout="constrained")
     left, right = fig.subplots(1, 2)
     bottom = np.zeros(len(s))
-    for col in [c for c in s.columns if c.startswith("device_")]:
-        left.bar(x, s[col], bottom=bottom, label=col.removeprefix("device_"))
+    from .population import impact_measures
+
+    table = impact_measures()
+    stacked = table[table["kind"] == "each_code"]
+    prefix = stacked["measure"].iloc[0] if not stacked.empty else "\0"
+    for col in [c for c in s.columns if c.startswith(prefix)]:
+        left.bar(x, s[col], bottom=bottom, label=col.removeprefix(prefix))
         bottom += s[col].to_numpy()
     # every valid customer has one device action: a code above, or no answer (a gap or a conflict)
     unanswered = s["customers"].to_numpy() - s["invalid"].to_numpy() - bottom
     left.bar(x, unanswered, bottom=bottom, label="gap or conflict", color="#9e9e9e", hatch="//")
-    left.set_title("device action", fontsize=10)
+    left.set_title(stacked["decision"].iloc[0].replace("_", " ") if not stacked.empty else "", fontsize=10)
     left.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    measures = ["loses_ipv4", "loses_wifi", "gap", "conflict"]
+    measures = [m for m in table.loc[table["kind"] != "each_code", "measure"] if m in s.columns] + ["gap", "conflict"]
     width = 0.8 / len(measures)
     for k, col in enumerate(measures):
         right.bar(x + (k - 1.5) * width, s[col], width=width, label=col)
-    right.set_title("loses IPv4 / Wi-Fi, gap, conflict", fontsize=10)
+    right.set_title(", ".join(m.replace("_", " ") for m in measures), fontsize=10)
     right.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     for ax in (left, right):
         ax.set_xticks(x, labels, rotation=30, ha="right", fontsize=8)
@@ -651,7 +735,8 @@ class PopulationView(_App):
         self.own_population = population
         self.n = w.BoundedIntText(value=n, min=1, max=5_000_000, description="customers")
         self.seed = w.IntText(value=seed, description="seed")
-        self.by = w.Dropdown(options=list(GROUPINGS), value="area and plan", description="group by")
+        self.groupings = groupings(self.book)
+        self.by = w.Dropdown(options=list(self.groupings), description="group by")
         self.button = w.Button(description="Generate and evaluate", button_style="primary")
         self.out = w.Output()
         self.result: PopulationImpact | None = None
@@ -672,7 +757,7 @@ class PopulationView(_App):
                 population = self.own_population
             else:
                 population = synthetic_population(int(self.n.value), seed=int(self.seed.value))
-            self.result = population_impact(population, by=GROUPINGS[self.by.value], rulebook=self.book)
+            self.result = population_impact(population, by=self.groupings[self.by.value], rulebook=self.book)
             plot = impact_bars(self.result)
         except Exception as exc:  # shown in the app
             show_html(self.out, error_html(exc))
@@ -700,24 +785,26 @@ class PopulationView(_App):
 
 # --------------------------------------------------------------------------------------------- diff
 
-WHAT_IFS = {
-    "West adopts East's device table": "west_adopts_east",
-}
+
+def what_if_labels() -> dict[str, str]:
+    """The named what-ifs of ``data/what_ifs.csv``: label -> name."""
+    from .diff import what_ifs
+
+    table = what_ifs()
+    return dict(zip(table["label"], table["what_if"], strict=True))
 
 
 def build_what_if(name: str, dst: str | Path) -> Path:
-    """Write the what-if copy ``name`` (a key of :data:`WHAT_IFS`) into the new folder ``dst``; the baseline
-    is only read. Returns the folder. Raises KeyError for an unknown name.
+    """Write the what-if copy ``name`` (a label or a name of ``data/what_ifs.csv``) into the new folder
+    ``dst``; the baseline is only read. Returns the folder. Raises KeyError for an unknown name.
 
     >>> import tempfile
     >>> build_what_if("West adopts East's device table", Path(tempfile.mkdtemp()) / "w").name
     'w'
     """
-    from . import diff as diff_module
+    from .diff import build_what_if as build
 
-    if name not in WHAT_IFS:
-        raise KeyError(f"unknown what-if {name!r}; choose one of {', '.join(WHAT_IFS)}")
-    return getattr(diff_module, WHAT_IFS[name])(dst)
+    return build(what_if_labels().get(name, name), dst)
 
 
 def rules_involved(result: DiffResult) -> pd.DataFrame:
@@ -771,7 +858,7 @@ class DiffView(_App):
         self._population = population
         self.population_size, self.seed_value = population_size, seed
         self.what_if = w.Dropdown(
-            options=[*WHAT_IFS, "a folder"], description="what-if", layout=w.Layout(width="420px")
+            options=[*what_if_labels(), "a folder"], description="what-if", layout=w.Layout(width="420px")
         )
         self.folder = w.Text(placeholder="folder of a changed copy (for 'a folder')", layout=w.Layout(width="420px"))
         self.button = w.Button(description="Compare with the baseline", button_style="primary")

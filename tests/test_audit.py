@@ -202,7 +202,7 @@ def test_population_counts_customers_per_finding_and_rules_dead_in_practice(tmp_
     assert usage.loc["X5", ["matched", "decided"]].tolist() == [5, 0]
     assert usage.loc["X6", "won"] == 5
     assert usage.loc["X3", ["decided", "won"]].tolist() == [1, 1]
-    assert usage.loc["Y1", "matched"] == 15, "every valid row"
+    assert usage.loc["Y1", "matched"] == 17, "every row its decision answers (the ruled-out and mars rows too)"
     dead = set(usage.index[usage["dead_in_practice"]])
     assert dead == {"X5", "X7"}, "X1/X2 decided rows (in conflict); X4 decided its overlap row"
 

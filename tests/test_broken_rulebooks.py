@@ -39,6 +39,10 @@ def apply(folder: Path, edit: tuple) -> None:
     if op == "delete":
         file.unlink()
         return
+    if op == "mkdir":
+        file.unlink()
+        file.mkdir()
+        return
     if op == "write":
         file.write_bytes(edit[2])
         return
@@ -187,16 +191,141 @@ DEFECTS: list[Defect] = [
     Defect(
         "bad input type",
         (("set", "inputs.csv", 3, "type", "text"),),
-        (
-            ("inputs.csv", 3, "type", "^type must be one of category, boolean, integer$"),
-            ("inputs.csv", 3, "type", "^the engine reads plan as category$"),
-        ),
+        (("inputs.csv", 3, "type", "^type must be one of category, catalogue, boolean, integer$"),),
         False,
     ),
     Defect(
-        "input type the engine does not read it as",
-        (("set", "inputs.csv", 6, "type", "category"),),
-        (("inputs.csv", 6, "type", "^the engine reads keep_number as boolean$"),),
+        "boolean input whose domain is not true|false",
+        (("set", "inputs.csv", 6, "domain", "yes|no"),),
+        (("inputs.csv", 6, "domain", r"^a boolean's domain is true\|false$"),),
+    ),
+    Defect(
+        "category input without values",
+        (("set", "inputs.csv", 2, "domain", ""),),
+        (("inputs.csv", 2, "domain", r"^a category lists its values: a\|b\|c$"),),
+        False,
+    ),
+    Defect(
+        "duplicated domain value (it would grow the grid)",
+        (("set", "inputs.csv", 2, "domain", "east|west|east"),),
+        (("inputs.csv", 2, "domain", "^the domain lists this value twice$"),),
+    ),
+    Defect(
+        "catalogue that names no CSV file",
+        (("set", "inputs.csv", 4, "domain", "../devices.csv"),),
+        (("inputs.csv", 4, "domain", r"^a catalogue names a CSV file \(x\.csv\)$"),),
+        False,
+    ),
+    Defect(
+        "empty catalogue",
+        (("write", "devices.csv", b"model,series\n"),),
+        (),
+        False,
+    ),
+    Defect(
+        "null for a category input",
+        (("set", "inputs.csv", 2, "empty", "null"),),
+        (("inputs.csv", 2, "empty", "^null is for integer inputs; write error or a value$"),),
+    ),
+    Defect(
+        "empty that is no value of the domain",
+        (("set", "inputs.csv", 2, "empty", "north"),),
+        (("inputs.csv", 2, "empty", "^empty must be error, null or a value of the domain$"),),
+    ),
+    Defect(
+        "optional input whose empty is an error",
+        (("set", "inputs.csv", 7, "empty", "error"),),
+        (("inputs.csv", 7, "empty", r"^an optional input says what empty means \(null or a value\)$"),),
+        False,
+    ),
+    Defect(
+        "null day condition where empty is not a value",
+        (
+            ("set", "inputs.csv", 7, "empty", "error"),
+            ("set", "inputs.csv", 7, "required", "true"),
+            ("set", "ipv4.csv", 7, "days_since_phone_stop", "null|>=32"),
+        ),
+        (("ipv4.csv", 7, "days_since_phone_stop", "null is not a value of days_since_phone_stop"),),
+    ),
+    Defect(
+        "order that is not a whole number",
+        (("set", "inputs.csv", 2, "order", "first"),),
+        (("inputs.csv", 2, "order", "^order is a whole number$"),),
+    ),
+    Defect(
+        "value aliases on an integer input",
+        (("set", "inputs.csv", 7, "value_aliases", "0: zero"),),
+        (("inputs.csv", 7, "value_aliases", "^an integer input takes no value aliases$"),),
+    ),
+    Defect(
+        "value alias of no value",
+        (("set", "inputs.csv", 2, "value_aliases", "north: n"),),
+        (("inputs.csv", 2, "value_aliases", r"^write 'value: spelling\|spelling; …' with a value of area$"),),
+    ),
+    Defect(
+        "value alias for two values",
+        (("set", "inputs.csv", 2, "value_aliases", "east: x; west: x"),),
+        (("inputs.csv", 2, "value_aliases", "^the spelling names two values of area$"),),
+    ),
+    Defect(
+        "header alias of two inputs",
+        (("set", "inputs.csv", 3, "header_aliases", "エリア"),),
+        (("inputs.csv", 0, "header_aliases", r"^names two inputs \(area and plan\)$"),),
+    ),
+    Defect(
+        "unknown column of inputs.csv",
+        (("add_column", "inputs.csv", "colour", "red"),),
+        (("inputs.csv", 0, "colour", "^unknown column; inputs.csv has input, type"),),
+    ),
+    Defect(
+        "input name that is not a plain name",
+        (
+            (
+                "append",
+                "inputs.csv",
+                {"input": "kit sent", "type": "boolean", "domain": "true|false", "required": "true"},
+            ),
+        ),
+        (("inputs.csv", 8, "input", "^an input name is letters, digits and '_'$"),),
+    ),
+    Defect(
+        "decision that lists an input twice",
+        (("set", "decisions.csv", 2, "inputs", "keep_number|keep_number"),),
+        (("decisions.csv", 2, "inputs", "^an input is listed twice$"),),
+        False,
+    ),
+    Defect(
+        "rule id with a space",
+        (("set", "number.csv", 2, "rule_id", "NUM 1"),),
+        (("number.csv", 2, "rule_id", r"^an id is letters, digits, '_', '\.' and '-'"),),
+        False,
+    ),
+    Defect(
+        "a column with values but no header",
+        (
+            (
+                "write",
+                "number.csv",
+                b"rule_id,keep_number,number,exception_of,source,note,\nNUM-1,-,abolished,,pre.1,,x\n",
+            ),
+        ),
+        (("number.csv", 1, "column G", "^the column has values but no header$"),),
+    ),
+    Defect(
+        "a header named twice",
+        (
+            (
+                "write",
+                "number.csv",
+                b"rule_id,keep_number,number,exception_of,source,note,note\nNUM-1,-,abolished,,pre.1,,\n",
+            ),
+        ),
+        (("number.csv", 1, "note", "^the header names 'note' twice$"),),
+    ),
+    Defect(
+        "a rule table that is a folder",
+        (("mkdir", "number.csv"),),
+        (("number.csv", 0, "", "^is a folder, not a regular file; not read$"),),
     ),
     Defect(
         "integer domain that is not >=N",
@@ -229,15 +358,10 @@ DEFECTS: list[Defect] = [
         (("inputs.csv", 8, "input", "^input is declared twice$"),),
     ),
     Defect(
-        "input the engine does not read",
-        (("append", "inputs.csv", {"input": "colour", "type": "category", "domain": "red", "required": "false"}),),
-        (("inputs.csv", 8, "input", "^unknown input; the engine reads area, plan, device"),),
-    ),
-    Defect(
-        "input the engine reads is missing",
+        "an input the decisions read is not declared",
         (("drop_line", "inputs.csv", 2),),
-        (("inputs.csv", 0, "input", "^an input the engine reads is not declared$"),),
-        False,  # the decisions that read area fail too
+        (("decisions.csv", 5, "inputs", "^input is not declared in inputs.csv$"),),
+        False,  # the tables and constraints that read area fail too
     ),
     # codes.csv
     Defect(
@@ -289,7 +413,7 @@ DEFECTS: list[Defect] = [
     Defect(
         "malformed day condition",
         (("set", "ipv4.csv", 7, "days_since_phone_stop", "about a month"),),
-        (("ipv4.csv", 7, "days_since_phone_stop", "is not a day condition; write a range like"),),
+        (("ipv4.csv", 7, "days_since_phone_stop", "is not an integer condition; write a range like"),),
     ),
     Defect(
         "empty day range",
@@ -574,3 +698,29 @@ def test_every_loader_message_has_a_broken_book(tmp_path: Path) -> None:
     assert not uncovered, f"messages with no broken rule book in tests/test_broken_rulebooks.py: {uncovered}"
     strays = [text for text in produced if not any(re.fullmatch(p, text, re.S) for p in messages)]
     assert not strays, f"problems the registry did not find in the source: {strays}"
+
+
+def test_a_rule_table_that_is_a_fifo_is_reported_not_waited_on(tmp_path: Path) -> None:
+    """Opening a FIFO blocks until a writer comes: the loader checks for a regular file before it opens."""
+    import os
+
+    folder = broken_copy(tmp_path, ())
+    (folder / "number.csv").unlink()
+    os.mkfifo(folder / "number.csv")
+    problems = problems_of(folder)
+    assert _has(problems, "number.csv", 0, "", "^is a FIFO, not a regular file; not read$")
+
+
+def test_an_empty_trailing_column_from_a_spreadsheet_is_dropped(tmp_path: Path) -> None:
+    folder = broken_copy(tmp_path, ())
+    path = folder / "number.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join(line + "," for line in lines) + "\n", encoding="utf-8")
+    assert [r.rule_id for r in load_rulebook(folder).rules["number"]] == ["NUM-1", "NUM-2"]
+
+
+def test_a_file_the_book_does_not_read_does_not_change_its_hash(tmp_path: Path) -> None:
+    folder = broken_copy(tmp_path, ())
+    before = load_rulebook(folder).hash
+    (folder / "notes.csv").write_text("anything\n", encoding="utf-8")
+    assert load_rulebook(folder).hash == before == load_rulebook().hash

@@ -140,7 +140,7 @@ def test_cards_follow_the_controls(page) -> None:
     # Other plan with an own v6プラス router; the phone stopped 31 days ago, then 32.
     choose(page, "sp-plan", "other · every other So-net 光 plan")
     choose(page, "sp-setup", "v6plus_router · own v6プラス router beside the NTT device")
-    page.locator(f"{SCOPE} .sp-not-stopped input[type='checkbox']").uncheck()
+    page.locator(f"{SCOPE} .sp-days-empty input[type='checkbox']").uncheck()
     type_into(page, "sp-days", "31")
     expect_code(page, "ipv4", "pppoe_router")
     type_into(page, "sp-days", "32")

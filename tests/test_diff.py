@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import json
 import math
 
@@ -17,12 +18,12 @@ from sonet_policy import evaluate, load_rulebook
 from sonet_policy.cli import main
 from sonet_policy.conditions import parse_cell
 from sonet_policy.diff import _unanswerable, cells_of, diff, set_cell, west_adopts_east
-from sonet_policy.engine import INPUT_ORDER
 from sonet_policy.paths import DEVICES_CSV, RULES_DIR
 from sonet_policy.population import synthetic_population
 from sonet_policy.proposals import read_table, write_table
 
 DECISIONS = ("procedure", "number", "ipv4", "wifi", "device_action")
+INPUT_ORDER = ("area", "plan", "device", "setup", "keep_number", "days_since_phone_stop")
 DAYS = list(range(0, 71))  # every whole day up to 70 (beyond every bound used here), and the empty value
 
 
@@ -82,7 +83,7 @@ def expected_changes(book_a, book_b, frame: pd.DataFrame) -> set[tuple]:
             alt = f"{d}_alternatives"
             if alt in ans.columns:
                 code = code + "/" + ans[alt].astype("string").fillna("")
-            return code.mask(ans["status"] == "invalid", "invalid")
+            return code.mask(ans[d].isna(), "invalid")  # the decision could not be answered
 
         changed = frame[(answer(before) != answer(after)).to_numpy()]
         days = [None if pd.isna(v) else int(v) for v in changed["days_since_phone_stop"].tolist()]
@@ -92,30 +93,58 @@ def expected_changes(book_a, book_b, frame: pd.DataFrame) -> set[tuple]:
     return out
 
 
+def _both_invalid(result) -> set[tuple]:
+    """Scenarios (with decision) that neither book can answer for that decision: no customer's answer changes
+    there, so a box may cover them (they are left out of the comparison)."""
+    models = tuple(result.axes["device"].labels)
+    frame = _scenarios(models)
+    before, after = evaluate(frame, rulebook=result.book_a), evaluate(frame, rulebook=result.book_b)
+    out = set()
+    for d in DECISIONS:
+        both = frame[(before[d].isna() & after[d].isna()).to_numpy()]
+        days = [None if pd.isna(v) else int(v) for v in both["days_since_phone_stop"].tolist()]
+        keep = [str(bool(v)).lower() for v in both["keep_number"]]
+        cols = [both[c].tolist() for c in ("area", "plan", "device", "setup")]
+        out |= {(d, *rest) for rest in zip(*cols, keep, days, strict=True)}
+    return out
+
+
 def reported_changes(result) -> set[tuple]:
-    """The result's changed cells, expanded to every whole day of DAYS (and empty) they cover."""
+    """The result's changed cells, expanded to every whole day of DAYS (and empty) they cover, and to every
+    value of the inputs the decision does not read ("-"); minus scenarios neither book answers."""
     axis = result.axes["days_since_phone_stop"]
     days_of = {}
     for label, iv in zip(axis.labels, axis.intervals, strict=True):
         days_of[label] = [None] if iv is None else [d for d in DAYS if iv[0] <= d < min(iv[1], math.inf)]
+    values = {n: list(result.axes[n].labels) for n in INPUT_ORDER}
     out = set()
-    for rec in result.cells.itertuples(index=False):
-        for day in days_of[rec.days_since_phone_stop]:
-            out.add((rec.decision, rec.area, rec.plan, rec.device, rec.setup, rec.keep_number, day))
-    return out
+    for rec in result.cells.to_dict(orient="records"):
+        options = []
+        for n in INPUT_ORDER:
+            labels = values[n] if rec[n] == "-" else [rec[n]]
+            if n == "days_since_phone_stop":
+                labels = [day for label in labels for day in days_of[label]]
+            options.append(labels)
+        for combo in itertools.product(*options):
+            out.add((rec["decision"], *combo))
+    return out - _both_invalid(result)
 
 
 def boxes_hold_exactly_the_changed_cells(result) -> bool:
     """Parse each box's scope back with the rule tables' grammar; minus cells invalid in both books, the
-    boxes are disjoint and hold exactly the changed cells."""
+    boxes are disjoint and hold exactly the changed cells (over the decision's own inputs)."""
     ca, cb = result.book_a.compiled(), result.book_b.compiled()
-    both_invalid = _unanswerable(ca, cells_of(ca, result.axes)) & _unanswerable(cb, cells_of(cb, result.axes))
-    shape = tuple(len(result.axes[n].labels) for n in INPUT_ORDER)
     for decision, group in result.changes.groupby("decision"):
+        inputs = result.inputs_of[decision]
+        both_invalid = _unanswerable(ca, decision, cells_of(ca, result.axes, decision, inputs)) & _unanswerable(
+            cb, decision, cells_of(cb, result.axes, decision, inputs)
+        )
+        shape = tuple(len(result.axes[n].labels) for n in inputs)
         covered = np.zeros(int(np.prod(shape)), dtype=np.int64)
         for rec in group.to_dict(orient="records"):
+            assert all(rec[n] == "-" for n in INPUT_ORDER if n not in inputs)
             mask = np.ones(shape, dtype=bool)
-            for k, name in enumerate(INPUT_ORDER):
+            for k, name in enumerate(inputs):
                 axis = result.axes[name]
                 kind = "integer" if axis.kind == "integer" else "category"
                 m = parse_cell(rec[name], name, kind).mask(axis)

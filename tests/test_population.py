@@ -49,11 +49,25 @@ def test_columns_and_synthetic_label(pop):
 
 def test_each_assumption_group_sums_to_one():
     table = assumptions()
-    table = table[table["variable"] != "device"]
     sums = table.groupby(["variable", "given"])["share"].sum()
-    # the 10g XG-100 row is a single share (the rest is drawn by area), every other group is complete
-    complete = sums.drop(("device_series", "plan=10g"))
-    np.testing.assert_allclose(complete.to_numpy(), 1.0)
+    # every group is complete; the 10g XG-100 group says with "*" that the rest is drawn by area
+    np.testing.assert_allclose(sums.to_numpy(), 1.0)
+    assert table[table["value"] == "*"][["variable", "given"]].values.tolist() == [["device.series", "plan=10g"]]
+
+
+def test_an_input_without_shares_is_drawn_uniformly(tmp_path):
+    import shutil
+
+    from sonet_policy import load_rulebook
+    from sonet_policy.paths import RULES_DIR
+
+    folder = tmp_path / "kit"
+    shutil.copytree(RULES_DIR, folder)
+    inputs = pd.read_csv(folder / "inputs.csv", dtype=str, keep_default_na=False)
+    row = dict(input="kit_sent", type="boolean", domain="true|false", required="false", empty="false", order="7")
+    pd.concat([inputs, pd.DataFrame([row])], ignore_index=True).fillna("").to_csv(folder / "inputs.csv", index=False)
+    pop = synthetic_population(20_000, seed=3, rulebook=load_rulebook(folder))
+    assert "kit_sent" in pop.columns and abs(pop["kit_sent"].mean() - 0.5) < 4 * np.sqrt(0.25 / 20_000)
 
 
 def test_shares_close_to_the_table(pop):

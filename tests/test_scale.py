@@ -69,7 +69,7 @@ def test_dask_on_a_local_cluster_gives_the_pandas_answers(client, frame):
     assert answers.npartitions == 5
     expected = evaluate(frame)
     _same(answers.compute(), expected)
-    assert set(expected["status"]) == {"ok", "conflict", "invalid", "uncovered"}  # the sample covers every status
+    assert set(expected["status"]) >= {"ok", "conflict", "partial", "uncovered"}  # the sample covers these statuses
 
 
 def test_evaluate_routes_a_dask_frame_to_dask(client, frame):
@@ -115,10 +115,10 @@ def test_rows_keep_their_order_within_and_across_partitions(client, frame):
 def test_partitions_with_and_without_invalid_rows_concatenate(frame):
     # The first partitions hold only valid rows (their error column has no category), the last only invalid ones.
     answers = evaluate(frame)
-    ordered = frame.loc[answers.sort_values("status", key=lambda s: s.eq("invalid")).index]
+    ordered = frame.loc[answers.sort_values("status", key=lambda s: s.isin(["invalid", "partial"])).index]
     got = evaluate_dask(dd.from_pandas(ordered, npartitions=6, sort=False)).compute()
     _same(got, evaluate(ordered))
-    assert got["error"].isna().sum() == (got["status"] != "invalid").sum()
+    assert got["error"].isna().sum() == (~got["status"].isin(["invalid", "partial"])).sum()
 
 
 def test_evaluate_dask_refuses_a_pandas_frame(frame):

@@ -67,11 +67,11 @@ def test_device_combobox_accepts_any_spelling(app, spelling):
     assert app.codes["device_action"] == "mail_exchange"
 
 
-def test_days_control_and_not_stopped_checkbox(app):
+def test_days_control_and_its_empty_checkbox(app):
     app.set(area="west", plan="other", device="RV-230SE", setup="v6plus_router")
-    assert app.not_stopped.value and app.days.disabled
+    assert app.empty["days_since_phone_stop"].value and app.days.disabled
     assert app.scenario["days_since_phone_stop"] is None
-    app.not_stopped.value = False
+    app.empty["days_since_phone_stop"].value = False
     assert not app.days.disabled
     app.days.value = 31
     assert app.codes["ipv4"] == "pppoe_router"
@@ -93,10 +93,11 @@ def test_cards_carry_japanese_text_rule_ids_and_clauses(app):
 def test_invalid_combination_shows_why_not_a_traceback(app):
     app.set(plan="sml", setup="wlan_router_10g")
     markup = shown_html(app.out)
-    assert app.codes == {"scenario": "invalid"}
+    assert app.codes["ipv4"] == app.codes["wifi"] == app.codes["device_action"] == "invalid"
+    assert app.codes["procedure"] != "invalid"  # procedure does not read plan or setup
     assert "data-code='invalid'" in markup
     assert "10ギガ" in markup and "Traceback" not in markup
-    assert "invalid: setup:" in app.summary()
+    assert "error: setup:" in app.summary()
 
 
 def test_unknown_device_names_the_nearest_models(app):

@@ -1,0 +1,213 @@
+"""Answer a pandas frame of scenarios: one output row per input row, vectorised (no per-row Python loop).
+
+:func:`sonet_policy.evaluate.evaluate` is the public entry (it also takes a Dask frame); this module holds the
+pandas evaluation that it and :mod:`sonet_policy.scale` share.
+
+Each decision is answered on its own: a row whose field is missing or invalid leaves unanswered only the
+decisions that read that field (their columns are empty), and the others are answered. ``status`` says how
+the row as a whole went (:data:`STATUSES`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .engine import CompiledBook
+from .rules import RuleBook, default_rulebook
+from .scenario import encode
+
+#: Row statuses, in the order of their categories: ``ok`` every decision answered with a code; ``uncovered``
+#: every decision answered, some by no rule (and none in conflict); ``conflict`` every decision answered,
+#: some with rules that disagree; ``partial`` some decisions answered, others not (a field they read is
+#: missing or invalid, or a constraint rules the combination out: see ``error``); ``invalid`` no decision
+#: could be answered.
+STATUSES = ("ok", "uncovered", "conflict", "partial", "invalid")
+_KEY_TABLE_LIMIT = 1 << 20  # row keys (combinations of outcomes) up to which status and rules are tabled once
+
+
+def output_columns(book: RuleBook) -> list[str]:
+    """The answer columns of :func:`evaluate`, in order."""
+    cols: list[str] = []
+    for name, spec in book.decisions.items():
+        cols.append(name)
+        cols.extend(f"{name}_{out}" for out in spec.outputs[1:])
+    return [*cols, "status", "error", "rules", "rulebook_hash"]
+
+
+def _smallest(n_categories: int) -> type:
+    return np.int8 if n_categories < 127 else np.int16 if n_categories < 32767 else np.int32
+
+
+@dataclass
+class _Group:
+    """Decisions that read the same inputs: per cell their columns' codes and an id of the combination of their
+    outcomes (the last id: unanswered), each table indexed by ``cell + 1`` (entry 0: an unanswered row)."""
+
+    inputs: tuple[str, ...]
+    names: list[str]
+    n_cells: int
+    columns: dict[str, tuple[pd.CategoricalDtype, np.ndarray]]
+    combo: np.ndarray  # (n_cells + 1,) int64
+    combos: np.ndarray  # (n_combos, len(names)) outcome ids
+    combo_key: np.ndarray | None = None  # combo * the group's stride in the row key
+
+
+@dataclass
+class _Tables:
+    groups: list[_Group]
+    radix: list[int]
+    strides: list[int]
+    key_space: int
+    status: np.ndarray | None  # per key: index into STATUSES (None when the key space is too large to table)
+    rules: tuple[pd.CategoricalDtype, np.ndarray] | None
+
+
+def _from_outcomes(values: list[str], outcome_id: np.ndarray) -> tuple[pd.CategoricalDtype, np.ndarray]:
+    cats = sorted(set(values))
+    pos = {v: i for i, v in enumerate(cats)}
+    lut = np.array([pos[v] for v in values], dtype=np.int64)
+    codes = np.concatenate([[-1], lut[outcome_id]])  # entry 0: unanswered
+    return pd.CategoricalDtype(cats), codes.astype(_smallest(len(cats)))
+
+
+def _tables(compiled: CompiledBook) -> _Tables:
+    """Everything evaluate looks up, built once per compiled book (cached)."""
+    cache = compiled.book._cache
+    hit = cache.get("evaluate_tables")
+    if hit is not None and hit[0] is compiled:
+        return hit[1]
+    book = compiled.book
+    groups = []
+    for inputs, names in compiled.groups():
+        grids = [compiled.decisions[d] for d in names]
+        n = grids[0].n_cells
+        columns = {}
+        for name, grid in zip(names, grids, strict=True):
+            columns[name] = _from_outcomes([o.code for o in grid.outcomes], grid.outcome_id)
+            for out in book.decisions[name].outputs[1:]:
+                alts = [o.alternatives if out == "alternatives" else "" for o in grid.outcomes]
+                columns[f"{name}_{out}"] = _from_outcomes(alts, grid.outcome_id)
+        stacked = np.stack([g.outcome_id for g in grids], axis=1)
+        combos, combo_id = np.unique(stacked, axis=0, return_inverse=True)
+        combo = np.concatenate([[len(combos)], combo_id.reshape(-1)]).astype(np.int64)
+        groups.append(_Group(inputs, names, n, columns, combo, combos))
+    radix = [len(g.combos) + 1 for g in groups]
+    strides = [int(np.prod(radix[k + 1 :], dtype=np.int64)) for k in range(len(radix))]
+    key_space = int(np.prod(radix, dtype=object))
+    for g, stride in zip(groups, strides, strict=True):
+        g.combo_key = g.combo * stride
+    tables = _Tables(groups, radix, strides, key_space, None, None)
+    if key_space <= _KEY_TABLE_LIMIT:
+        status, texts = _describe_keys(compiled, tables, np.arange(key_space, dtype=np.int64))
+        cats = sorted(set(texts))
+        pos = {t: i for i, t in enumerate(cats)}
+        codes = np.array([pos[t] for t in texts], dtype=np.int64)
+        codes[status == STATUSES.index("invalid")] = -1
+        tables.status = status.astype(np.int8)
+        tables.rules = (pd.CategoricalDtype(cats), codes.astype(_smallest(len(cats))))
+    cache["evaluate_tables"] = (compiled, tables)
+    return tables
+
+
+_UNANSWERED, _CONFLICT, _UNCOVERED, _ANSWERED = 1, 2, 4, 8  # status flags of a group's combination
+
+
+def _group_flags(compiled: CompiledBook, g: _Group) -> np.ndarray:
+    """Per combination of the group (+ unanswered): the OR of the status flags of its decisions."""
+    flags = np.zeros(len(g.combos) + 1, dtype=np.int64)
+    for c, combo in enumerate(g.combos):
+        for k, name in enumerate(g.names):
+            status = compiled.decisions[name].outcomes[int(combo[k])].status
+            flags[c] |= _ANSWERED | (_CONFLICT if status == "conflict" else _UNCOVERED if status == "uncovered" else 0)
+    flags[-1] = _UNANSWERED
+    return flags
+
+
+def _status_of_flags(flags: np.ndarray) -> np.ndarray:
+    """Row status (index into STATUSES) from the OR of its groups' flags."""
+    status = np.zeros(len(flags), dtype=np.int8)
+    status[(flags & _UNCOVERED) > 0] = STATUSES.index("uncovered")
+    status[(flags & _CONFLICT) > 0] = STATUSES.index("conflict")
+    status[(flags & _UNANSWERED) > 0] = STATUSES.index("partial")
+    status[(flags & _ANSWERED) == 0] = STATUSES.index("invalid")
+    return status
+
+
+def _describe_keys(compiled: CompiledBook, tables: _Tables, keys: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Per row key: the status (index into STATUSES) and the rules text (rule ids in decision order)."""
+    flags = np.zeros(len(keys), dtype=np.int64)
+    per_decision: dict[str, np.ndarray] = {}
+    for g, stride, radix in zip(tables.groups, tables.strides, tables.radix, strict=True):
+        c = (keys // stride) % radix
+        flags |= _group_flags(compiled, g).take(c)
+        for k, name in enumerate(g.names):
+            outcomes = compiled.decisions[name].outcomes
+            text = np.array([" ".join(outcomes[int(i)].rules) for i in g.combos[:, k]] + [""], dtype=object)
+            per_decision[name] = text.take(c)
+    columns = [per_decision[name] for name in compiled.decisions]
+    texts = [" ".join(filter(None, parts)) for parts in zip(*columns, strict=True)]
+    return _status_of_flags(flags), texts
+
+
+def rules_categories_known(book: RuleBook) -> bool:
+    """Whether the ``rules`` column's categories are fixed by the book (else they depend on the rows)."""
+    return _tables(book.compiled()).rules is not None
+
+
+def evaluate_frame(frame: pd.DataFrame, *, rulebook: RuleBook | None = None) -> pd.DataFrame:
+    """:func:`sonet_policy.evaluate.evaluate` for a pandas frame (see there).
+
+    >>> evaluate_frame(pd.DataFrame()).columns[-4:].tolist()
+    ['status', 'error', 'rules', 'rulebook_hash']
+    """
+    book = rulebook or default_rulebook()
+    compiled = book.compiled()
+    tables = _tables(compiled)
+    enc = encode(frame, compiled)
+    n = len(frame)
+    data: dict[str, pd.Categorical] = {}
+    columns: dict[str, pd.Categorical] = {}
+    key = np.zeros(n, dtype=np.int64)
+    for g in tables.groups:
+        # Unanswered rows (cell -1) read entry 0 of every table. The row index is intp, made in one pass (numpy's
+        # take converts any other index type on every call).
+        row = np.add(enc.cells[g.inputs], 1, dtype=np.intp)
+        for col, (dtype, lut) in g.columns.items():
+            columns[col] = pd.Categorical.from_codes(lut.take(row), dtype=dtype, validate=False)
+        key += g.combo_key.take(row)
+    if tables.status is not None:
+        status_codes = tables.status.take(key)
+        rules_dtype, rules_lut = tables.rules
+        rules_codes = rules_lut.take(key)
+    else:  # too many combinations to table once: describe the ones present
+        present, inverse = np.unique(key, return_inverse=True)
+        status, texts = _describe_keys(compiled, tables, present)
+        # categories in order of first appearance, object dtype (no copy into Arrow strings)
+        lut, uniques = pd.factorize(np.asarray(texts, dtype=object))
+        lut = np.asarray(lut, dtype=np.int64)
+        cats = pd.Index(uniques, dtype=object)
+        lut[status == STATUSES.index("invalid")] = -1
+        inverse = inverse.reshape(-1)
+        status_codes, rules_codes = status.take(inverse), lut.take(inverse)
+        rules_dtype = pd.CategoricalDtype(cats)
+    for col in output_columns(book):
+        if col == "status":
+            data[col] = pd.Categorical.from_codes(status_codes, categories=list(STATUSES), validate=False)
+        elif col == "error":
+            cats, remap = np.unique(np.asarray(enc.messages, dtype=str), return_inverse=True)
+            lut = np.append(remap.reshape(-1), -1)  # error id -1 (no error) reads the last entry
+            codes = lut.take(enc.error_id) if enc.messages else np.full(n, -1, dtype=np.int8)
+            # Text categories even when no row has an error (an empty list would give object categories, and
+            # frames with and without errors could then not be concatenated: Dask partitions, CSV chunks).
+            categories = pd.Index(cats.tolist(), dtype="str")
+            data[col] = pd.Categorical.from_codes(codes, categories=categories, validate=False)
+        elif col == "rules":
+            data[col] = pd.Categorical.from_codes(rules_codes, dtype=rules_dtype, validate=False)
+        elif col == "rulebook_hash":
+            data[col] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[book.hash], validate=False)
+        else:
+            data[col] = columns[col]
+    return pd.DataFrame(data, index=frame.index, copy=False)
