@@ -81,22 +81,20 @@ def axes(book: RuleBook) -> dict[str, Axis]:
 
 
 def positions(frame: pd.DataFrame, *, rulebook: RuleBook) -> dict[str, np.ndarray]:
-    """Per input, each row's position on its axis (-1 for an invalid row): how a frame of raw scenarios (any
-    device spelling, yes/no) meets the condition columns. The one other place that reads the engine.
+    """Per input, each row's position on its axis (-1 where that field is missing or invalid): how a frame of
+    raw scenarios (any device spelling, yes/no) meets the condition columns. The one other place that reads the
+    engine. A combination a constraint rules out keeps its positions: the decisions it blocks come back
+    unanswered from :func:`evaluate`, and an invariant reading one of them does not apply.
 
     >>> from sonet_policy import default_rulebook
     >>> row = pd.DataFrame([dict(area="west", plan="sml", device="pr600ki", setup="wlan_1g", keep_number="no")])
     >>> int(positions(row, rulebook=default_rulebook())["device"][0])
     0
     """
-    from .engine import INPUT_ORDER
     from .scenario import encode
 
-    compiled = rulebook.compiled()
-    cell, _, _ = encode(frame, compiled)
-    ok = cell >= 0
-    pos = np.unravel_index(np.where(ok, cell, 0), compiled.shape)
-    return {name: np.where(ok, p, -1) for name, p in zip(INPUT_ORDER, pos, strict=True)}
+    enc = encode(frame, rulebook.compiled())
+    return {name: enc.positions(name) for name in rulebook.inputs}
 
 
 def domain_of(book: RuleBook, name: str) -> tuple[str, ...] | None:
@@ -273,8 +271,11 @@ def applies_and_violations(frame: pd.DataFrame, *, rulebook: RuleBook | None = N
     (True, False)
     """
     book = rulebook or default_rulebook()
-    names, shape, applies, broken = _domain_table(book)
     ids = [i.invariant_id for i in load_invariants(book)]
+    if not ids:  # nothing to check (and no domain to enumerate)
+        empty = pd.DataFrame(index=frame.index, columns=[], dtype=bool)
+        return empty, empty.copy()
+    names, shape, applies, broken = _domain_table(book)
     pos = positions(frame, rulebook=book)
     valid = np.ones(len(frame), dtype=bool)
     for name in names:
@@ -288,9 +289,11 @@ def applies_and_violations(frame: pd.DataFrame, *, rulebook: RuleBook | None = N
 
 
 def _domain_table(book: RuleBook) -> tuple[list[str], tuple[int, ...], np.ndarray, np.ndarray]:
-    """Every combination of every input, checked once per book through :func:`evaluate` (cached): per
-    combination (row-major over :func:`axes`) whether each invariant applies and whether it is broken. A
-    scenario's answers depend only on its combination, so any frame is checked by looking its rows up here."""
+    """Every combination of the inputs the invariants involve (their decisions' inputs, their conditions and
+    the constraints'; each decision is answered over its own inputs, so the others cannot change the answers
+    they read), checked once per book through :func:`evaluate` (cached): per combination (row-major over
+    those inputs in :func:`axes` order) whether each invariant applies and whether it is broken. Any frame is
+    checked by looking its rows up here."""
     names, shape, _, _, _, applies, broken = _domain(book)
     return names, shape, applies, broken
 
@@ -301,7 +304,9 @@ def _domain(book: RuleBook) -> tuple:
     cache = book._cache
     if "invariant_domain" not in cache:
         grid = axes(book)
-        names = list(grid)
+        invariants = load_invariants(book)
+        wanted = {name for inv in invariants for name in _involved_inputs(book, inv)}
+        names = [name for name in grid if name in wanted]
         frame, pos = _grid_frame(book, names)
         answers = evaluate(frame, rulebook=book)
         applies, broken = _check(book, load_invariants(book), frame, answers, pos, with_applies=True)
@@ -319,12 +324,13 @@ def _check(
     *,
     with_applies: bool = False,
 ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
-    valid = ~_is_in(answers["status"], {"invalid"})
     grid = axes(book)
     out: dict[str, np.ndarray] = {}
     applies: dict[str, np.ndarray] = {}
     for inv in invariants:
-        mask = valid.copy()
+        mask = np.ones(len(frame), dtype=bool)
+        for d in inv.decisions:  # a decision left unanswered (a field it reads invalid, ruled out) says nothing
+            mask &= answers[d].notna().to_numpy()
         for name, cond in inv.conditions.items():
             if cond.any:
                 continue
@@ -386,6 +392,8 @@ def findings(book: RuleBook) -> list[dict]:
     ['INV-ROUTER-IPV4']
     """
     out: list[dict] = []
+    if not load_invariants(book):
+        return out
     index = book.rule_index
     _, _, frame, pos, answers, _, broken_all = _domain(book)
     rules_of: dict[str, tuple[np.ndarray, list[str]]] = {}

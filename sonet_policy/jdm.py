@@ -27,17 +27,19 @@ The ``answers`` node turns the collected rows into one key per decision, named a
 names its columns: ``result["ipv4"]`` is the code, ``"conflict"`` when the matched rows disagree and
 ``"uncovered"`` when none matched; ``result["ipv4_alternatives"]`` the alternatives (``a|b``; empty unless
 ``ok``); ``result["rules"]`` the rule ids that decided, decision by decision (a list); ``result["status"]`` is
-``ok``, ``uncovered``, ``conflict`` (at least one decision) or ``invalid``; ``result["rulebook_hash"]`` the
+``ok``, ``uncovered``, ``conflict`` (at least one decision), ``partial`` or ``invalid`` (below); ``result["rulebook_hash"]`` the
 rule book. A COLLECT decision of the rule book has one row per collected rule; the ``answers`` node joins their
 codes in the order of ``codes.csv`` (``a|b``) and their alternatives in sorted order, as the kit does.
 
-**Invalid scenarios.** The ``invalid`` table (hit policy ``first``) matches a scenario that the kit would not
-answer: a value outside an input's domain (a category value that is not one of the canonical ones, a device
-that is not a catalogue model, a boolean that is not ``true``/``false``, a day count that is not a whole number
-at or above the minimum, a required input that is null), then each constraint of ``constraints.csv`` (its
-message is the kit's ``error``, ``field: message``). Then ``result["status"] == "invalid"``, ``result["error"]``
-says why, and the decision keys are null, as in ``evaluate``. zen-engine leaves null keys out of the result:
-read them with ``result.get(...)``.
+**Invalid fields, partial answers.** The ``invalid`` table (hit policy ``collect``) lists every check a
+scenario fails, as the kit reads it: a value outside an input's domain (a category value that is not one of the
+canonical ones, a device that is not a catalogue model, a boolean that is not ``true``/``false``, a day count
+that is not a whole number at or above the minimum, a required input that is null), then each constraint of
+``constraints.csv`` (over its own inputs; its message is the kit's ``error``, ``field: message``). Each row
+names the decisions it leaves unanswered (those that read the input; those the constraint blocks): their keys
+are null, the other decisions are answered, ``result["status"]`` is ``partial`` (``invalid`` when no decision
+is answered) and ``result["error"]`` joins the failed checks with ``; ``, as in ``evaluate``. zen-engine leaves
+null keys out of the result: read them with ``result.get(...)``.
 
 **Normalise before the engine.** The graph compares canonical values: ``area`` ``"west"``, the catalogue model
 (``"PR-600KI"``, not ``ＰＲ－６００ＫＩ``), booleans ``true``/``false``, the day count as a number or null (the
@@ -159,33 +161,43 @@ def _node(node_id: str, name: str, kind: str, x: int, y: int, content: dict | No
 
 
 def _invalid_table(book: RuleBook, compiled: CompiledBook) -> dict:
+    """The checks a scenario can fail, each a row (hit policy ``collect``: every failed check is listed): an
+    input outside its domain, then each constraint of ``constraints.csv``. A row outputs the kit's ``error``
+    text (``field: message``), its constraint id, and ``blocks``: the decisions it leaves unanswered (those that
+    read the input; those a constraint blocks), as :func:`~sonet_policy.evaluate` answers partially."""
     names = list(book.inputs)
     columns = [_column(book, f"invalid_in_{n}", n) for n in names]
     rows = []
-    for n in names:
+    for k, n in enumerate(names):
         message = f"{n}: not a canonical value (normalise the scenario before the engine)"
-        row = {"_id": f"invalid_domain_{n}", "_description": f"the domain of {n}"}
+        row = {"_id": f"invalid_domain_{k}", "_description": f"the domain of {n}"}
         row.update({f"invalid_in_{m}": _domain_test(compiled, m) if m == n else "" for m in names})
+        blocks = [d for d, spec in book.decisions.items() if n in spec.inputs]
         row.update(invalid_out_error=_literal(message), invalid_out_constraint="null")
+        row["invalid_out_blocks"] = _literal(blocks)
         rows.append(row)
-    for c in book.constraints:
+    for cg in compiled.constraints:
+        c = cg.constraint
         row = {
             "_id": f"invalid_{c.constraint_id}",
             "_description": f"{c.constraint_id}; clauses: {', '.join(c.source)}",
         }
         for n in names:
-            cond = c.conditions.get(n)
-            positions = tuple(range(len(compiled.axes[n].labels))) if cond is None else _positions(cond, compiled, n)
-            row[f"invalid_in_{n}"] = zen_test(compiled, n, positions)
-        field = f"{c.field}: " if c.field else ""
-        row["invalid_out_error"] = _literal(f"{field}{c.message}")
+            # a constraint reads its own inputs; it holds only where each of them has a value of its domain
+            if n in cg.inputs:
+                row[f"invalid_in_{n}"] = zen_test(compiled, n, _positions(c.conditions[n], compiled, n))
+            else:
+                row[f"invalid_in_{n}"] = ""
+        row["invalid_out_error"] = _literal(cg.message)
         row["invalid_out_constraint"] = _literal(c.constraint_id)
+        row["invalid_out_blocks"] = _literal(list(cg.blocks))
         rows.append(row)
     outputs = [
         {"id": "invalid_out_error", "name": "error", "field": "error"},
         {"id": "invalid_out_constraint", "name": "constraint", "field": "constraint"},
+        {"id": "invalid_out_blocks", "name": "blocks", "field": "blocks"},
     ]
-    return {"hitPolicy": "first", "inputs": columns, "outputs": outputs, "rules": rows, **_SINGLE}
+    return {"hitPolicy": "collect", "inputs": columns, "outputs": outputs, "rules": rows, **_SINGLE}
 
 
 def _positions(cond: Condition, compiled: CompiledBook, name: str) -> tuple[int, ...]:
@@ -215,12 +227,12 @@ def _any_of(tests: list[str]) -> str:
     return "(" + " or ".join(tests) + ")" if tests else "false"
 
 
-def _collect_join(flags: list[tuple[str, str]]) -> str:
-    """ZEN text joining with ``|`` the values whose flag holds, in the given order (ZEN has no ``join``)."""
+def _collect_join(flags: list[tuple[str, str]], sep: str = "|") -> str:
+    """ZEN text joining with ``sep`` the values whose flag holds, in the given order (ZEN has no ``join``)."""
     pieces = []
     for k, (value, flag) in enumerate(flags):
         before = _any_of([f for _, f in flags[:k]])
-        pieces.append(f'({flag} ? ({before} ? {_literal("|" + value)} : {_literal(value)}) : "")')
+        pieces.append(f'({flag} ? ({before} ? {_literal(sep + value)} : {_literal(value)}) : "")')
     return " + ".join(pieces) if pieces else '""'
 
 
@@ -251,7 +263,12 @@ def _answer_expressions(book: RuleBook, decision: str, rules: list[DmnRule]) -> 
             )
         ]
         exprs.extend((o, f'len({hits}) == 1 ? {hits}[0].{o} : ""') for o in outs[1:])
-    return [(key, f"$.error != null ? null : {value}") for key, value in exprs]
+    return [(key, f"{_blocked(decision)} ? null : {value}") for key, value in exprs]
+
+
+def _blocked(decision: str) -> str:
+    """ZEN: a failed check (the ``invalid`` table) leaves ``decision`` unanswered."""
+    return f"some($nodes.invalid, contains(#.blocks, {_literal(decision)}))"
 
 
 def to_jdm(rulebook: RuleBook | None = None) -> dict:
@@ -282,19 +299,24 @@ def to_jdm(rulebook: RuleBook | None = None) -> dict:
     for k, decision in enumerate(book.decisions, start=1):
         table = _decision_table(book, decision, regions[decision])
         nodes.append(_node(f"table_{decision}", decision, "decisionTableNode", 320, k * step, table))
-    expressions = [("error", "$nodes.invalid.error")]
+    checks = _invalid_table(book, compiled)["rules"]
+    flags = [
+        (json.loads(r["invalid_out_error"]), f"some($nodes.invalid, #.error == {r['invalid_out_error']})")
+        for r in checks
+    ]
+    expressions = [("error", f"len($nodes.invalid) == 0 ? null : {_collect_join(flags, '; ')}")]
     for decision in book.decisions:
         expressions.extend(_answer_expressions(book, decision, regions[decision]))
     codes = ", ".join(f"$.{d}" for d in book.decisions)
     expressions.append(
         (
             "status",
-            f'$.error != null ? "invalid" : "conflict" in [{codes}] ? "conflict" '
-            f': "uncovered" in [{codes}] ? "uncovered" : "ok"',
+            f'all([{codes}], # == null) ? "invalid" : some([{codes}], # == null) ? "partial" '
+            f': "conflict" in [{codes}] ? "conflict" : "uncovered" in [{codes}] ? "uncovered" : "ok"',
         )
     )
-    flat = ", ".join(f"flatten(map($nodes.{d}, #.rules))" for d in book.decisions)
-    expressions.append(("rules", f"$.error != null ? null : flatten([{flat}])"))
+    flat = ", ".join(f"({_blocked(d)} ? [] : flatten(map($nodes.{d}, #.rules)))" for d in book.decisions)
+    expressions.append(("rules", f'$.status == "invalid" ? null : flatten([{flat}])'))
     expressions.append(("rulebook_hash", _literal(book.hash)))
     answers = {
         "expressions": [{"id": f"answers_{key}", "key": key, "value": value} for key, value in expressions],
