@@ -4,9 +4,11 @@ behind a pair.
 
 A heat map that colours a pair orange as soon as one corner of it is unanswered overstates: one uncovered
 combination of the other inputs makes the whole row orange. Here each pair gets the share of its scenarios
-in each state. A scenario is one cell of the compiled grid: a combination of input values the rules tell
-apart (every category value, false/true, and each interval of days that the rules cut, the empty value
-included), counted once each; combinations a constraint rules out are not scenarios.
+in each state. A scenario is one combination of input values the rules tell apart (every category value,
+false/true, and each interval of days that the rules cut, the empty value included: the product of every
+input's axis), counted once each. Each decision is answered on its own: a combination a constraint rules out
+for a decision (one that reads an input of the constraint) is not a scenario of that decision, and still one of
+the decisions the constraint does not block.
 
 Everything is computed with public functions: the scenarios are :func:`scenario_grid` (the compiled axes of
 the book), answered by :func:`~sonet_policy.evaluate.evaluate`; findings come from
@@ -42,10 +44,11 @@ def default_axes(rulebook: RuleBook | None = None) -> tuple[str, str]:
 
 
 def scenario_grid(rulebook: RuleBook | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every combination of input values the rules tell apart, one row each, inputs as columns in the order of
-    ``inputs.csv``. Returns ``(scenarios, labels)``: ``scenarios`` as :func:`evaluate` reads them (an integer
-    input holds the first value of its interval, or None for the empty value; booleans as ``true``/``false``),
-    ``labels`` the same rows with each value's name on its axis (``0-31``, ``>=32``, ``empty``).
+    """Every combination of input values the rules tell apart (the product of every input's axis:
+    ``book.compiled().dense_cells`` rows), one row each, inputs as columns in the order of ``inputs.csv``. Returns
+    ``(scenarios, labels)``: ``scenarios`` as :func:`evaluate` reads them (an integer input holds the first value
+    of its interval, or None for the empty value; booleans as ``true``/``false``), ``labels`` the same rows with
+    each value's name on its axis (``0-31``, ``>=32``, ``empty``).
 
     >>> scenarios, labels = scenario_grid()
     >>> len(scenarios) == len(labels), list(scenarios.columns) == list(default_rulebook().inputs)
@@ -100,12 +103,12 @@ def coverage_shares(
         raise ValueError(f"the two axes must be different inputs (both are {rows!r})")
     scenarios, labels = scenario_grid(book)
     answers = evaluate(scenarios, rulebook=book)
-    valid = (answers["status"] != "invalid").to_numpy()
-    keys = labels.loc[valid, [rows, columns]].reset_index(drop=True)
     axes = book.compiled().axes
     full = pd.MultiIndex.from_product([list(axes[rows].labels), list(axes[columns].labels)], names=[rows, columns])
     parts = []
     for decision in book.decisions:
+        valid = answers[decision].notna().to_numpy()  # the decision is answered (partial answers count)
+        keys = labels.loc[valid, [rows, columns]].reset_index(drop=True)
         codes = answers.loc[valid, decision].astype(str).reset_index(drop=True)
         state = codes.map(lambda c: _STATE_OF_CODE.get(c, "covered"))
         counts = (

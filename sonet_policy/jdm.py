@@ -27,9 +27,10 @@ The ``answers`` node turns the collected rows into one key per decision, named a
 names its columns: ``result["ipv4"]`` is the code, ``"conflict"`` when the matched rows disagree and
 ``"uncovered"`` when none matched; ``result["ipv4_alternatives"]`` the alternatives (``a|b``; empty unless
 ``ok``); ``result["rules"]`` the rule ids that decided, decision by decision (a list); ``result["status"]`` is
-``ok``, ``uncovered``, ``conflict`` (at least one decision), ``partial`` or ``invalid`` (below); ``result["rulebook_hash"]`` the
-rule book. A COLLECT decision of the rule book has one row per collected rule; the ``answers`` node joins their
-codes in the order of ``codes.csv`` (``a|b``) and their alternatives in sorted order, as the kit does.
+``ok``, ``uncovered``, ``conflict`` (at least one decision), ``partial`` or ``invalid`` (below);
+``result["rulebook_hash"]`` the rule book. A COLLECT decision of the rule book has one row per collected rule; the
+``answers`` node joins their codes in the order of ``codes.csv`` (``a|b``) and their alternatives in sorted order,
+as the kit does.
 
 **Invalid fields, partial answers.** The ``invalid`` table (hit policy ``collect``) lists every check a
 scenario fails, as the kit reads it: a value outside an input's domain (a category value that is not one of the

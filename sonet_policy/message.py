@@ -112,9 +112,10 @@ def customer_message(
 
     Per decision, in the book's order: its heading, the answer, the next step (``next_step_ja`` of
     codes.csv where the book has it), with ``clauses`` the page's clauses the deciding rules cite, the
-    alternatives, the footnotes that apply; a sentence already given is not repeated. An invalid scenario
-    gives an empty message whose notes say why. Raises ValueError when ``rulebook`` is not the book that
-    made the explanation.
+    alternatives, the footnotes that apply; a sentence already given is not repeated. A decision left
+    unanswered (a partial answer: a field it reads is missing or invalid) is left out with a note saying why;
+    an invalid scenario (no decision answered) gives an empty message whose notes say why. Raises ValueError
+    when ``rulebook`` is not the book that made the explanation.
 
     >>> from sonet_policy import explain
     >>> e = explain(area="west", plan="other", device="RV-230SE", setup="v6plus_router", keep_number=False,
@@ -141,7 +142,12 @@ def customer_message(
     for d in explanation.decisions:
         if d.status != "ok":
             rules = ", ".join(r.rule_id for r in d.fired)
-            why = "the page gives no answer" if d.status == "uncovered" else f"the page's rules disagree ({rules})"
+            if d.status == "invalid":  # a partial answer: a field this decision reads is missing or invalid
+                why = f"not answered ({d.label_en})"
+            elif d.status == "uncovered":
+                why = "the page gives no answer"
+            else:
+                why = f"the page's rules disagree ({rules})"
             notes.append(f"{d.decision} left out of the message: {why} for this scenario")
             continue
         lines.extend(_decision_lines(d, book, next_ja, clauses=clauses, seen=seen))

@@ -57,8 +57,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .devices import build_catalogue, device_row_area, expand_notation
-from .paths import PAGE_TXT, RULES_DIR
+from .devices import build_catalogue, expand_notation
+from .paths import PAGE_TXT, RULES_DIR, SOURCE_DIR
 from .rules import RuleBook, load_rulebook
 from .source import CLAUSE_COLUMNS, NORMATIVE_KINDS, cited_hash, text_key
 from .splitter import split_page
@@ -77,7 +77,7 @@ CLAUSE_REPORT_COLUMNS = [
     "new_line",
     "section",
 ]
-DEVICE_COLUMNS = ["change", "area", "model", "row"]
+SECTION_SCOPE_CSV = SOURCE_DIR / "section_scope.csv"
 REVISION_COLUMNS = ["reviewed", "revision", "previous_text_ja"]
 
 
@@ -212,7 +212,7 @@ class RevisionReport:
     * ``clauses``: one row per clause (:data:`CLAUSE_REPORT_COLUMNS`): status, ids, texts, similarity (edited),
       ``moved``, lines and section; new-page order, removed clauses last;
     * ``stale_rules``: every rule and constraint citing an edited or removed clause, with old and new text;
-    * ``devices``: models added to or removed from a device row (:data:`DEVICE_COLUMNS`);
+    * ``devices``: models added to or removed from a device row (change, the scope value of its table, model, row);
     * ``device_answers``: device rows whose answer text changed (row, area, old_answer, new_answer);
     * ``numbers``: numbers that changed inside cited clauses, with the rule cells that use them;
     * ``problems``: lines of the new page that could not be parsed (line, text, problem);
@@ -280,9 +280,11 @@ class RevisionReport:
             lines.append(f"  {s['rule_id']} ({s['table']}): {', '.join(c['clause_id'] for c in s['clauses'])}")
         lines.append(f"device changes: {len(self.devices)}")
         for rec in self.devices.to_dict(orient="records"):
-            lines.append(f"  {rec['change']}: {rec['model']} ({rec['area']}, row {rec['row']})")
+            scope = rec[self.devices.columns[1]]
+            lines.append(f"  {rec['change']}: {rec['model']} ({scope}, row {rec['row']})")
         for rec in self.device_answers.to_dict(orient="records"):
-            lines.append(f"  answer of row {rec['row']} ({rec['area']}): {rec['old_answer']} → {rec['new_answer']}")
+            scope = rec[self.device_answers.columns[1]]
+            lines.append(f"  answer of row {rec['row']} ({scope}): {rec['old_answer']} → {rec['new_answer']}")
         lines.append(f"numbers changed in cited clauses: {len(self.numbers)}")
         for n in self.numbers:
             cells = "; ".join(f"{u['rule_id']}.{u['column']} = {u['cell']}" for u in n["cells"]) or "no rule cell"
@@ -336,13 +338,33 @@ def _new_id(prev: str | None, taken: set[str], *, stem_hint: str | None = None) 
     return f"{stem}{k}"
 
 
-def _device_rows(table: pd.DataFrame, rows: set[str]) -> tuple[pd.DataFrame, list[dict]]:
-    """Per device-table row: its models (expanded as the catalogue expands them) and its area (as the catalogue
-    files it); a row whose model cell is not in the notation is a problem (line, text, problem), left out."""
+def table_scopes(path: Path | str = SECTION_SCOPE_CSV) -> tuple[str, dict[str, str]]:
+    """The sections whose table rows are device rows, from ``data/source/section_scope.csv`` (``applies_to``
+    ``input=value``): the input those tables are scoped by, and per section its value (the device tables of
+    each area). Nothing of the page is named here: the file says which sections and which input.
+
+    >>> name, scopes = table_scopes()
+    >>> name, sorted(set(scopes.values()))
+    ('area', ['east', 'west'])
+    """
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    names, scopes = [], {}
+    for section, applies_to in zip(frame["section"], frame["applies_to"], strict=True):
+        name, _, value = str(applies_to).partition("=")
+        if name.strip() and value.strip() and "|" not in value:
+            names.append(name.strip())
+            scopes[str(section).strip()] = value.strip()
+    return (names[0] if names else "scope"), scopes
+
+
+def _device_rows(table: pd.DataFrame, rows: set[str], scopes: dict[str, str]) -> tuple[pd.DataFrame, list[dict]]:
+    """Per device-table row: its models (expanded as the catalogue expands them) and its scope value (the
+    section's ``applies_to`` value); a row whose model cell is not in the notation is a problem (line, text,
+    problem), left out."""
     problems, out = [], []
     for cid in table.index:
-        area = device_row_area(cid) if cid in rows else None
-        if area is None:
+        scope = scopes.get(str(table.at[cid, "section"])) if cid in rows else None
+        if scope is None:
             continue
         text = table.at[cid, "text_ja"]
         try:
@@ -351,8 +373,8 @@ def _device_rows(table: pd.DataFrame, rows: set[str]) -> tuple[pd.DataFrame, lis
             problems.append(dict(line=table.at[cid, "line"], text=text, problem=f"device row {cid}: {exc}"))
             continue
         answer = " | ".join(p.strip() for p in text.split("|")[1:])
-        out.extend(dict(row=cid, area=area, model=m, answer=answer) for m in models)
-    return pd.DataFrame(out, columns=["row", "area", "model", "answer"]), problems
+        out.extend(dict(row=cid, scope=scope, model=m, answer=answer) for m in models)
+    return pd.DataFrame(out, columns=["row", "scope", "model", "answer"]), problems
 
 
 def _integer_inputs(book: RuleBook) -> set[str]:
@@ -527,15 +549,16 @@ def compare(new_page: str, *, rulebook: RuleBook | str | Path | None = None) -> 
 
     old_rows = set(old.index[_table_rows(book_page_segments(book), old)])
     new_rows = {new_ids[k] for k, s in enumerate(segs) if s.row}
-    before_dev, _ = _device_rows(old, old_rows)
-    after_dev, dev_problems = _device_rows(new_table.set_index("clause_id", drop=False), new_rows)
-    b = set(map(tuple, before_dev[["area", "model", "row"]].values.tolist()))
-    a = set(map(tuple, after_dev[["area", "model", "row"]].values.tolist()))
+    scope_name, scopes = table_scopes()
+    before_dev, _ = _device_rows(old, old_rows, scopes)
+    after_dev, dev_problems = _device_rows(new_table.set_index("clause_id", drop=False), new_rows, scopes)
+    b = set(map(tuple, before_dev[["scope", "model", "row"]].values.tolist()))
+    a = set(map(tuple, after_dev[["scope", "model", "row"]].values.tolist()))
     devices = pd.DataFrame(
-        [dict(change="removed", area=x[0], model=x[1], row=x[2]) for x in sorted(b - a)]
-        + [dict(change="added", area=x[0], model=x[1], row=x[2]) for x in sorted(a - b)],
-        columns=DEVICE_COLUMNS,
-    )
+        [dict(change="removed", scope=x[0], model=x[1], row=x[2]) for x in sorted(b - a)]
+        + [dict(change="added", scope=x[0], model=x[1], row=x[2]) for x in sorted(a - b)],
+        columns=["change", "scope", "model", "row"],
+    ).rename(columns={"scope": scope_name})
     answers_b = before_dev.drop_duplicates("row").set_index("row")
     answers_a = after_dev.drop_duplicates("row").set_index("row")
     answer_rows = []
@@ -544,7 +567,7 @@ def compare(new_page: str, *, rulebook: RuleBook | str | Path | None = None) -> 
             answer_rows.append(
                 dict(
                     row=row,
-                    area=answers_a.at[row, "area"],
+                    scope=answers_a.at[row, "scope"],
                     old_answer=answers_b.at[row, "answer"],
                     new_answer=answers_a.at[row, "answer"],
                 )
@@ -557,7 +580,9 @@ def compare(new_page: str, *, rulebook: RuleBook | str | Path | None = None) -> 
         clauses=report,
         stale_rules=stale,
         devices=devices,
-        device_answers=pd.DataFrame(answer_rows, columns=["row", "area", "old_answer", "new_answer"]),
+        device_answers=pd.DataFrame(answer_rows, columns=["row", "scope", "old_answer", "new_answer"]).rename(
+            columns={"scope": scope_name}
+        ),
         numbers=numbers,
         problems=problems,
         new_clauses=new_table,
@@ -888,7 +913,7 @@ def stale_citations(book: RuleBook) -> list[dict]:
             grid = compiled.decisions[decision]
             proj = _Projection(compiled, book.decisions[decision].inputs)
             i = [r.rule_id for r in grid.rules].index(rid)
-            cells = grid.matches[i, proj.full_cell] & proj.valid
+            cells = grid.matches[i] & proj.valid  # over the decision's own grid, as the audit's other findings
             for name in proj.inputs:
                 cond = item.conditions.get(name)
                 if cond is None or cond.any:
@@ -898,7 +923,7 @@ def stale_citations(book: RuleBook) -> list[dict]:
                 if len(labels) != len(mask):
                     scope[name] = labels[0] if len(labels) == 1 else labels
             first = cells.nonzero()[0]
-            seen = witness(compiled, int(proj.full_cell[first[0]])) if first.size else None
+            seen = witness(compiled, int(first[0]), decision) if first.size else None
         what = f"Rule {rid} of {decision}" if decision else f"Constraint {rid}"
         out.append(
             dict(

@@ -10,6 +10,7 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -254,9 +255,26 @@ def test_message_leaves_out_what_the_page_does_not_answer() -> None:
 
 
 def test_message_of_an_invalid_scenario_is_empty_with_the_reason() -> None:
-    message = customer_message(explain(**(WEST_RV | {"device": "PR-700KI"})))
+    book = default_rulebook()
+    bad = {name: "?" for name, spec in book.inputs.items() if spec.required}  # every decision unanswered
+    e = explain(**bad)
+    assert e.status == "invalid"
+    message = customer_message(e)
     assert message.lines == [] and message.ja == ""
-    assert "PR-700KI" in message.notes[0]
+    assert message.notes[0].startswith("invalid scenario, no message")
+
+
+def test_message_of_a_partial_answer_leaves_out_the_unanswered_decisions() -> None:
+    # An unknown device leaves the decisions that read it unanswered; the others still go to the customer.
+    e = explain(**(WEST_RV | {"device": "PR-700KI"}))
+    assert e.status == "partial"
+    unanswered = {d.decision for d in e.decisions if d.status == "invalid"}
+    message = customer_message(e)
+    assert unanswered and {line.decision for line in message.lines} == {
+        d.decision for d in e.decisions if d.status == "ok"
+    }
+    notes = [n for n in message.notes if "not answered" in n]
+    assert {n.split()[0] for n in notes} == unanswered and all("PR-700KI" in n for n in notes)
 
 
 def test_message_takes_next_step_ja_from_the_book_when_it_has_one(tmp_path: Path) -> None:
@@ -296,10 +314,15 @@ def test_default_axes_are_read_from_the_book() -> None:
 def test_scenario_grid_holds_every_cell_and_evaluate_agrees_with_it() -> None:
     book = default_rulebook()
     scenarios, labels = scenario_grid(book)
-    assert len(scenarios) == book.compiled().n_cells
+    compiled = book.compiled()
+    assert len(scenarios) == compiled.dense_cells  # every combination of every axis (not the per-decision grids)
     assert not scenarios.duplicated().any()
     answers = evaluate(scenarios, rulebook=book)
-    assert int((answers["status"] == "invalid").sum()) == int(book.compiled().invalid.sum())
+    for decision in book.decisions:  # unanswered exactly where a constraint blocking the decision rules it out
+        blocking = [c for c in compiled.constraints if decision in c.blocks]
+        ruled = compiled.ruled_out_over(compiled.inputs, blocking) if blocking else np.zeros(1, dtype=bool)
+        assert int(answers[decision].isna().sum()) == int(ruled.sum()), decision
+    assert (answers["status"] == "partial").any() and not (answers["status"] == "invalid").any()
 
 
 def test_shares_do_not_overstate_a_corner_gap() -> None:
@@ -321,7 +344,7 @@ def test_shares_count_what_evaluate_answers_for_one_pair() -> None:
     scenarios, labels = scenario_grid(book)
     inside = (labels["area"] == "west") & (labels["device"] == "RS-500MI")
     answers = evaluate(scenarios[inside], rulebook=book)
-    answers = answers[answers["status"] != "invalid"]
+    answers = answers[answers["device_action"].notna()]  # the decision answered (a constraint may block it alone)
     assert int(row["scenarios"].iloc[0]) == len(answers)
     assert int(row["gap"].iloc[0]) == int((answers["device_action"] == "uncovered").sum()) > 0
 

@@ -202,7 +202,9 @@ def test_a_combination_the_page_rules_out_is_invalid_with_the_constraint_message
 def test_values_the_kit_would_normalise_are_invalid_not_uncovered(book, decision):
     good = _cases(book)[0]
     for name, spec in book.inputs.items():
-        bad = {"integer": "31", "boolean": "yes", "category": "ＰＲ－６００ＫＩ", "catalogue": "ＰＲ－６００ＫＩ"}[spec.type]
+        bad = {"integer": "31", "boolean": "yes", "category": "ＰＲ－６００ＫＩ", "catalogue": "ＰＲ－６００ＫＩ"}[
+            spec.type
+        ]
         result = decision.evaluate({**good, name: bad})["result"]
         readers = [d for d, spec in book.decisions.items() if name in spec.inputs]
         assert result["status"] in ("invalid", "partial") and result["error"].startswith(f"{name}:"), (name, result)
