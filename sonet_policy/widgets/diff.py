@@ -20,7 +20,7 @@ from .base import _App, error_html, show_html
 
 def what_if_labels() -> dict[str, str]:
     """The named what-ifs of ``data/what_ifs.csv``: label -> name."""
-    from ..diff import what_ifs
+    from ..whatif import what_ifs
 
     table = what_ifs()
     return dict(zip(table["label"], table["what_if"], strict=True))
@@ -34,7 +34,7 @@ def build_what_if(name: str, dst: str | Path) -> Path:
     >>> build_what_if("West adopts East's device table", Path(tempfile.mkdtemp()) / "w").name
     'w'
     """
-    from ..diff import build_what_if as build
+    from ..whatif import build_what_if as build
 
     return build(what_if_labels().get(name, name), dst)
 
@@ -43,7 +43,8 @@ def rules_involved(result: DiffResult) -> pd.DataFrame:
     """The rules named in a diff's changed boxes: rule id, decision, side (before, after or both), boxes.
 
     >>> import tempfile
-    >>> from sonet_policy.diff import diff, west_adopts_east
+    >>> from sonet_policy.diff import diff
+    >>> from sonet_policy.whatif import west_adopts_east
     >>> r = diff(default_rulebook(), west_adopts_east(tempfile.mkdtemp() + "/w"))
     >>> rules_involved(r).set_index("rule_id").loc["DEV-W-2", "side"]
     'before'
