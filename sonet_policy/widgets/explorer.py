@@ -18,8 +18,8 @@ from .base import _App, error_html, show_html
 
 
 def explorer_defaults(book: RuleBook) -> dict[str, object]:
-    """The scenario the explorer starts with, from the declarations: each input's first value (a boolean:
-    true; an integer: empty where empty is a value of its own, else its minimum).
+    """The scenario the explorer starts with, from the declarations: each input's first value (a boolean: what
+    an empty cell reads as, else true; an integer: empty where empty is a value of its own, else its minimum).
 
     >>> list(explorer_defaults(default_rulebook()).values())
     ['east', '10g', 'PR-600KI', 'wlan_1g', True, None]
@@ -27,7 +27,7 @@ def explorer_defaults(book: RuleBook) -> dict[str, object]:
     out: dict[str, object] = {}
     for name, spec in book.inputs.items():
         if spec.type == "boolean":
-            out[name] = True
+            out[name] = spec.empty != "false"  # what an empty cell reads as, else true
         elif spec.type == "integer":
             out[name] = None if spec.empty == "null" else int(spec.minimum)
         else:
