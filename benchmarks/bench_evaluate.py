@@ -206,7 +206,7 @@ def profile(frame: pd.DataFrame) -> None:
     phases = [
         ("_factorize", "factorise the 6 columns (pd.factorize; pyarrow hashing)"),
         ("_encode_catalogue", "catalogue input: normalise the distinct labels, catalogue lookup"),
-        ("encode", "encode in all (factorise + per-field tables + group cell sums + errors)"),
+        ("encode_fields", "encode the fields (factorise + per-field tables)"),
         ("from_codes", "build the categorical columns"),
     ]
     for fn, what in phases:

@@ -18,9 +18,9 @@ Kinds of finding, each judged by the decision's hit policy:
 * ``stale_citation``: a rule or constraint whose ``cited_hash`` no longer matches the clauses it cites (the page
   changed under it; :mod:`sonet_policy.revision`).
 
-A decision reads only some inputs, so its cells are projected onto them (the ``wifi`` table reads area,
-device and setup) and adjacent cells with the same kind and rules are merged into a few boxes
-(:func:`sonet_policy.scope.merge_cells`): one finding per box.
+Each decision is compiled over its own inputs (the ``wifi`` table reads area, device and setup), and adjacent
+cells with the same kind and rules are merged into a few boxes (:func:`sonet_policy.scope.merge_cells`): one
+finding per box. A cell where every scenario is ruled out by a constraint that blocks the decision is no gap.
 
 With a population, each finding counts the rows that fall into its scope (``customers``), and
 :func:`rule_usage` counts per rule the rows it matched, decided and won: a rule that decides no row is dead in
@@ -338,12 +338,12 @@ def audit(rulebook: RuleBook | str | Path | None = None, *, population: pd.DataF
     value), ``rules`` (rule ids), ``clauses`` (clause ids), ``message`` (plain English with the Japanese text of
     the clauses involved) and ``witness`` (one scenario inside the scope, for ``explain(**witness)``; None for
     an uncited clause or a rule whose condition is empty). With ``population`` (a frame of scenarios) a column
-    ``customers`` counts the valid rows inside each finding's scope (a dead rule: the rows it matches; NA for a
-    clause; an inconsistency: the rows that break the invariant inside the scope), then ``invariant`` (the
-    invariant id of an inconsistency) and ``encoding_choices`` (the recorded readings the finding comes from,
-    ``encoding_choices.csv``). Rows are ordered by kind (in the order above), decision (book order), first rule,
-    first cell. Per-rule counts over a population: :func:`rule_usage`. Raises RuleBookError for a folder that
-    fails to load.
+    ``customers`` counts the rows inside each finding's scope that its decision answers (a dead rule: the rows
+    it matches; NA for a clause; an inconsistency: the rows that break the invariant inside the scope), then
+    ``invariant`` (the invariant id of an inconsistency) and ``encoding_choices`` (the recorded readings the
+    finding comes from, ``encoding_choices.csv``). Rows are ordered by kind (in the order above), decision (book
+    order), first rule, first cell. Per-rule counts over a population: :func:`rule_usage`. Raises RuleBookError
+    for a folder that fails to load.
 
     >>> findings = audit()
     >>> sorted(set(findings["kind"]))
@@ -409,7 +409,8 @@ def rows_in_scope(
 ) -> pd.Series:
     """Which rows of ``population`` fall inside one finding (a row of :func:`audit`, or any mapping with
     ``decision`` and ``scope``): a boolean Series on the population's index, so ``population[mask]`` hands back
-    the customers behind a finding. Invalid rows are never inside; an uncited clause holds no row.
+    the customers behind a finding. Rows the finding's decision cannot answer are never inside; an uncited
+    clause holds no row.
 
     >>> frame = pd.DataFrame([dict(area="west", plan="10g", device="RS-500MI", setup="wlan_1g", keep_number="no"),
     ...                       dict(area="east", plan="10g", device="RS-500MI", setup="wlan_1g", keep_number="no")])
@@ -436,12 +437,14 @@ def rows_in_scope(
 
 
 def rule_usage(rulebook: RuleBook | str | Path | None, population: pd.DataFrame) -> pd.DataFrame:
-    """Per rule, how many valid rows of ``population`` it matched, decided and won.
+    """Per rule, how many rows of ``population`` (those its decision answers) it matched, decided and won.
 
     Columns: decision, rule_id, hit_policy, answer, ``matched`` (its conditions hold), ``decided`` (it matched
     and no matching exception overrode it; under UNIQUE/ANY this includes rows where it is one side of a
     conflict), ``won`` (the row's answer came from it), ``dead_in_practice`` (it decided no row; under FIRST
-    and PRIORITY: it won no row). Invalid rows (bad values, ruled-out combinations) count nowhere.
+    and PRIORITY: it won no row).
+    Rows the decision cannot answer (a bad value it reads, a combination a constraint rules out for it) count
+    nowhere.
 
     >>> frame = pd.DataFrame([dict(area="east", plan="sml", device="PR-600KI", setup="wlan_1g",
     ...                            keep_number=True, days_since_phone_stop=None)])

@@ -426,6 +426,16 @@ DEFECTS: list[Defect] = [
         (("ipv4.csv", 7, "days_since_phone_stop", r"lies below the domain \(>= 0\)$"),),
     ),
     Defect(
+        "integer condition reaching below the domain (>=-1)",
+        (("set", "ipv4.csv", 7, "days_since_phone_stop", ">=-1"),),
+        (("ipv4.csv", 7, "days_since_phone_stop", r"^'>=-1' lies below the domain \(>= 0\)$"),),
+    ),
+    Defect(
+        "integer range starting below the domain ([-5,40])",
+        (("set", "ipv4.csv", 7, "days_since_phone_stop", "[-5,40]"),),
+        (("ipv4.csv", 7, "days_since_phone_stop", r"^'\[-5,40\]' lies below the domain \(>= 0\)$"),),
+    ),
+    Defect(
         "value outside the domain",
         (("set", "wifi.csv", 5, "area", "north"),),
         (("wifi.csv", 5, "area", r"^'north' is not a value of area \(east\|west\)$"),),

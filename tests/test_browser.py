@@ -153,10 +153,12 @@ def test_cards_follow_the_controls(page) -> None:
 
 def test_unknown_device_says_why(page) -> None:
     type_into(page, "sp-device", "PR-700KI")
-    invalid = card(page, "scenario")
+    # each decision on its own: the three that read the device say why, procedure and number are answered
+    invalid = card(page, "ipv4")
     sync_api.expect(invalid).to_have_attribute("data-code", "invalid", timeout=WAIT_MS)
     sync_api.expect(invalid).to_contain_text("nearest: PR-600KI")
-    assert card(page, "ipv4").count() == 0
+    sync_api.expect(card(page, "device_action")).to_have_attribute("data-code", "invalid")
+    sync_api.expect(card(page, "procedure")).not_to_have_attribute("data-code", "invalid")
     page.screenshot(path=str(ARTIFACTS / "browser-dashboard-invalid.png"), full_page=True)
 
 

@@ -17,10 +17,11 @@ import pytest
 from sonet_policy import evaluate, load_rulebook
 from sonet_policy.cli import main
 from sonet_policy.conditions import parse_cell
-from sonet_policy.diff import _unanswerable, cells_of, diff, set_cell, west_adopts_east
+from sonet_policy.diff import _unanswerable, cells_of, diff
 from sonet_policy.paths import DEVICES_CSV, RULES_DIR
 from sonet_policy.population import synthetic_population
 from sonet_policy.proposals import read_table, write_table
+from sonet_policy.whatif import set_cell, west_adopts_east
 
 DECISIONS = ("procedure", "number", "ipv4", "wifi", "device_action")
 INPUT_ORDER = ("area", "plan", "device", "setup", "keep_number", "days_since_phone_stop")

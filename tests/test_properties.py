@@ -59,6 +59,10 @@ ODD = st.one_of(
     st.just("x" * 100_000),
     st.sampled_from(["nan", "None", "NaN", "inf", "-1", "1e3", "31.5", "0x1F", "__import__('os')", "<script>"]),
     st.sampled_from([b"bytes", (1, 2), 3 + 4j]),
+    st.builds(list, st.lists(st.text(max_size=5), max_size=2)),  # unhashable: a list, a dict, a set in one row
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    st.just({1, 2}),
+    st.just(10**400),
 )
 
 

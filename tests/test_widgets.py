@@ -323,9 +323,9 @@ def test_diff_view_compares_a_copy_and_leaves_the_baseline_alone():
 
 
 def test_diff_view_takes_an_analysts_folder_and_reports_a_missing_one(tmp_path):
-    from sonet_policy.diff import set_cell
     from sonet_policy.paths import RULES_DIR
     from sonet_policy.population import synthetic_population
+    from sonet_policy.whatif import set_cell
 
     copy = set_cell(RULES_DIR, tmp_path / "copy", "wifi.csv", "WIFI-3", "wifi", "stops")
     view = DiffView(population=synthetic_population(1000, seed=1))

@@ -1,0 +1,77 @@
+"""The widget apps the notebooks and the Voilà dashboard show.
+
+Each app is a class that holds its controls, an ``Output`` widget and a plain compute step that tests call
+directly. Callback output is written as ``out.outputs = ()`` then ``out.append_display_data(HTML(...))``:
+never ``with out:`` and never ``interact``, which break strict nbval and intermittently hang Voilà.
+An app displays as its widget; its plain-text form is a short summary of what it shows (nbval compares it).
+
+* :class:`ScenarioExplorer`: one scenario, five answer cards, recomputed on every change (explain takes about 20 ms).
+* :class:`AuditView`: the audit's findings, a coverage heat map and each finding's witness (needs
+  :mod:`sonet_policy.audit`).
+* :class:`PopulationView`: a synthetic customer base evaluated in one call (needs :mod:`sonet_policy.population`).
+* :class:`DiffView`: a baseline against a changed copy (needs :mod:`sonet_policy.diff`).
+
+>>> app = ScenarioExplorer(area="west", plan="other", device="rv-230se", setup="v6plus_router",
+...                        keep_number=False, days=31)
+>>> app.codes["device_action"], app.codes["ipv4"]
+('mail_exchange', 'pppoe_router')
+"""
+
+from __future__ import annotations
+
+from .audit import (
+    FINDING_SORTS,
+    AuditView,
+    coverage_counts,
+    coverage_heatmap,
+    coverage_matrix,
+    findings_table,
+    uncited_clauses,
+)
+from .base import STATUS_COLOURS, STATUS_ORDER, PNGFigure, error_html, render_png, show_html
+from .dashboard import Dashboard, dashboard
+from .diff import CHANGE_VIEW_COLUMNS, DiffView, build_what_if, rules_involved, what_if_labels
+from .explorer import (
+    AnswerCards,
+    ScenarioExplorer,
+    answer_cards,
+    domain_options,
+    explain_scenario,
+    explorer_defaults,
+)
+from .population import SYNTHETIC_NOTE, PopulationImpact, PopulationView, groupings, impact_bars, population_impact
+
+__all__ = [
+    "CHANGE_VIEW_COLUMNS",
+    "FINDING_SORTS",
+    "STATUS_COLOURS",
+    "STATUS_ORDER",
+    "SYNTHETIC_NOTE",
+    "AnswerCards",
+    "AuditView",
+    "Dashboard",
+    "DiffView",
+    "PNGFigure",
+    "PopulationImpact",
+    "PopulationView",
+    "ScenarioExplorer",
+    "answer_cards",
+    "build_what_if",
+    "coverage_counts",
+    "coverage_heatmap",
+    "coverage_matrix",
+    "dashboard",
+    "domain_options",
+    "error_html",
+    "explain_scenario",
+    "explorer_defaults",
+    "findings_table",
+    "groupings",
+    "impact_bars",
+    "population_impact",
+    "render_png",
+    "rules_involved",
+    "show_html",
+    "uncited_clauses",
+    "what_if_labels",
+]

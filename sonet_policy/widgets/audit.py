@@ -1,0 +1,258 @@
+"""The coverage audit app: findings, a coverage heat map and each finding's witness."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import ipywidgets as w
+import numpy as np
+import pandas as pd
+
+from ..engine import CompiledBook, broadcast
+from ..rules import RuleBook, default_rulebook
+
+if TYPE_CHECKING:  # matplotlib and the diff module load only when a view needs them
+    pass
+
+from .base import STATUS_COLOURS, STATUS_ORDER, PNGFigure, _App, error_html, render_png, show_html
+from .explorer import ScenarioExplorer
+
+_STATUS_RANK = {"ok": 0, "uncovered": 1, "conflict": 2}
+
+
+def _matrix_inputs(book: RuleBook) -> tuple[str, str]:
+    """The two inputs a coverage matrix spans: a category input (rows) and the catalogue (columns), else the
+    first two inputs."""
+    kinds = {n: s.type for n, s in book.inputs.items()}
+    cols = next((n for n, t in kinds.items() if t == "catalogue"), None)
+    rows = next((n for n, t in kinds.items() if t == "category" and n != cols), None)
+    names = [n for n in book.inputs if n not in (rows, cols)]
+    rows = rows or names.pop(0)
+    cols = cols or names.pop(0)
+    return rows, cols
+
+
+def coverage_matrix(book: RuleBook, decision: str) -> pd.DataFrame:
+    """Rows x columns (a category input x the catalogue: see :func:`_matrix_inputs`) for one decision:
+    ``conflict`` if any valid combination of the other inputs is a conflict, else ``gap`` if any is uncovered,
+    else ``covered`` (``n/a``: every combination ruled out).
+
+    >>> m = coverage_matrix(default_rulebook(), "procedure")
+    >>> m.shape, set(m.to_numpy().ravel())
+    ((2, 40), {'covered'})
+    """
+    compiled: CompiledBook = book.compiled()
+    grid = compiled.decisions[decision]
+    rows, cols = _matrix_inputs(book)
+    rank_of_outcome = np.array([_STATUS_RANK[o.status] for o in grid.outcomes], dtype=np.int8)
+    rank = np.where(grid.invalid, -1, rank_of_outcome[grid.outcome_id])
+    dims = (*grid.inputs, *(n for n in (rows, cols) if n not in grid.inputs))
+    full = broadcast(rank, grid.inputs, grid.shape, dims)
+    full = np.broadcast_to(full, tuple(len(compiled.axes[n].labels) for n in dims))
+    worst = full.max(axis=tuple(k for k, n in enumerate(dims) if n not in (rows, cols))) if len(dims) > 2 else full
+    kept = [n for n in dims if n in (rows, cols)]
+    if kept != [rows, cols]:
+        worst = worst.T
+    labels = np.array(["n/a", *STATUS_ORDER], dtype=object)[worst + 1]
+    return pd.DataFrame(
+        labels,
+        index=pd.Index(compiled.axes[rows].labels, name=rows),
+        columns=pd.Index(compiled.axes[cols].labels, name=cols),
+    )
+
+
+def coverage_counts(book: RuleBook) -> pd.DataFrame:
+    """How many (area, device) pairs each decision covers, leaves a gap in, or answers in conflict.
+
+    >>> coverage_counts(default_rulebook()).loc["procedure", "covered"]
+    np.int64(80)
+    """
+    rows = {d: coverage_matrix(book, d).stack().value_counts() for d in book.decisions}
+    frame = pd.DataFrame(rows).T.reindex(columns=list(STATUS_ORDER)).fillna(0).astype("int64")
+    frame.index.name = "decision"
+    return frame
+
+
+def coverage_heatmap(book: RuleBook) -> PNGFigure:
+    """The heat map areas x devices, one panel per decision, coloured covered / gap / conflict."""
+    from matplotlib.colors import ListedColormap
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
+    decisions = list(book.decisions)
+    fig = Figure(figsize=(12, 1.3 * len(decisions) + 1.2), dpi=90, layout="constrained")
+    axes = fig.subplots(len(decisions), 1, squeeze=False)[:, 0]
+    cmap = ListedColormap(["#bdbdbd", *(STATUS_COLOURS[s] for s in STATUS_ORDER)])
+    value = {"n/a": 0, **{s: k + 1 for k, s in enumerate(STATUS_ORDER)}}
+    for ax, name in zip(axes, decisions, strict=True):
+        m = coverage_matrix(book, name)
+        ax.imshow(m.replace(value).to_numpy(dtype=float), cmap=cmap, vmin=0, vmax=3, aspect="auto")
+        ax.set_yticks(range(len(m.index)), list(m.index), fontsize=8)
+        ax.set_xticks(range(len(m.columns)), list(m.columns) if ax is axes[-1] else [], rotation=90, fontsize=7)
+        ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+    fig.legend(
+        handles=[Patch(color=STATUS_COLOURS[s], label=s) for s in STATUS_ORDER],
+        loc="outside upper center",
+        ncols=3,
+        fontsize=9,
+    )
+    return render_png(fig, f"coverage heat map: {len(decisions)} decisions x areas x {len(book.models)} devices")
+
+
+def _cell_text(value: object) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={'|'.join(map(str, v)) if isinstance(v, list) else v}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):  # an encoding choice (a dict) shows as its id
+        return ", ".join(str(v.get("choice_id", v)) if isinstance(v, dict) else str(v) for v in value)
+    return str(value)
+
+
+FINDING_SORTS = ("kind", "decision", "rules", "scope")
+
+
+def findings_table(findings: pd.DataFrame, *, sort_by: str = "kind") -> pd.DataFrame:
+    """The audit's findings as text columns for a table, sorted by ``sort_by`` (a stable sort: ties keep the
+    audit's order). The ``#`` column is the finding's row in the audit (what :class:`AuditView` lists).
+
+    >>> from sonet_policy.audit import audit
+    >>> findings_table(audit(), sort_by="decision")["decision"].is_monotonic_increasing
+    True
+    """
+    if sort_by not in findings.columns:
+        raise ValueError(f"cannot sort findings by {sort_by!r}; choose one of {', '.join(findings.columns)}")
+    table = pd.DataFrame({"#": range(len(findings))}, index=findings.index)
+    for col in findings.columns:
+        table[col] = findings[col].map(_cell_text).astype("str") if col != "customers" else findings[col]
+    key = "#" if sort_by == "kind" else sort_by
+    return table.sort_values(key, kind="stable").reset_index(drop=True)
+
+
+def uncited_clauses(book: RuleBook) -> pd.DataFrame:
+    """The page's clauses that no rule and no constraint cites (``normative`` says whether one should be).
+
+    >>> set(uncited_clauses(default_rulebook()).columns) >= {"clause_id", "normative", "text_ja"}
+    True
+    """
+    cited = {cid for rules in book.rules.values() for r in rules for cid in r.source}
+    cited |= {cid for c in book.constraints for cid in c.source}
+    clauses = book.clauses.reset_index(drop=True) if "clause_id" in book.clauses.columns else book.clauses.reset_index()
+    out = clauses[~clauses["clause_id"].isin(sorted(cited))]
+    return out[["clause_id", "section", "normative", "text_ja", "text_en"]].reset_index(drop=True)
+
+
+def _finding_label(i: int, rec: pd.Series) -> str:
+    head = f"#{i} {rec['kind']}" + (f" · {rec['decision']}" if rec["decision"] else "")
+    text = _cell_text(rec["scope"]) or _cell_text(rec["rules"])
+    return f"{head}: {text}"[:110]
+
+
+class AuditView(_App):
+    """The coverage audit: findings table (sortable), heat map, uncited clauses, and each finding's witness
+    in the explorer's answer view. The audit runs at start and again on the button (it reloads the rule book
+    from its folder, so edits to the CSVs show).
+
+    >>> view = AuditView()
+    >>> view.pick(view.witness_options()[0][1])
+    >>> view.explorer.explanation.status in ("uncovered", "conflict", "ok")
+    True
+    """
+
+    def __init__(self, *, rulebook: RuleBook | None = None, population: pd.DataFrame | None = None) -> None:
+        self.book = rulebook or default_rulebook()
+        self.population = population
+        self.sort_by = w.Dropdown(options=list(FINDING_SORTS), value="kind", description="sort by")
+        self.sort_by.add_class("sp-audit-sort")
+        self.rerun = w.Button(description="Reload rule book and re-run the audit", layout=w.Layout(width="320px"))
+        self.finding = w.Dropdown(description="witness of", layout=w.Layout(width="720px"))
+        self.finding.add_class("sp-audit-finding")
+        self.table_out, self.map_out, self.clauses_out = w.Output(), w.Output(), w.Output()
+        self.explorer = ScenarioExplorer(rulebook=self.book)
+        self.findings = pd.DataFrame()
+        self.run()
+        self.sort_by.observe(lambda change: self.show_table(), names="value")
+        self.finding.observe(lambda change: self._show_witness(change["new"]), names="value")
+        self.rerun.on_click(lambda button: self.run(reload=True))
+        self.widget = w.VBox(
+            [
+                self.rerun,
+                w.HTML("<h3>Findings</h3>"),
+                self.sort_by,
+                self.table_out,
+                w.HTML("<h3>Coverage: areas x devices per decision</h3>"),
+                self.map_out,
+                w.HTML("<h3>Clauses no rule cites</h3>"),
+                self.clauses_out,
+                w.HTML("<h3>A finding's witness in the explorer</h3>"),
+                self.finding,
+                self.explorer.widget,
+            ]
+        )
+        self.widget.add_class("sp-audit")
+
+    def run(self, *, reload: bool = False) -> None:
+        """Run the audit (reloading the rule book from its folder first when ``reload``) and redraw."""
+        from ..audit import audit
+        from ..rules import load_rulebook
+
+        try:
+            if reload:
+                self.book = load_rulebook(self.book.folder)
+                self.explorer.book = self.book
+            self.findings = audit(self.book, population=self.population)
+            self.heatmap = coverage_heatmap(self.book)
+            self.uncited = uncited_clauses(self.book)
+        except Exception as exc:  # a broken CSV shows its problems in the app
+            for out in (self.table_out, self.map_out, self.clauses_out):
+                show_html(out, error_html(exc))
+            return
+        self.show_table()
+        show_html(self.map_out, self.heatmap.html())
+        if self.uncited.empty:
+            show_html(self.clauses_out, "<p>Every clause of the page is cited by a rule or a constraint.</p>")
+        else:
+            show_html(self.clauses_out, self.uncited.to_html(index=False, escape=True))
+        options = self.witness_options()
+        self.finding.options = options  # (resets the value to None)
+        if options:
+            self.finding.value = options[0][1]
+        self._show_witness(self.finding.value)  # the dropdown and the explorer agree from the start
+
+    def witness_options(self) -> list[tuple[str, int]]:
+        """``(label, row)`` of every finding that has a witness scenario."""
+        return [
+            (_finding_label(i, rec), i)
+            for i, (_, rec) in enumerate(self.findings.iterrows())
+            if isinstance(rec["witness"], dict)
+        ]
+
+    def table(self) -> pd.DataFrame:
+        return findings_table(self.findings, sort_by=self.sort_by.value)
+
+    def show_table(self) -> None:
+        if self.findings.empty:
+            show_html(self.table_out, "<p>No findings: every decision answers every valid combination once.</p>")
+            return
+        show_html(self.table_out, self.table().to_html(index=False, escape=True))
+
+    def pick(self, row: int) -> None:
+        """Choose finding ``row`` in the dropdown: the explorer moves to its witness."""
+        if row not in {value for _, value in self.finding.options}:
+            raise ValueError(f"finding {row} has no witness scenario")
+        if self.finding.value != row:
+            self.finding.value = row  # the observer shows the witness
+        else:
+            self._show_witness(row)
+
+    def _show_witness(self, row: int | None) -> None:
+        if row is not None:
+            self.explorer.set(**self.findings.iloc[int(row)]["witness"])
+
+    def summary(self) -> str:
+        counts = self.findings["kind"].value_counts() if not self.findings.empty else pd.Series(dtype="int64")
+        text = ", ".join(
+            f"{k} {counts.get(k, 0)}"
+            for k in ("gap", "conflict", "overlap", "dead_rule", "uncited_clause", "inconsistency")
+        )
+        return f"AuditView: {len(self.findings)} finding(s): {text}; sorted by {self.sort_by.value}"

@@ -1,0 +1,254 @@
+"""The scenario explorer: controls built from the declared inputs, and the answer cards."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import ipywidgets as w
+
+from ..explain import Explanation, explain, render_html
+from ..rules import RuleBook, default_rulebook
+
+if TYPE_CHECKING:  # matplotlib and the diff module load only when a view needs them
+    pass
+
+from .base import _App, error_html, show_html
+
+
+def explorer_defaults(book: RuleBook) -> dict[str, object]:
+    """The scenario the explorer starts with, from the declarations: each input's first value (a boolean: what
+    an empty cell reads as, else true; an integer: empty where empty is a value of its own, else its minimum).
+
+    >>> list(explorer_defaults(default_rulebook()).values())
+    ['east', '10g', 'PR-600KI', 'wlan_1g', True, None]
+    """
+    out: dict[str, object] = {}
+    for name, spec in book.inputs.items():
+        if spec.type == "boolean":
+            out[name] = spec.empty != "false"  # what an empty cell reads as, else true
+        elif spec.type == "integer":
+            out[name] = None if spec.empty == "null" else int(spec.minimum)
+        else:
+            out[name] = spec.domain[0] if spec.domain else ""
+    return out
+
+
+def domain_options(book: RuleBook, name: str) -> list[tuple[str, str]]:
+    """``(label, code)`` pairs of a categorical input, labelled from ``inputs.csv``'s description.
+
+    >>> domain_options(default_rulebook(), "area")
+    [('east · NTT東日本', 'east'), ('west · NTT西日本', 'west')]
+    """
+    spec = book.inputs[name]
+    labels: dict[str, str] = {}
+    for part in spec.description.split(", "):
+        code, sep, label = part.partition(" = ")
+        if sep:
+            labels[code.strip()] = label.strip()
+    return [(f"{code} · {labels[code]}" if code in labels else code, code) for code in spec.domain]
+
+
+@dataclass(frozen=True)
+class AnswerCards:
+    """The explorer's answer view of one explanation: HTML cards in a notebook, the CLI's text as plain text.
+
+    >>> cards = AnswerCards(explain_scenario(explorer_defaults(default_rulebook())))
+    >>> "data-code='keeps_working'" in cards._repr_html_(), repr(cards).startswith("scenario: area")
+    (True, True)
+    """
+
+    explanation: Explanation
+
+    def _repr_html_(self) -> str:
+        return render_html(self.explanation)
+
+    def __repr__(self) -> str:
+        return str(self.explanation)
+
+
+def answer_cards(**scenario: object) -> AnswerCards:
+    """:class:`AnswerCards` of one scenario (keywords as for :func:`~sonet_policy.explain.explain`)."""
+    return AnswerCards(explain(**scenario))
+
+
+def explain_scenario(scenario: Mapping[str, object], *, rulebook: RuleBook | None = None) -> Explanation:
+    """The explorer's compute step: :func:`~sonet_policy.explain.explain` of one scenario dict.
+
+    >>> explain_scenario({**explorer_defaults(default_rulebook()), "device": "ＰＲ－６００ＫＩ"}).codes["device_action"]
+    'keeps_working'
+    """
+    return explain(rulebook=rulebook, **dict(scenario))
+
+
+def _css_names(name: str, headers: tuple[str, ...]) -> list[str]:
+    """CSS classes of an input's control: ``sp-<input>`` and ``sp-<alias>`` for each ASCII header alias."""
+    out = [f"sp-{name.replace('_', '-')}"]
+    for h in headers:
+        if h.isascii() and h.replace("_", "").replace("-", "").isalnum():
+            out.append(f"sp-{h.replace('_', '-')}")
+    return out
+
+
+class ScenarioExplorer(_App):
+    """Controls for one scenario, built from the book's declared inputs (``inputs.csv``), and its answer
+    cards, recomputed on every change.
+
+    A category input is a dropdown, a catalogue input a combobox taking any spelling, a boolean a checkbox, an
+    integer a number box (with an "empty" checkbox where empty is a value of its own). Keywords set the first
+    scenario (input names or their header aliases); ``set(...)`` changes controls as a person would;
+    ``inputs[name]`` is an input's control, ``empty[name]`` its "empty" checkbox; ``explanation``, ``codes`` and
+    ``html`` hold what the cards show.
+
+    >>> app = ScenarioExplorer()
+    >>> app.set(plan="sml", setup="wlan_router_10g")
+    >>> app.explanation.status, "10g" in app.explanation.error
+    ('partial', True)
+    """
+
+    def __init__(self, *, rulebook: RuleBook | None = None, **scenario: object) -> None:
+        self.book = rulebook or default_rulebook()
+        self.inputs: dict[str, w.ValueWidget] = {}
+        self.empty: dict[str, w.Checkbox] = {}
+        for name, spec in self.book.inputs.items():
+            label = f"{name} {spec.label_ja}".strip()
+            if spec.type == "category":
+                control = w.Dropdown(options=domain_options(self.book, name), description=label)
+            elif spec.type == "catalogue":
+                control = w.Combobox(
+                    options=list(spec.domain),
+                    ensure_option=False,
+                    continuous_update=False,
+                    placeholder="any spelling",
+                    description=label,
+                )
+            elif spec.type == "boolean":
+                control = w.Checkbox(description=f"{spec.label_en or name} {spec.label_ja}".strip(), indent=True)
+            else:
+                control = w.BoundedIntText(min=int(spec.minimum), max=10**9, description=label)
+                if spec.empty == "null":
+                    box = w.Checkbox(description=f"{spec.label_en or name}: empty", indent=True)
+                    for css in _css_names(name, spec.headers):
+                        box.add_class(f"{css}-empty")
+                    self.empty[name] = box
+            for css in _css_names(name, spec.headers):
+                control.add_class(css)
+            self.inputs[name] = control
+        self.out = w.Output()
+        self.out.add_class("sp-answers")
+        for control in self.controls:
+            control.style = {"description_width": "150px"} if not isinstance(control, w.Checkbox) else {}
+            control.layout = w.Layout(width="420px")
+        self.explanation: Explanation | None = None
+        self.html = ""
+        self._holding = True
+        self.set(**{**explorer_defaults(self.book), **scenario})
+        self._holding = False
+        for control in self.controls:
+            control.observe(self._changed, names="value")
+        self.update()
+        choices = [c for n, c in self.inputs.items() if self.book.inputs[n].type in ("category", "catalogue")]
+        others = [c for c in self.controls if not any(c is x for x in choices)]
+        self.widget = w.VBox([w.HBox([w.VBox(choices), w.VBox(others)]), self.out])
+        self.widget.add_class("sp-explorer")
+
+    def __getattr__(self, attr: str) -> w.ValueWidget:
+        """An input's control by its name or a header alias (``app.days``)."""
+        inputs = self.__dict__.get("inputs")
+        book = self.__dict__.get("book")
+        if inputs is not None and book is not None:
+            from ..text import header_key
+
+            name = book.header_lookup().get(header_key(attr))
+            if name in inputs:
+                return inputs[name]
+        raise AttributeError(attr)
+
+    @property
+    def controls(self) -> list[w.ValueWidget]:
+        out: list[w.ValueWidget] = []
+        for name, control in self.inputs.items():
+            out.append(control)
+            if name in self.empty:
+                out.append(self.empty[name])
+        return out
+
+    @property
+    def scenario(self) -> dict[str, object]:
+        """The scenario the controls describe (an integer is None while its "empty" box is ticked)."""
+        out: dict[str, object] = {}
+        for name, control in self.inputs.items():
+            spec = self.book.inputs[name]
+            if spec.type == "boolean":
+                out[name] = bool(control.value)
+            elif spec.type == "integer":
+                out[name] = None if name in self.empty and self.empty[name].value else int(control.value)
+            else:
+                out[name] = control.value
+        return out
+
+    @property
+    def codes(self) -> dict[str, str]:
+        """The code each card shows; ``{"scenario": "invalid"}`` for an invalid scenario."""
+        if self.explanation is None:
+            return {}
+        return self.explanation.codes if self.explanation.status != "invalid" else {"scenario": "invalid"}
+
+    def set(self, **values: object) -> None:
+        """Set controls by input name or header alias (an integer: None ticks its "empty" box)."""
+        lookup = self.book.header_lookup()
+        from ..text import header_key
+
+        named = {}
+        for key, value in values.items():
+            name = key if key in self.inputs else lookup.get(header_key(key))
+            if name is None:
+                raise TypeError(f"unknown control(s): {key}")
+            named[name] = value
+        held, self._holding = self._holding, True
+        try:
+            for name, value in named.items():
+                spec, control = self.book.inputs[name], self.inputs[name]
+                if spec.type == "boolean":
+                    control.value = bool(value)
+                elif spec.type == "integer":
+                    empty = value is None or value == ""
+                    if name in self.empty:
+                        self.empty[name].value = empty
+                    if not empty:
+                        control.value = int(value)  # type: ignore[call-overload]
+                elif spec.type == "catalogue":
+                    control.value = "" if value is None else str(value)
+                else:
+                    control.value = str(value)
+        finally:
+            self._holding = held
+        if not held:
+            self.update()
+
+    def _changed(self, change: dict) -> None:
+        if not self._holding:
+            self.update()
+
+    def update(self) -> None:
+        """Recompute the answer and redraw the cards (an error shows in the app, not as a traceback)."""
+        for name, box in self.empty.items():
+            self.inputs[name].disabled = bool(box.value)
+        try:
+            self.explanation = explain_scenario(self.scenario, rulebook=self.book)
+            self.html = render_html(self.explanation)
+        except Exception as exc:  # shown to the analyst, not swallowed
+            self.explanation = None
+            self.html = error_html(exc)
+        show_html(self.out, self.html)
+
+    def summary(self) -> str:
+        s = self.scenario
+        head = "ScenarioExplorer: " + " ".join(f"{k}={'empty' if v is None else v}" for k, v in s.items())
+        if self.explanation is None:
+            return f"{head}\n  error (see the app)"
+        if self.explanation.status == "invalid":
+            return f"{head}\n  invalid: {self.explanation.error}"
+        error = f"\n  error: {self.explanation.error}" if self.explanation.error else ""
+        return head + "\n  " + " ".join(f"{k}={v}" for k, v in self.codes.items()) + error

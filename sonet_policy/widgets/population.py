@@ -1,0 +1,193 @@
+"""The population impact app: a (synthetic) customer base evaluated in one call, counts and bar plots."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import ipywidgets as w
+import numpy as np
+import pandas as pd
+
+from ..rules import RuleBook, default_rulebook
+
+if TYPE_CHECKING:  # matplotlib and the diff module load only when a view needs them
+    pass
+
+from .base import PNGFigure, _App, error_html, render_png, show_html
+
+SYNTHETIC_NOTE = (
+    "SYNTHETIC customer base: invented customers drawn from documented shares "
+    "(sonet_policy.population.assumptions()), not So-net figures."
+)
+
+
+def groupings(book: RuleBook) -> dict[str, tuple[str, ...]]:
+    """The groupings the population view offers: the first two category inputs together, then each alone.
+
+    >>> list(groupings(default_rulebook()))[0]
+    'area and plan'
+    """
+    names = [n for n, spec in book.inputs.items() if spec.type == "category"]
+    out: dict[str, tuple[str, ...]] = {}
+    if len(names) >= 2:
+        out[f"{names[0]} and {names[1]}"] = (names[0], names[1])
+    out.update({n: (n,) for n in names})
+    return out
+
+
+@dataclass
+class PopulationImpact:
+    """A customer base, its answers (one ``evaluate`` call) and the counts the population view shows."""
+
+    population: pd.DataFrame
+    answers: pd.DataFrame
+    summary: pd.DataFrame  # impact_summary by the grouping
+    counts: pd.DataFrame  # impact (tidy: group, decision, code, customers, share)
+    by: tuple[str, ...]
+
+    @property
+    def synthetic(self) -> bool:
+        return bool(self.population.attrs.get("synthetic", False))
+
+    def totals(self) -> pd.DataFrame:
+        """Customers per code of each decision over the whole base: index (decision, code), customers, share."""
+        whole = self.counts.groupby(["decision", "code"], sort=True)["customers"].sum().astype("int64").to_frame()
+        whole["share"] = (whole["customers"] / max(len(self.population), 1)).round(4)
+        return whole
+
+
+def population_impact(
+    population: pd.DataFrame, *, by: tuple[str, ...] | None = None, rulebook: RuleBook | None = None
+) -> PopulationImpact:
+    """Evaluate ``population`` in one call and count the impact per group of ``by``.
+
+    >>> from sonet_policy.population import synthetic_population
+    >>> result = population_impact(synthetic_population(500, seed=1))
+    >>> int(result.summary["customers"].sum()), result.synthetic
+    (500, True)
+    """
+    from ..evaluate import evaluate
+    from ..population import impact, impact_summary
+
+    if by is None:
+        from ..population import default_by
+
+        by = default_by(rulebook)
+    answers = evaluate(population, rulebook=rulebook)
+    return PopulationImpact(
+        population,
+        answers,
+        impact_summary(answers, population, by=by),
+        impact(answers, population, by=by),
+        tuple(by),
+    )
+
+
+def impact_bars(result: PopulationImpact) -> PNGFigure:
+    """Bar plots per group: customers by device action (stacked), and customers who lose IPv4 or Wi-Fi or
+    fall into a gap or conflict."""
+    from matplotlib.figure import Figure
+
+    s = result.summary
+    labels = [" / ".join(map(str, row)) for row in s[list(result.by)].itertuples(index=False)] if result.by else ["all"]
+    x = np.arange(len(s))
+    fig = Figure(figsize=(13, 4.2), dpi=90, layout="constrained")
+    left, right = fig.subplots(1, 2)
+    bottom = np.zeros(len(s))
+    from ..population import impact_measures
+
+    table = impact_measures()
+    stacked = table[table["kind"] == "each_code"]
+    prefix = stacked["measure"].iloc[0] if not stacked.empty else "\0"
+    for col in [c for c in s.columns if c.startswith(prefix)]:
+        left.bar(x, s[col], bottom=bottom, label=col.removeprefix(prefix))
+        bottom += s[col].to_numpy()
+    # every valid customer has one device action: a code above, or no answer (a gap or a conflict)
+    unanswered = s["customers"].to_numpy() - s["invalid"].to_numpy() - bottom
+    left.bar(x, unanswered, bottom=bottom, label="gap or conflict", color="#9e9e9e", hatch="//")
+    left.set_title(stacked["decision"].iloc[0].replace("_", " ") if not stacked.empty else "", fontsize=10)
+    left.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    measures = [m for m in table.loc[table["kind"] != "each_code", "measure"] if m in s.columns] + ["gap", "conflict"]
+    width = 0.8 / len(measures)
+    for k, col in enumerate(measures):
+        right.bar(x + (k - 1.5) * width, s[col], width=width, label=col)
+    right.set_title(", ".join(m.replace("_", " ") for m in measures), fontsize=10)
+    right.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    for ax in (left, right):
+        ax.set_xticks(x, labels, rotation=30, ha="right", fontsize=8)
+        ax.set_ylabel("customers", fontsize=9)
+    kind = "SYNTHETIC customers" if result.synthetic else "customers"
+    fig.suptitle(f"{len(result.population):,} {kind} by {' and '.join(result.by) or 'nothing'}", fontsize=11)
+    return render_png(fig, f"bar plots: {len(result.population)} {kind} by {', '.join(result.by) or 'nothing'}")
+
+
+class PopulationView(_App):
+    """A synthetic customer base (size and seed as controls) evaluated in one call behind a button: counts
+    tables and bar plots by the chosen grouping. ``population=`` shows an analyst's own frame instead.
+
+    >>> view = PopulationView(n=1000, seed=7)
+    >>> view.run()
+    >>> int(view.result.summary["customers"].sum())
+    1000
+    """
+
+    def __init__(
+        self,
+        *,
+        n: int = 10_000,
+        seed: int = 0,
+        population: pd.DataFrame | None = None,
+        rulebook: RuleBook | None = None,
+    ) -> None:
+        self.book = rulebook or default_rulebook()
+        self.own_population = population
+        self.n = w.BoundedIntText(value=n, min=1, max=5_000_000, description="customers")
+        self.seed = w.IntText(value=seed, description="seed")
+        self.groupings = groupings(self.book)
+        self.by = w.Dropdown(options=list(self.groupings), description="group by")
+        self.button = w.Button(description="Generate and evaluate", button_style="primary")
+        self.out = w.Output()
+        self.result: PopulationImpact | None = None
+        self.button.on_click(lambda button: self.run())
+        note = "" if population is not None else SYNTHETIC_NOTE
+        self.widget = w.VBox(
+            [w.HTML(f"<b>{html.escape(note)}</b>"), w.HBox([self.n, self.seed, self.by, self.button]), self.out]
+        )
+        self.widget.add_class("sp-population")
+        show_html(self.out, "<p>Press the button to generate and evaluate the customer base.</p>")
+
+    def run(self) -> None:
+        """Generate (or take the given frame), evaluate in one call, and show tables and plots."""
+        from ..population import synthetic_population
+
+        try:
+            if self.own_population is not None:
+                population = self.own_population
+            else:
+                population = synthetic_population(int(self.n.value), seed=int(self.seed.value))
+            self.result = population_impact(population, by=self.groupings[self.by.value], rulebook=self.book)
+            plot = impact_bars(self.result)
+        except Exception as exc:  # shown in the app
+            show_html(self.out, error_html(exc))
+            return
+        head = SYNTHETIC_NOTE if self.result.synthetic else "Customer base given by the analyst."
+        show_html(
+            self.out,
+            f"<p><b>{html.escape(head)}</b> {len(population):,} customers.</p>"
+            + self.result.summary.to_html(index=False)
+            + "<h4>Customers per answer (whole base)</h4>"
+            + self.result.totals().to_html()
+            + plot.html(),
+        )
+
+    def summary(self) -> str:
+        kind = "synthetic" if self.own_population is None else "given"
+        if self.result is None:
+            return f"PopulationView ({kind}): not run yet"
+        s = self.result.summary
+        return (
+            f"PopulationView ({kind}): {int(s['customers'].sum())} customers by {', '.join(self.result.by)}; "
+            f"gap {int(s['gap'].sum())}, conflict {int(s['conflict'].sum())}, invalid {int(s['invalid'].sum())}"
+        )
