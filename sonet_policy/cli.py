@@ -106,9 +106,8 @@ def _evaluate_run(args: argparse.Namespace) -> int:
             chunk_bytes=int(args.chunk_mb * 2**20),
         )
     except (ScenarioFileError, LookupError) as exc:  # LookupError: an unknown --encoding
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(str(summary), file=sys.stderr)
+        return _fail(f"error: {exc}", 2)
+    print(_printable(str(summary)), file=sys.stderr)  # headers come from the file: no terminal escapes
     return 0
 
 

@@ -49,9 +49,9 @@ from pathlib import Path
 import numpy as np
 
 from .cli import command, rulebook_from
-from .files import write_atomically
 from .conditions import day_spans
 from .engine import INPUT_ORDER, CompiledBook, Outcome
+from .files import write_atomically
 from .rules import RuleBook, default_rulebook
 
 DMN_NS = "https://www.omg.org/spec/DMN/20191111/MODEL/"

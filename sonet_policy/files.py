@@ -179,11 +179,16 @@ def _kind(path: Path | str) -> str:
         for folder in Path(os.path.abspath(text)).parents:
             if folder.exists():
                 if not folder.is_dir():
-                    raise TargetError(f"{text}: {folder} is a file, not a folder; choose another path", path=text)
+                    raise TargetError(
+                        f"{text}: {folder} is a file, not a folder; choose another path", path=text
+                    ) from None
                 break
         return "new"
     except NotADirectoryError:
-        raise TargetError(f"{text}: a folder on the path is a file; choose another path", path=text) from None
+        folder = next((p for p in Path(os.path.abspath(text)).parents if p.exists() and not p.is_dir()), None)
+        raise TargetError(
+            f"{text}: {folder or 'a folder on the path'} is a file, not a folder; choose another path", path=text
+        ) from None
     except OSError as exc:
         raise _output_error(text, exc) from exc
     if stat.S_ISREG(st.st_mode):
@@ -363,8 +368,8 @@ def neutralise(value: object) -> object:
     """``value`` made safe to open in a spreadsheet: text that a spreadsheet would run as a formula gets a
     leading ``'`` (OWASP's advice); plain numbers such as ``-5`` and anything that is not text are unchanged.
 
-    >>> neutralise("=HYPERLINK(\\"http://x\\")"), neutralise("-5"), neutralise("-2+3+cmd|' /C calc'!A0"), neutralise("ok")
-    ('\\'=HYPERLINK("http://x")', '-5', "'-2+3+cmd|' /C calc'!A0", 'ok')
+    >>> neutralise("=HYPERLINK(A1)"), neutralise("-5"), neutralise("-2+3+cmd|' /C calc'!A0"), neutralise("ok")
+    ("'=HYPERLINK(A1)", '-5', "'-2+3+cmd|' /C calc'!A0", 'ok')
     """
     if isinstance(value, str) and value.startswith(FORMULA_START) and not re.fullmatch(_NUMBER, value):
         return "'" + value
@@ -379,7 +384,7 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     {'memo': ["'=1+1", '-5', 'fine'], "'@x": [1, 2, 3]}
     """
     out = frame
-    for k, name in enumerate(frame.columns):
+    for k in range(len(frame.columns)):
         col = frame.iloc[:, k]
         if not len(col) or (col.dtype.kind not in "OSU" and not isinstance(col.dtype, pd.StringDtype)):
             continue

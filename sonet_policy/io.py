@@ -55,7 +55,7 @@ HEADER_ALIASES: dict[str, str] = {
     "days": "days_since_phone_stop",
 }
 ENCODINGS = {"utf-8-sig": "UTF-8 with BOM", "utf-8": "UTF-8", "cp932": "Shift_JIS (CP932)"}
-_SAMPLE = 1 << 22  # bytes read to detect the encoding
+_SAMPLE = 1 << 22  # bytes read at a time to detect the encoding (the whole file is read)
 # RFC 4180 line ends: Python's csv writer quotes a cell holding a line-end character only when that character
 # is part of the line terminator, so with "\n" a lone "\r" in a cell (pasted from Excel) would split the row.
 _EOL = "\r\n"
@@ -146,7 +146,7 @@ def check_encoding(path: Path | str, encoding: str) -> str:
     >>> check_encoding(p, "utf-8")
     Traceback (most recent call last):
     ...
-    sonet_policy.io.ScenarioFileError: ...s.csv, line 2: not utf-8 text (byte 0x83: ...); it reads as Shift_JIS (CP932): use --encoding cp932
+    sonet_policy.io.ScenarioFileError: ...s.csv, line 2: not utf-8 text (byte 0x83: ...): use --encoding cp932
     """
     try:
         codecs.lookup(encoding)
@@ -226,7 +226,9 @@ def inspect_file(
     path = Path(path)
     if not path.is_file():
         if path.exists():
-            raise ScenarioFileError(f"{path}: not a regular file (a folder, FIFO or device); give a CSV file", path=path)
+            raise ScenarioFileError(
+                f"{path}: not a regular file (a folder, FIFO or device); give a CSV file", path=path
+            )
         raise ScenarioFileError(f"{path}: no such file", path=path)
     forced = encoding
     encoding = check_encoding(path, encoding) if encoding else detect_encoding(path)
@@ -306,7 +308,7 @@ def _chunks(
         iterator=True,
     )
     by_bytes = chunk_bytes is not None and handle is not None
-    size, rows, start = (min(chunksize, 1024) if by_bytes else chunksize), 0, handle.tell() if by_bytes else 0
+    size, rows, start = (min(chunksize, 128) if by_bytes else chunksize), 0, handle.tell() if by_bytes else 0
     with reader:
         while True:
             try:
@@ -463,12 +465,13 @@ def evaluate_file(
             taken.add(new)
     counts = dict.fromkeys(STATUSES, 0)
     totals = {"rows": 0, "blank": 0}
-    bar = _progress(os.path.getsize(source), progress)
+    bar = None
     try:
         with (
             open(source, "rb") as handle,
             open_output(output, encoding="utf-8-sig" if bom else "utf-8", newline="") as out,
         ):
+            bar = _progress(os.path.getsize(source), progress)  # once the output is open: no bar before an error
             first = True
             for chunk in _chunks(source, info, chunksize, handle, chunk_bytes=chunk_bytes):
                 frame, blanks = _prepare(chunk, info)

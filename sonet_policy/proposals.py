@@ -408,7 +408,10 @@ def _proposal_run(args: argparse.Namespace) -> int:
             return 2
         except FileExistsError:
             where = Path(args.root) / args.name
-            print(f"error: proposal {args.name!r} already exists at {where}; edit it or choose another name", file=sys.stderr)
+            print(
+                f"error: proposal {args.name!r} already exists at {where}; edit it or choose another name",
+                file=sys.stderr,
+            )
             return 2
         print(f"proposal {args.name} → {folder} (a copy of {RULES_DIR}); edit its CSVs, then: proposal check")
         return 0
