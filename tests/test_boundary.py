@@ -262,40 +262,64 @@ def test_a_signal_mid_stream_removes_the_temporary_file_and_keeps_the_old_output
 # ---------------------------------------------------------------- 6. concurrent saves ----
 
 SAVER = """
-import sys
+import sys, time, pathlib
+from sonet_policy import RuleBookError
 from sonet_policy.proposals import read_table, save_table
-folder, table, rule, tag = sys.argv[1:5]
-for i in range(8):
-    frame = read_table(f"{folder}/{table}.csv")
-    frame.loc[frame["rule_id"] == rule, "note"] = f"{tag}-{i}"
+folder, table = pathlib.Path(sys.argv[1]), sys.argv[2]
+frame = read_table(folder / f"{table}.csv")
+if table == "codes":  # drop the code nothing uses yet
+    frame = frame[frame["code"] != "maybe"]
+else:  # start using it
+    frame.loc[frame["rule_id"] == "WIFI-3", "wifi"] = "maybe"
+(folder.parent / f"ready-{table}").touch()
+while not (folder.parent / "go").exists():
+    time.sleep(0.001)
+try:
     save_table(folder, table, frame)
-print("saved")
+    print("saved")
+except RuleBookError:
+    print("refused")
 """
 
 
-def test_two_processes_saving_into_one_proposal_take_turns_and_the_book_loads(tmp_path: Path) -> None:
+def test_two_saves_into_one_proposal_take_turns_one_refused_and_the_book_loads(tmp_path: Path) -> None:
+    """Each edit is valid alone (drop an unused code; use it); together they are not. Saved at the same moment,
+    one is saved, the other is refused having written nothing, and the proposal loads."""
     from sonet_policy import load_rulebook
-    from sonet_policy.proposals import create_proposal, read_table
+    from sonet_policy.proposals import create_proposal, read_table, save_table
 
-    folder = create_proposal("together", root=tmp_path)
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", SAVER, str(folder), table, rule, tag],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=ENV,
-        )
-        for table, rule, tag in (("wifi", "WIFI-3", "A"), ("number", "NUM-2", "B"))
-    ]
-    results = [p.communicate(timeout=300) for p in procs]
-    for proc, (out, err) in zip(procs, results, strict=True):
-        assert proc.returncode == 0 and out.strip() == "saved", err[-2000:]
-    load_rulebook(folder)  # loads
-    wifi, number = read_table(folder / "wifi.csv"), read_table(folder / "number.csv")
-    assert wifi.set_index("rule_id").loc["WIFI-3", "note"] == "A-7"
-    assert number.set_index("rule_id").loc["NUM-2", "note"] == "B-7"
-    assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in RULES_DIR.iterdir())  # no temp
+    for round in range(3):
+        root = tmp_path / str(round)
+        folder = create_proposal("together", root=root)
+        codes = read_table(folder / "codes.csv")
+        extra = codes[codes["code"] == "stops"].assign(code="maybe")
+        save_table(folder, "codes", pd.concat([codes, extra], ignore_index=True))
+        before = {t: (folder / f"{t}.csv").read_bytes() for t in ("codes", "wifi")}
+        procs = {
+            table: subprocess.Popen(
+                [sys.executable, "-c", SAVER, str(folder), table],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=ENV,
+            )
+            for table in ("codes", "wifi")
+        }
+        deadline = time.monotonic() + 120
+        while not all((root / f"ready-{t}").exists() for t in procs):
+            assert time.monotonic() < deadline and all(p.poll() is None for p in procs.values())
+            time.sleep(0.01)
+        (root / "go").touch()
+        said = {}
+        for table, proc in procs.items():
+            out, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, err[-2000:]
+            said[table] = out.strip()
+        assert sorted(said.values()) == ["refused", "saved"], said
+        refused = next(t for t, v in said.items() if v == "refused")
+        assert (folder / f"{refused}.csv").read_bytes() == before[refused]  # refused: nothing written
+        load_rulebook(folder)  # the proposal loads
+        assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in RULES_DIR.iterdir())
 
 
 def test_a_save_validates_under_the_lock_so_an_error_means_nothing_was_written(tmp_path: Path) -> None:
