@@ -90,8 +90,8 @@ def _evaluate_run(args: argparse.Namespace) -> int:
     from .io import ScenarioFileError, evaluate_file
 
     book = rulebook_from(args)
-    if args.chunksize < 1 or not args.chunk_mb > 0:
-        print("error: --chunksize must be at least 1 and --chunk-mb more than 0", file=sys.stderr)
+    if args.chunksize < 1 or not 0 < args.chunk_mb < 2**20:  # also refuses nan and inf
+        print("error: --chunksize must be at least 1, --chunk-mb between 0 and 1048576", file=sys.stderr)
         return 2
     try:
         summary = evaluate_file(

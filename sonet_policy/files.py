@@ -127,17 +127,18 @@ def refuse_protected(target: Path | str, *, allow: Path | str | None = None) -> 
     sonet_policy.files.BaselineWriteError: refusing to write ... it is in the baseline rule book ...
     """
     real = Path(os.path.realpath(os.fspath(target)))
-    allowed = _identity(allow) if allow is not None else None
     folders: dict[tuple[int, int], tuple[str, Path]] = {}
     files: dict[tuple[int, int], tuple[str, Path]] = {}
     places: dict[tuple[tuple[int, int], str], tuple[str, Path]] = {}  # (folder identity, name): a file not there
     for what, path in protected():
         ident = _identity(path)
         if path.suffix:  # a file
+            if allow is not None and os.path.realpath(allow) == os.path.realpath(path):
+                continue  # the one protected file this caller writes
             parent = _identity(path.parent)
-            if parent is not None and (allowed is None or allowed != ident):
+            if parent is not None:
                 places[(parent, path.name)] = (what, path)
-            if ident is not None and ident != allowed:
+            if ident is not None:
                 files[ident] = (what, path)
         elif ident is not None:
             folders[ident] = (what, path)
@@ -167,6 +168,8 @@ def _kind(path: Path | str) -> str:
         return "stdout"
     if text.endswith(("/", os.sep, "/.", "/..")) or text in (".", ".."):
         raise TargetError(f"{text} names a folder; give a file name inside it", path=text)
+    if "\0" in text:
+        raise TargetError(f"{text!r} holds a NUL character; no file can have that name", path=text)
     try:
         st = os.stat(text)  # follows symlinks
     except FileNotFoundError:
@@ -243,7 +246,8 @@ def _atomic(path: Path | str, *, allow: Path | str | None) -> Iterator[tuple[Pat
             raise OutputError(path, errno.EACCES, "the file is read-only for you; make it writable or write elsewhere")
     try:
         real.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{real.name}.", suffix=".tmp", dir=real.parent)
+        # the name is cut so that a target whose name is near the 255-byte limit still gets a temporary file
+        fd, tmp = tempfile.mkstemp(prefix=f".{real.name[:100]}.", suffix=".tmp", dir=real.parent)
     except OSError as exc:
         raise _output_error(path, exc) from exc
     try:
@@ -312,7 +316,12 @@ def open_output(
     if kind in ("stdout", "special"):
         if kind == "stdout":
             sys.stdout.flush()
-            handle = open(sys.stdout.fileno(), mode, closefd=False, **text)  # noqa: SIM115
+            try:
+                fileno = sys.stdout.fileno()
+            except (AttributeError, ValueError, OSError):  # a notebook's stdout has no file descriptor
+                yield sys.stdout.buffer if binary else sys.stdout
+                return
+            handle = open(fileno, mode, closefd=False, **text)  # noqa: SIM115
         else:
             refuse_protected(path, allow=allow)
             handle = open(_open_special(path), mode, **text)  # noqa: SIM115

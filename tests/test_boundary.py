@@ -137,6 +137,8 @@ def test_build_devices_is_the_one_writer_of_the_catalogue(tmp_path: Path) -> Non
     assert main(["build-devices"]) == 0  # rebuilding the catalogue at its place is this command's job
     assert DEVICES_CSV.read_bytes() == before  # from the same page, the same catalogue
     assert main(["build-devices", "--output", str(RULES_DIR / "devices.csv")]) == 2
+    DEVICES_CSV.unlink()  # a missing catalogue is rebuilt (the fixture puts it back if not)
+    assert main(["build-devices"]) == 0 and DEVICES_CSV.read_bytes() == before
 
 
 # ---------------------------------------------------------------- 2. special files and links ----
@@ -435,37 +437,51 @@ def test_a_full_disk_is_one_line_exit_1_and_the_old_output_stays(tmp_path: Path)
         subprocess.run(["umount", str(disk)], check=True)
 
 
-def test_permission_denied_is_one_line_exit_1(tmp_path: Path) -> None:
-    locked = tmp_path / "locked"
-    locked.mkdir(mode=0o755)
-    source = scenarios(tmp_path / "s.csv")
-    tmp_path.chmod(0o755)
-    source.chmod(0o644)
-    if os.geteuid() == 0:
-        cmd = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
-        try:
-            subprocess.run([*cmd, sys.executable, "-c", "import sonet_policy"], check=True, env=ENV, timeout=60)
-        except (OSError, subprocess.CalledProcessError):
-            pytest.skip("cannot run the kit as another user here (setpriv)")
-        for parent in tmp_path.parents:  # let the other user reach the scenario file
-            if parent.stat().st_mode & 0o001 == 0:
-                pytest.skip(f"{parent} is closed to other users")
-    else:
-        cmd = []
-        locked.chmod(0o555)
-    result = subprocess.run(
-        [*cmd, sys.executable, "-m", "sonet_policy", "evaluate", "--input", str(source)]
-        + ["--output", str(locked / "answers.csv"), "--no-progress"],
-        capture_output=True,
-        text=True,
-        env=ENV,
-        cwd="/",
-        timeout=120,
-    )
-    assert result.returncode == 1, result.stderr
-    line = one_line(result.stderr)
-    assert str(locked / "answers.csv") in line and "permission denied" in line
-    assert list(locked.iterdir()) == []
+def test_permission_denied_is_one_line_exit_1() -> None:
+    import shutil
+    import tempfile
+
+    if os.geteuid() != 0:
+        pytest.skip("written for root, who is denied nothing: the kit runs as another user with setpriv")
+    cmd = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
+    try:
+        subprocess.run([*cmd, sys.executable, "-c", "import sonet_policy"], check=True, env=ENV, timeout=60)
+    except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired):
+        pytest.skip("cannot run the kit as another user here (setpriv)")
+    base = Path(tempfile.mkdtemp(prefix="sonet-perm-"))  # in /tmp: reachable by the other user
+    try:
+        base.chmod(0o755)
+        source = scenarios(base / "s.csv")
+        source.chmod(0o644)
+        locked = base / "locked"  # root's folder: the other user may not write in it
+        locked.mkdir(mode=0o755)
+        target = locked / "answers.csv"
+        result = subprocess.run(
+            [*cmd, sys.executable, "-m", "sonet_policy", "evaluate", "--input", str(source)]
+            + ["--output", str(target), "--no-progress"],
+            capture_output=True,
+            text=True,
+            env=ENV,
+            cwd="/",
+            timeout=120,
+        )
+        assert result.returncode == 1, result.stderr
+        line = one_line(result.stderr)
+        assert str(target) in line and "permission denied" in line
+        assert list(locked.iterdir()) == []
+        target.write_text("root's answers\n")  # a file the other user may not write: left as it was
+        result = subprocess.run(
+            [*cmd, sys.executable, "-m", "sonet_policy", "population", "--n", "3", "--output", str(target)],
+            capture_output=True,
+            text=True,
+            env=ENV,
+            cwd="/",
+            timeout=120,
+        )
+        assert result.returncode == 1 and str(target) in one_line(result.stderr)
+        assert target.read_text() == "root's answers\n"
+    finally:
+        shutil.rmtree(base)
 
 
 @pytest.mark.parametrize(
