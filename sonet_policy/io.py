@@ -246,7 +246,7 @@ def inspect_file(
     for k, name in enumerate(str(v) for v in raw.iloc[0]):
         if name.strip() and name in seen:  # pandas would rename the second one and the input would be lost
             raise ScenarioFileError(
-                f"{path}: columns {seen[name] + 1} and {k + 1} are both named {name!r}; rename or remove one",
+                f"{path}: columns {seen[name] + 1} and {k + 1} are both named {_cut(name)!r}; rename or remove one",
                 path=path,
                 field=name,
             )
@@ -259,7 +259,7 @@ def inspect_file(
     if twice:
         name, cols = next(iter(twice.items()))
         raise ScenarioFileError(
-            f"{path}: columns {', '.join(repr(c) for c in cols)} all name the input {name!r}; keep one",
+            f"{path}: columns {', '.join(repr(_cut(c)) for c in cols)} all name the input {name!r}; keep one",
             path=path,
             field=name,
         )
@@ -391,9 +391,10 @@ class StreamSummary:
         lines = [f"{self.rows} rows → {self.output}: {counts}"]
         lines.append(f"read {self.input} as {ENCODINGS.get(self.encoding, self.encoding)}")
         if self.renamed:
-            lines.append("columns read as inputs: " + ", ".join(f"{k} → {v}" for k, v in self.renamed.items()))
+            lines.append("columns read as inputs: " + ", ".join(f"{_cut(k)} → {v}" for k, v in self.renamed.items()))
         if self.extra:
-            lines.append("extra columns passed through: " + ", ".join(self.extra))
+            more = f" … and {len(self.extra) - 20} more" if len(self.extra) > 20 else ""
+            lines.append("extra columns passed through: " + ", ".join(_cut(c) for c in self.extra[:20]) + more)
         if self.blank_lines:
             lines.append(f"{self.blank_lines} blank line(s) skipped (every cell empty): not in the output")
         lines.append(f"rule book {self.rulebook_hash}")

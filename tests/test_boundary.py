@@ -437,6 +437,23 @@ def test_a_full_disk_is_one_line_exit_1_and_the_old_output_stays(tmp_path: Path)
         subprocess.run(["umount", str(disk)], check=True)
 
 
+def test_a_device_that_is_always_full_is_one_line_exit_1(tmp_path: Path, capsys) -> None:
+    full = tmp_path / "full"
+    try:
+        os.mknod(full, stat.S_IFCHR | 0o666, os.makedev(1, 7))  # a /dev/full of our own: every write is ENOSPC
+    except PermissionError:
+        pytest.skip("mknod of a character device needs root")
+    source = scenarios(tmp_path / "s.csv")
+    for argv in (
+        ["evaluate", "--input", str(source), "--output", str(full), "--no-progress"],
+        ["population", "--n", "5", "--output", str(full)],
+        ["export-dmn", "--output", str(full)],
+    ):
+        assert main(argv) == 1, argv
+        assert f"cannot write {full}: the disk is full" in one_line(capsys.readouterr().err)
+        assert stat.S_ISCHR(full.lstat().st_mode)
+
+
 def test_permission_denied_is_one_line_exit_1() -> None:
     import shutil
     import tempfile
