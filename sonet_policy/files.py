@@ -399,11 +399,11 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
             continue
         try:
             risky = col.str.startswith(FORMULA_START, na=False).astype(bool)
-        except AttributeError:  # an object column without any text
-            continue
+        except (AttributeError, TypeError):  # an object column of other things (bytes, lists …): cell by cell
+            risky = col.map(lambda v: neutralise(v) is not v).astype(bool)
         if not risky.any():
             continue
-        risky &= ~col.str.fullmatch(_NUMBER, na=False)
+        risky &= ~col[risky].astype(str).str.fullmatch(_NUMBER).reindex(col.index, fill_value=False).astype(bool)
         if not risky.any():
             continue
         if out is frame:

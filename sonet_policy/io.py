@@ -118,8 +118,9 @@ def detect_encoding(path: Path | str) -> str:
     'cp932'
     """
     with open(path, "rb") as handle:
-        head = handle.read(4)
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        head = handle.read(4096)
+    wide = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    if wide or head[:200].count(b"\0") > len(head[:200]) // 4:  # UTF-16 without a BOM: every other byte NUL
         raise ScenarioFileError(f"{path}: the file is UTF-16; save it as CSV UTF-8 or CSV (Shift_JIS)", path=path)
     candidates = ("utf-8-sig",) if head.startswith(codecs.BOM_UTF8) else ("utf-8", "cp932")
     first = None

@@ -34,7 +34,7 @@ import pandas as pd
 
 from .display import WidgetApp
 from .errors import PROBLEM_COLUMNS, RuleBookError
-from .files import BaselineWriteError, OutputError, TargetError, refuse_protected, write_atomically
+from .files import BaselineWriteError, OutputError, TargetError, _kind, refuse_protected, write_atomically
 from .paths import PROJECT_DIR, RULES_DIR
 from .rules import META_FILES, RuleBook, load_rulebook
 
@@ -114,6 +114,8 @@ def copy_rulebook(src: Path | str, dst: Path | str) -> Path:
         raise FileNotFoundError(f"rule book folder {src} does not exist")
     if dst.exists() and (not dst.is_dir() or any(dst.iterdir())):
         raise FileExistsError(f"{dst} already exists and is not empty")
+    if not dst.exists():
+        _kind(dst)  # TargetError when a folder on the way is a file
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent))
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -18,6 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sonet_policy.cli import main
 from sonet_policy.paths import DEVICES_CSV, PROJECT_DIR, RULES_DIR, SOURCE_DIR
@@ -389,6 +392,41 @@ def test_formulas_are_neutralised_in_populations(tmp_path: Path, monkeypatch) ->
     assert set(pd.read_csv(tmp_path / "p.csv", dtype=str)["device"]) == {"'=cmd|'/C calc'!A0"}
 
 
+CELLS = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(["=1+1", "-5", "+3.5", "-2+3+cmd|' /C calc'!A0", "@x", "\t=1", "\r=1", "-", "--", "- 5", ""]),
+    st.binary(max_size=6),
+    st.integers(min_value=-(10**40), max_value=10**40),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=2), st.integers(), max_size=1),
+    st.none(),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.tuples(CELLS, CELLS), min_size=1, max_size=8), names=st.tuples(CELLS, CELLS))
+def test_no_written_cell_starts_a_formula_whatever_the_frame_holds(tmp_path: Path, rows, names) -> None:
+    """Mixed types per row (text, bytes, lists, dicts, huge ints, None) and formula headers: every cell and
+    header of the written CSV is safe for a spreadsheet, and each cell differs only by the leading '."""
+    import csv
+
+    from sonet_policy.files import _NUMBER, FORMULA_START, write_csv
+
+    header = [str(names[0]) or "a", (str(names[1]) or "b") + "_2"]
+    frame = pd.DataFrame([list(r) for r in rows], columns=header, dtype=object)
+    target = tmp_path / "out.csv"
+    write_csv(target, frame)
+    with open(target, newline="", encoding="utf-8") as handle:
+        written = list(csv.reader(handle))
+    raw = [header, *[["" if v is None else str(v) for v in r] for r in rows]]
+    assert len(written) == len(raw)
+    for got_row, raw_row in zip(written, raw, strict=True):
+        for got, was in zip(got_row, raw_row, strict=True):
+            assert got in (was, "'" + was), (got, was)
+            if got.startswith(FORMULA_START):
+                assert re.fullmatch(_NUMBER, got), got
+
+
 # ---------------------------------------------------------------- 8. memory bounded by bytes ----
 
 
@@ -513,6 +551,7 @@ def test_permission_denied_is_one_line_exit_1() -> None:
         ("proposal", ["proposal", "new", "x", "--root", "{tmp}/p"], 2, "already exists"),
         (None, ["population", "--seed", "-1", "--output", "{tmp}/p.csv"], 2, "negative"),
         (None, ["population", "--n", "3", "--output", "{tmp}/dir/"], 2, "names a folder"),
+        ("file", ["proposal", "new", "x", "--root", "{tmp}/afile"], 2, "is a file, not a folder"),
     ],
 )
 def test_each_mistake_is_one_line_naming_the_path_with_its_exit_code(
@@ -553,6 +592,13 @@ def test_a_cp932_character_after_megabytes_of_ascii_is_read_not_lost(tmp_path: P
     line = one_line(result.stderr)
     assert f"{source}, line {rows + 2}" in line and "--encoding cp932" in line
     assert not (tmp_path / "b.csv").exists()
+
+
+def test_utf16_without_a_bom_is_named_not_read_as_garbage(tmp_path: Path, capsys) -> None:
+    source = tmp_path / "s.csv"
+    source.write_bytes((HEADER + "\n" + ROW + "\n").encode("utf-16-le"))
+    assert main(["evaluate", "--input", str(source), "--output", str(tmp_path / "a.csv"), "--no-progress"]) == 2
+    assert "is UTF-16; save it as CSV UTF-8" in one_line(capsys.readouterr().err)
 
 
 def test_an_unclosed_quote_names_the_file_and_line(tmp_path: Path, capsys) -> None:
