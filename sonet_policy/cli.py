@@ -17,8 +17,6 @@ from .errors import RuleBookError, ScenarioError
 from .files import BaselineWriteError, Interrupted, OutputError, TargetError, signals_raise, write_atomically
 from .rules import RuleBook, default_rulebook, load_rulebook
 
-__all__ = ["COMMANDS", "command", "main", "rulebook_from", "write_atomically"]  # write_atomically: from files.py
-
 COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {}
 
 

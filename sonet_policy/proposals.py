@@ -38,7 +38,6 @@ from .files import BaselineWriteError, OutputError, TargetError, _kind, refuse_p
 from .paths import PROJECT_DIR, RULES_DIR
 from .rules import META_FILES, RuleBook, load_rulebook
 
-__all__ = ["BaselineWriteError", "create_proposal", "review_proposal", "save_table", "validate_proposal"]
 PROPOSALS_DIR = PROJECT_DIR / "proposals"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")  # fullmatch: no trailing newline
 _TABLE = re.compile(r"[A-Za-z0-9_]+")

@@ -231,6 +231,11 @@ def test_dash_is_standard_output_and_no_file_is_created(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- 5. signals ----
 
 
+def default_signals() -> None:
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)])
 def test_a_signal_mid_stream_removes_the_temporary_file_and_keeps_the_old_output(
     tmp_path: Path, signum: int, code: int
@@ -251,6 +256,7 @@ def test_a_signal_mid_stream_removes_the_temporary_file_and_keeps_the_old_output
         text=True,
         env=ENV,
         cwd=PROJECT_DIR,
+        preexec_fn=default_signals,  # a test run in the background (or under nohup) would pass them on ignored
     )
     deadline = time.monotonic() + 60
     while not any(p.name.endswith(".tmp") and p.stat().st_size > 0 for p in folder.iterdir()):
