@@ -315,6 +315,8 @@ def open_output(
     kind = _kind(path)
     if kind in ("stdout", "special"):
         if kind == "stdout":
+            if sys.stdout is None:  # started with standard output closed (>&-)
+                raise OutputError("standard output", errno.EBADF, "standard output is closed; give --output a file")
             sys.stdout.flush()
             try:
                 fileno = sys.stdout.fileno()
