@@ -157,6 +157,22 @@ def _printable(text: str) -> str:
     return "".join(c if c.isprintable() or c in "\n\t" else f"\\x{ord(c):02x}" for c in text)
 
 
+class _InertTerminal:
+    """A terminal stream that shows control characters as ``\\x1b`` …: text from a file (a rule note, a file
+    name, a header) cannot move the cursor, clear the screen or retitle the window."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+        self.terminal = stream  # for the progress bar, whose carriage returns are the kit's own
+
+    def write(self, text: str) -> int:
+        self._stream.write(_printable(text))
+        return len(text)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
 def _fail(message: object, code: int) -> int:
     print(_printable(str(message)), file=sys.stderr)
     return code
@@ -178,6 +194,11 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--rules", default=None, help="rule book folder (default: the shipped data/rules)")
         add_args(p)
     args = parser.parse_args(argv)
+    streams = sys.stdout, sys.stderr
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is not None and getattr(stream, "isatty", lambda: False)():
+            setattr(sys, name, _InertTerminal(stream))
     try:
         with signals_raise():
             return COMMANDS[args.command][1](args)
@@ -206,3 +227,5 @@ def main(argv: list[str] | None = None) -> int:
         return _fail("interrupted (Ctrl-C): stopped; no output file was replaced", 128 + signal.SIGINT)
     except Interrupted as exc:
         return _fail(f"{exc}: stopped; no output file was replaced", 128 + exc.signum)
+    finally:
+        sys.stdout, sys.stderr = streams

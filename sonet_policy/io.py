@@ -409,7 +409,8 @@ def _progress(total: int, enabled: bool):
         from tqdm import tqdm
     except ImportError:  # pragma: no cover - tqdm is optional
         return None
-    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr, desc="evaluate")
+    stream = getattr(sys.stderr, "terminal", sys.stderr)  # the raw terminal under the CLI's inert wrapper
+    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, file=stream, desc="evaluate")
 
 
 def evaluate_file(

@@ -670,6 +670,38 @@ def test_a_file_name_with_terminal_escapes_is_printed_inert(tmp_path: Path) -> N
     assert "\x1b" not in result.stderr and "\x07" not in result.stderr and "\\x1b" in result.stderr
 
 
+def test_rule_book_text_shown_on_a_terminal_cannot_drive_it(tmp_path: Path) -> None:
+    import pty
+    import shutil
+
+    book = tmp_path / "rules"
+    shutil.copytree(RULES_DIR, book)
+    codes = pd.read_csv(book / "codes.csv", dtype=str, keep_default_na=False)
+    codes["label_en"] = codes["label_en"] + "\x1b[2J\x1b]0;owned\x07"
+    codes.to_csv(book / "codes.csv", index=False)
+    master, slave = pty.openpty()
+    try:
+        args = ["explain", "--rules", str(book), "--area", "west", "--plan", "other", "--device", "RV-230SE"]
+        args += ["--setup", "v6plus_router", "--keep-number", "no", "--days", "31"]
+        proc = subprocess.run(
+            [sys.executable, "-m", "sonet_policy", *args], stdout=slave, stderr=slave, env=ENV, timeout=120
+        )
+        os.close(slave)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(master, 1 << 16)
+            except OSError:  # EIO: the other end is closed and everything was read
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(master)
+    assert proc.returncode == 0
+    assert b"\x1b" not in shown and b"\x07" not in shown and b"\\x1b[2J" in shown
+
+
 def test_a_closed_standard_output_ends_quietly(tmp_path: Path) -> None:
     source = tmp_path / "big.csv"
     source.write_text(HEADER + "\n" + (ROW + "\n") * 50_000)
