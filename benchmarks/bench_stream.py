@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 CHILD = """
-import json, sys, time
+import json, resource, sys, time
 
 def peak_kb():
     # VmHWM: this process's own peak RSS (ru_maxrss would carry the parent's peak over fork + exec)
@@ -40,7 +40,8 @@ summary = None
 if sys.argv[1] != "-":
     summary = evaluate_file(sys.argv[1], sys.argv[2], chunksize=int(sys.argv[3]), rulebook=book, progress=False)
 seconds = time.perf_counter() - t0
-print(json.dumps(dict(seconds=seconds, rows=summary.rows if summary else 0,
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps(dict(seconds=seconds, cpu=usage.ru_utime + usage.ru_stime, rows=summary.rows if summary else 0,
                       blank=summary.blank_lines if summary else 0,
                       status=summary.status if summary else {},
                       peak_kb=peak_kb())))
@@ -103,7 +104,8 @@ def main() -> None:
             size = src.stat().st_size / 2**20
             print(
                 f"{rows:>11,} rows ({size:,.0f} MB in, {dst.stat().st_size / 2**20:,.0f} MB out, chunks of "
-                f"{args.chunksize:,}): {result['seconds']:.1f} s, {rows / result['seconds']:,.0f} rows/s, "
+                f"{args.chunksize:,}): {result['seconds']:.1f} s ({result['cpu']:.1f} s CPU, all of the child), "
+                f"{rows / result['seconds']:,.0f} rows/s, "
                 f"peak RSS {result['peak_kb'] / 1024:,.0f} MB; status {result['status']}; "
                 f"{blanks} blank lines skipped; generated in {gen:.1f} s"
             )

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 
 import pandas as pd
 
 from .errors import RuleBookError, ScenarioError
+from .files import BaselineWriteError, Interrupted, OutputError, TargetError, signals_raise, write_atomically
 from .rules import RuleBook, default_rulebook, load_rulebook
 
 COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {}
@@ -52,23 +52,6 @@ def command(name: str, *, summary: str | None = None, rules: bool = True):
 def rulebook_from(args: argparse.Namespace) -> RuleBook:
     """The rule book named by ``--rules`` (default: the shipped one)."""
     return load_rulebook(args.rules) if getattr(args, "rules", None) else default_rulebook()
-
-
-def write_atomically(path: Path | str, write: Callable[[Path], None]) -> None:
-    """Write through a temporary file in the same folder, then rename: never a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; the answers file gets the usual permissions
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 _FLAG_BOOK: dict[str, object] = {}  # the --rules folder of this command line (read before the flags are built)
@@ -151,19 +134,25 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
         help="CSV of scenarios, one customer per row: UTF-8 (with or without BOM) or Shift_JIS/CP932; "
         "headers are read as inputs.csv names them (the input, its labels, its header_aliases)",
     )
-    p.add_argument("--output", required=True, help="CSV to write (UTF-8): the input columns plus the answers")
-    p.add_argument("--chunksize", type=int, default=200_000, help="rows per chunk (memory is bounded by it)")
+    p.add_argument(
+        "--output", required=True, help="CSV to write (UTF-8): the input columns plus the answers; - for stdout"
+    )
+    p.add_argument("--chunksize", type=int, default=200_000, help="at most this many rows per chunk")
+    p.add_argument("--chunk-mb", type=float, default=16, help="at most about this many MB of input per chunk")
     p.add_argument("--encoding", default=None, help="force an encoding (default: detect utf-8-sig/utf-8/cp932)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("--bom", action="store_true", help="start the output with a UTF-8 BOM (for Excel)")
+    p.add_argument(
+        "--raw", action="store_true", help="keep cells starting with = + - @ as they are (no ' for spreadsheets)"
+    )
 
 
 def _evaluate_run(args: argparse.Namespace) -> int:
     from .io import ScenarioFileError, evaluate_file
 
     book = rulebook_from(args)
-    if args.chunksize < 1:
-        print("error: --chunksize must be at least 1", file=sys.stderr)
+    if args.chunksize < 1 or not 0 < args.chunk_mb < 2**20:  # also refuses nan and inf
+        print("error: --chunksize must be at least 1, --chunk-mb between 0 and 1048576", file=sys.stderr)
         return 2
     try:
         summary = evaluate_file(
@@ -174,11 +163,12 @@ def _evaluate_run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             encoding=args.encoding,
             bom=args.bom,
+            raw=args.raw,
+            chunk_bytes=int(args.chunk_mb * 2**20),
         )
     except (ScenarioFileError, LookupError) as exc:  # LookupError: an unknown --encoding
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(str(summary), file=sys.stderr)
+        return _fail(f"error: {exc}", 2)
+    print(_printable(str(summary)), file=sys.stderr)  # headers come from the file: no terminal escapes
     return 0
 
 
@@ -188,7 +178,9 @@ command("evaluate", summary="answer every row of a scenario file (streamed in ch
 
 
 def _devices_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--output", default=None, help="where to write (default: data/devices.csv)")
+    p.add_argument(
+        "--output", default=None, help="where to write (default: data/devices.csv, the one baseline file it writes)"
+    )
 
 
 def _devices_run(args: argparse.Namespace) -> int:
@@ -200,7 +192,8 @@ def _devices_run(args: argparse.Namespace) -> int:
         return 2
     frame = build_catalogue()
     target = args.output or DEVICES_CSV
-    write_atomically(target, lambda tmp: frame.to_csv(tmp, index=False, lineterminator="\n"))
+    # rebuilding the catalogue is this command's job: the one write of the baseline the kit makes
+    write_atomically(target, lambda tmp: frame.to_csv(tmp, index=False, lineterminator="\n"), allow=DEVICES_CSV)
     print(f"{len(frame)} models → {target}")
     return 0
 
@@ -222,17 +215,58 @@ def _load_plugins() -> None:
                 raise
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error in one line (and exit code 2)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (--help lists the options)\n")
+
+
+def _printable(text: str) -> str:
+    """``text`` without terminal control characters (a file name or a cell could hold escape sequences)."""
+    return "".join(c if c.isprintable() or c in "\n\t" else f"\\x{ord(c):02x}" for c in text)
+
+
+class _InertTerminal:
+    """A terminal stream that shows control characters as ``\\x1b`` …: text from a file (a rule note, a file
+    name, a header) cannot move the cursor, clear the screen or retitle the window."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+        self.terminal = stream  # for the progress bar, whose carriage returns are the kit's own
+
+    def write(self, text: str) -> int:
+        self._stream.write(_printable(text))
+        return len(text)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+def _fail(message: object, code: int) -> int:
+    print(_printable(str(message)), file=sys.stderr)
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit code."""
+    """Run the command line; returns the exit code.
+
+    0 done; 1 a runtime or I/O error (disk full, permission denied); 2 a usage error or bad data (a missing
+    column, a broken rule table, a target the kit will not write); 3 findings named by ``audit --fail-on``;
+    128 + the signal on SIGHUP (129), SIGINT (130, Ctrl-C) and SIGTERM (143); 141 when the reader of standard
+    output goes away. Each error is one line on stderr naming the path.
+    """
     from . import __version__
 
     _load_plugins()
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--rules", default=None)
     _FLAG_BOOK["rules"] = pre.parse_known_args(argv)[0].rules  # the input flags come from this book
-    parser = argparse.ArgumentParser(prog="python -m sonet_policy", description=DESCRIPTION, epilog=EPILOG)
+    parser = _Parser(prog="python -m sonet_policy", description=DESCRIPTION, epilog=EPILOG)
     parser.add_argument("--version", action="version", version=f"sonet-policy {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, title="commands", metavar="COMMAND")
+    sub = parser.add_subparsers(
+        dest="command", required=True, title="commands", metavar="COMMAND", parser_class=_Parser
+    )
     for name, (add_args, _run) in COMMANDS.items():
         summary, takes_rules = COMMAND_INFO.get(name, ("", True))
         p = sub.add_parser(name, help=summary, description=summary)
@@ -240,14 +274,38 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--rules", default=None, help="rule book folder (default: the shipped data/rules)")
         add_args(p)
     args = parser.parse_args(argv)
+    streams = sys.stdout, sys.stderr
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is not None and getattr(stream, "isatty", lambda: False)():
+            setattr(sys, name, _InertTerminal(stream))
     try:
-        return COMMANDS[args.command][1](args)
+        with signals_raise():
+            return COMMANDS[args.command][1](args)
     except RuleBookError as exc:
-        print(str(exc), file=sys.stderr)
-        return 2
+        return _fail(exc, 2)
     except ScenarioError as exc:  # an unreadable scenario or population file: the message names file and field
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(f"error: {exc}", 2)
+    except (TargetError, BaselineWriteError) as exc:
+        return _fail(f"error: {exc}", 2)
+    except OutputError as exc:
+        return _fail(f"error: {exc}", 1)
     except (FileNotFoundError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(f"error: {exc}", 2)
+    except BrokenPipeError:  # `... --output - | head`: the reader has what it wanted
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        except OSError:
+            pass
+        return 128 + signal.SIGPIPE
+    except OSError as exc:  # reading or writing failed: permission denied, an I/O error …
+        where = f"{exc.filename}: " if exc.filename else ""
+        return _fail(f"error: {where}{exc.strerror or exc}", 1)
+    except MemoryError:
+        return _fail("error: out of memory; evaluate --input streams: lower --chunk-mb or --chunksize", 1)
+    except KeyboardInterrupt:
+        return _fail("interrupted (Ctrl-C): stopped; no output file was replaced", 128 + signal.SIGINT)
+    except Interrupted as exc:
+        return _fail(f"{exc}: stopped; no output file was replaced", 128 + exc.signum)
+    finally:
+        sys.stdout, sys.stderr = streams

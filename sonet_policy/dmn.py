@@ -49,9 +49,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .cli import command, rulebook_from, write_atomically
+from .cli import command, rulebook_from
 from .conditions import day_spans
 from .engine import CompiledBook, Outcome
+from .files import write_atomically
 from .rules import RuleBook, default_rulebook
 
 DMN_NS = "https://www.omg.org/spec/DMN/20191111/MODEL/"
@@ -306,7 +307,8 @@ def to_dmn(rulebook: RuleBook | None = None, *, input_values: bool = True) -> st
 
 
 def export_dmn(path: Path | str, *, rulebook: RuleBook | None = None, input_values: bool = True) -> Path:
-    """Write :func:`to_dmn` to ``path`` (atomically); returns the path."""
+    """Write :func:`to_dmn` to ``path`` through :func:`sonet_policy.files.write_atomically` (atomic; ``-`` is
+    standard output; never the baseline); returns the path."""
     text = to_dmn(rulebook, input_values=input_values)
     write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return Path(path)

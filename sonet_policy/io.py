@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import re
 import sys
 import unicodedata
 from collections.abc import Iterator
@@ -28,7 +29,7 @@ from .errors import ScenarioError
 from .rules import RuleBook, default_rulebook
 
 ENCODINGS = {"utf-8-sig": "UTF-8 with BOM", "utf-8": "UTF-8", "cp932": "Shift_JIS (CP932)"}
-_SAMPLE = 1 << 22  # bytes read to detect the encoding
+_SAMPLE = 1 << 22  # bytes read at a time to detect the encoding (the whole file is read)
 # RFC 4180 line ends: Python's csv writer quotes a cell holding a line-end character only when that character
 # is part of the line terminator, so with "\n" a lone "\r" in a cell (pasted from Excel) would split the row.
 _EOL = "\r\n"
@@ -45,15 +46,44 @@ class ScenarioFileError(ScenarioError):
         super().__init__(message, field=field)
 
 
+def _cut(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _key(name: object) -> str:
     text = unicodedata.normalize("NFKC", str(name)).strip().lower()
     return "_".join(text.replace("-", " ").split())
 
 
+def _first_bad_byte(path: Path | str, encoding: str) -> tuple[int, int, str] | None:
+    """``(line, byte offset, what)`` of the first bytes of ``path`` that are not ``encoding`` text; None when the
+    whole file decodes. Reads the file in blocks of :data:`_SAMPLE` bytes (memory stays bounded)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    lines, offset = 1, 0
+    with open(path, "rb") as handle:
+        while True:
+            block = handle.read(_SAMPLE)
+            pending = decoder.getstate()[0]
+            try:
+                decoder.decode(block, final=not block)
+            except UnicodeDecodeError as exc:  # exc.object is the pending bytes and this block
+                before = exc.object[: exc.start]
+                line = lines - pending.count(b"\n") + before.count(b"\n")
+                bad = exc.object[exc.start : exc.start + 1]
+                return line, offset - len(pending) + exc.start, f"byte 0x{bad.hex() or '??'}: {exc.reason}"
+            except UnicodeError as exc:  # e.g. a UTF-16 stream without a BOM
+                return lines, offset, str(exc)
+            if not block:
+                return None
+            lines += block.count(b"\n")
+            offset += len(block)
+
+
 def detect_encoding(path: Path | str) -> str:
     """``utf-8-sig`` (UTF-8 with a BOM), ``utf-8`` (also plain ASCII) or ``cp932`` (Shift_JIS as Windows writes it).
 
-    Reads the first 4 MB. Raises :class:`ScenarioFileError` when the bytes are none of these.
+    Reads the whole file (in blocks, memory stays bounded), so a CP932 character after megabytes of ASCII is
+    found. Raises :class:`ScenarioFileError` naming the file and the line when the bytes are none of these.
 
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "s.csv"
@@ -62,20 +92,70 @@ def detect_encoding(path: Path | str) -> str:
     'cp932'
     """
     with open(path, "rb") as handle:
-        sample = handle.read(_SAMPLE)
-        complete = len(sample) < _SAMPLE
-    if sample.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        head = handle.read(4096)
+    wide = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    if wide or head[:200].count(b"\0") > len(head[:200]) // 4:  # UTF-16 without a BOM: every other byte NUL
         raise ScenarioFileError(f"{path}: the file is UTF-16; save it as CSV UTF-8 or CSV (Shift_JIS)", path=path)
-    for encoding in ("utf-8", "cp932"):
-        try:
-            # final=complete: a multi-byte character cut by the sample's end is not an error
-            codecs.getincrementaldecoder(encoding)().decode(sample, final=complete)
+    candidates = ("utf-8-sig",) if head.startswith(codecs.BOM_UTF8) else ("utf-8", "cp932")
+    first = None
+    for encoding in candidates:
+        bad = _first_bad_byte(path, encoding)
+        if bad is None:
             return encoding
-        except UnicodeDecodeError:
-            continue
-    raise ScenarioFileError(f"{path}: the file is neither UTF-8 nor Shift_JIS/CP932 text", path=path)
+        first = first or bad
+    line, offset, what = first
+    raise ScenarioFileError(
+        f"{path}, line {line}: the file is neither UTF-8 nor Shift_JIS/CP932 text ({what} at byte {offset}); it may "
+        "mix encodings: save it again as CSV UTF-8, or give --encoding",
+        path=path,
+    )
+
+
+def check_encoding(path: Path | str, encoding: str) -> str:
+    """``encoding`` when the whole of ``path`` is text in it; otherwise raises :class:`ScenarioFileError` with the
+    line of the first bad bytes and the encoding the file reads as (``--encoding cp932`` …), if any.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "s.csv"
+    >>> _ = p.write_bytes("area\\nエリア\\n".encode("cp932"))
+    >>> check_encoding(p, "utf-8")
+    Traceback (most recent call last):
+    ...
+    sonet_policy.io.ScenarioFileError: ...s.csv, line 2: not utf-8 text (byte 0x83: ...): use --encoding cp932
+    """
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise ScenarioFileError(
+            f"unknown encoding {encoding!r}; use utf-8, utf-8-sig or cp932 (or leave --encoding out)", path=path
+        ) from None
+    bad = _first_bad_byte(path, encoding)
+    if bad is None:
+        return encoding
+    line, _offset, what = bad
+    try:
+        found = detect_encoding(path)
+        hint = f"; it reads as {ENCODINGS[found]}: use --encoding {found}"
+    except ScenarioFileError:
+        hint = ""
+    raise ScenarioFileError(f"{path}, line {line}: not {encoding} text ({what}){hint}", path=path)
+
+
+def _parser_problem(path: Path | str, exc: Exception) -> str:
+    """A CSV parser error as one line naming the file and the line."""
+    text = str(exc)
+    quote = re.search(r"EOF inside string starting at row (\d+)", text)
+    if quote:
+        line = int(quote.group(1)) + 1
+        return (
+            f'{path}, line {line}: a quoted value is never closed (a " opens it and no " ends it before the end of '
+            'the file); close the quote, or double a " that is part of the text'
+        )
+    fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", text)
+    if fields:
+        expected, line, saw = fields.groups()
+        return f"{path}, line {line}: {saw} fields where the header has {expected}; quote commas inside a value"
+    return f"{path}: cannot read as CSV: {text}"
 
 
 @dataclass
@@ -116,15 +196,32 @@ def inspect_file(
     book = rulebook or default_rulebook()
     path = Path(path)
     if not path.is_file():
+        if path.exists():
+            raise ScenarioFileError(
+                f"{path}: not a regular file (a folder, FIFO or device); give a CSV file", path=path
+            )
         raise ScenarioFileError(f"{path}: no such file", path=path)
-    encoding = encoding or detect_encoding(path)
+    forced = encoding
+    encoding = check_encoding(path, encoding) if encoding else detect_encoding(path)
     try:
         header = pd.read_csv(path, nrows=0, dtype=str, encoding=encoding).columns
+        raw = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False, encoding=encoding)
     except pd.errors.EmptyDataError as exc:
         raise ScenarioFileError(f"{path}: the file is empty (no header line)", path=path) from exc
-    except (UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise ScenarioFileError(f"{path}: cannot read the header as CSV ({encoding}): {exc}", path=path) from exc
+    except pd.errors.ParserError as exc:
+        raise ScenarioFileError(_parser_problem(path, exc), path=path) from exc
+    except UnicodeError as exc:
+        raise ScenarioFileError(f"{path}: cannot read the header as {encoding} text: {exc}", path=path) from exc
     columns = [str(c) for c in header]
+    seen: dict[str, int] = {}
+    for k, name in enumerate(str(v) for v in raw.iloc[0]):
+        if name.strip() and name in seen:  # pandas would rename the second one and the input would be lost
+            raise ScenarioFileError(
+                f"{path}: columns {seen[name] + 1} and {k + 1} are both named {_cut(name)!r}; rename or remove one",
+                path=path,
+                field=name,
+            )
+        seen[name] = k
     mapping = header_map(columns, rulebook=book)
     named: dict[str, list[str]] = {}
     for col, name in mapping.items():
@@ -133,7 +230,7 @@ def inspect_file(
     if twice:
         name, cols = next(iter(twice.items()))
         raise ScenarioFileError(
-            f"{path}: columns {', '.join(repr(c) for c in cols)} all name the input {name!r}; keep one",
+            f"{path}: columns {', '.join(repr(_cut(c)) for c in cols)} all name the input {name!r}; keep one",
             path=path,
             field=name,
         )
@@ -142,8 +239,17 @@ def inspect_file(
     if missing:
         labels = {n: book.inputs[n].label_ja for n in missing}
         wanted = ", ".join(f"{n!r} ({labels[n]})" if labels[n] else repr(n) for n in missing)
+        hint = ""
+        if forced:
+            try:
+                found = detect_encoding(path)
+            except ScenarioFileError:
+                found = forced
+            if codecs.lookup(found).name != codecs.lookup(forced).name:
+                hint = f" (read as {forced}; the file reads as {ENCODINGS[found]}: leave --encoding out)"
         raise ScenarioFileError(
-            f"{path}: required column {wanted} is missing; the file has {', '.join(map(repr, columns)) or 'none'}",
+            f"{path}: required column {wanted} is missing; the file has "
+            f"{', '.join(repr(_cut(c)) for c in columns[:20]) or 'none'}{hint}",
             path=path,
             field=missing[0],
         )
@@ -157,7 +263,12 @@ def inspect_file(
     )
 
 
-def _chunks(path: Path, info: ScenarioFileInfo, chunksize: int, handle=None) -> Iterator[pd.DataFrame]:
+def _chunks(
+    path: Path, info: ScenarioFileInfo, chunksize: int, handle=None, *, chunk_bytes: int | None = None
+) -> Iterator[pd.DataFrame]:
+    """The file's rows in chunks of at most ``chunksize`` rows and, when ``chunk_bytes`` and the open binary
+    ``handle`` are given, of about ``chunk_bytes`` bytes of the file (the rows per chunk follow the bytes per
+    row read so far; the first chunk is small)."""
     reader = pd.read_csv(
         handle if handle is not None else path,
         dtype=str,
@@ -165,16 +276,30 @@ def _chunks(path: Path, info: ScenarioFileInfo, chunksize: int, handle=None) -> 
         na_filter=False,
         encoding=info.encoding,
         skip_blank_lines=False,
-        chunksize=chunksize,
+        iterator=True,
     )
+    by_bytes = chunk_bytes is not None and handle is not None
+    size, rows, start = (min(chunksize, 128) if by_bytes else chunksize), 0, handle.tell() if by_bytes else 0
     with reader:
-        for chunk in reader:
+        while True:
+            try:
+                chunk = reader.get_chunk(size)
+            except StopIteration:
+                return
+            except pd.errors.ParserError as exc:
+                raise ScenarioFileError(_parser_problem(path, exc), path=path) from exc
+            except UnicodeError as exc:  # a forced encoding that is wrong further down (checked first, so rare)
+                raise ScenarioFileError(f"{path}: not {info.encoding} text: {exc}", path=path) from exc
             if not isinstance(chunk.index, pd.RangeIndex):  # pandas took the extra leading fields as an index
                 raise ScenarioFileError(
                     f"{path}: a row has more fields than the header ({len(info.columns)} columns); quote commas "
                     "inside a value",
                     path=path,
                 )
+            rows += len(chunk)
+            if by_bytes and rows:
+                per_row = max(handle.tell() - start, 1) / rows  # the parser reads ahead: an overestimate
+                size = max(1, min(chunksize, int(chunk_bytes / per_row)))
             yield chunk
 
 
@@ -237,9 +362,10 @@ class StreamSummary:
         lines = [f"{self.rows} rows → {self.output}: {counts}"]
         lines.append(f"read {self.input} as {ENCODINGS.get(self.encoding, self.encoding)}")
         if self.renamed:
-            lines.append("columns read as inputs: " + ", ".join(f"{k} → {v}" for k, v in self.renamed.items()))
+            lines.append("columns read as inputs: " + ", ".join(f"{_cut(k)} → {v}" for k, v in self.renamed.items()))
         if self.extra:
-            lines.append("extra columns passed through: " + ", ".join(self.extra))
+            more = f" … and {len(self.extra) - 20} more" if len(self.extra) > 20 else ""
+            lines.append("extra columns passed through: " + ", ".join(_cut(c) for c in self.extra[:20]) + more)
         if self.blank_lines:
             lines.append(f"{self.blank_lines} blank line(s) skipped (every cell empty): not in the output")
         lines.append(f"rule book {self.rulebook_hash}")
@@ -253,7 +379,8 @@ def _progress(total: int, enabled: bool):
         from tqdm import tqdm
     except ImportError:  # pragma: no cover - tqdm is optional
         return None
-    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr, desc="evaluate")
+    stream = getattr(sys.stderr, "terminal", sys.stderr)  # the raw terminal under the CLI's inert wrapper
+    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, file=stream, desc="evaluate")
 
 
 def evaluate_file(
@@ -265,17 +392,24 @@ def evaluate_file(
     progress: bool = True,
     encoding: str | None = None,
     bom: bool = False,
+    raw: bool = False,
+    chunk_bytes: int | None = 16 << 20,
 ) -> StreamSummary:
     """Evaluate the scenario CSV ``input`` chunk by chunk and write ``output``: the input's columns (as in the
     file) followed by the answer columns of :func:`~sonet_policy.evaluate.evaluate`, one row per non-blank
-    input row, in order. An input column whose name is also an answer column is written as ``<name>_input``.
+    input row, in order. An input column whose name is also an answer column is written as ``<name>_input``
+    (``<name>_input_2`` … when that is taken too): the output's headers are all different.
 
-    Memory stays bounded by ``chunksize`` rows whatever the file's size. The output goes to a temporary file
-    beside ``output`` that is renamed when every row is written: an error or an interrupt leaves any earlier
-    ``output`` as it was. The output is UTF-8 with CRLF line ends; ``bom`` starts it with a BOM, so that Excel
-    opens it as UTF-8 (Japanese text otherwise shows garbled). A progress bar (tqdm, on stderr) shows when
-    ``progress``. Raises
-    :class:`ScenarioFileError` before any row is read when a required column is missing.
+    Memory stays bounded whatever the file's size: a chunk holds at most ``chunksize`` rows and about
+    ``chunk_bytes`` bytes of the file (None: rows only). The output is written through
+    :func:`sonet_policy.files.open_output`: a temporary file renamed when every row is written (an error or
+    an interrupt leaves any earlier ``output`` as it was; ``-`` is standard output; the baseline is refused).
+    The output is UTF-8 with CRLF line ends; ``bom`` starts it with a BOM, so that Excel opens it as UTF-8
+    (Japanese text otherwise shows garbled). Cells and headers a spreadsheet would run as formulas get a
+    leading ``'`` unless ``raw`` (:func:`sonet_policy.files.neutralise_frame`). A progress bar (tqdm, on
+    stderr) shows when ``progress``. Raises :class:`ScenarioFileError` before any row is read when a required
+    column is missing, :class:`~sonet_policy.files.TargetError` / ``BaselineWriteError`` / ``OutputError``
+    for an output it cannot write.
 
     >>> import tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -284,52 +418,59 @@ def evaluate_file(
     >>> evaluate_file(d / "in.csv", d / "out.csv", progress=False).status["ok"]
     1
     """
-    from .cli import write_atomically
     from .evaluate import STATUSES, evaluate, output_columns
+    from .files import STDOUT, neutralise_frame, open_output
 
     book = rulebook or default_rulebook()
     source, target = Path(input), Path(output)
     info = inspect_file(source, rulebook=book, encoding=encoding)
-    if source.resolve() == target.resolve():
+    if os.fspath(output) != STDOUT and _same_file(source, target):
         raise ScenarioFileError(f"{target}: the output would overwrite the input", path=target)
-    answers_cols = set(output_columns(book))
-    rename_out = {c: f"{c}_input" for c in info.columns if c in answers_cols and c not in info.renamed}
+    answers_cols = output_columns(book)
+    taken = set(info.columns) | set(answers_cols)
+    rename_out = {}
+    for c in info.columns:
+        if c in answers_cols and c not in info.renamed:
+            new, k = f"{c}_input", 2
+            while new in taken:
+                new, k = f"{c}_input_{k}", k + 1
+            rename_out[c] = new
+            taken.add(new)
     counts = dict.fromkeys(STATUSES, 0)
     totals = {"rows": 0, "blank": 0}
-
-    def write(tmp: Path) -> None:
-        bar = _progress(os.path.getsize(source), progress)
-        try:
-            with (
-                open(source, "rb") as handle,
-                open(tmp, "w", encoding="utf-8-sig" if bom else "utf-8", newline="") as out,
-            ):
-                first = True
-                for chunk in _chunks(source, info, chunksize, handle):
-                    frame, blanks = _prepare(chunk, info)
-                    totals["blank"] += blanks
-                    answers = evaluate(frame, rulebook=book)
-                    passthrough = frame.set_axis(info.columns, axis=1).rename(columns=rename_out)
-                    frame = pd.concat([passthrough, answers], axis=1)
-                    frame.to_csv(out, index=False, header=first, lineterminator=_EOL)
-                    first = False
-                    totals["rows"] += len(frame)
-                    for status, n in answers["status"].value_counts().items():
-                        counts[str(status)] += int(n)
-                    if bar is not None:
-                        bar.update(handle.tell() - bar.n)
-                        bar.set_postfix(rows=totals["rows"], refresh=False)
-                if first:  # header only: still write the header
-                    empty = pd.DataFrame(columns=[rename_out.get(c, c) for c in info.columns] + output_columns(book))
-                    empty.to_csv(out, index=False, lineterminator=_EOL)
-        finally:
-            if bar is not None:
-                bar.close()
-
-    write_atomically(target, write)
+    bar = None
+    try:
+        with (
+            open(source, "rb") as handle,
+            open_output(output, encoding="utf-8-sig" if bom else "utf-8", newline="") as out,
+        ):
+            bar = _progress(os.path.getsize(source), progress)  # once the output is open: no bar before an error
+            first = True
+            for chunk in _chunks(source, info, chunksize, handle, chunk_bytes=chunk_bytes):
+                frame, blanks = _prepare(chunk, info)
+                totals["blank"] += blanks
+                answers = evaluate(frame, rulebook=book)
+                passthrough = frame.set_axis(info.columns, axis=1).rename(columns=rename_out)
+                frame = pd.concat([passthrough, answers], axis=1)
+                if not raw:
+                    frame = neutralise_frame(frame)
+                frame.to_csv(out, index=False, header=first, lineterminator=_EOL)
+                first = False
+                totals["rows"] += len(frame)
+                for status, n in answers["status"].value_counts().items():
+                    counts[str(status)] += int(n)
+                if bar is not None:
+                    bar.update(handle.tell() - bar.n)
+                    bar.set_postfix(rows=totals["rows"], refresh=False)
+            if first:  # header only: still write the header
+                empty = pd.DataFrame(columns=[rename_out.get(c, c) for c in info.columns] + answers_cols)
+                (empty if raw else neutralise_frame(empty)).to_csv(out, index=False, lineterminator=_EOL)
+    finally:
+        if bar is not None:
+            bar.close()
     return StreamSummary(
         input=str(source),
-        output=str(target),
+        output=str(target) if os.fspath(output) != STDOUT else "standard output",
         encoding=info.encoding,
         rows=totals["rows"],
         blank_lines=totals["blank"],
@@ -338,3 +479,11 @@ def evaluate_file(
         extra=info.extra,
         rulebook_hash=book.hash,
     )
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` are one file (links, ``..`` and bind mounts included)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return a.resolve() == b.resolve()

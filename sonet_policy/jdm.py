@@ -72,10 +72,11 @@ import math
 import sys
 from pathlib import Path
 
-from .cli import command, rulebook_from, write_atomically
+from .cli import command, rulebook_from
 from .conditions import Condition, day_spans
 from .dmn import DmnRule, _describe, dmn_rules, output_names
 from .engine import CompiledBook
+from .files import write_atomically
 from .rules import RuleBook, default_rulebook
 
 CONTENT_TYPE = "application/vnd.gorules.decision"

@@ -380,17 +380,28 @@ def _count(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative; the seed is a whole number 0 or more")
+    return value
+
+
 def _population_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n", type=_count, default=100_000, help="number of synthetic customers (default 100000)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--output", required=True, help="CSV to write")
+    p.add_argument("--seed", type=_seed, default=0, help="random seed, 0 or more (default 0)")
+    p.add_argument("--output", required=True, help="CSV to write; - for standard output")
+    p.add_argument("--raw", action="store_true", help="keep cells starting with = + - @ as they are")
 
 
 def _population_run(args: argparse.Namespace) -> int:
-    from .cli import write_atomically
+    from .files import write_csv
 
     frame = synthetic_population(args.n, seed=args.seed)
-    write_atomically(args.output, lambda tmp: frame.to_csv(tmp, index=False, lineterminator="\n"))
+    write_csv(args.output, frame, raw=args.raw, lineterminator="\n")
     print(f"{len(frame)} SYNTHETIC customers (seed {args.seed}) → {args.output}", file=sys.stderr)
     return 0
 

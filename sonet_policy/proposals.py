@@ -3,13 +3,15 @@
 Workflow (``python -m sonet_policy proposal new|check NAME`` does the same on the command line):
 
 1. :func:`create_proposal` copies the baseline (``data/rules``) to ``proposals/<name>/``;
-2. edit the CSVs in a spreadsheet, or save an edited table with :func:`save_table` (validates first, then
-   writes atomically: a temporary file, then a rename);
+2. edit the CSVs in a spreadsheet, or save an edited table with :func:`save_table` (under a lock file beside
+   the proposal, validates the whole book with the edit first, then writes atomically: a temporary file,
+   then a rename);
 3. :func:`validate_proposal` lists every problem as a table (empty when the book loads);
 4. :func:`review_proposal` validates, audits and diffs it against the baseline in one call
    (:func:`sonet_policy.diff.diff` alone compares any two books).
 
-The kit never writes the baseline: every write in this module refuses a target inside ``data/rules``.
+The kit never writes the baseline: every write in this module goes through :mod:`sonet_policy.files`, which
+refuses the rule folder, the page and the catalogue however the path is spelled.
 Each loaded book carries ``RuleBook.hash`` (a content hash of its tables, the catalogue and the clauses);
 every ``evaluate`` output row records it as ``rulebook_hash``.
 """
@@ -23,6 +25,8 @@ import re
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,13 +34,15 @@ import pandas as pd
 
 from .display import WidgetApp
 from .errors import PROBLEM_COLUMNS, RuleBookError
+from .files import BaselineWriteError, OutputError, TargetError, _kind, refuse_protected, write_atomically
 from .paths import RULES_DIR
 from .rules import META_FILES, RuleBook, load_rulebook
 
 PROPOSALS_ENV = "SONET_POLICY_PROPOSALS"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
-_TABLE = re.compile(r"^[A-Za-z0-9_]+$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")  # fullmatch: no trailing newline
+_TABLE = re.compile(r"[A-Za-z0-9_]+")
 OPTIONAL_FILES = ("constraints.csv",)
+LOCK_TIMEOUT = 60.0  # seconds a save waits for another save of the same proposal
 
 
 def proposals_dir() -> Path:
@@ -55,28 +61,44 @@ def __getattr__(name: str) -> Path:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-class BaselineWriteError(PermissionError):
-    """A write aimed at the baseline rule book (``data/rules``), which the kit never modifies."""
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    return path.resolve().is_relative_to(folder.resolve())
+class ProposalBusyError(TimeoutError):
+    """Another process held the proposal's lock for :data:`LOCK_TIMEOUT` seconds; nothing was written."""
 
 
 def refuse_baseline(target: Path | str) -> Path:
-    """Return ``target`` resolved, or raise :class:`BaselineWriteError` when it lies in the baseline folder.
+    """Return ``target`` resolved, or raise :class:`BaselineWriteError` when it lies in the baseline (the rule
+    folder, the page or the catalogue: :func:`sonet_policy.files.refuse_protected`).
 
     >>> refuse_baseline(RULES_DIR / "wifi.csv")
     Traceback (most recent call last):
     ...
-    sonet_policy.proposals.BaselineWriteError: refusing to write ... the baseline rule book is never modified
+    sonet_policy.files.BaselineWriteError: refusing to write ... it is in the baseline rule book ...
     """
-    path = Path(target).resolve()
-    if _inside(path, RULES_DIR):
-        raise BaselineWriteError(
-            f"refusing to write {path}: it is inside {RULES_DIR}; the baseline rule book is never modified"
-        )
-    return path
+    return refuse_protected(target)
+
+
+@contextmanager
+def proposal_lock(folder: Path | str) -> Iterator[None]:
+    """Hold the lock of the proposal ``folder`` (the file ``.<name>.lock`` beside it; ``filelock``): two
+    processes saving into one proposal take turns. Raises :class:`ProposalBusyError` after
+    :data:`LOCK_TIMEOUT` seconds.
+
+    >>> import tempfile
+    >>> with proposal_lock(Path(tempfile.mkdtemp()) / "p"):
+    ...     pass
+    """
+    from filelock import FileLock, Timeout
+
+    folder = Path(folder)
+    lock = FileLock(folder.parent / f".{folder.name}.lock", timeout=LOCK_TIMEOUT)
+    try:
+        with lock:
+            yield
+    except Timeout as exc:
+        raise ProposalBusyError(
+            f"{folder}: another save into this proposal has held {lock.lock_file} for {LOCK_TIMEOUT:.0f} s; nothing "
+            "was written; try again (or remove the lock file if no process is saving)"
+        ) from exc
 
 
 def read_table(path: Path | str) -> pd.DataFrame:
@@ -85,9 +107,8 @@ def read_table(path: Path | str) -> pd.DataFrame:
 
 
 def write_table(path: Path | str, frame: pd.DataFrame) -> None:
-    """Write one rule-book CSV atomically (temporary file, then rename); never into the baseline."""
-    from .cli import write_atomically
-
+    """Write one rule-book CSV atomically (temporary file, then rename); never into the baseline. Cells are
+    written as they are (a rule table is read back by the kit: ``-`` means any, ``>=32`` a bound)."""
     path = refuse_baseline(path)
     text = frame.astype(object).where(frame.notna(), "").astype(str)
     write_atomically(path, lambda tmp: text.to_csv(tmp, index=False, lineterminator="\n"))
@@ -97,20 +118,38 @@ def copy_rulebook(src: Path | str, dst: Path | str) -> Path:
     """Copy the CSV files (and README.md) of rule book ``src`` into the new (or empty) folder ``dst``; returns
     ``dst`` resolved.
 
-    Only regular files directly in ``src`` are copied (symlinks are not followed). Raises
-    FileExistsError when ``dst`` holds files, :class:`BaselineWriteError` when ``dst`` is in the baseline.
+    Only regular files directly in ``src`` are copied (symlinks are not followed). The copy is made in a
+    temporary folder beside ``dst`` and renamed to ``dst`` when complete: a half-copied book never appears, and
+    of two processes creating one ``dst`` only one succeeds. Raises FileExistsError when ``dst`` holds files,
+    :class:`BaselineWriteError` when ``dst`` is in the baseline.
     """
     src = Path(src).resolve()
     dst = refuse_baseline(dst)
     if not src.is_dir():
         raise FileNotFoundError(f"rule book folder {src} does not exist")
-    if dst.exists() and any(dst.iterdir()):
+    if dst.exists() and (not dst.is_dir() or any(dst.iterdir())):
         raise FileExistsError(f"{dst} already exists and is not empty")
-    dst.mkdir(parents=True, exist_ok=True)
-    for path in sorted([*src.glob("*.csv"), *src.glob("README.md")]):
-        if path.is_symlink() or not path.is_file():
-            continue
-        shutil.copyfile(path, dst / path.name)
+    if not dst.exists():
+        _kind(dst)  # TargetError when a folder on the way is a file
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent))
+    try:
+        mask = os.umask(0o022)
+        os.umask(mask)
+        tmp.chmod(0o777 & ~mask)
+        for path in sorted([*src.glob("*.csv"), *src.glob("README.md")]):
+            if path.is_symlink() or not path.is_file():
+                continue
+            shutil.copyfile(path, tmp / path.name)
+        try:
+            os.rename(tmp, dst)  # replaces an empty folder; fails on one with files (another process was first)
+        except OSError as exc:
+            if dst.exists():
+                raise FileExistsError(f"{dst} already exists and is not empty") from exc
+            raise
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return dst
 
 
@@ -118,15 +157,16 @@ def create_proposal(name: str, *, base: Path | str = RULES_DIR, root: Path | str
     """Copy the rule book ``base`` (default: the baseline) to ``root/name`` and return that folder; ``root``
     defaults to :func:`proposals_dir`.
 
-    ``name`` is letters, digits, ``_``, ``.``, ``-`` (no path separators, at most 64 characters). Raises
-    ValueError for a bad name, FileExistsError when the proposal exists.
+    ``name`` is letters, digits, ``_``, ``.``, ``-`` (no path separators, at most 64 characters, nothing after
+    them, not even a newline). Raises ValueError for a bad name, FileExistsError when the proposal exists,
+    :class:`BaselineWriteError` when ``root`` is in the baseline.
 
     >>> import tempfile
     >>> folder = create_proposal("west-exchange", root=tempfile.mkdtemp())
     >>> folder.name, (folder / "wifi.csv").exists()
     ('west-exchange', True)
     """
-    if not _NAME.match(name) or ".." in name:
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or ".." in name:
         raise ValueError(f"proposal name {name!r}: use letters, digits, '_', '.', '-' (up to 64)")
     return copy_rulebook(base, Path(root if root is not None else proposals_dir()) / name)
 
@@ -147,7 +187,7 @@ def validate_proposal(path: Path | str) -> pd.DataFrame:
 
 
 def _table_file(book_folder: Path, decision: str) -> str:
-    if not _TABLE.match(decision):
+    if not isinstance(decision, str) or not _TABLE.fullmatch(decision):
         raise ValueError(f"{decision!r} is not a table name (letters, digits and '_' only)")
     file = f"{decision}.csv"
     known = {f"{d}.csv" for d in read_table(book_folder / "decisions.csv")["decision"]} | set(META_FILES)
@@ -160,11 +200,13 @@ def _table_file(book_folder: Path, decision: str) -> str:
 def save_table(path: Path | str, decision: str, frame: pd.DataFrame) -> RuleBook:
     """Validate ``frame`` as table ``decision`` of the proposal at ``path``, then write it atomically.
 
-    ``decision`` is a decision name (``wifi``) or a metadata table (``codes``, ``constraints`` …). The edited
-    book is first loaded from a temporary copy of the folder with the new table; only if it loads is the
-    table written (temporary file, then rename). Returns the reloaded book (its ``hash`` identifies the new
-    content). Raises :class:`RuleBookError` (``.problems`` lists every problem; nothing is written) or
-    :class:`BaselineWriteError` when ``path`` is the baseline.
+    ``decision`` is a decision name (``wifi``) or a metadata table (``codes``, ``constraints`` …). Under the
+    proposal's lock (:func:`proposal_lock`: two saves into one proposal take turns), the whole edited book
+    is first loaded from a temporary copy of the folder with the new table; only if it loads is the table
+    written (temporary file, then rename). Returns the reloaded book (its ``hash`` identifies the new
+    content). Raises :class:`RuleBookError` (``.problems`` lists every problem; nothing is written),
+    :class:`BaselineWriteError` when ``path`` is the baseline, :class:`ProposalBusyError` when another save
+    holds the lock too long.
 
     >>> import tempfile
     >>> folder = create_proposal("p", root=tempfile.mkdtemp())
@@ -174,12 +216,13 @@ def save_table(path: Path | str, decision: str, frame: pd.DataFrame) -> RuleBook
     True
     """
     folder = refuse_baseline(path)
-    file = _table_file(folder, decision)
-    problems = check_table(folder, decision, frame)
-    if not problems.empty:
-        raise RuleBookError(problems, folder=str(folder))
-    write_table(folder / file, frame)
-    return load_rulebook(folder)
+    with proposal_lock(folder):
+        file = _table_file(folder, decision)
+        problems = check_table(folder, decision, frame)
+        if not problems.empty:
+            raise RuleBookError(problems, folder=str(folder))
+        write_table(folder / file, frame)
+        return load_rulebook(folder)
 
 
 def check_table(path: Path | str, decision: str, frame: pd.DataFrame) -> pd.DataFrame:
@@ -345,8 +388,11 @@ class ProposalEditor(WidgetApp):
         """Save through :func:`save_table`; show the problems instead when it refuses. Returns the new book."""
         try:
             book = save_table(self.folder, self.table.value, self.frame())
-        except BaselineWriteError as exc:
-            self._say(str(exc))
+        except (BaselineWriteError, OutputError, TargetError, ProposalBusyError, ValueError) as exc:
+            if isinstance(exc, RuleBookError):
+                self._say(f"{len(exc.problems)} problem(s); nothing saved", exc.problems)
+            else:
+                self._say(f"not saved: {exc}")
             return None
         except RuleBookError as exc:
             self._say(f"{len(exc.problems)} problem(s); nothing saved", exc.problems)
@@ -382,7 +428,18 @@ def _proposal_args(p: argparse.ArgumentParser) -> None:
 
 def _proposal_run(args: argparse.Namespace) -> int:
     if args.action == "new":
-        folder = create_proposal(args.name, root=args.root)
+        try:
+            folder = create_proposal(args.name, root=args.root)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except FileExistsError:
+            where = Path(args.root or proposals_dir()) / args.name
+            print(
+                f"error: proposal {args.name!r} already exists at {where}; edit it or choose another name",
+                file=sys.stderr,
+            )
+            return 2
         print(f"proposal {args.name} → {folder} (a copy of {RULES_DIR}); edit its CSVs, then: proposal check")
         return 0
     root = Path(args.root) if args.root else proposals_dir()

@@ -850,7 +850,7 @@ def update(
     >>> sorted(p.name for p in folder.glob("*s.csv") if p.name in ("clauses.csv", "devices.csv", "inputs.csv"))
     ['clauses.csv', 'devices.csv', 'inputs.csv']
     """
-    from .cli import write_atomically
+    from .files import write_atomically
     from .paths import DEVICES_CSV
     from .proposals import PROPOSALS_DIR, create_proposal, refuse_baseline, write_table
     from .source import CLAUSES_CSV

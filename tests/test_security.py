@@ -172,16 +172,17 @@ def test_a_decision_name_cannot_reach_outside_the_folder(tmp_path: Path) -> None
     assert (caught.value.problems["value"] == "../number").any()
 
 
-def test_answers_written_over_a_symlink_replace_the_link_not_its_target(tmp_path: Path) -> None:
-    target = tmp_path / "precious.txt"
-    target.write_text("keep me\n")
+def test_answers_written_to_a_symlink_go_through_to_its_target_and_keep_the_link(tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere" / "answers.csv"
+    target.parent.mkdir()
+    target.write_text("earlier answers\n")
     link = tmp_path / "answers.csv"
     link.symlink_to(target)
     scenarios = tmp_path / "s.csv"
     pd.DataFrame([VALID]).rename(columns={"days": "days_since_phone_stop"}).to_csv(scenarios, index=False)
     evaluate_file(scenarios, link, progress=False)
-    assert target.read_text() == "keep me\n"
-    assert not link.is_symlink() and "pppoe_router" in link.read_text()
+    assert link.is_symlink() and link.resolve() == target.resolve()  # the link is never replaced
+    assert "pppoe_router" in target.read_text()  # written through, as git does
 
 
 def test_scenario_values_that_look_like_paths_are_just_invalid_values() -> None:
