@@ -368,7 +368,8 @@ def test_grid_sorts_searches_and_shows_wrapped_left_aligned_text(lab_day) -> Non
     tools = lab_day["tools"]
     assert lab_day["tools_problems"] == []
     assert tools["kinds_sorted"] == sorted(tools["kinds_sorted"]) != tools["kinds_before"]  # a header click sorts
-    assert set(tools["kinds_searched"]) == {"conflict"}
+    # the search reads every column: the conflicts, and the inconsistencies whose message says "device_action conflict"
+    assert set(tools["kinds_searched"]) == {"conflict", "inconsistency"}
     assert "filtered from" in tools["info_searched"]
     assert tools["grid_align"] in ("left", "start") and tools["grid_white_space"] == "normal"
 
@@ -426,6 +427,7 @@ def test_the_same_tools_work_in_voila_offline(tmp_path) -> None:
             proc.terminate()
             proc.wait(timeout=20)
     assert tools["kinds_sorted"] == sorted(tools["kinds_sorted"]) != tools["kinds_before"]
-    assert set(tools["kinds_searched"]) == {"conflict"}
+    # the search reads every column: the conflicts, and the inconsistencies whose message says "device_action conflict"
+    assert set(tools["kinds_searched"]) == {"conflict", "inconsistency"}
     assert tools["csv_bom"] and len(tools["csv"]) == len(tools["xlsx"]["findings"]) > 0
     assert tools["clipboard"] == tools["message_box"] != ""
