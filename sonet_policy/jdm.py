@@ -55,7 +55,9 @@ does not match), and the day count is null until the phone stops, so every day c
 misreads ``$ != null and ($ in [0..9] or $ >= 20)`` (a parser error) and ``$ != null and $ in [0..9] or …`` (a
 wrong answer), so integer columns have no ``field`` and their cells are standard expressions that name the
 input: ``days_since_phone_stop != null and days_since_phone_stop in [0..31]``,
-``days_since_phone_stop == null or days_since_phone_stop >= 32``, ``days_since_phone_stop == null``.
+``days_since_phone_stop == null or days_since_phone_stop >= 32``, ``days_since_phone_stop == null``. An input
+whose empty cell reads as a value (``inputs.csv`` column ``empty``) reads null as that value in the same way:
+``(kit_sent ?? false) == true``; only a value outside its domain is invalid.
 
 >>> graph = to_jdm()
 >>> sorted({n["type"] for n in graph["nodes"]})
@@ -91,6 +93,22 @@ def _literal(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _empty_value(book: RuleBook, name: str) -> object:
+    """The value an empty (null) ``name`` reads as when ``inputs.csv`` gives one in its ``empty`` column (a
+    boolean as true/false); None when null is missing (``error``) or a value of its own (``null``)."""
+    spec = book.inputs[name]
+    if spec.type == "integer" or spec.empty in ("error", "null", ""):
+        return None
+    if spec.type == "boolean":
+        return spec.empty == "true"
+    return spec.empty
+
+
+def _expression_column(book: RuleBook, name: str) -> bool:
+    """Whether the column's cells are standard expressions naming the input (no ``field``)."""
+    return book.inputs[name].type == "integer" or _empty_value(book, name) is not None
+
+
 def zen_test(compiled: CompiledBook, name: str, positions: tuple[int, ...]) -> str:
     """The ZEN cell (unary test) that holds exactly on ``positions`` of the input's axis.
 
@@ -106,6 +124,13 @@ def zen_test(compiled: CompiledBook, name: str, positions: tuple[int, ...]) -> s
     chosen = sorted(set(positions))
     if len(chosen) == len(axis.labels):
         return ""
+    book = getattr(compiled, "book", None)
+    default = _empty_value(book, name) if book is not None else None
+    if default is not None:  # an empty cell reads as a value: a standard expression on the input or that value
+        value = f"({name} ?? {_literal(default)})"
+        if axis.kind == "boolean":
+            return f"{value} == {axis.labels[chosen[0]]}" if len(chosen) == 1 else ""
+        return f"{value} in [{', '.join(_literal(axis.labels[p]) for p in chosen)}]"
     if axis.kind == "integer":  # a standard expression on the input (see the module docstring)
         empty, spans = day_spans(axis, chosen)
         parts = []
@@ -137,7 +162,7 @@ def _column(book: RuleBook, column_id: str, name: str) -> dict:
     """A table column: ``field`` (cells are unary tests on it), except for integer inputs, whose cells are
     standard expressions that name the input (ZEN's unary mode misreads ``$ != null and ($ in … or …)``)."""
     column = {"id": column_id, "name": name, "type": "expression"}
-    if book.inputs[name].type != "integer":
+    if not _expression_column(book, name):
         column["field"] = name
     return column
 
@@ -150,6 +175,9 @@ def _domain_test(compiled: CompiledBook, name: str) -> str:
     if spec.type == "integer":
         bad = f'type({name}) != "number" or {name} < {int(spec.minimum)} or floor({name}) != {name}'
         return f"{name} == null or {bad}" if spec.required else f"{name} != null and ({bad})"
+    if _empty_value(book, name) is not None:  # null reads as a value: only a value outside the domain fails
+        domain = ", ".join(_literal(v) for v in ((False, True) if spec.type == "boolean" else axis.labels))
+        return f"{name} != null and not({name} in [{domain}])"
     if spec.type == "boolean":
         return "$ != true and $ != false"
     return f"not in [{', '.join(_literal(v) for v in axis.labels)}]"

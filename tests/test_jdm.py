@@ -368,3 +368,20 @@ def test_a_decision_named_like_a_node_of_the_graph_is_refused_in_one_line(tmp_pa
     err = capsys.readouterr().err
     assert err.startswith("error: decision 'answers'") and err.count("\n") == 1
     assert not target.exists()
+
+
+def test_an_input_whose_empty_cell_reads_as_a_value_agrees(tmp_path):
+    """inputs.csv may say an empty cell reads as a value (kit_sent: empty is false); the export reads null so."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("inputs_as_data", Path(__file__).with_name("test_inputs_as_data.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    book = load_rulebook(module._kit_sent_book(tmp_path))
+    decision = zen.ZenEngine().create_decision(to_jdm_json(book))
+    cells = _every_cell(book)[::5]
+    nulls = [{**c, "kit_sent": None} for c in cells]
+    counts = _cross_check(book, decision, cells + nulls)
+    assert counts["ok"] > 0 and counts["partial"] > 0, counts
+    ours = _kit(book, nulls)
+    assert (ours["status"] != "invalid").all()  # null is no error for the kit; nor for the export (checked above)
