@@ -43,6 +43,8 @@ _INTEGER_DOMAIN = re.compile(r">=\s*(-?\d{1,15})")
 HIT_POLICIES = ("UNIQUE", "ANY", "FIRST", "PRIORITY", "COLLECT")
 INPUT_TYPES = ("category", "catalogue", "boolean", "integer")
 META_FILES = ("decisions.csv", "inputs.csv", "codes.csv")
+#: Optional files of the folder read after loading (cross-decision invariants, recorded readings): in the hash.
+READ_LATER = ("invariants.csv", "encoding_choices.csv")
 RESERVED_CODES = ("uncovered", "conflict", "invalid")
 RULE_COLUMNS_FIXED = ("rule_id", "exception_of", "source", "note", "cited_hash")
 CONSTRAINT_COLUMNS_FIXED = ("constraint_id", "field", "message", "source", "cited_hash")
@@ -821,6 +823,7 @@ def load_rulebook(
     if problems:
         raise RuleBookError(problems, folder=str(folder))
     read = [folder / n for n in META_FILES] + [folder / f"{d}.csv" for d in decisions] + constraint_files
+    read += [folder / n for n in READ_LATER if (folder / n).is_file()]  # the audit and explain read them too
     first = next(iter(catalogues.values()), pd.DataFrame())
     return RuleBook(
         folder=folder,

@@ -734,3 +734,17 @@ def test_a_file_the_book_does_not_read_does_not_change_its_hash(tmp_path: Path) 
     before = load_rulebook(folder).hash
     (folder / "notes.csv").write_text("anything\n", encoding="utf-8")
     assert load_rulebook(folder).hash == before == load_rulebook().hash
+
+
+def test_the_invariants_and_encoding_choices_are_in_the_hash(tmp_path: Path) -> None:
+    """invariants.csv and encoding_choices.csv change what the audit and explain say: they change the hash."""
+    folder = broken_copy(tmp_path, ())
+    before = load_rulebook(folder).hash
+    for name in ("invariants.csv", "encoding_choices.csv"):
+        path = folder / name
+        text = path.read_text(encoding="utf-8")
+        path.write_text(text.replace("\n", "\r\n", 1), encoding="utf-8")  # same rows, other bytes
+        changed = load_rulebook(folder).hash
+        assert changed != before, name
+        path.write_text(text, encoding="utf-8")
+        assert load_rulebook(folder).hash == before
