@@ -591,6 +591,8 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-command("audit", summary="list gaps, conflicts, overlaps, dead rules and uncited clauses of a rule book")(
-    (_add_args, _run)
-)
+command(
+    "audit",
+    summary="list gaps, conflicts, overlaps, dead rules, uncited clauses, inconsistencies across decisions and "
+    "stale citations of a rule book",
+)((_add_args, _run))
