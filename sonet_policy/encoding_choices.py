@@ -122,11 +122,12 @@ def choices_for(finding: dict, *, rulebook: RuleBook, _pos: dict[str, int] | Non
     ['EC-PRE-STOP']
     """
     book = rulebook
-    table = load_choices(book)
+    if "encoding_choice_records" not in book._cache:  # one conversion per book, not one per finding
+        book._cache["encoding_choice_records"] = load_choices(book).to_dict(orient="records")
     out = []
     rules = set(finding.get("rules") or [])
     pos = _pos
-    for rec in table.to_dict(orient="records"):
+    for rec in book._cache["encoding_choice_records"]:
         if rec["kind"] != finding.get("kind") or rec["decision"] != finding.get("decision"):
             continue
         wanted = set(filter(None, rec["rules"].split("|")))
@@ -150,6 +151,9 @@ def annotate(findings: pd.DataFrame, *, rulebook: RuleBook, found: list[dict] | 
     findings = findings.copy()
     ids = [str(f.get("invariant", "")) for f in found] if found is not None else [""] * len(findings)
     findings["invariant"] = pd.Series(ids, index=findings.index, dtype="str")
+    if load_choices(rulebook).empty:  # no recorded readings (a book without encoding_choices.csv)
+        findings["encoding_choices"] = [[] for _ in range(len(findings))]
+        return findings
     records = findings.to_dict(orient="records")
     positions = _witness_positions(rulebook, [rec.get("witness") for rec in records])
     findings["encoding_choices"] = [
