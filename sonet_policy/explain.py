@@ -300,7 +300,8 @@ def explain(*, rulebook: RuleBook | None = None, **scenario: object) -> Explanat
             )
         )
         states.add(outcome.status)
-    broken = explain_violations(row, rulebook=book)
+    axis_positions = {name: int(enc.positions(name)[0]) for name in book.inputs}
+    broken = explain_violations(row, rulebook=book, axis_positions=axis_positions)
     for d in answers:
         d.invariants = broken.get(d.decision, [])
     status = next((s for s in ("invalid", "conflict", "uncovered") if s in states), "ok")

@@ -462,9 +462,12 @@ def _clause_text(book: RuleBook, cids: list[str]) -> str:
     return "; ".join(f"{cid} 「{texts[cid]}」" if cid in texts.index else cid for cid in cids)
 
 
-def explain_violations(scenario: dict[str, object], *, rulebook: RuleBook) -> dict[str, list[dict[str, object]]]:
+def explain_violations(
+    scenario: dict[str, object], *, rulebook: RuleBook, axis_positions: dict[str, int] | None = None
+) -> dict[str, list[dict[str, object]]]:
     """For one scenario, per decision the invariants it breaks (each on the decisions it reads): what
     ``explain`` shows on the answers involved. Empty when none is broken or the scenario is invalid.
+    ``axis_positions`` (optional): each input's position on its axis when the caller has encoded the scenario.
 
     >>> from sonet_policy import default_rulebook
     >>> out = explain_violations(dict(area="west", plan="sml", device="PR-600KI", setup="wlan_1g",
@@ -476,8 +479,15 @@ def explain_violations(scenario: dict[str, object], *, rulebook: RuleBook) -> di
     invariants = load_invariants(book)
     if not invariants:
         return {}
-    frame = pd.DataFrame([scenario], dtype=object)
-    broken = violations(frame, rulebook=book).iloc[0]
+    if axis_positions is not None:  # the caller encoded the scenario already (explain): a table lookup
+        names, shape, _, table = _domain_table(book)
+        if any(axis_positions.get(n, -1) < 0 for n in names):
+            return {}
+        row = table[int(np.ravel_multi_index(tuple(axis_positions[n] for n in names), shape))]
+        broken = dict(zip((i.invariant_id for i in invariants), row.tolist(), strict=True))
+    else:
+        frame = pd.DataFrame([scenario], dtype=object)
+        broken = violations(frame, rulebook=book).iloc[0]
     out: dict[str, list[dict[str, object]]] = {}
     for inv in invariants:
         if not broken[inv.invariant_id]:

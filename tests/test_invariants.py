@@ -417,3 +417,20 @@ def test_cards_and_text_show_the_japanese_next_step_first() -> None:
     html = exp._repr_html_()
     assert html.index("sp-next-ja") < html.index("sp-next-en")
     assert json.loads(exp.to_json())["decisions"][2]["next_step_ja"] == ipv4.next_step_ja
+
+
+def test_explain_reads_the_invariants_from_its_own_encoding_as_violations_does() -> None:
+    """explain looks the scenario up in the invariants' table with the positions it encoded: the same broken
+    invariants as :func:`violations` on the raw scenario, on every broken combination and a sample of others."""
+    from sonet_policy.coverage import scenario_grid
+    from sonet_policy.invariants import explain_violations, violations
+
+    book = default_rulebook()
+    scenarios, _ = scenario_grid(book)
+    broken = violations(scenarios, rulebook=book).any(axis=1)
+    picked = pd.concat([scenarios[broken], scenarios[~broken].sample(200, random_state=0)])
+    assert broken.sum() > 0
+    for rec in picked.to_dict("records"):
+        got = {d.decision: [i["invariant_id"] for i in d.invariants] for d in explain(**rec).decisions if d.invariants}
+        want = {k: [i["invariant_id"] for i in v] for k, v in explain_violations(rec, rulebook=book).items()}
+        assert got == want, rec
