@@ -9,6 +9,7 @@ from __future__ import annotations
 from .errors import RuleBookError, ScenarioError
 from .evaluate import evaluate
 from .explain import explain
+from .answer import answer
 from .possible import possible
 from .rules import RuleBook, default_rulebook, load_rulebook
 
@@ -16,6 +17,7 @@ __all__ = [
     "RuleBook",
     "RuleBookError",
     "ScenarioError",
+    "answer",
     "default_rulebook",
     "evaluate",
     "explain",
