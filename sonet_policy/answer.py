@@ -189,6 +189,7 @@ class Reading:
     cells: dict[str, int]
     error: str | None
     unknown: list[str]
+    given: dict[str, object]
 
 
 def read_scenario(plan: Plan, scenario: dict[str, object]) -> Reading:
@@ -242,7 +243,7 @@ def read_scenario(plan: Plan, scenario: dict[str, object]) -> Reading:
                     break
                 cell += p * stride
         cells[d.name] = cell
-    return Reading(positions, errors, cells, "; ".join(messages) if messages else None, unknown)
+    return Reading(positions, errors, cells, "; ".join(messages) if messages else None, unknown, given)
 
 
 def answer(*, rulebook: RuleBook | None = None, **scenario: object) -> dict[str, object]:
