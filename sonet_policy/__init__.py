@@ -6,10 +6,10 @@ audited and compared.
 
 from __future__ import annotations
 
+from .answer import answer
 from .errors import RuleBookError, ScenarioError
 from .evaluate import evaluate
 from .explain import explain
-from .answer import answer
 from .possible import possible
 from .rules import RuleBook, default_rulebook, load_rulebook
 

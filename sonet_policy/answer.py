@@ -120,7 +120,7 @@ class _Reader:
 
 
 @dataclass
-class _DecisionPlan:
+class _DecisionLookup:
     name: str
     inputs: tuple[str, ...]
     strides: tuple[int, ...]
@@ -129,7 +129,7 @@ class _DecisionPlan:
 
 
 @dataclass
-class _ConstraintPlan:
+class _ConstraintLookup:
     inputs: tuple[str, ...]
     strides: tuple[int, ...]
     ruled_out: list[bool]
@@ -138,21 +138,21 @@ class _ConstraintPlan:
 
 
 @dataclass
-class Plan:
+class Lookup:
     """What :func:`answer` looks up, built once per compiled book."""
 
     compiled: CompiledBook
     readers: dict[str, _Reader]
-    decisions: list[_DecisionPlan]
-    constraints: list[_ConstraintPlan]
+    decisions: list[_DecisionLookup]
+    constraints: list[_ConstraintLookup]
     unanswered: dict[str, None]  # every answer column -> None
     hash: str
 
 
-def plan_of(book: RuleBook) -> Plan:
-    """The cached :class:`Plan` of ``book`` (rebuilt when the book is compiled again)."""
+def lookup_of(book: RuleBook) -> Lookup:
+    """The cached :class:`Lookup` of ``book`` (rebuilt when the book is compiled again)."""
     compiled = book.compiled()
-    hit = book._cache.get("answer_plan")
+    hit = book._cache.get("answer_lookup")
     if hit is not None and hit.compiled is compiled:
         return hit
     readers = {name: _Reader(compiled, name) for name in book.inputs}
@@ -169,14 +169,14 @@ def plan_of(book: RuleBook) -> Plan:
             for out in extra:
                 cols[f"{name}_{out}"] = o.alternatives if out == "alternatives" else ""
             outcomes.append((o.status, cols, " ".join(o.rules)))
-        decisions.append(_DecisionPlan(name, grid.inputs, grid.strides, grid.outcome_id.tolist(), outcomes))
+        decisions.append(_DecisionLookup(name, grid.inputs, grid.strides, grid.outcome_id.tolist(), outcomes))
     constraints = [
-        _ConstraintPlan(c.inputs, c.strides, c.ruled_out.tolist(), c.message, frozenset(c.blocks))
+        _ConstraintLookup(c.inputs, c.strides, c.ruled_out.tolist(), c.message, frozenset(c.blocks))
         for c in compiled.constraints
     ]
-    plan = Plan(compiled, readers, decisions, constraints, unanswered, book.hash)
-    book._cache["answer_plan"] = plan
-    return plan
+    lk = Lookup(compiled, readers, decisions, constraints, unanswered, book.hash)
+    book._cache["answer_lookup"] = lk
+    return lk
 
 
 @dataclass
@@ -192,9 +192,9 @@ class Reading:
     given: dict[str, object]
 
 
-def read_scenario(plan: Plan, scenario: dict[str, object]) -> Reading:
-    """Read keyword arguments (inputs by name or by a header the file reader accepts) against ``plan``."""
-    readers = plan.readers
+def read_scenario(lk: Lookup, scenario: dict[str, object]) -> Reading:
+    """Read keyword arguments (inputs by name or by a header the file reader accepts) against ``lk``."""
+    readers = lk.readers
     given: dict[str, object] = {}
     unknown: list[str] = []
     lookup = None
@@ -203,7 +203,7 @@ def read_scenario(plan: Plan, scenario: dict[str, object]) -> Reading:
             given[key] = value
             continue
         if lookup is None:
-            lookup = plan.compiled.book.header_lookup()
+            lookup = lk.compiled.book.header_lookup()
         name = lookup.get(header_key(key))
         if name is None or name in given:
             unknown.append(key)
@@ -219,7 +219,7 @@ def read_scenario(plan: Plan, scenario: dict[str, object]) -> Reading:
             errors[name] = err
     messages = list(errors.values())
     blocked: set[str] = set()
-    for c in plan.constraints:
+    for c in lk.constraints:
         cell = 0
         for name, stride in zip(c.inputs, c.strides, strict=True):
             p = positions[name]
@@ -231,7 +231,7 @@ def read_scenario(plan: Plan, scenario: dict[str, object]) -> Reading:
                 blocked |= c.blocks
                 messages.append(c.message)
     cells: dict[str, int] = {}
-    for d in plan.decisions:
+    for d in lk.decisions:
         cell = 0
         if d.name in blocked:
             cell = -1
@@ -267,18 +267,18 @@ def answer(*, rulebook: RuleBook | None = None, **scenario: object) -> dict[str,
     >>> a["wifi"], a["procedure"], a["status"], a["error"]
     (None, 'port_out', 'partial', "area: 'north' is not one of east|west")
     """
-    plan = plan_of(rulebook or default_rulebook())
-    r = read_scenario(plan, scenario)
-    out: dict[str, object] = dict(plan.unanswered)
+    lk = lookup_of(rulebook or default_rulebook())
+    r = read_scenario(lk, scenario)
+    out: dict[str, object] = dict(lk.unanswered)
     error = r.error
     if r.unknown:
         extra = "; ".join(f"{k}: not an input of this rule book" for k in r.unknown)
         out.update(status="invalid", error=f"{error}; {extra}" if error else extra, rules=None)
-        out["rulebook_hash"] = plan.hash
+        out["rulebook_hash"] = lk.hash
         return out
     answered = unanswered = conflict = uncovered = False
     rules: list[str] = []
-    for d in plan.decisions:
+    for d in lk.decisions:
         cell = r.cells[d.name]
         if cell < 0:
             unanswered = True
@@ -305,5 +305,5 @@ def answer(*, rulebook: RuleBook | None = None, **scenario: object) -> dict[str,
     out["status"] = status
     out["error"] = error
     out["rules"] = None if status == "invalid" else " ".join(rules)
-    out["rulebook_hash"] = plan.hash
+    out["rulebook_hash"] = lk.hash
     return out

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .answer import plan_of, read_scenario
+from .answer import lookup_of, read_scenario
 from .engine import CompiledBook
 from .rules import Rule, RuleBook, default_rulebook
 from .scenario import _is_missing
@@ -233,7 +233,7 @@ def explain(*, rulebook: RuleBook | None = None, **scenario: object) -> Explanat
     """
     book = rulebook or default_rulebook()
     compiled = book.compiled()
-    reading = read_scenario(plan_of(book), scenario)  # read as evaluate reads a one-row frame, without pandas
+    reading = read_scenario(lookup_of(book), scenario)  # read as evaluate reads a one-row frame, without pandas
     unknown, row = reading.unknown, reading.given
     error = reading.error or ""
     if unknown:

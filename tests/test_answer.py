@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from sonet_policy import answer, evaluate, explain
-from sonet_policy.answer import plan_of
+from sonet_policy.answer import lookup_of
 from sonet_policy.rules import default_rulebook
 
 CASES = pd.read_csv("tests/cases/scenarios.csv", dtype=str, keep_default_na=False)
@@ -44,9 +44,7 @@ def _odd_values(book, name: str, rng: random.Random) -> list[object]:
         good = [0, 5, 31, 32, 400, "31", "３１", "+7", "007", "31.0", 31.0, np.int64(12), -1, "-3", 2.5]
     if spec.type == "boolean":
         good += [True, False, 0, 1, 1.0, "1.0", "YES", np.bool_(True), 2]
-    wide = [
-        "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in str(v)) for v in good if isinstance(v, str)
-    ]
+    wide = ["".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in str(v)) for v in good if isinstance(v, str)]
     odd = [
         None,
         math.nan,
@@ -135,7 +133,7 @@ def test_header_aliases_unknown_keywords_and_absent_inputs() -> None:
 
 
 def test_a_book_with_a_boolean_input_and_another_book_are_read_on_their_own(tmp_path) -> None:
-    # two books at once: each has its own cached plan
+    # two books at once: each has its own cached lk
     import shutil
 
     from sonet_policy.rules import load_rulebook
@@ -149,12 +147,12 @@ def test_a_book_with_a_boolean_input_and_another_book_are_read_on_their_own(tmp_
     assert answer(**s, rulebook=other)["status"] == "ok"
     assert answer(**s, rulebook=other) == _evaluate_one(s, other)
     assert answer(**s)["error"] == _evaluate_one(s)["error"] == "area: 'ひがし' is not one of east|west"
-    assert plan_of(other) is not plan_of(BOOK)
+    assert lookup_of(other) is not lookup_of(BOOK)
 
 
 def test_the_memo_is_bounded_and_never_holds_unhashable_values() -> None:
-    plan = plan_of(BOOK)
-    reader = next(iter(plan.readers.values()))
+    lk = lookup_of(BOOK)
+    reader = next(iter(lk.readers.values()))
     for k in range(50):
         reader.read(f"spelling {k}")
         reader.read([k])
