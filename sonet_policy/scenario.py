@@ -529,6 +529,19 @@ def _error_combos(fields: list[FieldCodes], rows: np.ndarray) -> tuple[np.ndarra
     return inverse.reshape(-1), messages
 
 
+def _single_source(sources: list[FieldCodes], n: int) -> tuple[np.ndarray, list[str]]:
+    """:func:`_error_combos` over every row when at most one source has errors: the messages that occur, in the
+    order of their ids (as ``np.unique`` would order them), and per row an index into them (-1: no error)."""
+    if not sources:
+        return np.full(n, -1, dtype=np.int64), []
+    f = sources[0]
+    ids = f.err_lut.take(f.codes)
+    used = np.flatnonzero(np.bincount(ids + 1, minlength=len(f.messages) + 1)[1:])
+    remap = np.full(len(f.messages) + 1, -1, dtype=np.int64)  # message id -> its index among the used (-1: none)
+    remap[used] = np.arange(len(used))
+    return remap.take(ids), [f.messages[k] for k in used.tolist()]
+
+
 def _constraint_hits(fields: dict[str, FieldCodes], c: ConstraintGrid, n: int) -> np.ndarray:
     """Rows whose values (all valid) fall in a combination the constraint rules out."""
     cell = _cells_over(fields, c.inputs, c.strides, n, c.n_cells)
@@ -545,14 +558,8 @@ def encode(frame: pd.DataFrame, compiled: CompiledBook) -> Encoded:
     for inputs, names in compiled.groups():
         grid = compiled.decisions[names[0]]
         cells[inputs] = _cells_over(fields, inputs, grid.strides, n, grid.n_cells)
-    read = {i for inputs in cells for i in inputs}
-    bad = np.zeros(n, dtype=bool)
-    for cell in cells.values():
-        bad |= cell < 0
-    for name, f in fields.items():
-        if name not in read and (f.err_lut >= 0).any():  # a field no decision reads: still reported
-            bad |= f.error_id >= 0
-    sources: list[FieldCodes] = list(fields.values())
+    sources = [f for f in fields.values() if (f.err_lut >= 0).any()]  # fields with an error on some row
+    hits = []
     for c in compiled.constraints:
         hit = _constraint_hits(fields, c, n)
         if not hit.any():
@@ -560,11 +567,21 @@ def encode(frame: pd.DataFrame, compiled: CompiledBook) -> Encoded:
         for inputs, names in compiled.groups():
             if names[0] in c.blocks:
                 np.putmask(cells[inputs], hit, -1)
-        bad |= hit
-        sources.append(FieldCodes(hit.astype(np.intp), np.array([0, 0, 0]), np.array([-1, 0, -1]), [c.message]))
-    error_id = np.full(n, -1, dtype=np.int64)
-    messages: list[str] = []
-    if bad.any():
+        hits.append(hit)
+        sources.append(FieldCodes(hit.view(np.int8), np.array([0, 0, 0]), np.array([-1, 0, -1]), [c.message]))
+    if len(sources) <= 1:  # one source of errors (often a constraint, or one bad field): its ids are the row's
+        error_id, messages = _single_source(sources, n)
+    else:
+        read = {i for inputs in cells for i in inputs}
+        bad = np.zeros(n, dtype=bool)
+        for cell in cells.values():
+            bad |= cell < 0
+        for name, f in fields.items():
+            if name not in read and (f.err_lut >= 0).any():  # a field no decision reads: still reported
+                bad |= f.error_id >= 0
+        for hit in hits:
+            bad |= hit
+        error_id = np.full(n, -1, dtype=np.int64)
         rows = np.flatnonzero(bad)
         error_id[rows], messages = _error_combos(sources, rows)
     for cell in cells.values():
