@@ -37,12 +37,22 @@ from .scenario import (
     _encode_integer,
     _factorize,
     _missing_hint,
+    input_columns,
 )
 from .text import header_key
 
 _MEMO_LIMIT = 20_000  # typed values remembered per input (beyond: read each time, never an unbounded cache)
 _MEMO_TYPES = (str, int, bool, float, type(None), np.int64, np.float64, np.bool_)
 _NOT_GIVEN = object()
+
+
+class _NumpyBool:
+    """A value of a numpy bool column: read as the column's own values are (not as a bool in an object column)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = bool(value)
 
 
 def _spellings(label: str) -> list[str]:
@@ -54,7 +64,7 @@ def _spellings(label: str) -> list[str]:
 class _Reader:
     """Reads one input: a typed value -> (axis position or -1, the field's error message or None)."""
 
-    __slots__ = ("name", "spec", "labels", "breaks", "memo", "absent", "offset", "minimum", "integer")
+    __slots__ = ("name", "spec", "labels", "breaks", "memo", "absent", "offset", "minimum", "integer", "typed_bool")
 
     def __init__(self, compiled: CompiledBook, name: str) -> None:
         spec = compiled.book.inputs[name]
@@ -83,12 +93,17 @@ class _Reader:
         seeds = list(dict.fromkeys(seeds))
         for value, result in zip(seeds, self._read_many(seeds), strict=True):
             self.memo[(type(value), value)] = result
+        self.typed_bool = self._read_many([np.False_, np.True_], typed=True)
 
-    def _read_many(self, values: list[object]) -> list[tuple[int, str | None]]:
-        """Values read as :func:`evaluate` reads each in a one-row object column (the field encoder itself)."""
+    def _read_many(self, values: list[object], *, typed: bool = False) -> list[tuple[int, str | None]]:
+        """Values read as :func:`evaluate` reads each in a one-row object column (the field encoder itself); with
+        ``typed``, as the values of a typed (numpy) column."""
         out = []
         for value in values:
-            codes, uniques = _factorize(pd.Series([value], dtype=object))
+            if typed:
+                codes, uniques = np.zeros(1, dtype=np.intp), [value]
+            else:
+                codes, uniques = _factorize(pd.Series([value], dtype=object))
             spec, axis_labels = self.spec, self.labels
             if spec.type == "catalogue":
                 f = _encode_catalogue(spec, (codes, uniques), axis_labels)
@@ -106,6 +121,8 @@ class _Reader:
         kind = type(value)
         if self.integer and kind is int and self.minimum <= value <= _INT64_MAX:
             return self.offset + bisect_right(self.breaks, value) - 1, None
+        if kind is _NumpyBool:
+            return self.typed_bool[value.value]  # type: ignore[attr-defined]
         memo_ok = kind in _MEMO_TYPES and not (kind in (float, np.float64) and math.isnan(value))
         if memo_ok:
             hit = self.memo.get((kind, value))
@@ -147,6 +164,19 @@ class Lookup:
     constraints: list[_ConstraintLookup]
     unanswered: dict[str, None]  # every answer column -> None
     hash: str
+    _codes: dict | None = None
+
+    def category_codes(self, tables) -> dict[str, tuple[pd.CategoricalDtype, dict[str, int]]]:
+        """Per answer column of evaluate's tables (and ``rules``): its dtype and value -> category code."""
+        if self._codes is None or self._codes[0] is not tables:
+            out = {}
+            for g in tables.groups:
+                for col, (dtype, _) in g.columns.items():
+                    out[col] = (dtype, {v: k for k, v in enumerate(dtype.categories)})
+            dtype = tables.rules[0]
+            out["rules"] = (dtype, {v: k for k, v in enumerate(dtype.categories)})
+            self._codes = (tables, out)
+        return self._codes[1]
 
 
 def lookup_of(book: RuleBook) -> Lookup:
@@ -268,7 +298,10 @@ def answer(*, rulebook: RuleBook | None = None, **scenario: object) -> dict[str,
     (None, 'port_out', 'partial', "area: 'north' is not one of east|west")
     """
     lk = lookup_of(rulebook or default_rulebook())
-    r = read_scenario(lk, scenario)
+    return _answer_of(lk, read_scenario(lk, scenario))
+
+
+def _answer_of(lk: Lookup, r: Reading) -> dict[str, object]:
     out: dict[str, object] = dict(lk.unanswered)
     error = r.error
     if r.unknown:
@@ -307,3 +340,45 @@ def answer(*, rulebook: RuleBook | None = None, **scenario: object) -> dict[str,
     out["rules"] = None if status == "invalid" else " ".join(rules)
     out["rulebook_hash"] = lk.hash
     return out
+
+
+def one_row_frame(
+    frame: pd.DataFrame, book: RuleBook, tables, *, columns: list[str], statuses: tuple[str, ...]
+) -> pd.DataFrame | None:
+    """:func:`~sonet_policy.evaluate.evaluate` of a one-row frame through :func:`answer`'s readers: the same frame,
+    dtypes and categories as the vectorised path gives. None (use that path) for a column type it does not read
+    here (categorical, datetime, …), duplicated input columns, or a book whose ``rules`` categories depend on
+    the rows. ``tables``, ``columns`` and ``statuses`` are :mod:`sonet_policy.batch`'s (which calls this)."""
+    if len(frame) != 1 or tables.rules is None:
+        return None
+    lk = lookup_of(book)
+    scenario: dict[str, object] = {}
+    for name, col in input_columns(frame, book).items():
+        loc = frame.columns.get_loc(col)
+        if not isinstance(loc, int):
+            return None
+        dtype = frame.dtypes.iloc[loc]
+        value = frame.iat[0, loc]
+        numpy_kind = dtype.kind if isinstance(dtype, np.dtype) else ""
+        if numpy_kind in ("O", "i", "u", "f") or isinstance(dtype, pd.StringDtype):
+            scenario[name] = value
+        elif numpy_kind == "b":
+            scenario[name] = _NumpyBool(value)
+        else:
+            return None
+    out = _answer_of(lk, read_scenario(lk, scenario))
+    codes = lk.category_codes(tables)
+    data: dict[str, object] = {}
+    for col in columns:
+        value = out[col]
+        if col == "status":
+            data[col] = pd.Categorical.from_codes([statuses.index(value)], categories=list(statuses), validate=False)
+        elif col == "error":
+            cats = pd.Index([value] if value is not None else [], dtype="str")
+            data[col] = pd.Categorical.from_codes([0 if value is not None else -1], categories=cats, validate=False)
+        elif col == "rulebook_hash":
+            data[col] = pd.Categorical.from_codes([0], categories=[book.hash], validate=False)
+        else:
+            dtype, lut = codes[col]
+            data[col] = pd.Categorical.from_codes([lut.get(value, -1)], dtype=dtype, validate=False)
+    return pd.DataFrame(data, index=frame.index, copy=False)

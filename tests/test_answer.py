@@ -170,3 +170,35 @@ def test_explain_gives_the_codes_status_and_error_of_answer() -> None:
         assert (e.error or None) == a["error"]
         if a["status"] != "invalid":
             assert e.codes == {d: (a[d] if a[d] is not None else "invalid") for d in BOOK.decisions}
+
+
+def _one_row_cases() -> list[pd.DataFrame]:
+    frames = []
+    for s in _random_scenarios(BOOK, 150, seed=21):
+        frames.append(pd.DataFrame([s], dtype=object) if s else pd.DataFrame(index=[0]))
+        try:
+            frames.append(pd.DataFrame([s]))  # dtypes as pandas infers them (bool, int64, float64, str, object)
+        except (TypeError, ValueError):
+            pass
+    for k in range(len(CASES)):
+        frames.append(CASES.iloc[[k]])
+        typed = CASES.iloc[[k]].copy()
+        typed["keep_number"] = typed["keep_number"].map({"true": True, "false": False, "yes": True, "no": False})
+        frames.append(typed)
+    frames.append(pd.DataFrame({"days": [31], "area": ["west"], "extra column": [object()]}, index=["r"]))
+    frames.append(pd.DataFrame({"keep_number": [True], "days_since_phone_stop": [31.0]}))
+    odd = {"keep_number": [1], "days_since_phone_stop": [True], "area": [False], "device": [True]}
+    frames.append(pd.DataFrame(odd))
+    return frames
+
+
+def test_evaluate_on_one_row_is_the_first_row_of_the_same_row_twice() -> None:
+    # one row goes through answer's readers; two rows through the vectorised path: the same frame, dtypes and
+    # categories included
+    typed_bool = 0
+    for frame in _one_row_cases():
+        one = evaluate(frame)
+        twice = evaluate(pd.concat([frame, frame]))
+        pd.testing.assert_frame_equal(one, twice.iloc[:1])
+        typed_bool += any(getattr(d, "kind", "") == "b" for d in frame.dtypes)
+    assert typed_bool >= 10
