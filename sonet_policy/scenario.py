@@ -560,8 +560,10 @@ def encode(frame: pd.DataFrame, compiled: CompiledBook) -> Encoded:
         cells[inputs] = _cells_over(fields, inputs, grid.strides, n, grid.n_cells)
     sources = [f for f in fields.values() if (f.err_lut >= 0).any()]  # fields with an error on some row
     hits = []
+    for cell in cells.values():
+        np.maximum(cell, -1, out=cell)  # every unanswered row reads -1
     for c in compiled.constraints:
-        hit = _constraint_hits(fields, c, n)
+        hit = _constraint_hits(fields, c, n)  # on the constraint's own inputs (another field may be bad)
         if not hit.any():
             continue
         for inputs, names in compiled.groups():
@@ -569,7 +571,9 @@ def encode(frame: pd.DataFrame, compiled: CompiledBook) -> Encoded:
                 np.putmask(cells[inputs], hit, -1)
         hits.append(hit)
         sources.append(FieldCodes(hit.view(np.int8), np.array([0, 0, 0]), np.array([-1, 0, -1]), [c.message]))
-    if len(sources) <= 1:  # one source of errors (often a constraint, or one bad field): its ids are the row's
+    if len(sources) == 1 and len(hits) == 1:  # the one source of errors is a constraint
+        error_id, messages = hits[0].astype(np.int64) - 1, sources[0].messages
+    elif len(sources) <= 1:  # one source of errors (one bad field, or none): its ids are the row's
         error_id, messages = _single_source(sources, n)
     else:
         read = {i for inputs in cells for i in inputs}
@@ -584,6 +588,4 @@ def encode(frame: pd.DataFrame, compiled: CompiledBook) -> Encoded:
         error_id = np.full(n, -1, dtype=np.int64)
         rows = np.flatnonzero(bad)
         error_id[rows], messages = _error_combos(sources, rows)
-    for cell in cells.values():
-        np.maximum(cell, -1, out=cell)  # every unanswered row reads -1
     return Encoded(fields, cells, error_id, messages)
