@@ -179,10 +179,22 @@ class Lookup:
         return self._codes[1]
 
 
+# One cache entry per copy of this module (a second import of the file, as pytest's doctest collection makes,
+# has its own classes: its readers must not receive this copy's values).
+_CACHE_KEY = ("answer_lookup", id(_Reader))
+
+
 def lookup_of(book: RuleBook) -> Lookup:
-    """The cached :class:`Lookup` of ``book`` (rebuilt when the book is compiled again)."""
+    """The cached :class:`Lookup` of ``book`` (rebuilt when the book is compiled again).
+
+    Returns the readers of every input and the per-decision tables :func:`answer` reads.
+
+    >>> book = default_rulebook()
+    >>> lookup_of(book) is lookup_of(book)
+    True
+    """
     compiled = book.compiled()
-    hit = book._cache.get("answer_lookup")
+    hit = book._cache.get(_CACHE_KEY)
     if hit is not None and hit.compiled is compiled:
         return hit
     readers = {name: _Reader(compiled, name) for name in book.inputs}
@@ -205,7 +217,7 @@ def lookup_of(book: RuleBook) -> Lookup:
         for c in compiled.constraints
     ]
     lk = Lookup(compiled, readers, decisions, constraints, unanswered, book.hash)
-    book._cache["answer_lookup"] = lk
+    book._cache[_CACHE_KEY] = lk
     return lk
 
 
@@ -222,8 +234,15 @@ class Reading:
     given: dict[str, object]
 
 
-def read_scenario(lk: Lookup, scenario: dict[str, object]) -> Reading:
-    """Read keyword arguments (inputs by name or by a header the file reader accepts) against ``lk``."""
+def read_scenario(lk: Lookup, *, scenario: dict[str, object]) -> Reading:
+    """Read keyword arguments (inputs by name or by a header the file reader accepts) against ``lk``.
+
+    Returns a :class:`Reading`; never raises for a bad value (it becomes a field error).
+
+    >>> r = read_scenario(lookup_of(default_rulebook()), scenario={"keep_number": "yes", "colour": "red"})
+    >>> r.positions["keep_number"], r.unknown
+    (1, ['colour'])
+    """
     readers = lk.readers
     given: dict[str, object] = {}
     unknown: list[str] = []
@@ -298,7 +317,7 @@ def answer(*, rulebook: RuleBook | None = None, **scenario: object) -> dict[str,
     (None, 'port_out', 'partial', "area: 'north' is not one of east|west")
     """
     lk = lookup_of(rulebook or default_rulebook())
-    return _answer_of(lk, read_scenario(lk, scenario))
+    return _answer_of(lk, read_scenario(lk, scenario=scenario))
 
 
 def _answer_of(lk: Lookup, r: Reading) -> dict[str, object]:
@@ -342,7 +361,7 @@ def _answer_of(lk: Lookup, r: Reading) -> dict[str, object]:
     return out
 
 
-def one_row_frame(
+def _one_row_frame(
     frame: pd.DataFrame, book: RuleBook, tables, *, columns: list[str], statuses: tuple[str, ...]
 ) -> pd.DataFrame | None:
     """:func:`~sonet_policy.evaluate.evaluate` of a one-row frame through :func:`answer`'s readers: the same frame,
@@ -366,7 +385,7 @@ def one_row_frame(
             scenario[name] = _NumpyBool(value)
         else:
             return None
-    out = _answer_of(lk, read_scenario(lk, scenario))
+    out = _answer_of(lk, read_scenario(lk, scenario=scenario))
     codes = lk.category_codes(tables)
     data: dict[str, object] = {}
     for col in columns:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .answer import one_row_frame
+from .answer import _one_row_frame
 from .engine import CompiledBook
 from .rules import RuleBook, default_rulebook
 from .scenario import encode
@@ -168,7 +168,7 @@ def evaluate_frame(frame: pd.DataFrame, *, rulebook: RuleBook | None = None) -> 
     compiled = book.compiled()
     tables = _tables(compiled)
     if len(frame) == 1:  # one row: answer's readers, no hashing of columns (None: a column type it leaves to us)
-        one = one_row_frame(frame, book, tables, columns=output_columns(book), statuses=STATUSES)
+        one = _one_row_frame(frame, book, tables, columns=output_columns(book), statuses=STATUSES)
         if one is not None:
             return one
     enc = encode(frame, compiled)

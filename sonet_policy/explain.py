@@ -233,7 +233,8 @@ def explain(*, rulebook: RuleBook | None = None, **scenario: object) -> Explanat
     """
     book = rulebook or default_rulebook()
     compiled = book.compiled()
-    reading = read_scenario(lookup_of(book), scenario)  # read as evaluate reads a one-row frame, without pandas
+    # read as evaluate reads a one-row frame, without pandas
+    reading = read_scenario(lookup_of(book), scenario=scenario)
     unknown, row = reading.unknown, reading.given
     error = reading.error or ""
     if unknown:

@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sonet_policy import answer, evaluate, explain
-from sonet_policy.answer import lookup_of
+from sonet_policy.answer import answer, lookup_of
+from sonet_policy.evaluate import evaluate
+from sonet_policy.explain import explain
 from sonet_policy.rules import default_rulebook
 
 CASES = pd.read_csv("tests/cases/scenarios.csv", dtype=str, keep_default_na=False)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from sonet_policy import evaluate
+from sonet_policy.evaluate import evaluate
 from sonet_policy.rules import default_rulebook
 
 BOOK = default_rulebook()
