@@ -115,12 +115,17 @@ def _mixed(values: np.ndarray) -> np.ndarray:
     return values
 
 
+_MANY_CATEGORIES = 4096  # categories read as they come up to this many (or while the rows outnumber them 4:1)
+
+
 def _dictionary_codes(column: pd.Series) -> tuple[np.ndarray, list] | None:
     """A column that is dictionary-encoded already (a pandas categorical, an Arrow dictionary): its codes as they
     come and its distinct values, without hashing a row (None for any other column)."""
     dtype = column.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         cats = dtype.categories
+        if len(cats) > _MANY_CATEGORIES and len(cats) > len(column) // 4:  # mostly unused: encode the used ones
+            return None
         values = cats.to_numpy(dtype=object, copy=True)
         if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
             values = _mixed(values)

@@ -62,3 +62,9 @@ def test_arrow_dictionary_columns_read_as_plain_ones() -> None:
     with_null = CASES.astype(object)
     with_null.iloc[1, 1] = None
     _same(evaluate(with_null), evaluate(with_null.apply(lambda c: _arrow_dictionary(c, 2))))
+
+
+def test_a_categorical_with_many_unused_categories_reads_as_plain() -> None:
+    cat = CASES.astype("category")
+    cat["device"] = cat["device"].cat.add_categories([f"X-{k}" for k in range(5000)])
+    _same(evaluate(CASES), evaluate(cat))
