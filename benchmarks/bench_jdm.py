@@ -8,12 +8,13 @@ machine and the versions:
   median and 90th percentile in µs, and rows/s one call after another (the peer figure); and
   ``ZenEngine.evaluate_batch`` on the same scenarios, its bulk entry point, which asks the loader for the graph
   and parses it again for every request (so it is slower than one call after another on a loaded decision);
-* ours per scenario: ``evaluate`` on a one-row frame and ``explain``, median µs over the first
-  ``--single`` scenarios (``--rounds`` times);
+* ours per scenario: ``answer`` (the single-scenario path, no pandas) on every scenario zen-engine gets, and
+  ``evaluate`` on a one-row frame and ``explain``, median µs over the first ``--single`` scenarios (``--rounds``
+  times);
 * ours in bulk: ``evaluate`` on ``--rows`` rows (default 1,000,000) read from CSV text, median of ``--runs``;
 * the ratios (zen-engine per scenario over ours per scenario; ours in bulk over zen-engine row by row);
 * pyDMNrules on the exported DMN (``bench_evaluate.bench_pydmnrules``, ``--dmn-rows`` rows; 0 skips);
-* a check that zen-engine and ``evaluate`` agree on every timed scenario (not timed).
+* a check that zen-engine, ``evaluate`` and ``answer`` agree on every timed scenario (not timed).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_evaluate import bench_pydmnrules, fmt, load, machine, population, timed, wait_quiet  # noqa: E402
 
+from sonet_policy.answer import answer  # noqa: E402
 from sonet_policy.evaluate import evaluate  # noqa: E402
 from sonet_policy.explain import explain  # noqa: E402
 from sonet_policy.jdm import to_jdm_json  # noqa: E402
@@ -112,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         f"({fmt(times)})"
     )
 
+    mine = per_call(lambda s: answer(rulebook=book, **s), scenarios, args.rounds)
+    answer_us = statistics.median(mine) * 1e6
+    print(f"ours, one scenario, answer (no pandas, all five decisions): {micro(mine)}")
+    print(f"  one call after another: {len(mine) / sum(mine):,.0f} rows/s")
     single = scenarios[: args.single]
     ours_eval = per_call(lambda s: evaluate(pd.DataFrame([s]), rulebook=book), single, args.rounds)
     ours_explain = per_call(lambda s: explain(rulebook=book, **s), single, args.rounds)
@@ -131,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         f"  one scenario: zen-engine {zen_us:,.1f} µs; evaluate on one row {eval_us:,.1f} µs = "
         f"{zen_us / eval_us:.2f} x zen-engine's speed; explain {explain_us:,.1f} µs = {zen_us / explain_us:.2f} x"
     )
+    print(f"  one scenario: answer {answer_us:,.1f} µs = {zen_us / answer_us:.1f} x zen-engine's speed (same run)")
     print(
         f"  in bulk: ours {ours_rows:,.0f} rows/s = {ours_rows / zen_rows:,.0f} x zen-engine row by row "
         f"({ours_rows * zen_us / 1e6:,.0f} x at its median call), "
@@ -138,15 +145,18 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     kit = evaluate(pd.DataFrame(scenarios), rulebook=book).astype(object).to_dict("records")
-    agree = 0
+    agree = agree_answer = 0
     for s, ours in zip(scenarios, kit, strict=True):
         result = decision.evaluate(s)["result"]
         agree += all(result.get(d) == (None if pd.isna(ours[d]) else ours[d]) for d in book.decisions)
+        single_codes = answer(rulebook=book, **s)
+        agree_answer += all(result.get(d) == single_codes[d] for d in book.decisions)
     print(f"check: zen-engine and evaluate give the same five codes on {agree:,} of {len(scenarios):,} scenarios")
+    print(f"check: zen-engine and answer give the same five codes on {agree_answer:,} of {len(scenarios):,} scenarios")
     if args.dmn_rows:
         bench_pydmnrules(canonical, args.dmn_rows, ours_rows)
     print(f"after: {load()}")
-    return 0 if agree == len(scenarios) else 1
+    return 0 if agree == agree_answer == len(scenarios) else 1
 
 
 if __name__ == "__main__":

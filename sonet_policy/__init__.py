@@ -11,6 +11,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _version
 
+from .answer import answer
 from .errors import RuleBookError, ScenarioError
 from .evaluate import evaluate
 from .explain import explain
@@ -27,6 +28,7 @@ __all__ = [
     "RuleBook",
     "RuleBookError",
     "ScenarioError",
+    "answer",
     "default_rulebook",
     "evaluate",
     "explain",

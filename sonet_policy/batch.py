@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .answer import _one_row_frame
 from .engine import CompiledBook
 from .rules import RuleBook, default_rulebook
 from .scenario import encode
@@ -166,6 +167,10 @@ def evaluate_frame(frame: pd.DataFrame, *, rulebook: RuleBook | None = None) -> 
     book = rulebook or default_rulebook()
     compiled = book.compiled()
     tables = _tables(compiled)
+    if len(frame) == 1:  # one row: answer's readers, no hashing of columns (None: a column type it leaves to us)
+        one = _one_row_frame(frame, book, tables, columns=output_columns(book), statuses=STATUSES)
+        if one is not None:
+            return one
     enc = encode(frame, compiled)
     n = len(frame)
     data: dict[str, pd.Categorical] = {}

@@ -8,13 +8,12 @@ import json
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-import pandas as pd
 
+from .answer import lookup_of, read_scenario
 from .engine import CompiledBook
 from .invariants import explain_violations
 from .rules import Rule, RuleBook, default_rulebook
-from .scenario import _is_missing, encode
-from .text import header_key
+from .scenario import _is_missing
 
 FINDING_LABELS = {
     "uncovered": ("該当するルールがありません (ページに記載なし)", "Uncovered: the page gives no answer"),
@@ -174,37 +173,62 @@ def _clause_refs(book: RuleBook, rule: Rule) -> list[ClauseRef]:
     return [ClauseRef(cid, rows[cid][0], rows[cid][1], rows[cid][0].startswith("※")) for cid in rule.source]
 
 
+def _rule_tests(compiled: CompiledBook, decision: str) -> list[list[tuple[str, list[bool], str]]]:
+    """Per rule of ``decision``: per condition its input, its mask over the input's axis (a list) and how an
+    analyst reads it; built once per compiled book (explain reads them for every rule on every call)."""
+    cache = compiled.book._cache.setdefault("explain_rule_tests", {})
+    hit = cache.get(decision)
+    if hit is not None and hit[0] is compiled:
+        return hit[1]
+    tests = [
+        [(name, cond.mask(compiled.axes[name]).tolist(), cond.describe()) for name, cond in r.conditions.items()]
+        for r in compiled.decisions[decision].rules
+    ]
+    cache[decision] = (compiled, tests)
+    return tests
+
+
 def _trace(
-    compiled: CompiledBook, decision: str, cell: int, given: dict[str, str] | None = None
+    compiled: CompiledBook,
+    decision: str,
+    cell: int,
+    position: dict[str, int] | None = None,
+    given: dict[str, str] | None = None,
 ) -> tuple[object, list[RuleTrace]]:
     book = compiled.book
     grid = compiled.decisions[decision]
     outcome = grid.outcome(cell)
-    values = grid.cell_values(cell)
-    position = grid.positions(cell)
+    if position is None:
+        position = grid.positions(cell)
+    tests = _rule_tests(compiled, decision)
+    winners = grid.winners[:, cell].tolist()
+    deciding = grid.deciding[:, cell].tolist()
+    matches = grid.matches[:, cell].tolist()
     traces = []
     for i, r in enumerate(grid.rules):
         reasons: list[str] = []
-        if grid.winners[i, cell]:
+        if winners[i]:
             state = "fired"
-        elif grid.deciding[i, cell] and outcome.status == "conflict":
+        elif deciding[i] and outcome.status == "conflict":
             state = "conflicting"
             others = [rid for rid in outcome.rules if rid != r.rule_id]
             reasons.append(f"disagrees with {', '.join(others)}; neither is declared an exception of the other")
-        elif grid.deciding[i, cell]:
+        elif deciding[i]:
             state = "shadowed"
             reasons.append(f"matches, but the {grid.hit_policy} hit policy took {', '.join(outcome.rules)}")
-        elif grid.matches[i, cell]:
+        elif matches[i]:
             state = "overridden"
-            by = [e.rule_id for k, e in enumerate(grid.rules) if r.rule_id in e.exception_of and grid.matches[k, cell]]
+            by = [e.rule_id for k, e in enumerate(grid.rules) if r.rule_id in e.exception_of and matches[k]]
             reasons.append(f"matches, but exception {', '.join(by)} applies")
         else:
             state = "not_matching"
-            for name, cond in r.conditions.items():
-                if not cond.mask(compiled.axes[name])[position[name]]:
-                    shown = (given or {}).get(name, values[name])  # the value given, then its interval
-                    shown = shown if shown == values[name] else f"{shown} ({values[name]})"
-                    reasons.append(f"{name} is {shown}; the rule needs {cond.describe()}")
+            for name, mask, text in tests[i]:
+                p = position[name]
+                if not mask[p]:
+                    label = compiled.axes[name].labels[p]
+                    shown = (given or {}).get(name, label)  # the value given, then its interval
+                    shown = shown if shown == label else f"{shown} ({label})"
+                    reasons.append(f"{name} is {shown}; the rule needs {text}")
         traces.append(RuleTrace(r.rule_id, state, r.answer, r.note, reasons, _clause_refs(book, r)))
     return outcome, traces
 
@@ -224,28 +248,20 @@ def explain(*, rulebook: RuleBook | None = None, **scenario: object) -> Explanat
     ('pppoe_router', 'mail_exchange')
     """
     book = rulebook or default_rulebook()
-    lookup = book.header_lookup()
-    row: dict[str, object] = {}
-    unknown = []
-    for key, value in scenario.items():
-        name = key if key in book.inputs else lookup.get(header_key(key))
-        if name is None or name in row:
-            unknown.append(key)
-        else:
-            row[name] = value
     compiled = book.compiled()
-    frame = pd.DataFrame([row], dtype=object) if row else pd.DataFrame(index=[0])
-    enc = encode(frame, compiled)
-    error = enc.messages[int(enc.error_id[0])] if enc.error_id[0] >= 0 else ""
+    # read as evaluate reads a one-row frame, without pandas
+    reading = read_scenario(lookup_of(book), scenario=scenario)
+    unknown, row = reading.unknown, reading.given
+    error = reading.error or ""
     if unknown:
         error = "; ".join(filter(None, [error, *(f"{k}: not an input of this rule book" for k in unknown)]))
     labels = {name: spec.label_ja for name, spec in book.inputs.items() if spec.label_ja}
-    cells = {name: int(enc.cell(compiled, name)[0]) for name in book.decisions}
+    cells = reading.cells
     if unknown or all(c < 0 for c in cells.values()):
         return Explanation(dict(scenario), {}, "invalid", error, [], book.hash, labels)
     resolved: dict[str, str] = {}
     for name, spec in book.inputs.items():
-        pos = int(enc.positions(name)[0])
+        pos = reading.positions[name]
         if pos < 0:
             continue
         raw = row.get(name)
@@ -259,7 +275,7 @@ def explain(*, rulebook: RuleBook | None = None, **scenario: object) -> Explanat
         cell = cells[name]
         if cell < 0:
             label_ja, label_en = FINDING_LABELS["invalid"]
-            bad = [enc.fields[i].messages[e] for i in spec.inputs if (e := int(enc.fields[i].error_id[0])) >= 0]
+            bad = [reading.field_errors[i] for i in spec.inputs if i in reading.field_errors]
             why = "; ".join(bad) or error
             answers.append(
                 DecisionAnswer(
@@ -277,7 +293,7 @@ def explain(*, rulebook: RuleBook | None = None, **scenario: object) -> Explanat
             )
             states.add("invalid")
             continue
-        outcome, traces = _trace(compiled, name, cell, resolved)
+        outcome, traces = _trace(compiled, name, cell, reading.positions, resolved)
         if outcome.status in FINDING_LABELS:
             label_ja, label_en = FINDING_LABELS[outcome.status]
             info = {"label_ja": label_ja, "label_en": label_en, "next_step_en": ""}
@@ -300,7 +316,7 @@ def explain(*, rulebook: RuleBook | None = None, **scenario: object) -> Explanat
             )
         )
         states.add(outcome.status)
-    axis_positions = {name: int(enc.positions(name)[0]) for name in book.inputs}
+    axis_positions = dict(reading.positions)
     broken = explain_violations(row, rulebook=book, axis_positions=axis_positions)
     for d in answers:
         d.invariants = broken.get(d.decision, [])

@@ -105,16 +105,57 @@ def _hashable(value: object) -> bool:
     return True
 
 
+def _mixed(values: np.ndarray) -> np.ndarray:
+    """Object values as they are factorised: bools as text that shows as True/False, unhashables kept apart."""
+    for k, v in enumerate(values):
+        if isinstance(v, (bool, np.bool_)):
+            values[k] = _BoolText(bool(v))
+        elif not isinstance(v, (str, int, float)) and not _hashable(v):
+            values[k] = _Odd(v)
+    return values
+
+
+_MANY_CATEGORIES = 4096  # categories read as they come up to this many (or while the rows outnumber them 4:1)
+
+
+def _dictionary_codes(column: pd.Series) -> tuple[np.ndarray, list] | None:
+    """A column that is dictionary-encoded already (a pandas categorical, an Arrow dictionary): its codes as they
+    come and its distinct values, without hashing a row (None for any other column)."""
+    dtype = column.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        cats = dtype.categories
+        if len(cats) > _MANY_CATEGORIES and len(cats) > len(column) // 4:  # mostly unused: encode the used ones
+            return None
+        values = cats.to_numpy(dtype=object, copy=True)
+        if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+            values = _mixed(values)
+        return np.asarray(column.cat.codes, dtype=np.intp), list(values)
+    arrow = getattr(dtype, "pyarrow_dtype", None)  # pd.ArrowDtype: pyarrow is installed
+    if arrow is not None and type(arrow).__name__ == "DictionaryType":
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        chunked = column.array._pa_array.unify_dictionaries()
+        if chunked.num_chunks == 0:
+            return np.full(len(column), -1, dtype=np.intp), []
+        dictionary = chunked.chunk(0).dictionary
+        indices = pa.chunked_array([c.indices for c in chunked.chunks], type=arrow.index_type)
+        codes = pc.fill_null(indices, -1).to_numpy().astype(np.intp)
+        values = np.array(dictionary.to_pylist() + [None], dtype=object)[:-1]
+        if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+            values = _mixed(values)
+        return codes, list(values)
+    return None
+
+
 def _factorize(column: pd.Series) -> tuple[np.ndarray, list]:
+    encoded = _dictionary_codes(column)
+    if encoded is not None:
+        return encoded
     if column.dtype == object and pd.api.types.infer_dtype(column, skipna=True) not in ("string", "empty"):
         # True == 1 == 1.0 hash alike: factorising would read one row as its neighbour's spelling; and a list
         # or dict in one row must not change how the others are read (each cell on its own merit)
-        values = column.to_numpy(dtype=object, copy=True)  # (Series.map would infer plain str and lose the type)
-        for k, v in enumerate(values):
-            if isinstance(v, (bool, np.bool_)):
-                values[k] = _BoolText(bool(v))
-            elif not isinstance(v, (str, int, float)) and not _hashable(v):
-                values[k] = _Odd(v)
+        values = _mixed(column.to_numpy(dtype=object, copy=True))  # (Series.map would infer str and lose the type)
         column = pd.Series(values, index=column.index, dtype=object)
     codes, uniques = pd.factorize(column, use_na_sentinel=True)
     return np.asarray(codes), list(uniques)
@@ -471,6 +512,7 @@ def _error_combos(fields: list[FieldCodes], rows: np.ndarray) -> tuple[np.ndarra
 
     Messages are ordered as ``np.unique`` orders the per-field error ids (field by field).
     """
+    fields = [f for f in fields if (f.err_lut >= 0).any()]  # a field without an error adds nothing to a message
     errs = [f.err_lut[f.codes[rows]] for f in fields]
     radix = [len(f.messages) + 1 for f in fields]
     if math.prod(radix) < (1 << 62):
@@ -492,13 +534,25 @@ def _error_combos(fields: list[FieldCodes], rows: np.ndarray) -> tuple[np.ndarra
     return inverse.reshape(-1), messages
 
 
+def _single_source(sources: list[FieldCodes], n: int) -> tuple[np.ndarray, list[str]]:
+    """:func:`_error_combos` over every row when at most one source has errors: the messages that occur, in the
+    order of their ids (as ``np.unique`` would order them), and per row an index into them (-1: no error)."""
+    if not sources:
+        return np.full(n, -1, dtype=np.int64), []
+    f = sources[0]
+    ids = f.err_lut.take(f.codes)
+    used = np.flatnonzero(np.bincount(ids + 1, minlength=len(f.messages) + 1)[1:])
+    remap = np.full(len(f.messages) + 1, -1, dtype=np.int64)  # message id -> its index among the used (-1: none)
+    remap[used] = np.arange(len(used))
+    return remap.take(ids), [f.messages[k] for k in used.tolist()]
+
+
 def _constraint_hits(fields: dict[str, FieldCodes], c: ConstraintGrid, n: int) -> np.ndarray:
     """Rows whose values (all valid) fall in a combination the constraint rules out."""
     cell = _cells_over(fields, c.inputs, c.strides, n, c.n_cells)
-    ok = cell >= 0
-    hit = np.zeros(n, dtype=bool)
-    hit[ok] = c.ruled_out[cell[ok]]
-    return hit
+    # an invalid field makes the sum negative: those rows read the last entry (False) of the padded table
+    np.putmask(cell, cell < 0, c.n_cells)
+    return np.append(c.ruled_out, False).take(cell)
 
 
 def encode(frame: pd.DataFrame, compiled: CompiledBook) -> Encoded:
@@ -509,28 +563,34 @@ def encode(frame: pd.DataFrame, compiled: CompiledBook) -> Encoded:
     for inputs, names in compiled.groups():
         grid = compiled.decisions[names[0]]
         cells[inputs] = _cells_over(fields, inputs, grid.strides, n, grid.n_cells)
-    read = {i for inputs in cells for i in inputs}
-    bad = np.zeros(n, dtype=bool)
+    sources = [f for f in fields.values() if (f.err_lut >= 0).any()]  # fields with an error on some row
+    hits = []
     for cell in cells.values():
-        bad |= cell < 0
-    for name, f in fields.items():
-        if name not in read and (f.err_lut >= 0).any():  # a field no decision reads: still reported
-            bad |= f.error_id >= 0
-    sources: list[FieldCodes] = list(fields.values())
+        np.maximum(cell, -1, out=cell)  # every unanswered row reads -1
     for c in compiled.constraints:
-        hit = _constraint_hits(fields, c, n)
+        hit = _constraint_hits(fields, c, n)  # on the constraint's own inputs (another field may be bad)
         if not hit.any():
             continue
         for inputs, names in compiled.groups():
             if names[0] in c.blocks:
-                cells[inputs][hit] = -1
-        bad |= hit
-        sources.append(FieldCodes(hit.astype(np.intp), np.array([0, 0, 0]), np.array([-1, 0, -1]), [c.message]))
-    error_id = np.full(n, -1, dtype=np.int64)
-    messages: list[str] = []
-    if bad.any():
+                np.putmask(cells[inputs], hit, -1)
+        hits.append(hit)
+        sources.append(FieldCodes(hit.view(np.int8), np.array([0, 0, 0]), np.array([-1, 0, -1]), [c.message]))
+    if len(sources) == 1 and len(hits) == 1:  # the one source of errors is a constraint
+        error_id, messages = hits[0].astype(np.int64) - 1, sources[0].messages
+    elif len(sources) <= 1:  # one source of errors (one bad field, or none): its ids are the row's
+        error_id, messages = _single_source(sources, n)
+    else:
+        read = {i for inputs in cells for i in inputs}
+        bad = np.zeros(n, dtype=bool)
+        for cell in cells.values():
+            bad |= cell < 0
+        for name, f in fields.items():
+            if name not in read and (f.err_lut >= 0).any():  # a field no decision reads: still reported
+                bad |= f.error_id >= 0
+        for hit in hits:
+            bad |= hit
+        error_id = np.full(n, -1, dtype=np.int64)
         rows = np.flatnonzero(bad)
         error_id[rows], messages = _error_combos(sources, rows)
-    for cell in cells.values():
-        np.maximum(cell, -1, out=cell)  # every unanswered row reads -1
     return Encoded(fields, cells, error_id, messages)
