@@ -25,14 +25,16 @@ import os
 import shutil
 import sys
 import tempfile
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from .files import STDOUT, TargetError, neutralise, neutralise_frame, open_output, write_atomically
+from .files import FORMULA_START, STDOUT, TargetError, neutralise, neutralise_frame, open_output, write_atomically
 from .io import (
     ScenarioFileError,
     ScenarioFileInfo,
@@ -417,6 +419,29 @@ def open_scenarios(
 # ---------------------------------------------------------------- neutralising ----
 
 
+_FORMULA_BYTES = frozenset(ord(c) for c in FORMULA_START)
+
+
+def _formula_candidates(array):
+    """A numpy mask of the values of a pyarrow string array whose first byte starts a formula (read from the
+    array's buffers: one pass, no copy; a superset of what :func:`~sonet_policy.files.neutralise` changes)."""
+    import numpy as np
+    import pyarrow as pa
+
+    n = len(array)
+    offsets_buf, data_buf = array.buffers()[1], array.buffers()[2]
+    if n == 0 or data_buf is None or data_buf.size == 0:
+        return np.zeros(n, dtype=bool)
+    width = np.int64 if pa.types.is_large_string(array.type) else np.int32
+    offsets = np.frombuffer(offsets_buf, dtype=width, count=n + 1, offset=array.offset * np.dtype(width).itemsize)
+    data = np.frombuffer(data_buf, dtype=np.uint8)
+    starts = offsets[:-1]
+    first = data[np.minimum(starts, data.size - 1)]
+    lut = np.zeros(256, dtype=bool)
+    lut[list(_FORMULA_BYTES)] = True
+    return lut[first] & (offsets[1:] > starts)
+
+
 def _neutralise_array(array):
     """A pyarrow array with :func:`sonet_policy.files.neutralise` applied to every text value (vectorised: only
     the values that start with a formula character go through Python)."""
@@ -431,16 +456,12 @@ def _neutralise_array(array):
         return array
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
-    risky = None
-    for start in ("=", "+", "-", "@", "\t", "\r"):
-        hit = pc.starts_with(array, start)
-        risky = hit if risky is None else pc.or_(risky, hit)
-    risky = pc.fill_null(risky, False)
-    if not pc.any(risky).as_py():
+    risky = _formula_candidates(array)
+    if not risky.any():
         return array
     import numpy as np
 
-    where = pc.indices_nonzero(risky).to_numpy()
+    where = np.flatnonzero(risky)
     before = array.take(where).to_pylist()
     after = [neutralise(v) for v in before]
     changed = [k for k, (a, b) in enumerate(zip(after, before, strict=True)) if a is not b]
@@ -567,20 +588,26 @@ class _XlsxSink:
 
 
 def _blank_rows(batch):
-    """A boolean pyarrow array: the rows whose every cell is empty or missing."""
+    """A numpy mask: the rows whose every cell is empty or missing (text lengths read from the offsets)."""
+    import numpy as np
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    filled = None
+    filled = np.zeros(batch.num_rows, dtype=bool)
     for col in batch.columns:
         if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-            has = pc.fill_null(pc.greater(pc.utf8_length(col), 0), False)
+            width = np.int64 if pa.types.is_large_string(col.type) else np.int32
+            buf = col.buffers()[1]
+            if buf is None or batch.num_rows == 0:
+                continue
+            size = np.dtype(width).itemsize
+            offsets = np.frombuffer(buf, dtype=width, count=batch.num_rows + 1, offset=col.offset * size)
+            has = offsets[1:] > offsets[:-1]
+            if col.null_count:
+                has &= col.is_valid().to_numpy(zero_copy_only=False)
         else:
-            has = pc.is_valid(col)
-        filled = has if filled is None else pc.or_(filled, has)
-    if filled is None:
-        return pa.array([True] * batch.num_rows)
-    return pc.invert(filled)
+            has = col.is_valid().to_numpy(zero_copy_only=False)
+        filled |= has
+    return ~filled
 
 
 def _answers_arrow(answers: pd.DataFrame) -> list:
@@ -701,12 +728,17 @@ def _evaluate_stream(
             bar.unit = source.unit
             stack.callback(bar.close)
         schema = None
+        # one writer thread: a batch is formatted and written (pyarrow releases the GIL) while the next one is
+        # read and evaluated; at most two batches wait, so memory stays bounded. Entered after the output, so an
+        # error waits for the writes in flight before the temporary file is removed.
+        pool = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="sonet-write"))
+        pending: deque = deque()
         try:
             for batch in source.batches:
                 blank = _blank_rows(batch)
-                n_blank = int(pa.compute.sum(blank).as_py() or 0)
+                n_blank = int(blank.sum())
                 if n_blank:
-                    batch = batch.filter(pa.compute.invert(blank))
+                    batch = batch.filter(pa.array(~blank))
                     totals["blank"] += n_blank
                 if batch.num_rows == 0:
                     continue
@@ -719,7 +751,9 @@ def _evaluate_stream(
                     arrays = [_neutralise_array(a) for a in arrays]
                 if schema is None:
                     schema = pa.schema([pa.field(n, a.type) for n, a in zip(shown_names, arrays, strict=True)])
-                sink.write(pa.RecordBatch.from_arrays(arrays, schema=schema))
+                pending.append(pool.submit(sink.write, pa.RecordBatch.from_arrays(arrays, schema=schema)))
+                while len(pending) > 1:
+                    pending.popleft().result()  # a write error surfaces here
                 totals["rows"] += batch.num_rows
                 codes = answers["status"].array.codes
                 for k, status in enumerate(answers["status"].array.categories):
@@ -728,6 +762,8 @@ def _evaluate_stream(
                     bar.update(source.position() - bar.n)
                     bar.set_postfix(rows=totals["rows"], refresh=False)
         except _Fallback:
+            while pending:
+                pending.popleft().result()
             # pyarrow met a row with fewer or more fields than the header: pandas reads the file as before (a
             # short row is padded, a long one is an error naming the line). Only a rewindable output restarts.
             if xlsx is None and not _rewind(out):
@@ -737,6 +773,8 @@ def _evaluate_stream(
                     path=info.path,
                 ) from None
             raise _Restart() from None
+        while pending:
+            pending.popleft().result()
         if schema is None:  # header only (or only blank lines): still a valid file with the columns
             empty = pa.RecordBatch.from_arrays(
                 [pa.array([], pa.string()) for _ in shown_names], names=[f"c{k}" for k in range(len(shown_names))]
