@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import io as _io
+import json
 import os
 import shutil
 import sys
@@ -416,6 +417,48 @@ def open_scenarios(
             source.batches.close()
 
 
+def read_frame(
+    path: Path | str,
+    *,
+    format: str | None = None,
+    sheet: str | None = None,
+    rulebook: RuleBook | None = None,
+    encoding: str | None = None,
+) -> pd.DataFrame:
+    """A whole scenario file of any format as a frame for :func:`~sonet_policy.evaluate.evaluate`, as
+    :func:`sonet_policy.io.read_scenarios` reads a CSV: inputs renamed from their headers, blank rows dropped
+    (counted in ``attrs["blank_lines"]``), extra columns kept, every cell text (a Parquet ``True`` is ``true``, a
+    missing value empty); the index counts the data rows from 1. Raises
+    :class:`ScenarioFileError` as :func:`open_scenarios` does.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "s.parquet"
+    >>> pd.DataFrame({"エリア": ["西"], "プラン": ["other"], "機器名": ["RV-230SE"], "利用環境": ["v6plus_router"],
+    ...               "番号継続": [False]}).to_parquet(p)
+    >>> read_frame(p).columns.tolist()
+    ['area', 'plan', 'device', 'setup', 'keep_number']
+    """
+    import pyarrow as pa
+
+    with open_scenarios(path, format=format, sheet=sheet, rulebook=rulebook, encoding=encoding) as source:
+        info, parts, blanks = source.info, [], 0
+        for batch in source.batches:
+            blank = _blank_rows(batch)
+            blanks += int(blank.sum())
+            batch = batch.filter(pa.array(~blank)) if blank.any() else batch
+            parts.append(pa.RecordBatch.from_arrays([_as_text(c) for c in batch.columns], names=batch.schema.names))
+    names = [info.renamed.get(c, c) for c in info.columns]
+    if parts:
+        table = pa.Table.from_batches(parts).rename_columns([f"c{k}" for k in range(len(names))])
+        frame = table.to_pandas().set_axis(names, axis=1)
+    else:
+        frame = pd.DataFrame({n: pd.Series(dtype="str") for n in names})
+    frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
+    frame.attrs["scenario_file"] = info
+    frame.attrs["blank_lines"] = blanks
+    return frame
+
+
 # ---------------------------------------------------------------- neutralising ----
 
 
@@ -796,6 +839,24 @@ def _evaluate_stream(
     )
 
 
+def _as_text(array):
+    """A column as the text a CSV would hold: numbers and booleans written out, missing values empty."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    array = _plain(array)
+    if not pa.types.is_string(array.type):
+        array = pc.cast(array, pa.string()) if not pa.types.is_boolean(array.type) else _booleans(array)
+    return pc.fill_null(array, "")
+
+
+def _booleans(array):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pc.if_else(array, pa.scalar("true"), pa.scalar("false"))
+
+
 def _plain(array):
     """An input column as evaluate reads it: dictionary-encoded values decoded."""
     import pyarrow as pa
@@ -844,6 +905,7 @@ def write_tables(
     ["'=1+1"]
     """
     kind = format_of(path, format=format, output=True)
+    tables = {title: _plain_frame(frame) for title, frame in tables.items()}
     if kind == "csv":
         from .files import write_csv
 
@@ -855,7 +917,7 @@ def write_tables(
 
         frame = next(iter(tables.values()))
         frame = frame if raw else neutralise_frame(frame)
-        table = pa.Table.from_pandas(_plain_frame(frame), preserve_index=False)
+        table = pa.Table.from_pandas(frame, preserve_index=False)
         with open_output(path, binary=True) as out:
             pq.write_table(table, out)
         return kind
@@ -863,20 +925,34 @@ def write_tables(
     for title, frame in tables.items():
         frame = frame if raw else neutralise_frame(frame)
         writer.add_sheet(title, [neutralise(str(c)) if not raw else str(c) for c in frame.columns])
-        for row in _plain_frame(frame).itertuples(index=False, name=None):
+        for row in frame.itertuples(index=False, name=None):
             writer.append([_xlsx_value(v) for v in row])
     writer.save(path)
     return kind
 
 
+def _cell_text(value: object) -> object:
+    """A list, dict, tuple, set or bytes cell as text (JSON for containers, Japanese kept); others unchanged."""
+    if isinstance(value, (list, dict, tuple, set)):
+        return json.dumps(list(value) if isinstance(value, (tuple, set)) else value, ensure_ascii=False, default=str)
+    if isinstance(value, (bytes, bytearray)):
+        return repr(bytes(value))
+    return value
+
+
 def _plain_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Object columns holding lists, dicts or bytes shown as text (a workbook or Parquet column holds one type)."""
+    """Cells holding lists, dicts or bytes as text (a CSV, workbook or Parquet column holds one type), names as
+    text.
+
+    >>> _plain_frame(pd.DataFrame({"scope": [{"area": "東"}], "n": [1]})).iloc[0].tolist()
+    ['{"area": "東"}', 1]
+    """
     out = frame.copy()
     out.columns = [str(c) for c in frame.columns]
     for k in range(len(out.columns)):
         col = out.iloc[:, k]
         if col.dtype == object:
-            out.isetitem(k, col.map(lambda v: v if v is None or isinstance(v, (str, int, float, bool)) else str(v)))
+            out.isetitem(k, col.map(_cell_text))
     return out
 
 

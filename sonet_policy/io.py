@@ -361,6 +361,10 @@ def read_scenarios(path: Path | str, *, rulebook: RuleBook | None = None, encodi
     >>> frame.attrs["scenario_file"].encoding, list(frame.columns), frame.attrs["blank_lines"]
     ('cp932', ['area', 'plan', 'device', 'setup', 'keep_number', 'memo'], 1)
     """
+    from .formats import format_of, read_frame
+
+    if format_of(path) != "csv":  # an Excel workbook or a Parquet file
+        return read_frame(path, rulebook=rulebook, encoding=encoding)
     info = inspect_file(path, rulebook=rulebook, encoding=encoding)
     parts, blanks = [], 0
     for chunk in _chunks(Path(path), info, 1 << 20):
