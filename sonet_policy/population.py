@@ -366,7 +366,7 @@ def _population_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n", type=_count, default=100_000, help="number of synthetic customers (default 100000)")
     p.add_argument("--seed", type=_seed, default=0, help="random seed, 0 or more (default 0)")
     p.add_argument(
-        "--output", required=True, help="file to write: .csv, .parquet or .xlsx by extension; - for standard output (CSV)"
+        "--output", required=True, help="file to write: .csv, .parquet or .xlsx by extension; - for stdout (CSV)"
     )
     p.add_argument("--raw", action="store_true", help="keep cells starting with = + - @ as they are")
 
