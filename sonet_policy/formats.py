@@ -317,9 +317,12 @@ def _csv_source(
 
     def slow():
         with handle:
-            for chunk in _chunks(path, info, chunksize, handle, chunk_bytes=chunk_bytes):
-                chunk = chunk.set_axis(names_, axis=1)
-                yield pa.RecordBatch.from_arrays([pa.array(chunk[c], pa.string()) for c in names_], names=names_)
+            try:
+                for chunk in _chunks(path, info, chunksize, handle, chunk_bytes=chunk_bytes):
+                    chunk = chunk.set_axis(names_, axis=1)
+                    yield pa.RecordBatch.from_arrays([pa.array(chunk[c], pa.string()) for c in names_], names=names_)
+            except ScenarioFileError as exc:  # named as the user named the file (standard input)
+                raise ScenarioFileError(str(exc).replace(str(path), shown), path=shown) from None
 
     if not fast:
         return _Source(info, slow(), total, handle.tell)
@@ -397,12 +400,21 @@ def open_scenarios(
             if not real.is_file():
                 what = "not a regular file (a folder, FIFO or device)" if real.exists() else "no such file"
                 raise ScenarioFileError(f"{shown}: {what}; give a {kind} file", path=shown)
+        if kind == "csv":
+            with open(real, "rb") as handle:
+                magic = handle.read(4)
+            for start, name, flag in (
+                (b"PK\x03\x04", "an Excel workbook", "xlsx"),
+                (b"PAR1", "a Parquet file", "parquet"),
+            ):
+                if magic == start:
+                    raise ScenarioFileError(f"{shown}: {name}, not CSV text; give --format {flag}", path=shown)
         if kind == "xlsx":
             source = _xlsx_source(real, shown=shown, sheet=sheet, book=book, rows_per_batch=min(chunksize, 50_000))
         elif kind == "parquet":
             source = _parquet_source(real, shown=shown, book=book, chunk_bytes=chunk_bytes, chunksize=chunksize)
         else:
-            source = _csv_source(
+            source = _stdin_named(_csv_source, real, shown)(
                 real,
                 shown=shown,
                 book=book,
@@ -457,6 +469,20 @@ def read_frame(
     frame.attrs["scenario_file"] = info
     frame.attrs["blank_lines"] = blanks
     return frame
+
+
+def _stdin_named(function: Callable, real: Path, shown: str) -> Callable:
+    """``function`` whose errors name ``shown`` (standard input) instead of its private temporary copy."""
+    if str(real) == shown:
+        return function
+
+    def call(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except ScenarioFileError as exc:
+            raise ScenarioFileError(str(exc).replace(str(real), shown), path=shown, field=exc.field) from None
+
+    return call
 
 
 # ---------------------------------------------------------------- neutralising ----
@@ -612,6 +638,17 @@ class _XlsxWriter:
     def save(self, path: Path | str) -> None:
         write_atomically(path, lambda tmp: self.workbook.save(tmp))
 
+    def discard(self) -> None:
+        """Close the sheets' temporary files after an error (nothing is written to the target)."""
+        for ws in self.workbook.worksheets:
+            try:
+                ws.close()
+            except Exception:  # noqa: S110 - already closed or half-written: only the temporary file matters
+                pass
+            out = getattr(getattr(ws, "_writer", None), "out", None)
+            if isinstance(out, str):
+                Path(out).unlink(missing_ok=True)
+
 
 class _XlsxSink:
     def __init__(self, writer: _XlsxWriter, names: list[str]) -> None:
@@ -762,6 +799,7 @@ def _evaluate_stream(
         xlsx = None
         if out_kind == "xlsx":
             xlsx = _XlsxWriter(str(output))
+            stack.push(lambda kind, _exc, _tb: xlsx.discard() if kind is not None else None)
             sink = _XlsxSink(xlsx, shown_names)
         else:
             out = stack.enter_context(open_output(output, binary=True))
@@ -922,12 +960,16 @@ def write_tables(
             pq.write_table(table, out)
         return kind
     writer = _XlsxWriter(str(path))
-    for title, frame in tables.items():
-        frame = frame if raw else neutralise_frame(frame)
-        writer.add_sheet(title, [neutralise(str(c)) if not raw else str(c) for c in frame.columns])
-        for row in frame.itertuples(index=False, name=None):
-            writer.append([_xlsx_value(v) for v in row])
-    writer.save(path)
+    try:
+        for title, frame in tables.items():
+            frame = frame if raw else neutralise_frame(frame)
+            writer.add_sheet(title, [str(c) for c in frame.columns])
+            for row in frame.itertuples(index=False, name=None):
+                writer.append([_xlsx_value(v) for v in row])
+        writer.save(path)
+    except BaseException:
+        writer.discard()
+        raise
     return kind
 
 
@@ -944,8 +986,8 @@ def _plain_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """Cells holding lists, dicts or bytes as text (a CSV, workbook or Parquet column holds one type), names as
     text.
 
-    >>> _plain_frame(pd.DataFrame({"scope": [{"area": "東"}], "n": [1]})).iloc[0].tolist()
-    ['{"area": "東"}', 1]
+    >>> _plain_frame(pd.DataFrame({"scope": [{"area": "東"}], "n": ["x"]})).iloc[0].tolist()
+    ['{"area": "東"}', 'x']
     """
     out = frame.copy()
     out.columns = [str(c) for c in frame.columns]
