@@ -546,7 +546,8 @@ def _neutralise_array(array):
 
 class _CsvSink:
     """UTF-8 CSV, CRLF line ends: the header by Python's csv module, the rows by pyarrow's writer (every text
-    value quoted, so a CR or LF inside a value never splits a row)."""
+    value quoted, so a CR or LF inside a value never splits a row). A pyarrow without the ``eol`` option (before
+    version 19) has the rows written by pandas, with the same quoting of CR and LF."""
 
     def __init__(self, out, names: list[str], *, bom: bool) -> None:
         self.out, self.names, self.writer = out, names, None
@@ -558,12 +559,20 @@ class _CsvSink:
         import pyarrow.csv as pcsv
 
         if self.writer is None:
-            opts = pcsv.WriteOptions(include_header=False, eol=_EOL)
-            self.writer = pcsv.CSVWriter(self.out, batch.schema, write_options=opts)
+            try:
+                opts = pcsv.WriteOptions(include_header=False, eol=_EOL)
+            except TypeError:  # pyarrow < 19
+                self.writer = False
+            else:
+                self.writer = pcsv.CSVWriter(self.out, batch.schema, write_options=opts)
+        if self.writer is False:
+            frame = batch.to_pandas()
+            self.out.write(frame.to_csv(index=False, header=False, lineterminator=_EOL).encode("utf-8"))
+            return
         self.writer.write_batch(batch)
 
     def close(self) -> None:
-        if self.writer is not None:
+        if self.writer:
             self.writer.close()
 
 
