@@ -52,6 +52,8 @@ from .rules import RuleBook, default_rulebook
 FORMATS = ("csv", "xlsx", "parquet")
 EXTENSIONS = {".csv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx", ".parquet": "parquet", ".pq": "parquet"}
 STDIN = "-"
+_PIECE = 2 << 20  # bytes of CSV parsed at a time
+_BATCH = 3 << 20  # bytes of a file evaluated at a time, at most (peak RSS stays under 300 MB)
 XLSX_MAX_ROWS = 1_048_576  # a worksheet's rows, the header included
 XLSX_MAX_CELL = 32_767  # characters in one cell
 _EOL = "\r\n"
@@ -273,7 +275,7 @@ def _parquet_source(path: Path, *, shown: str, book: RuleBook, chunk_bytes: int,
     per_row = max(
         1.0, sum(meta.row_group(k).total_byte_size for k in range(meta.num_row_groups)) / max(meta.num_rows, 1)
     )
-    size = max(1, min(chunksize, int(chunk_bytes / per_row)))
+    size = max(1, min(chunksize, int(min(chunk_bytes, _BATCH) / per_row)))
     state = {"rows": 0}
 
     def batches():
@@ -335,41 +337,89 @@ def _csv_source(
         return "error"
 
     codec = {"utf-8-sig": "utf8", "utf-8": "utf8"}.get(info.encoding, info.encoding)  # pyarrow skips a BOM
-    options = dict(
-        read_options=pcsv.ReadOptions(
-            column_names=names_, block_size=max(1 << 16, min(chunk_bytes, 1 << 30)), encoding=codec, use_threads=True
-        ),
-        parse_options=pcsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=invalid),
-        convert_options=pcsv.ConvertOptions(
-            column_types=dict.fromkeys(names_, pa.string()),
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        ),
+    read = pcsv.ReadOptions(column_names=names_, encoding=codec, use_threads=True, block_size=1 << 19)
+    parse = pcsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=invalid)
+    convert = pcsv.ConvertOptions(
+        column_types=dict.fromkeys(names_, pa.string()), strings_can_be_null=False, quoted_strings_can_be_null=False
     )
-    try:
-        reader = pcsv.open_csv(handle, **options)
-    except pa.ArrowInvalid as exc:  # the first block is read at once
-        if not odd:
-            handle.close()
-            raise ScenarioFileError(f"{shown}: cannot read as CSV: {exc}", path=shown) from exc
-        handle.seek(0)
-        return _Source(info, slow(), total, handle.tell)
 
     def fast_batches():
-        first = True
+        # The file is cut into pieces of at most _PIECE bytes at record ends (a line end outside quotes), each
+        # parsed by pyarrow (threads within the piece); parsed pieces are gathered into batches of about
+        # chunk_bytes of the file or chunksize rows. Only one raw piece is in memory at a time, however long the
+        # file (pyarrow's own streaming reader reads ahead without bound, and big blocks cost their size many
+        # times over while they are parsed).
+        first, gathered, size, rows = True, [], 0, 0
+        limit = min(chunk_bytes, _BATCH)
+
+        def batch():
+            table = pa.concat_tables(gathered).combine_chunks()
+            gathered.clear()
+            return pa.RecordBatch.from_arrays(
+                [c.chunk(0) if c.num_chunks else pa.array([], pa.string()) for c in table.columns], names=names_
+            )
+
         with handle:
-            try:
-                for batch in reader:
-                    if first:  # the header is the first record, read with the same quoting rules
-                        batch, first = batch.slice(1), False
-                    for start in range(0, batch.num_rows, chunksize):
-                        yield batch.slice(start, chunksize)
-            except pa.ArrowInvalid as exc:
-                if odd:
-                    raise _Fallback() from exc
-                raise ScenarioFileError(f"{shown}: cannot read as CSV: {exc}", path=shown) from exc
+            for piece in _record_pieces(handle, max(1 << 16, min(chunk_bytes, _PIECE))):
+                try:
+                    table = pcsv.read_csv(
+                        pa.BufferReader(piece), read_options=read, parse_options=parse, convert_options=convert
+                    )
+                except pa.ArrowInvalid as exc:
+                    if odd:
+                        raise _Fallback() from exc
+                    raise ScenarioFileError(f"{shown}: cannot read as CSV: {exc}", path=shown) from exc
+                if gathered and size + len(piece) > limit:  # this piece would make the batch too big
+                    yield batch()
+                    size, rows = 0, 0
+                size += len(piece)
+                del piece
+                if first:  # the header is the first record, read with the same quoting rules
+                    table, first = table.slice(1), False
+                while table.num_rows:
+                    take = table.slice(0, chunksize - rows)
+                    gathered.append(take)
+                    rows += take.num_rows
+                    table = table.slice(take.num_rows)
+                    if rows >= chunksize:
+                        yield batch()
+                        size, rows = 0, 0
+            if gathered:
+                yield batch()
 
     return _Source(info, fast_batches(), total, handle.tell)
+
+
+def _record_pieces(handle, size: int) -> Iterator[bytes]:
+    """The bytes of ``handle`` in pieces of about ``size`` bytes, each ending at a line end outside quotes (an
+    even number of ``"`` before it in the piece: a doubled quote inside a value counts twice), the last piece
+    with whatever remains. Only the tail of each block is scanned for the cut."""
+    import numpy as np
+
+    pending = b""
+    while True:
+        block = handle.read(size)
+        if not block:
+            if pending:
+                yield pending
+            return
+        data = pending + block if pending else block
+        cut, window = -1, 1 << 16
+        while cut < 0:
+            lo = max(0, len(data) - window)
+            tail = np.frombuffer(data, dtype=np.uint8, offset=lo)
+            parity = (data.count(b'"', 0, lo) + np.cumsum(tail == 34, dtype=np.uint8)) & 1
+            ends = np.flatnonzero((tail == 10) & (parity == 0))
+            if ends.size:
+                cut = lo + int(ends[-1]) + 1
+            elif lo == 0:
+                break
+            window *= 4
+        if cut < 0:  # no record end yet (one value longer than the block): read on
+            pending = data
+            continue
+        yield data[:cut]
+        pending = data[cut:]
 
 
 @contextmanager
@@ -699,18 +749,33 @@ def _blank_rows(batch):
     return ~filled
 
 
+_DICTIONARIES: dict[int, tuple[object, object]] = {}  # id(categories) -> (categories, pyarrow array): reused
+
+
 def _answers_arrow(answers: pd.DataFrame) -> list:
-    """The answer columns (categoricals) as pyarrow dictionary arrays with int32 indices (a stable schema)."""
+    """The answer columns (categoricals) as pyarrow dictionary arrays with int32 indices (a stable schema); the
+    dictionaries of the rule book's columns are built once."""
     import numpy as np
     import pyarrow as pa
 
     arrays = []
     for name in answers.columns:
         cat = answers[name].array
-        codes = np.asarray(cat.codes, dtype=np.int32)
-        values = pa.array([str(v) for v in cat.categories], pa.string())
-        mask = codes < 0
-        indices = pa.array(np.where(mask, 0, codes), pa.int32(), mask=mask if mask.any() else None)
+        categories = cat.categories
+        hit = _DICTIONARIES.get(id(categories))
+        if hit is not None and hit[0] is categories:
+            values = hit[1]
+        else:
+            values = pa.array(np.asarray(categories, dtype=object), pa.string())
+            if len(_DICTIONARIES) > 64:
+                _DICTIONARIES.clear()
+            _DICTIONARIES[id(categories)] = (categories, values)
+        codes = cat.codes
+        if codes.min(initial=0) < 0:
+            mask = codes < 0
+            indices = pa.array(np.where(mask, 0, codes).astype(np.int32), pa.int32(), mask=mask)
+        else:
+            indices = pa.array(codes.astype(np.int32, copy=False), pa.int32())
         arrays.append(pa.DictionaryArray.from_arrays(indices, values))
     return arrays
 
