@@ -272,15 +272,19 @@ def _parquet_source(path: Path, *, shown: str, book: RuleBook, chunk_bytes: int,
     columns = [str(n) for n in reader.schema_arrow.names]
     info = _header_info(shown, columns, book=book, encoding="Parquet", path=shown)
     meta = reader.metadata
-    per_row = max(
-        1.0, sum(meta.row_group(k).total_byte_size for k in range(meta.num_row_groups)) / max(meta.num_rows, 1)
-    )
+    per_row = 64.0  # bytes in memory per row: measured on the first rows (the file's sizes are compressed)
+    if meta.num_rows:
+        try:
+            sample = next(reader.iter_batches(batch_size=1_000, use_threads=False))
+            per_row = max(8.0, sample.nbytes / max(sample.num_rows, 1))
+        except (StopIteration, pa.ArrowException):
+            pass
     size = max(1, min(chunksize, int(min(chunk_bytes, _BATCH) / per_row)))
     state = {"rows": 0}
 
     def batches():
         try:
-            for batch in reader.iter_batches(batch_size=size, use_threads=True):
+            for batch in reader.iter_batches(batch_size=size, use_threads=False):  # threads hold more memory
                 state["rows"] += batch.num_rows
                 yield batch
         except pa.ArrowException as exc:
@@ -627,14 +631,17 @@ class _CsvSink:
 
 
 class _ParquetSink:
-    def __init__(self, out, names: list[str]) -> None:
-        self.out, self.names, self.writer = out, names, None
+    def __init__(self, out, names: list[str], answers: list[str]) -> None:
+        self.out, self.names, self.writer, self.answers = out, names, None, set(answers)
 
     def write(self, batch) -> None:
         import pyarrow.parquet as pq
 
-        if self.writer is None:
-            self.writer = pq.ParquetWriter(self.out, batch.schema, compression="snappy")
+        if self.writer is None:  # min/max statistics only for the answers: those of long texts cost a third
+            answers = [n for n in batch.schema.names if n in self.answers]
+            self.writer = pq.ParquetWriter(
+                self.out, batch.schema, compression="snappy", write_statistics=answers, use_dictionary=answers
+            )
         self.writer.write_batch(batch)
 
     def close(self) -> None:
@@ -877,7 +884,11 @@ def _evaluate_stream(
             sink = _XlsxSink(xlsx, shown_names)
         else:
             out = stack.enter_context(open_output(output, binary=True))
-            sink = _CsvSink(out, shown_names, bom=bom) if out_kind == "csv" else _ParquetSink(out, shown_names)
+            sink = (
+                _CsvSink(out, shown_names, bom=bom)
+                if out_kind == "csv"
+                else _ParquetSink(out, shown_names, shown_names[len(info.columns) :])
+            )
         bar = _progress(source.total, progress)
         if bar is not None:
             bar.unit = source.unit
