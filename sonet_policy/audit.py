@@ -567,6 +567,13 @@ def _add_args(p: argparse.ArgumentParser) -> None:
         default=None,
         help="CSV of scenarios (UTF-8 or CP932, Japanese headers read): count the customers in each finding",
     )
+    p.add_argument(
+        "--output",
+        default=None,
+        help="also write the findings as a table: .csv, .parquet or .xlsx (a sheet of findings, and of rule usage "
+        "with --population); - for standard output",
+    )
+    p.add_argument("--raw", action="store_true", help="with --output: keep cells starting with = + - @ as they are")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -577,12 +584,22 @@ def _run(args: argparse.Namespace) -> int:
     findings = audit(book, population=population)
     c = counts(findings)
     summary = f"{len(findings)} findings: " + ", ".join(f"{v} {k}" for k, v in c.items())
-    if args.format == "json":
+    if args.output == "-":  # the table is standard output: no report beside it
+        pass
+    elif args.format == "json":
         print(json.dumps(to_records(findings), ensure_ascii=False, indent=2))
         print(summary, file=sys.stderr)
     else:
         usage = rule_usage(book, population) if population is not None else None
         print(render_text(findings, book=book, usage=usage))
+    if args.output:
+        from .formats import write_tables
+
+        tables = {"findings": findings}
+        if population is not None:
+            tables["rule_usage"] = rule_usage(book, population)
+        write_tables(args.output, tables, raw=args.raw)
+        print(f"{summary} → {args.output}", file=sys.stderr)
     failing = {k: c[k] for k in args.fail_on if c[k]}
     if failing:
         listed = ", ".join(f"{v} {k}" for k, v in failing.items())

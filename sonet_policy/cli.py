@@ -131,12 +131,19 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--input",
         required=True,
-        help="CSV of scenarios, one customer per row: UTF-8 (with or without BOM) or Shift_JIS/CP932; "
-        "headers are read as inputs.csv names them (the input, its labels, its header_aliases)",
+        help="scenarios, one customer per row: CSV (UTF-8 with or without BOM, or Shift_JIS/CP932), Excel .xlsx or "
+        "Parquet, by extension; - for standard input (CSV unless --format). Headers are read as inputs.csv names "
+        "them (the input, its labels, its header_aliases)",
     )
     p.add_argument(
-        "--output", required=True, help="CSV to write (UTF-8): the input columns plus the answers; - for stdout"
+        "--output",
+        required=True,
+        help="answers to write: the input columns plus the answers, as CSV (UTF-8), .xlsx or .parquet by extension; "
+        "- for standard output (CSV unless --output-format)",
     )
+    p.add_argument("--format", choices=("csv", "xlsx", "parquet"), default=None, help="the input's format")
+    p.add_argument("--output-format", choices=("csv", "xlsx", "parquet"), default=None, help="the output's format")
+    p.add_argument("--sheet", default=None, help="the Excel sheet to read: its name, or its number from 1 (default 1)")
     p.add_argument("--chunksize", type=int, default=200_000, help="at most this many rows per chunk")
     p.add_argument("--chunk-mb", type=float, default=16, help="at most about this many MB of input per chunk")
     p.add_argument("--encoding", default=None, help="force an encoding (default: detect utf-8-sig/utf-8/cp932)")
@@ -165,6 +172,9 @@ def _evaluate_run(args: argparse.Namespace) -> int:
             bom=args.bom,
             raw=args.raw,
             chunk_bytes=int(args.chunk_mb * 2**20),
+            format=args.format,
+            output_format=args.output_format,
+            sheet=args.sheet,
         )
     except (ScenarioFileError, LookupError) as exc:  # LookupError: an unknown --encoding
         return _fail(f"error: {exc}", 2)

@@ -331,6 +331,10 @@ def read_scenarios(path: Path | str, *, rulebook: RuleBook | None = None, encodi
     >>> frame.attrs["scenario_file"].encoding, list(frame.columns), frame.attrs["blank_lines"]
     ('cp932', ['area', 'plan', 'device', 'setup', 'keep_number', 'memo'], 1)
     """
+    from .formats import format_of, read_frame
+
+    if format_of(path) != "csv":  # an Excel workbook or a Parquet file
+        return read_frame(path, rulebook=rulebook, encoding=encoding)
     info = inspect_file(path, rulebook=rulebook, encoding=encoding)
     parts, blanks = [], 0
     for chunk in _chunks(Path(path), info, 1 << 20):
@@ -394,22 +398,26 @@ def evaluate_file(
     bom: bool = False,
     raw: bool = False,
     chunk_bytes: int | None = 16 << 20,
+    format: str | None = None,
+    output_format: str | None = None,
+    sheet: str | None = None,
 ) -> StreamSummary:
-    """Evaluate the scenario CSV ``input`` chunk by chunk and write ``output``: the input's columns (as in the
+    """Evaluate the scenario file ``input`` batch by batch and write ``output``: the input's columns (as in the
     file) followed by the answer columns of :func:`~sonet_policy.evaluate.evaluate`, one row per non-blank
     input row, in order. An input column whose name is also an answer column is written as ``<name>_input``
     (``<name>_input_2`` … when that is taken too): the output's headers are all different.
 
-    Memory stays bounded whatever the file's size: a chunk holds at most ``chunksize`` rows and about
-    ``chunk_bytes`` bytes of the file (None: rows only). The output is written through
-    :func:`sonet_policy.files.open_output`: a temporary file renamed when every row is written (an error or
-    an interrupt leaves any earlier ``output`` as it was; ``-`` is standard output; the baseline is refused).
-    The output is UTF-8 with CRLF line ends; ``bom`` starts it with a BOM, so that Excel opens it as UTF-8
-    (Japanese text otherwise shows garbled). Cells and headers a spreadsheet would run as formulas get a
-    leading ``'`` unless ``raw`` (:func:`sonet_policy.files.neutralise_frame`). A progress bar (tqdm, on
-    stderr) shows when ``progress``. Raises :class:`ScenarioFileError` before any row is read when a required
-    column is missing, :class:`~sonet_policy.files.TargetError` / ``BaselineWriteError`` / ``OutputError``
-    for an output it cannot write.
+    CSV, Excel (``sheet``: a name or a number from 1) and Parquet are read and written, by extension or by
+    ``format`` / ``output_format``; ``-`` is standard input or output (:mod:`sonet_policy.formats`). Memory
+    stays bounded whatever the file's size: a batch holds at most ``chunksize`` rows and about ``chunk_bytes``
+    bytes of the file. The output is written through :func:`sonet_policy.files.open_output`: a temporary file
+    renamed when every row is written (an error or an interrupt leaves any earlier ``output`` as it was; the
+    baseline is refused). A CSV output is UTF-8 with CRLF line ends, every text value quoted; ``bom`` starts it
+    with a BOM, so that Excel opens it as UTF-8. Cells and headers a spreadsheet would run as formulas get a
+    leading ``'`` unless ``raw`` (:func:`sonet_policy.files.neutralise`). A progress bar (tqdm, on stderr)
+    shows when ``progress``. Raises :class:`ScenarioFileError` before any row is read when a required column is
+    missing, :class:`~sonet_policy.files.TargetError` / ``BaselineWriteError`` / ``OutputError`` for an
+    output it cannot write.
 
     >>> import tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -418,66 +426,21 @@ def evaluate_file(
     >>> evaluate_file(d / "in.csv", d / "out.csv", progress=False).status["ok"]
     1
     """
-    from .evaluate import STATUSES, evaluate, output_columns
-    from .files import STDOUT, neutralise_frame, open_output
+    from .formats import evaluate_stream
 
-    book = rulebook or default_rulebook()
-    source, target = Path(input), Path(output)
-    info = inspect_file(source, rulebook=book, encoding=encoding)
-    if os.fspath(output) != STDOUT and _same_file(source, target):
-        raise ScenarioFileError(f"{target}: the output would overwrite the input", path=target)
-    answers_cols = output_columns(book)
-    taken = set(info.columns) | set(answers_cols)
-    rename_out = {}
-    for c in info.columns:
-        if c in answers_cols and c not in info.renamed:
-            new, k = f"{c}_input", 2
-            while new in taken:
-                new, k = f"{c}_input_{k}", k + 1
-            rename_out[c] = new
-            taken.add(new)
-    counts = dict.fromkeys(STATUSES, 0)
-    totals = {"rows": 0, "blank": 0}
-    bar = None
-    try:
-        with (
-            open(source, "rb") as handle,
-            open_output(output, encoding="utf-8-sig" if bom else "utf-8", newline="") as out,
-        ):
-            bar = _progress(os.path.getsize(source), progress)  # once the output is open: no bar before an error
-            first = True
-            for chunk in _chunks(source, info, chunksize, handle, chunk_bytes=chunk_bytes):
-                frame, blanks = _prepare(chunk, info)
-                totals["blank"] += blanks
-                answers = evaluate(frame, rulebook=book)
-                passthrough = frame.set_axis(info.columns, axis=1).rename(columns=rename_out)
-                frame = pd.concat([passthrough, answers], axis=1)
-                if not raw:
-                    frame = neutralise_frame(frame)
-                frame.to_csv(out, index=False, header=first, lineterminator=_EOL)
-                first = False
-                totals["rows"] += len(frame)
-                for status, n in answers["status"].value_counts().items():
-                    counts[str(status)] += int(n)
-                if bar is not None:
-                    bar.update(handle.tell() - bar.n)
-                    bar.set_postfix(rows=totals["rows"], refresh=False)
-            if first:  # header only: still write the header
-                empty = pd.DataFrame(columns=[rename_out.get(c, c) for c in info.columns] + answers_cols)
-                (empty if raw else neutralise_frame(empty)).to_csv(out, index=False, lineterminator=_EOL)
-    finally:
-        if bar is not None:
-            bar.close()
-    return StreamSummary(
-        input=str(source),
-        output=str(target) if os.fspath(output) != STDOUT else "standard output",
-        encoding=info.encoding,
-        rows=totals["rows"],
-        blank_lines=totals["blank"],
-        status=counts,
-        renamed=info.renamed,
-        extra=info.extra,
-        rulebook_hash=book.hash,
+    return evaluate_stream(
+        input,
+        output,
+        format=format,
+        output_format=output_format,
+        sheet=sheet,
+        chunksize=chunksize,
+        rulebook=rulebook,
+        progress=progress,
+        encoding=encoding,
+        bom=bom,
+        raw=raw,
+        chunk_bytes=chunk_bytes,
     )
 
 

@@ -393,15 +393,17 @@ def _seed(text: str) -> int:
 def _population_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n", type=_count, default=100_000, help="number of synthetic customers (default 100000)")
     p.add_argument("--seed", type=_seed, default=0, help="random seed, 0 or more (default 0)")
-    p.add_argument("--output", required=True, help="CSV to write; - for standard output")
+    p.add_argument(
+        "--output", required=True, help="file to write: .csv, .parquet or .xlsx by extension; - for stdout (CSV)"
+    )
     p.add_argument("--raw", action="store_true", help="keep cells starting with = + - @ as they are")
 
 
 def _population_run(args: argparse.Namespace) -> int:
-    from .files import write_csv
+    from .formats import write_tables
 
     frame = synthetic_population(args.n, seed=args.seed)
-    write_csv(args.output, frame, raw=args.raw, lineterminator="\n")
+    write_tables(args.output, {"customers": frame}, raw=args.raw, lineterminator="\n")
     print(f"{len(frame)} SYNTHETIC customers (seed {args.seed}) → {args.output}", file=sys.stderr)
     return 0
 

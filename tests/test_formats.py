@@ -1,0 +1,309 @@
+"""The files analysts have: Excel and Parquet in and out, standard input and output, the format by extension
+or --format, and the guarantees of the file boundary (one row out per row in, formulas neutralised, one-line
+errors naming file, sheet and row) on every path."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from sonet_policy.cli import main
+from sonet_policy.evaluate import output_columns
+from sonet_policy.formats import evaluate_stream, format_of, read_frame, write_tables
+from sonet_policy.io import ScenarioFileError, evaluate_file, read_scenarios
+from sonet_policy.paths import PROJECT_DIR
+
+ENV = {**os.environ, "PYTHONPATH": str(PROJECT_DIR), "PYTHONUNBUFFERED": "1"}
+HEADER_JA = ["エリア", "プラン", "機器名", "利用環境", "番号継続", "電話機能停止からの日数", "メモ"]
+ROWS = [
+    ["west", "other", "RV-230SE", "v6plus_router", "no", "31", "電話は解約"],
+    ["東", "10g", "ＰＲ‐６００ＫＩ", "wlan_1g", "はい", "", '=HYPERLINK("http://x")'],
+    ["east", "sml", "PR-400KI", "rental_only", "false", "40", "-2+3"],
+    ["north", "sml", "XX-1", "", "maybe", "-3", "@SUM(A1)"],
+]
+STATUS = ["ok", "ok", "ok", "invalid"]
+
+
+def run(*args: str, stdin: bytes | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "sonet_policy", *args],
+        input=stdin,
+        capture_output=True,
+        timeout=timeout,
+        env=ENV,
+        cwd=PROJECT_DIR,
+    )
+
+
+def workbook(
+    path: Path, rows: list[list], *, header: list[str] = HEADER_JA, sheet: str = "顧客", lead: int = 0
+) -> Path:
+    """A workbook with an empty first sheet named 'メモ', then ``sheet`` holding ``lead`` empty rows, the header
+    and the rows (days as numbers, as Excel stores them)."""
+    wb = openpyxl.Workbook()
+    wb.active.title = "メモ"
+    ws = wb.create_sheet(sheet)
+    for _ in range(lead):
+        ws.append([])
+    ws.append(header)
+    for row in rows:
+        ws.append(
+            [int(v) if isinstance(v, str) and v.lstrip("-").isdigit() and k == 5 else v for k, v in enumerate(row)]
+        )
+    wb.save(path)
+    return path
+
+
+def csv_file(path: Path, rows: list[list], *, header: list[str] = HEADER_JA, encoding: str = "utf-8") -> Path:
+    frame = pd.DataFrame(rows, columns=header)
+    path.write_bytes(frame.to_csv(index=False, lineterminator="\r\n").encode(encoding))
+    return path
+
+
+# ---------------------------------------------------------------- formats ----
+
+
+def test_the_format_follows_the_extension_and_an_unknown_one_is_a_clear_error(tmp_path: Path) -> None:
+    assert [format_of(p) for p in ("a.csv", "a.TXT", "a.xlsx", "a.xlsm", "a.parquet", "a.pq", "-", "noext")] == [
+        "csv",
+        "csv",
+        "xlsx",
+        "xlsx",
+        "parquet",
+        "parquet",
+        "csv",
+        "csv",
+    ]
+    assert format_of("a.bin", format="parquet") == "parquet"
+    source = tmp_path / "customers.xls"
+    source.write_bytes(b"\xd0\xcf\x11\xe0 old excel")
+    result = run("evaluate", "--input", str(source), "--output", str(tmp_path / "a.csv"))
+    assert result.returncode == 2
+    err = result.stderr.decode()
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "customers.xls" in err and ".xlsx" in err and "neither UTF-8" not in err
+    result = run("evaluate", "--input", str(csv_file(tmp_path / "s.csv", ROWS)), "--output", str(tmp_path / "a.json"))
+    assert result.returncode == 2 and "a.json" in result.stderr.decode() and "--output-format" in result.stderr.decode()
+    assert not (tmp_path / "a.json").exists()
+
+
+# ---------------------------------------------------------------- Excel ----
+
+
+def test_excel_in_by_sheet_name_or_number_with_japanese_headers_after_empty_rows(tmp_path: Path) -> None:
+    book = workbook(tmp_path / "customers.xlsx", ROWS, lead=2)
+    for sheet in ("顧客", "2"):
+        out = tmp_path / f"answers-{sheet}.csv"
+        summary = evaluate_file(book, out, sheet=sheet, progress=False)
+        frame = pd.read_csv(out, dtype=str, keep_default_na=False)
+        assert summary.rows == len(frame) == len(ROWS)
+        assert frame["status"].tolist() == STATUS
+        assert frame["エリア"].tolist() == [r[0] for r in ROWS]
+        assert frame["電話機能停止からの日数"].tolist() == ["31", "", "40", "-3"]  # 31, not 31.0
+        assert "顧客" in summary.encoding
+    # the first sheet is empty: no header row, named with the sheet
+    with pytest.raises(ScenarioFileError, match="sheet 'メモ'.*empty"):
+        evaluate_file(book, tmp_path / "x.csv", progress=False)
+    with pytest.raises(ScenarioFileError, match=r"no sheet 'Sheet9'.*1: 'メモ', 2: '顧客'"):
+        evaluate_file(book, tmp_path / "x.csv", sheet="Sheet9", progress=False)
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_excel_out_is_a_real_workbook_and_never_stores_a_formula(tmp_path: Path) -> None:
+    source = csv_file(
+        tmp_path / "s.csv", [*ROWS, [""] * 7, ["west", "other", "RV-230SE", "v6plus_router", "no", "31", "=1+1"]]
+    )
+    out = tmp_path / "answers.xlsx"
+    for raw in (False, True):
+        summary = evaluate_file(source, out, progress=False, raw=raw)
+        assert summary.rows == 5 and summary.blank_lines == 1
+        ws = openpyxl.load_workbook(out)["answers"]  # a real workbook (zip), not CSV text under an .xlsx name
+        rows = list(ws.iter_rows(values_only=True))
+        assert list(rows[0][:7]) == HEADER_JA and list(rows[0][7:]) == output_columns_default()
+        assert len(rows) == 1 + 5
+        memo = [r[6] for r in rows[1:]]
+        cells = [row[6] for row in ws.iter_rows(min_row=2)]
+        assert all(c.data_type == "s" for c in cells)  # text, never 'f' (a formula)
+        if raw:
+            assert memo[1] == '=HYPERLINK("http://x")' and memo[4] == "=1+1"
+        else:
+            assert memo == ["電話は解約", '\'=HYPERLINK("http://x")', "'-2+3", "'@SUM(A1)", "'=1+1"]
+        assert [r[rows[0].index("status")] for r in rows[1:]] == [*STATUS, "ok"]
+
+
+def output_columns_default() -> list[str]:
+    from sonet_policy import default_rulebook
+
+    return output_columns(default_rulebook())
+
+
+def test_excel_errors_name_file_sheet_and_row(tmp_path: Path, capsys) -> None:
+    book = workbook(tmp_path / "b.xlsx", ROWS)
+    wb = openpyxl.load_workbook(book)
+    wb["顧客"].cell(row=4, column=9, value="stray")  # beyond the header's 7 columns
+    wb.save(book)
+    assert main(["evaluate", "--input", str(book), "--sheet", "顧客", "--output", str(tmp_path / "a.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "b.xlsx" in err and "sheet '顧客'" in err and "row 4" in err and "column 9" in err
+    assert not (tmp_path / "a.csv").exists()
+    dup = workbook(tmp_path / "d.xlsx", ROWS, header=[*HEADER_JA[:6], "エリア"])
+    assert main(["evaluate", "--input", str(dup), "--sheet", "2", "--output", str(tmp_path / "a.csv")]) == 2
+    assert "columns 1 and 7" in capsys.readouterr().err
+    missing = workbook(tmp_path / "m.xlsx", [r[1:] for r in ROWS], header=HEADER_JA[1:])
+    assert main(["evaluate", "--input", str(missing), "--sheet", "2", "--output", str(tmp_path / "a.csv")]) == 2
+    assert "'area'" in capsys.readouterr().err
+    notbook = tmp_path / "fake.xlsx"
+    notbook.write_text("area,plan\n")
+    assert main(["evaluate", "--input", str(notbook), "--output", str(tmp_path / "a.csv")]) == 2
+    assert "fake.xlsx: not an Excel workbook" in capsys.readouterr().err
+
+
+def test_a_text_longer_than_an_excel_cell_is_an_error_naming_row_and_column(tmp_path: Path) -> None:
+    source = csv_file(tmp_path / "s.csv", [[*ROWS[0][:6], "x" * 40_000]])
+    old = tmp_path / "a.xlsx"
+    old.write_bytes(b"old")
+    with pytest.raises(ScenarioFileError, match=r"row 2, column 7: 40,000 characters"):
+        evaluate_file(source, old, progress=False)
+    assert old.read_bytes() == b"old"  # the earlier output is kept
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left
+
+
+# ---------------------------------------------------------------- Parquet ----
+
+
+def test_parquet_round_trip_streams_by_row_groups_one_row_out_per_row_in(tmp_path: Path) -> None:
+    n = 5_000
+    rows = [ROWS[k % 4] for k in range(n)]
+    frame = pd.DataFrame(rows, columns=HEADER_JA)
+    frame["電話機能停止からの日数"] = pd.to_numeric(frame["電話機能停止からの日数"]).astype("Int64")  # typed
+    frame.loc[7] = [None] * 7  # a blank row
+    source = tmp_path / "in.parquet"
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), source, row_group_size=700)
+    out = tmp_path / "out.parquet"
+    summary = evaluate_file(source, out, progress=False, chunk_bytes=4096, chunksize=300)
+    assert summary.rows == n - 1 and summary.blank_lines == 1
+    back = pq.read_table(out)
+    assert back.num_rows == n - 1
+    assert back.schema.field("電話機能停止からの日数").type == pa.int64()  # pass-through keeps its type
+    table = back.to_pandas()
+    expected = frame.drop(index=7).reset_index(drop=True)
+    assert table["メモ"].tolist()[:4] == ["電話は解約", '\'=HYPERLINK("http://x")', "'-2+3", "'@SUM(A1)"]
+    assert table["エリア"].tolist() == expected["エリア"].tolist()
+    assert table["status"].astype(str).tolist() == [STATUS[k % 4] for k in range(n) if k != 7]
+    assert pq.ParquetFile(out).metadata.num_row_groups > 1  # written batch by batch
+
+
+def test_parquet_and_excel_populations_and_findings_as_tables(tmp_path: Path) -> None:
+    assert main(["population", "--n", "30", "--output", str(tmp_path / "p.parquet")]) == 0
+    assert main(["population", "--n", "30", "--output", str(tmp_path / "p.xlsx")]) == 0
+    a = read_scenarios(tmp_path / "p.parquet")
+    b = read_scenarios(tmp_path / "p.xlsx")
+    assert len(a) == len(b) == 30 and a["keep_number"].isin(["true", "false"]).all()
+    assert main(["audit", "--population", str(tmp_path / "p.parquet"), "--output", str(tmp_path / "f.xlsx")]) == 0
+    sheets = pd.read_excel(tmp_path / "f.xlsx", sheet_name=None)
+    assert list(sheets) == ["findings", "rule_usage"] and len(sheets["findings"]) > 0
+    rules = str(PROJECT_DIR / "data" / "rules")
+    argv = ["diff", rules, rules, "--population", str(tmp_path / "p.xlsx"), "--output", str(tmp_path / "d.xlsx")]
+    assert main(argv) == 0
+    assert list(pd.read_excel(tmp_path / "d.xlsx", sheet_name=None)) == ["changes", "summary", "transitions", "counts"]
+    assert main(["audit", "--output", str(tmp_path / "f.parquet")]) == 0
+    assert len(pd.read_parquet(tmp_path / "f.parquet")) == len(sheets["findings"])
+
+
+def test_write_tables_neutralises_formulas_in_every_format(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"note": ["=cmd|' /C calc'!A0", "ok"], "=x": [1, 2], "scope": [{"area": "東"}, ["a"]]})
+    write_tables(tmp_path / "t.xlsx", {"t": frame})
+    write_tables(tmp_path / "t.parquet", {"t": frame})
+    write_tables(tmp_path / "t.csv", {"t": frame})
+    for back in (
+        pd.read_excel(tmp_path / "t.xlsx"),
+        pd.read_parquet(tmp_path / "t.parquet"),
+        pd.read_csv(tmp_path / "t.csv"),
+    ):
+        assert back.columns.tolist() == ["note", "'=x", "scope"]
+        assert back["note"].tolist() == ["'=cmd|' /C calc'!A0", "ok"]
+        assert back["scope"].tolist() == ['{"area": "東"}', '["a"]']
+
+
+# ---------------------------------------------------------------- standard input and output ----
+
+
+def test_stdin_to_stdout_csv_and_parquet_through_pipes(tmp_path: Path) -> None:
+    data = csv_file(tmp_path / "s.csv", ROWS, encoding="cp932").read_bytes()
+    result = run("evaluate", "--input", "-", "--output", "-", "--no-progress", stdin=data)
+    assert result.returncode == 0, result.stderr
+    frame = pd.read_csv(io.BytesIO(result.stdout), dtype=str, keep_default_na=False)
+    assert frame["status"].tolist() == STATUS and frame["エリア"].tolist() == [r[0] for r in ROWS]
+    assert "standard input" in result.stderr.decode() and "Shift_JIS" in result.stderr.decode()
+    parquet = run(
+        "evaluate", "--input", "-", "--output", "-", "--output-format", "parquet", "--no-progress", stdin=data
+    )
+    assert parquet.returncode == 0, parquet.stderr
+    assert pq.read_table(pa.BufferReader(parquet.stdout)).column("status").to_pylist() == STATUS
+    # Excel and Parquet from standard input with --format
+    book = workbook(tmp_path / "b.xlsx", ROWS, sheet="Sheet").read_bytes()
+    result = run("evaluate", "--input", "-", "--format", "xlsx", "--sheet", "2", "--output", "-", stdin=book)
+    assert result.returncode == 0, result.stderr
+    assert pd.read_csv(io.BytesIO(result.stdout))["status"].tolist() == STATUS
+    result = run("evaluate", "--input", "-", "--format", "parquet", "--output", "-", stdin=parquet.stdout)
+    assert result.returncode == 0, result.stderr
+    assert pd.read_csv(io.BytesIO(result.stdout))["status"].tolist() == STATUS
+    # Excel to standard output: a workbook
+    result = run("evaluate", "--input", "-", "--output", "-", "--output-format", "xlsx", stdin=data)
+    assert result.returncode == 0 and result.stdout.startswith(b"PK")
+    assert len(pd.read_excel(io.BytesIO(result.stdout))) == len(ROWS)
+    # a workbook on stdin without --format is read as CSV: a clear error, not a traceback
+    result = run("evaluate", "--input", "-", "--output", "-", stdin=book)
+    assert result.returncode == 2 and b"Traceback" not in result.stderr
+    assert b"standard input: an Excel workbook" in result.stderr and b"--format xlsx" in result.stderr
+
+
+# ---------------------------------------------------------------- CSV through pyarrow ----
+
+
+def test_csv_crlf_quoting_and_rows_of_another_width_keep_their_guarantees(tmp_path: Path) -> None:
+    """Values holding CR, LF, commas and quotes come back whole (every text value is quoted, CRLF line ends);
+    a short row is padded (pandas reads such files), a long one is an error naming the line."""
+    rows = [[*ROWS[0][:6], v] for v in ("a\rb", "two\nlines", 'say "hi"', "a,b", "\ufeffbom", "")]
+    source = csv_file(tmp_path / "s.csv", rows)
+    out = tmp_path / "out.csv"
+    evaluate_file(source, out, progress=False)
+    data = out.read_bytes()
+    assert data.count(b"\r\n") >= len(rows) + 1 and b'"a\rb"' in data
+    assert pd.read_csv(out, dtype=str, keep_default_na=False)["メモ"].tolist() == [r[6] for r in rows]
+    short = tmp_path / "short.csv"
+    short.write_text(",".join(HEADER_JA) + "\n" + ",".join(ROWS[0]) + "\nwest,other\n")
+    assert evaluate_file(short, out, progress=False).rows == 2
+    long = tmp_path / "long.csv"
+    long.write_text(",".join(HEADER_JA) + "\n" + ",".join(ROWS[0]) + "\n" + ",".join(ROWS[0]) + ",x,y\n")
+    with pytest.raises(ScenarioFileError, match="line 3"):
+        evaluate_file(long, out, progress=False)
+    unclosed = tmp_path / "q.csv"
+    unclosed.write_text(",".join(HEADER_JA) + "\n" + ",".join(ROWS[0][:6]) + ',"never closed\nwest\n')
+    with pytest.raises(ScenarioFileError, match="line 2: a quoted value is never closed"):
+        evaluate_file(unclosed, out, progress=False)
+
+
+def test_read_frame_reads_a_sheet_as_text(tmp_path: Path) -> None:
+    frame = read_frame(workbook(tmp_path / "b.xlsx", ROWS), sheet="顧客")
+    assert frame.columns.tolist()[:6] == ["area", "plan", "device", "setup", "keep_number", "days_since_phone_stop"]
+    assert frame["days_since_phone_stop"].tolist() == ["31", "", "40", "-3"]
+
+
+def test_evaluate_stream_refuses_the_baseline_in_every_format(tmp_path: Path) -> None:
+    from sonet_policy.files import BaselineWriteError
+
+    source = csv_file(tmp_path / "s.csv", ROWS)
+    for name in ("x.xlsx", "x.parquet", "x.csv"):
+        with pytest.raises(BaselineWriteError):
+            evaluate_stream(source, PROJECT_DIR / "data" / "rules" / name, progress=False)
+        assert not (PROJECT_DIR / "data" / "rules" / name).exists()
