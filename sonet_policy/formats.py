@@ -102,7 +102,13 @@ def format_of(path: Path | str, *, format: str | None = None, output: bool = Fal
 
 @contextmanager
 def spooled_stdin(path: Path | str, *, suffix: str = "") -> Iterator[Path]:
-    """``path`` itself, or for ``-`` a private temporary copy of standard input (removed afterwards)."""
+    """Yields ``path`` itself, or for ``-`` a private temporary copy of standard input (removed afterwards).
+    Raises :class:`ScenarioFileError` when standard input is closed.
+
+    >>> with spooled_stdin("customers.csv") as path:
+    ...     str(path)
+    'customers.csv'
+    """
     if os.fspath(path) != STDIN:
         yield Path(path)
         return
@@ -441,7 +447,15 @@ def open_scenarios(
     """Open a scenario file of any format (``-``: standard input) for streaming: yields an object with ``info``
     (:class:`~sonet_policy.io.ScenarioFileInfo`) and ``batches`` (pyarrow record batches, the file's columns in
     order). Raises :class:`ScenarioFileError` naming the file (and sheet, row or line) when it cannot be read
-    or a required column is missing."""
+    or a required column is missing.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "s.csv"
+    >>> _ = p.write_text("area,plan,device,setup,keep_number,memo\\nwest,other,RV-230SE,v6plus_router,no,x\\n")
+    >>> with open_scenarios(p) as source:
+    ...     source.info.extra, sum(batch.num_rows for batch in source.batches)
+    (['memo'], 1)
+    """
     book = rulebook or default_rulebook()
     kind = format_of(path, format=format)
     shown = "standard input" if os.fspath(path) == STDIN else str(path)
