@@ -102,7 +102,13 @@ def format_of(path: Path | str, *, format: str | None = None, output: bool = Fal
 
 @contextmanager
 def spooled_stdin(path: Path | str, *, suffix: str = "") -> Iterator[Path]:
-    """``path`` itself, or for ``-`` a private temporary copy of standard input (removed afterwards)."""
+    """Yields ``path`` itself, or for ``-`` a private temporary copy of standard input (removed afterwards).
+    Raises :class:`ScenarioFileError` when standard input is closed.
+
+    >>> with spooled_stdin("customers.csv") as path:
+    ...     str(path)
+    'customers.csv'
+    """
     if os.fspath(path) != STDIN:
         yield Path(path)
         return
@@ -441,7 +447,15 @@ def open_scenarios(
     """Open a scenario file of any format (``-``: standard input) for streaming: yields an object with ``info``
     (:class:`~sonet_policy.io.ScenarioFileInfo`) and ``batches`` (pyarrow record batches, the file's columns in
     order). Raises :class:`ScenarioFileError` naming the file (and sheet, row or line) when it cannot be read
-    or a required column is missing."""
+    or a required column is missing.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "s.csv"
+    >>> _ = p.write_text("area,plan,device,setup,keep_number,memo\\nwest,other,RV-230SE,v6plus_router,no,x\\n")
+    >>> with open_scenarios(p) as source:
+    ...     source.info.extra, sum(batch.num_rows for batch in source.batches)
+    (['memo'], 1)
+    """
     book = rulebook or default_rulebook()
     kind = format_of(path, format=format)
     shown = "standard input" if os.fspath(path) == STDIN else str(path)
@@ -913,6 +927,8 @@ def _evaluate_stream(
                 ).to_pandas()
                 answers = evaluate(frame, rulebook=book)
                 arrays = [batch.column(k) for k in range(batch.num_columns)] + _answers_arrow(answers)
+                if out_kind != "parquet":
+                    arrays = [_flat_text(a) for a in arrays]
                 if not raw:
                     arrays = [_neutralise_array(a) for a in arrays]
                 if schema is None:
@@ -927,6 +943,12 @@ def _evaluate_stream(
                 if bar is not None:
                     bar.update(source.position() - bar.n)
                     bar.set_postfix(rows=totals["rows"], refresh=False)
+        except pa.ArrowException as exc:  # a value pyarrow cannot convert or write: one line naming the file
+            if isinstance(exc, OSError):  # writing failed (a full disk …): the files module names the output
+                raise
+            raise ScenarioFileError(
+                f"{info.path}: cannot convert a value for the output: {exc}", path=info.path
+            ) from exc
         except _Fallback:
             while pending:
                 pending.popleft().result()
@@ -978,6 +1000,30 @@ def _booleans(array):
     import pyarrow.compute as pc
 
     return pc.if_else(array, pa.scalar("true"), pa.scalar("false"))
+
+
+def _flat_text(array):
+    """A column the CSV writer and a workbook cannot hold as it is (lists, structs, maps, bytes, tz-aware times,
+    decimals) as text: JSON for containers (Japanese kept), ``repr`` for bytes; other columns unchanged."""
+    import pyarrow as pa
+
+    t = array.type
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    simple = (
+        pa.types.is_string(t)
+        or pa.types.is_large_string(t)
+        or pa.types.is_integer(t)
+        or pa.types.is_floating(t)
+        or pa.types.is_boolean(t)
+        or pa.types.is_null(t)
+        or (pa.types.is_timestamp(t) and t.tz is None)
+        or pa.types.is_date(t)
+    )
+    if simple:
+        return array
+    values = [None if v is None else str(_cell_text(v)) for v in array.to_pylist()]
+    return pa.array(values, pa.string())
 
 
 def _plain(array):

@@ -307,3 +307,28 @@ def test_evaluate_stream_refuses_the_baseline_in_every_format(tmp_path: Path) ->
         with pytest.raises(BaselineWriteError):
             evaluate_stream(source, PROJECT_DIR / "data" / "rules" / name, progress=False)
         assert not (PROJECT_DIR / "data" / "rules" / name).exists()
+
+
+def test_parquet_columns_of_lists_bytes_and_zoned_times_pass_through_as_text(tmp_path: Path) -> None:
+    """A Parquet file with nested, binary or time-zoned extra columns is answered into CSV and Excel: those
+    cells come out as text (JSON for lists), never a traceback; Parquet keeps their types."""
+    import datetime as dt
+
+    frame = pd.DataFrame(ROWS[:2], columns=HEADER_JA)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.append_column("tags", pa.array([["=a", "東"], None], pa.list_(pa.string())))
+    table = table.append_column("blob", pa.array([b"\x00=x", b"ok"], pa.binary()))
+    zone = dt.timezone(dt.timedelta(hours=9))
+    table = table.append_column(
+        "at", pa.array([dt.datetime(2026, 11, 26, 9, tzinfo=zone)] * 2, pa.timestamp("s", "Asia/Tokyo"))
+    )
+    source = tmp_path / "in.parquet"
+    pq.write_table(table, source)
+    evaluate_file(source, tmp_path / "a.csv", progress=False)
+    back = pd.read_csv(tmp_path / "a.csv", dtype=str, keep_default_na=False)
+    assert back["tags"].tolist() == ['["=a", "東"]', ""] and back["status"].tolist() == STATUS[:2]
+    assert back["blob"].tolist() == ["b'\\x00=x'", "b'ok'"] and back["at"].str.startswith("2026-11-26").all()
+    evaluate_file(source, tmp_path / "a.xlsx", progress=False)
+    assert len(pd.read_excel(tmp_path / "a.xlsx")) == 2
+    evaluate_file(source, tmp_path / "a.parquet", progress=False)
+    assert pq.read_table(tmp_path / "a.parquet").schema.field("tags").type == pa.list_(pa.string())
