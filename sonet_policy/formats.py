@@ -41,9 +41,9 @@ from .io import (
     ScenarioFileInfo,
     StreamSummary,
     _chunks,
-    _cut,
     _progress,
     _same_file,
+    header_info,
     header_map,
     inspect_file,
 )
@@ -127,45 +127,13 @@ def spooled_stdin(path: Path | str, *, suffix: str = "") -> Iterator[Path]:
 
 def _header_info(where: str, columns: list[str], *, book: RuleBook, encoding: str, path: str) -> ScenarioFileInfo:
     """The checks :func:`sonet_policy.io.inspect_file` makes on a CSV header, for a sheet or a Parquet schema."""
-    seen: dict[str, int] = {}
-    for k, name in enumerate(columns):
-        if name.strip() and name in seen:
-            raise ScenarioFileError(
-                f"{where}: columns {seen[name] + 1} and {k + 1} are both named {_cut(name)!r}; rename or remove one",
-                path=path,
-                field=name,
-            )
-        seen[name] = k
-    mapping = header_map(columns, rulebook=book)
-    named: dict[str, list[str]] = {}
-    for col, name in mapping.items():
-        named.setdefault(name, []).append(col)
-    for name, cols in named.items():
-        if len(cols) > 1:
-            raise ScenarioFileError(
-                f"{where}: columns {', '.join(repr(_cut(c)) for c in cols)} all name the input {name!r}; keep one",
-                path=path,
-                field=name,
-            )
-    required = [n for n, spec in book.inputs.items() if spec.required]
-    missing = [n for n in required if n not in named]
-    if missing:
-        labels = {n: book.inputs[n].label_ja for n in missing}
-        wanted = ", ".join(f"{n!r} ({labels[n]})" if labels[n] else repr(n) for n in missing)
-        raise ScenarioFileError(
-            f"{where}: required column {wanted} is missing; it has "
-            f"{', '.join(repr(_cut(c)) for c in columns[:20]) or 'none'}",
-            path=path,
-            field=missing[0],
-        )
-    return ScenarioFileInfo(
-        path=path,
-        encoding=encoding,
-        columns=columns,
-        renamed={c: n for c, n in mapping.items() if c != n},
-        extra=[c for c in columns if c not in mapping],
-        missing_optional=[n for n in book.inputs if n not in named and n not in required],
-    )
+    try:
+        info = header_info(where, columns, rulebook=book, encoding=encoding)
+    except ScenarioFileError as exc:
+        exc.path = path  # the message names the sheet or schema; the error keeps the file
+        raise
+    info.path = path
+    return info
 
 
 # ---------------------------------------------------------------- sources ----

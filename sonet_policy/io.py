@@ -212,13 +212,50 @@ def inspect_file(
         raise ScenarioFileError(_parser_problem(path, exc), path=path) from exc
     except UnicodeError as exc:
         raise ScenarioFileError(f"{path}: cannot read the header as {encoding} text: {exc}", path=path) from exc
-    columns = [str(c) for c in header]
+    hint = ""
+    if forced:
+        try:
+            found = detect_encoding(path)
+        except ScenarioFileError:
+            found = forced
+        if codecs.lookup(found).name != codecs.lookup(forced).name:
+            hint = f" (read as {forced}; the file reads as {ENCODINGS[found]}: leave --encoding out)"
+    return header_info(
+        str(path),
+        [str(c) for c in header],
+        rulebook=book,
+        encoding=encoding,
+        raw=[str(v) for v in raw.iloc[0]],
+        hint=hint,
+    )
+
+
+def header_info(
+    where: str,
+    columns: list[str],
+    *,
+    rulebook: RuleBook,
+    encoding: str,
+    raw: list[str] | None = None,
+    hint: str = "",
+) -> ScenarioFileInfo:
+    """Check the header ``columns`` of a scenario source named ``where`` (a file, a sheet, a Parquet schema):
+    no name twice (``raw``: the names as written, before a reader renamed duplicates), no input named by two
+    columns, every required input present (``hint`` is added to that message). Returns the
+    :class:`ScenarioFileInfo`; raises :class:`ScenarioFileError` naming ``where`` and the columns.
+
+    >>> header_info("s.csv", ["エリア", "memo", "memo"], rulebook=default_rulebook(), encoding="utf-8")
+    Traceback (most recent call last):
+    ...
+    sonet_policy.io.ScenarioFileError: s.csv: columns 2 and 3 are both named 'memo'; rename or remove one
+    """
+    book = rulebook
     seen: dict[str, int] = {}
-    for k, name in enumerate(str(v) for v in raw.iloc[0]):
+    for k, name in enumerate(raw if raw is not None else columns):
         if name.strip() and name in seen:  # pandas would rename the second one and the input would be lost
             raise ScenarioFileError(
-                f"{path}: columns {seen[name] + 1} and {k + 1} are both named {_cut(name)!r}; rename or remove one",
-                path=path,
+                f"{where}: columns {seen[name] + 1} and {k + 1} are both named {_cut(name)!r}; rename or remove one",
+                path=where,
                 field=name,
             )
         seen[name] = k
@@ -226,35 +263,26 @@ def inspect_file(
     named: dict[str, list[str]] = {}
     for col, name in mapping.items():
         named.setdefault(name, []).append(col)
-    twice = {name: cols for name, cols in named.items() if len(cols) > 1}
-    if twice:
-        name, cols = next(iter(twice.items()))
-        raise ScenarioFileError(
-            f"{path}: columns {', '.join(repr(_cut(c)) for c in cols)} all name the input {name!r}; keep one",
-            path=path,
-            field=name,
-        )
+    for name, cols in named.items():
+        if len(cols) > 1:
+            raise ScenarioFileError(
+                f"{where}: columns {', '.join(repr(_cut(c)) for c in cols)} all name the input {name!r}; keep one",
+                path=where,
+                field=name,
+            )
     required = [n for n, spec in book.inputs.items() if spec.required]
     missing = [n for n in required if n not in named]
     if missing:
         labels = {n: book.inputs[n].label_ja for n in missing}
         wanted = ", ".join(f"{n!r} ({labels[n]})" if labels[n] else repr(n) for n in missing)
-        hint = ""
-        if forced:
-            try:
-                found = detect_encoding(path)
-            except ScenarioFileError:
-                found = forced
-            if codecs.lookup(found).name != codecs.lookup(forced).name:
-                hint = f" (read as {forced}; the file reads as {ENCODINGS[found]}: leave --encoding out)"
         raise ScenarioFileError(
-            f"{path}: required column {wanted} is missing; the file has "
+            f"{where}: required column {wanted} is missing; it has "
             f"{', '.join(repr(_cut(c)) for c in columns[:20]) or 'none'}{hint}",
-            path=path,
+            path=where,
             field=missing[0],
         )
     return ScenarioFileInfo(
-        path=str(path),
+        path=where,
         encoding=encoding,
         columns=columns,
         renamed={c: n for c, n in mapping.items() if c != n},

@@ -25,7 +25,6 @@ PAGE_MODULES = {
 ENGLISH = {
     ("audit.py", "none"),  # an empty output shown as 'none'
     ("io.py", "none"),  # a message word
-    ("formats.py", "none"),  # "it has none" (no columns)
     ("downloads.py", "none"),  # "got 0: none", "the sheet has none" (the analyst helper's module)
     ("rules.py", "none"),  # "nearest: none"
     ("dmn.py", "number"),  # FEEL's typeRef "number"
