@@ -203,16 +203,52 @@ def test_audit_view_starts_with_the_dropdown_and_the_explorer_agreeing():
     assert view.explorer.scenario["area"] == first["area"]
 
 
-def test_audit_view_sort_dropdown_redraws_the_table():
+def test_audit_view_sort_dropdown_reorders_the_grid():
     view = AuditView()
-    by_kind = shown_html(view.table_out)
+    by_kind = view.grid.frame["#"].tolist()
     view.sort_by.value = "decision"
-    by_decision = shown_html(view.table_out)
-    assert by_kind != by_decision
-    first_row = by_decision.split("<tbody>")[1].split("</tr>")[0]
-    assert "<td>device_action</td>" in first_row
+    assert view.grid.frame["#"].tolist() != by_kind
+    assert view.grid.frame.iloc[0]["decision"] == "device_action"
+    assert view.grid.widget.df.iloc[0]["decision"] == "device_action"  # what the grid widget holds
     assert view.table().iloc[0]["decision"] == "device_action"
     assert "sorted by decision" in view.summary()
+
+
+def test_audit_view_findings_are_a_grid_and_download_as_csv_and_excel():
+    import io
+
+    view = AuditView()
+    assert "sp-grid" in view.grid.widget._dom_classes
+    assert len(view.grid.frame) == len(view.findings)
+    assert sorted(view.files) == ["audit-coverage.csv", "audit-findings.csv", "audit.xlsx"]
+    assert "audit-findings.csv" in view.downloads.value and "data:text/csv;base64," in view.downloads.value
+    csv = pd.read_csv(io.BytesIO(view.files["audit-findings.csv"]), encoding="utf-8-sig", dtype=str)
+    assert csv["kind"].tolist() == view.findings["kind"].tolist()
+    sheets = pd.read_excel(io.BytesIO(view.files["audit.xlsx"]), sheet_name=None)
+    assert set(sheets) == {"findings", "coverage"}
+    assert len(sheets["coverage"]) == len(view.shares)
+    assert sheets["coverage"]["covered"].sum() == view.shares["covered"].sum()
+
+
+def test_audit_view_heat_map_draws_shares_and_opens_a_pairs_findings():
+    from sonet_policy.coverage import pair_findings
+
+    view = AuditView()
+    assert view.heatmap.description.startswith("coverage heat map: share covered")
+    assert "<img" in shown_html(view.map_out)
+    # a pair with one uncovered corner is a share, not a solid alarm: ipv4 is neither 0 nor 1 on any pair
+    ipv4 = view.shares[view.shares["decision"] == "ipv4"]["covered_share"]
+    assert ((ipv4 > 0) & (ipv4 < 1)).all()
+    rows, columns = view.shares.columns[0], view.shares.columns[1]
+    pair = view.pair.options[-1][1]
+    found = view.open_pair(*pair)
+    assert view.pair.value == pair
+    expected = pair_findings(view.findings, {rows: pair[0], columns: pair[1]})
+    assert found.index.tolist() == expected.index.tolist() and len(found) > 0
+    assert view.pair_grid.frame["#"].tolist() == expected.index.tolist()
+    assert f"{len(expected)} finding(s)" in shown_html(view.pair_out)
+    with pytest.raises(ValueError, match="not a value"):
+        view.open_pair("nowhere", pair[1])
 
 
 def test_audit_view_shows_a_broken_rule_book_in_the_app(tmp_path):
@@ -403,3 +439,4 @@ def test_run_notebooks_clean_strips_widget_state_views_and_timings():
     cleaned = module.clean(nb)
     assert "widgets" not in cleaned.metadata and "execution" not in cleaned.cells[0].metadata
     assert cleaned.cells[0].outputs[0]["data"] == {"text/plain": "Explorer: ..."}
+

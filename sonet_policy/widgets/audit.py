@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import TYPE_CHECKING
 
 import ipywidgets as w
@@ -99,6 +100,54 @@ def coverage_heatmap(book: RuleBook) -> PNGFigure:
     return render_png(fig, f"coverage heat map: {len(decisions)} decisions x areas x {len(book.models)} devices")
 
 
+def coverage_share_heatmap(shares: pd.DataFrame) -> PNGFigure:
+    """The heat map of :func:`~sonet_policy.coverage.coverage_shares`: one panel per decision, each cell the
+    share of the pair's scenarios the decision answers (1 = every combination of the other inputs covered,
+    0 = none); grey where every combination is ruled out. A pair with one uncovered corner is a near-1 cell,
+    not a solid alarm."""
+    from matplotlib.figure import Figure
+
+    from ..coverage import share_matrix
+
+    decisions = list(dict.fromkeys(shares["decision"]))
+    fig = Figure(figsize=(12, 1.3 * len(decisions) + 1.2), dpi=90, layout="constrained")
+    axes = fig.subplots(len(decisions), 1, squeeze=False)[:, 0]
+    import matplotlib as mpl
+
+    cmap = mpl.colormaps["RdYlGn"].with_extremes(bad="#bdbdbd")
+    image = None
+    for ax, name in zip(axes, decisions, strict=True):
+        m = share_matrix(shares, name)
+        image = ax.imshow(np.ma.masked_invalid(m.to_numpy(dtype=float)), cmap=cmap, vmin=0, vmax=1, aspect="auto")
+        ax.set_yticks(range(len(m.index)), list(m.index), fontsize=8)
+        ax.set_xticks(range(len(m.columns)), list(m.columns) if ax is axes[-1] else [], rotation=90, fontsize=7)
+        ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+    if image is not None:
+        fig.colorbar(image, ax=list(axes), label="share covered", shrink=0.6)
+    rows, columns = shares.columns[0], shares.columns[1]
+    return render_png(fig, f"coverage heat map: share covered, {len(decisions)} decisions x {rows} x {columns} pairs")
+
+
+def pair_options(shares: pd.DataFrame) -> list[tuple[str, tuple[str, str]]]:
+    """``(label, (row value, column value))`` of every pair some decision leaves partly open (a gap or a
+    conflict share above 0), worst first; the label gives each such decision's covered share.
+
+    >>> from sonet_policy.coverage import coverage_shares
+    >>> options = pair_options(coverage_shares(rows="area", columns="device"))
+    >>> options[0][0].split(":")[0], len(options[0][1])
+    ('west × PR-600KI', 2)
+    """
+    rows, columns = shares.columns[0], shares.columns[1]
+    open_ = shares[(shares["gap"] > 0) | (shares["conflict"] > 0)]
+    out = []
+    for (r, c), part in open_.groupby([rows, columns], sort=False):
+        worst = float(part["covered_share"].min())
+        text = ", ".join(f"{d} {s:.0%}" for d, s in zip(part["decision"], part["covered_share"], strict=True))
+        out.append((worst, f"{r} × {c}: covered {text}", (str(r), str(c))))
+    out.sort(key=lambda t: t[0])  # stable: ties keep the axes' order
+    return [(label, pair) for _, label, pair in out]
+
+
 def _cell_text(value: object) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return ""
@@ -160,6 +209,8 @@ class AuditView(_App):
     """
 
     def __init__(self, *, rulebook: RuleBook | None = None, population: pd.DataFrame | None = None) -> None:
+        from ..tables import grid
+
         self.book = rulebook or default_rulebook()
         self.population = population
         self.sort_by = w.Dropdown(options=list(FINDING_SORTS), value="kind", description="sort by")
@@ -167,21 +218,38 @@ class AuditView(_App):
         self.rerun = w.Button(description="Reload rule book and re-run the audit", layout=w.Layout(width="320px"))
         self.finding = w.Dropdown(description="witness of", layout=w.Layout(width="720px"))
         self.finding.add_class("sp-audit-finding")
+        self.pair = w.Dropdown(description="findings of", layout=w.Layout(width="720px"))
+        self.pair.add_class("sp-audit-pair")
         self.table_out, self.map_out, self.clauses_out = w.Output(), w.Output(), w.Output()
+        self.pair_out = w.Output()
+        self.downloads = w.HTML()
+        self.downloads.add_class("sp-downloads")
+        self.files: dict[str, bytes] = {}
+        self.grid = grid(pd.DataFrame(), caption="findings")
+        self.pair_grid = grid(pd.DataFrame(), caption="findings of the pair", page_length=10)
         self.explorer = ScenarioExplorer(rulebook=self.book)
         self.findings = pd.DataFrame()
+        self.shares = pd.DataFrame()
+        self.pair_findings = pd.DataFrame()
         self.run()
         self.sort_by.observe(lambda change: self.show_table(), names="value")
         self.finding.observe(lambda change: self._show_witness(change["new"]), names="value")
+        self.pair.observe(lambda change: self._show_pair(change["new"]), names="value")
         self.rerun.on_click(lambda button: self.run(reload=True))
+        rows, columns = _matrix_inputs(self.book)
         self.widget = w.VBox(
             [
                 self.rerun,
                 w.HTML("<h3>Findings</h3>"),
                 self.sort_by,
                 self.table_out,
-                w.HTML("<h3>Coverage: areas x devices per decision</h3>"),
+                self.grid.widget,
+                self.downloads,
+                w.HTML(f"<h3>Coverage: share of each {rows} x {columns} pair covered, per decision</h3>"),
                 self.map_out,
+                self.pair,
+                self.pair_out,
+                self.pair_grid.widget,
                 w.HTML("<h3>Clauses no rule cites</h3>"),
                 self.clauses_out,
                 w.HTML("<h3>A finding's witness in the explorer</h3>"),
@@ -194,6 +262,8 @@ class AuditView(_App):
     def run(self, *, reload: bool = False) -> None:
         """Run the audit (reloading the rule book from its folder first when ``reload``) and redraw."""
         from ..audit import audit
+        from ..coverage import coverage_shares
+        from ..downloads import download_links
         from ..rules import load_rulebook
 
         try:
@@ -201,23 +271,79 @@ class AuditView(_App):
                 self.book = load_rulebook(self.book.folder)
                 self.explorer.book = self.book
             self.findings = audit(self.book, population=self.population)
-            self.heatmap = coverage_heatmap(self.book)
+            rows, columns = _matrix_inputs(self.book)
+            self.shares = coverage_shares(self.book, rows=rows, columns=columns)
+            self.heatmap = coverage_share_heatmap(self.shares)
             self.uncited = uncited_clauses(self.book)
         except Exception as exc:  # a broken CSV shows its problems in the app
             for out in (self.table_out, self.map_out, self.clauses_out):
                 show_html(out, error_html(exc))
+            self.downloads.value = ""
             return
         self.show_table()
+        links = download_links(
+            {
+                "findings": findings_table(self.findings) if not self.findings.empty else self.findings,
+                "coverage": self.shares,
+            },
+            stem="audit",
+        )
+        self.files = links.files
+        self.downloads.value = links.html
         show_html(self.map_out, self.heatmap.html())
         if self.uncited.empty:
             show_html(self.clauses_out, "<p>Every clause of the page is cited by a rule or a constraint.</p>")
         else:
             show_html(self.clauses_out, self.uncited.to_html(index=False, escape=True))
+        pairs = pair_options(self.shares)
+        self.pair.options = pairs
+        if pairs:
+            self.pair.value = pairs[0][1]
+        self._show_pair(self.pair.value)
         options = self.witness_options()
         self.finding.options = options  # (resets the value to None)
         if options:
             self.finding.value = options[0][1]
         self._show_witness(self.finding.value)  # the dropdown and the explorer agree from the start
+
+    def open_pair(self, row_value: str, column_value: str) -> pd.DataFrame:
+        """Open the findings of one pair of the heat map (a row value, a column value): the grid below the map
+        lists them; returns them. Raises ValueError for a value that is not on the map's axes."""
+        rows, columns = self.shares.columns[0], self.shares.columns[1]
+        for axis, value in ((rows, row_value), (columns, column_value)):
+            if str(value) not in set(self.shares[axis].astype(str)):
+                raise ValueError(f"{value!r} is not a value of {axis} on the heat map")
+        pair = (str(row_value), str(column_value))
+        if pair in {value for _, value in self.pair.options} and self.pair.value != pair:
+            self.pair.value = pair  # the observer shows the findings
+        else:
+            self._show_pair(pair)
+        return self.pair_findings
+
+    def _show_pair(self, pair: tuple[str, str] | None) -> None:
+        from ..coverage import pair_findings
+
+        if pair is None or self.findings.empty:
+            self.pair_findings = self.findings.iloc[0:0]
+            show_html(self.pair_out, "<p>Every pair is covered by every decision.</p>" if pair is None else "")
+            self.pair_grid.update(pd.DataFrame())
+            return
+        rows, columns = self.shares.columns[0], self.shares.columns[1]
+        self.pair_findings = pair_findings(self.findings, {rows: pair[0], columns: pair[1]})
+        part = self.shares[(self.shares[rows] == pair[0]) & (self.shares[columns] == pair[1])]
+        text = "; ".join(
+            f"{d}: {c}/{n} covered, {g} gap, {k} conflict"
+            for d, n, c, g, k in part[["decision", "scenarios", "covered", "gap", "conflict"]].itertuples(index=False)
+        )
+        show_html(
+            self.pair_out,
+            f"<p class='sp-pair'><b>{html.escape(f'{rows}={pair[0]}, {columns}={pair[1]}')}</b>: "
+            f"{len(self.pair_findings)} finding(s). {html.escape(text)}</p>",
+        )
+        table = findings_table(self.pair_findings) if not self.pair_findings.empty else pd.DataFrame()
+        if not table.empty:
+            table["#"] = list(self.pair_findings.index)
+        self.pair_grid.update(table, caption=f"findings of {rows}={pair[0]}, {columns}={pair[1]}")
 
     def witness_options(self) -> list[tuple[str, int]]:
         """``(label, row)`` of every finding that has a witness scenario."""
@@ -231,10 +357,13 @@ class AuditView(_App):
         return findings_table(self.findings, sort_by=self.sort_by.value)
 
     def show_table(self) -> None:
+        """The findings in the grid, in the order of the sort dropdown (a header click sorts them too)."""
         if self.findings.empty:
             show_html(self.table_out, "<p>No findings: every decision answers every valid combination once.</p>")
+            self.grid.update(pd.DataFrame())
             return
-        show_html(self.table_out, self.table().to_html(index=False, escape=True))
+        self.table_out.outputs = ()
+        self.grid.update(self.table())
 
     def pick(self, row: int) -> None:
         """Choose finding ``row`` in the dropdown: the explorer moves to its witness."""
