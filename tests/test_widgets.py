@@ -440,3 +440,30 @@ def test_run_notebooks_clean_strips_widget_state_views_and_timings():
     assert "widgets" not in cleaned.metadata and "execution" not in cleaned.cells[0].metadata
     assert cleaned.cells[0].outputs[0]["data"] == {"text/plain": "Explorer: ..."}
 
+
+def test_explorer_shows_the_five_answers_on_one_row_above_the_cards():
+    app = ScenarioExplorer(area="west", plan="other", device="rv-230se", setup="v6plus_router", keep_number=False)
+    app.set(days=31)
+    row = dict(re.findall(r"data-row-decision='([^']+)' data-row-code='([^']+)'", app.row.value))
+    assert row == app.explanation.codes and len(row) == 5
+    assert row["device_action"] == codes_in(shown_html(app.out))["device_action"]
+    children = list(app.widget.children)
+    assert children.index(app.row) < children.index(app.out) < children.index(app.message_box)
+    app.set(days=32)  # the row follows every change
+    assert dict(re.findall(r"data-row-decision='([^']+)' data-row-code='([^']+)'", app.row.value)) == app.codes
+
+
+def test_explorer_shows_the_customer_message_with_a_copy_button_and_english():
+    import html as html_lib
+
+    from sonet_policy.message import customer_message
+
+    app = ScenarioExplorer(area="west", plan="other", device="rv-230se", setup="v6plus_router", keep_number=False)
+    app.set(days=31)
+    expected = customer_message(app.explanation)
+    assert app.message.ja == expected.ja and "【解約方法】" in app.message.ja
+    box = app.message_box.value
+    assert "sp-copy" in box and "textarea" in box
+    assert html_lib.escape(expected.ja) in box and html_lib.escape(expected.en) in box
+    app.set(plan="sml", setup="wlan_router_10g")  # a partial answer: the decision left out is named in the notes
+    assert app.message.notes and html_lib.escape(app.message.notes[0]) in app.message_box.value

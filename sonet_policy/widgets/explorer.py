@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -9,6 +10,8 @@ from typing import TYPE_CHECKING
 import ipywidgets as w
 
 from ..explain import Explanation, explain, render_html
+from ..message import CustomerMessage, customer_message
+from ..message import render_html as message_html
 from ..rules import RuleBook, default_rulebook
 
 if TYPE_CHECKING:  # matplotlib and the diff module load only when a view needs them
@@ -82,6 +85,41 @@ def explain_scenario(scenario: Mapping[str, object], *, rulebook: RuleBook | Non
     return explain(rulebook=rulebook, **dict(scenario))
 
 
+_ROW_COLOURS = {"ok": "#e8f5e9", "uncovered": "#fff8e1", "conflict": "#ffebee", "invalid": "#eeeeee"}
+
+
+def answer_row(explanation: Explanation | None) -> str:
+    """The five answers on one line (decision: code, coloured by status), escaped HTML, for above the cards.
+
+    >>> row = answer_row(explain_scenario(explorer_defaults(default_rulebook())))
+    >>> "class='sp-answer-row'" in row, "data-row-decision='device_action' data-row-code='keeps_working'" in row
+    (True, True)
+    """
+    if explanation is None:
+        return "<div class='sp-answer-row'>no answer (see below)</div>"
+    if explanation.status == "invalid":
+        return f"<div class='sp-answer-row'>invalid scenario: {html.escape(explanation.error)}</div>"
+    cells = []
+    for d in explanation.decisions:
+        colour = _ROW_COLOURS.get(d.status, "#eeeeee")
+        cells.append(
+            f"<span data-row-decision='{html.escape(d.decision, quote=True)}' "
+            f"data-row-code='{html.escape(d.code, quote=True)}' title='{html.escape(d.label_ja, quote=True)}' "
+            f"style='background:{colour};padding:1px 6px;border-radius:3px;white-space:nowrap'>"
+            f"{html.escape(d.decision)}: <b>{html.escape(d.code)}</b></span>"
+        )
+    return "<div class='sp-answer-row' style='display:flex;flex-wrap:wrap;gap:6px'>" + "".join(cells) + "</div>"
+
+
+def answer_row_text(explanation: Explanation | None) -> str:
+    """The same line as plain text: ``decision=code`` for each decision (what the summary and tests read)."""
+    if explanation is None:
+        return "error (see the app)"
+    if explanation.status == "invalid":
+        return f"invalid: {explanation.error}"
+    return " ".join(f"{d.decision}={d.code}" for d in explanation.decisions)
+
+
 def _css_names(name: str, headers: tuple[str, ...]) -> list[str]:
     """CSS classes of an input's control: ``sp-<input>`` and ``sp-<alias>`` for each ASCII header alias."""
     out = [f"sp-{name.replace('_', '-')}"]
@@ -137,6 +175,11 @@ class ScenarioExplorer(_App):
             self.inputs[name] = control
         self.out = w.Output()
         self.out.add_class("sp-answers")
+        self.row = w.HTML()  # the five answers on one line, above the cards
+        self.row.add_class("sp-answer-row-box")
+        self.message_box = w.HTML()  # the customer message (Japanese with a copy button, English beside)
+        self.message_box.add_class("sp-message-box")
+        self.message: CustomerMessage | None = None
         for control in self.controls:
             control.style = {"description_width": "150px"} if not isinstance(control, w.Checkbox) else {}
             control.layout = w.Layout(width="420px")
@@ -150,7 +193,15 @@ class ScenarioExplorer(_App):
         self.update()
         choices = [c for n, c in self.inputs.items() if self.book.inputs[n].type in ("category", "catalogue")]
         others = [c for c in self.controls if not any(c is x for x in choices)]
-        self.widget = w.VBox([w.HBox([w.VBox(choices), w.VBox(others)]), self.out])
+        self.widget = w.VBox(
+            [
+                w.HBox([w.VBox(choices), w.VBox(others)]),
+                self.row,
+                self.out,
+                w.HTML("<h4>Message for the customer (お客さまへのご案内)</h4>"),
+                self.message_box,
+            ]
+        )
         self.widget.add_class("sp-explorer")
 
     def __getattr__(self, attr: str) -> w.ValueWidget:
@@ -238,9 +289,12 @@ class ScenarioExplorer(_App):
         try:
             self.explanation = explain_scenario(self.scenario, rulebook=self.book)
             self.html = render_html(self.explanation)
+            self.message = customer_message(self.explanation, rulebook=self.book)
         except Exception as exc:  # shown to the analyst, not swallowed
-            self.explanation = None
+            self.explanation, self.message = None, None
             self.html = error_html(exc)
+        self.row.value = answer_row(self.explanation)
+        self.message_box.value = message_html(self.message) if self.message is not None else ""
         show_html(self.out, self.html)
 
     def summary(self) -> str:
