@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC
 from pathlib import Path
 
 import pandas as pd
@@ -319,6 +320,71 @@ def test_population_view_with_an_own_frame_is_not_labelled_synthetic():
     assert totals[("device_action", "mail_exchange")] == 1
     assert totals[("device_action", "keeps_working")] == 1
     assert totals[("ipv4", "reapply_v6plus")] == 1
+
+
+def test_population_view_shows_grids_and_downloads_of_its_tables():
+    import io
+
+    view = PopulationView(n=2000, seed=4)
+    view.run()
+    assert view.summary_grid.frame["customers"].tolist() == view.result.summary["customers"].tolist()
+    assert len(view.totals_grid.frame) == len(view.result.totals())
+    assert sorted(view.files) == ["population-summary.csv", "population-totals.csv", "population.xlsx"]
+    csv = pd.read_csv(io.BytesIO(view.files["population-summary.csv"]), encoding="utf-8-sig")
+    assert int(csv["customers"].sum()) == 2000
+    sheets = pd.read_excel(io.BytesIO(view.files["population.xlsx"]), sheet_name=None)
+    assert set(sheets) == {"summary", "totals"}
+    assert int(sheets["totals"]["customers"].sum()) == int(view.result.totals()["customers"].sum())
+    assert "population-totals.csv" in view.downloads.value
+
+
+def _uploaded(name: str, data: bytes) -> tuple[dict, ...]:
+    """A FileUpload value as ipywidgets 8 holds it after a person picks a file."""
+    from datetime import datetime
+
+    when = datetime(2026, 11, 26, tzinfo=UTC)
+    return ({"name": name, "type": "", "size": len(data), "content": memoryview(data), "last_modified": when},)
+
+
+def test_population_view_evaluates_an_uploaded_customer_file_csv_and_excel():
+    import io
+
+    own = pd.DataFrame(
+        {
+            "area": ["west", "east", "west"],
+            "plan": ["other", "10g", "nowhere"],
+            "device": ["rv-230se", "XG-100NE", "rv-230se"],
+            "setup": ["v6plus_router", "wlan_router_10g", "v6plus_router"],
+            "keep_number": ["no", "yes", "no"],
+            "days_since_phone_stop": ["32", "", "1"],
+        }
+    )
+    view = PopulationView(n=100)
+    view.upload.value = _uploaded("customers.csv", own.to_csv(index=False).encode("utf-8"))
+    assert "customers.csv: 3 customer(s) read" in view.upload_note.value
+    assert "SYNTHETIC" not in shown_html(view.out)
+    assert len(view.result.answers) == 3  # one row per input row, the bad one too
+    totals = view.result.totals()["customers"]
+    # the row with an unknown plan is a partial answer: its device action (which reads no plan) still counts
+    assert totals[("device_action", "mail_exchange")] == 2 and totals[("device_action", "keeps_working")] == 1
+    answers = pd.read_csv(io.BytesIO(view.files["population-answers.csv"]), encoding="utf-8-sig")
+    assert len(answers) == 3
+    excel = io.BytesIO()
+    own.to_excel(excel, index=False)
+    view.upload.value = _uploaded("customers.xlsx", excel.getvalue())
+    assert "customers.xlsx: 3 customer(s) read" in view.upload_note.value
+    assert len(view.result.answers) == 3
+
+
+def test_population_view_says_a_bad_upload_in_one_line_without_class_names():
+    view = PopulationView(n=500)
+    view.run()
+    before = view.result
+    view.upload.value = _uploaded("customers.csv", b"name,colour\nx,red\n")
+    note = view.upload_note.value
+    assert "customers.csv" in note and "sp-error" in note
+    assert "Error" not in note and "\n" not in note and "Traceback" not in note
+    assert view.result is before  # the view keeps what it showed
 
 
 def test_impact_bars_png_is_deterministic():

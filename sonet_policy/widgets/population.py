@@ -15,7 +15,7 @@ from ..rules import RuleBook, default_rulebook
 if TYPE_CHECKING:  # matplotlib and the diff module load only when a view needs them
     pass
 
-from .base import PNGFigure, _App, error_html, render_png, show_html
+from .base import PNGFigure, _App, render_png, show_html
 
 SYNTHETIC_NOTE = (
     "SYNTHETIC customer base: invented customers drawn from documented shares "
@@ -123,6 +123,12 @@ def impact_bars(result: PopulationImpact) -> PNGFigure:
     return render_png(fig, f"bar plots: {len(result.population)} {kind} by {', '.join(result.by) or 'nothing'}")
 
 
+def _one_line(exc: BaseException) -> str:
+    """An error as one escaped line, without the Python class name (the messages name file, row and column)."""
+    text = " ".join(str(exc).split()) or "the customers could not be evaluated"
+    return f"<div class='sp-error' style='color:#c62828'>{html.escape(text)}</div>"
+
+
 class PopulationView(_App):
     """A synthetic customer base (size and seed as controls) evaluated in one call behind a button: counts
     tables and bar plots by the chosen grouping. ``population=`` shows an analyst's own frame instead.
@@ -141,25 +147,69 @@ class PopulationView(_App):
         population: pd.DataFrame | None = None,
         rulebook: RuleBook | None = None,
     ) -> None:
+        from ..tables import grid
+
         self.book = rulebook or default_rulebook()
         self.own_population = population
         self.n = w.BoundedIntText(value=n, min=1, max=5_000_000, description="customers")
         self.seed = w.IntText(value=seed, description="seed")
         self.groupings = groupings(self.book)
         self.by = w.Dropdown(options=list(self.groupings), description="group by")
-        self.button = w.Button(description="Generate and evaluate", button_style="primary")
+        self.button = w.Button(
+            description="Generate and evaluate", button_style="primary", layout=w.Layout(width="200px")
+        )
+        self.upload = w.FileUpload(accept=".csv,.xlsx", multiple=False, description="Customer file (CSV/Excel)")
+        self.upload.layout = w.Layout(width="240px")
+        self.upload.add_class("sp-population-upload")
+        self.upload_note = w.HTML()
+        self.upload_note.add_class("sp-upload-note")
         self.out = w.Output()
+        self.summary_grid = grid(pd.DataFrame(), caption="impact by group")
+        self.totals_grid = grid(pd.DataFrame(), caption="customers per answer (whole base)")
+        self.downloads = w.HTML()
+        self.downloads.add_class("sp-downloads")
+        self.files: dict[str, bytes] = {}
         self.result: PopulationImpact | None = None
         self.button.on_click(lambda button: self.run())
+        self.upload.observe(lambda change: self.load_upload(change["new"]), names="value")
         note = "" if population is not None else SYNTHETIC_NOTE
         self.widget = w.VBox(
-            [w.HTML(f"<b>{html.escape(note)}</b>"), w.HBox([self.n, self.seed, self.by, self.button]), self.out]
+            [
+                w.HTML(f"<b>{html.escape(note)}</b>"),
+                w.HBox([self.n, self.seed, self.by, self.button]),
+                w.HBox([self.upload, self.upload_note]),
+                self.out,
+                self.summary_grid.widget,
+                self.totals_grid.widget,
+                self.downloads,
+            ]
         )
         self.widget.add_class("sp-population")
         show_html(self.out, "<p>Press the button to generate and evaluate the customer base.</p>")
 
+    def load_upload(self, value: object) -> None:
+        """Read an uploaded customer file (the ``value`` of the FileUpload: CSV or Excel, headers in English or
+        Japanese, as the CLI reads them) and evaluate it in place of the synthetic base. A file that cannot be
+        read is one line in the app (no traceback, no Python class name); the view keeps what it showed."""
+        from ..downloads import read_upload
+
+        if not value:
+            return
+        try:
+            frame = read_upload(value, rulebook=self.book)
+        except Exception as exc:  # the reader's own one-line message
+            self.upload_note.value = _one_line(exc)
+            return
+        name = frame.attrs.get("uploaded_file") or getattr(frame.attrs.get("scenario_file"), "path", "the file")
+        self.own_population = frame
+        self.upload_note.value = (
+            f"<span class='sp-upload-ok'>{html.escape(str(name))}: {len(frame):,} customer(s) read</span>"
+        )
+        self.run()
+
     def run(self) -> None:
         """Generate (or take the given frame), evaluate in one call, and show tables and plots."""
+        from ..downloads import download_links
         from ..population import synthetic_population
 
         try:
@@ -169,17 +219,22 @@ class PopulationView(_App):
                 population = synthetic_population(int(self.n.value), seed=int(self.seed.value))
             self.result = population_impact(population, by=self.groupings[self.by.value], rulebook=self.book)
             plot = impact_bars(self.result)
-        except Exception as exc:  # shown in the app
-            show_html(self.out, error_html(exc))
+        except Exception as exc:  # shown in the app, one line
+            show_html(self.out, _one_line(exc))
             return
         head = SYNTHETIC_NOTE if self.result.synthetic else "Customer base given by the analyst."
+        totals = self.result.totals().reset_index()
+        self.summary_grid.update(self.result.summary)
+        self.totals_grid.update(totals)
+        tables = {"summary": self.result.summary, "totals": totals}
+        if not self.result.synthetic:  # an analyst's customers: their answers, one row per input row
+            tables["answers"] = self.result.answers
+        links = download_links(tables, stem="population")
+        self.files = links.files
+        self.downloads.value = links.html
         show_html(
             self.out,
-            f"<p><b>{html.escape(head)}</b> {len(population):,} customers.</p>"
-            + self.result.summary.to_html(index=False)
-            + "<h4>Customers per answer (whole base)</h4>"
-            + self.result.totals().to_html()
-            + plot.html(),
+            f"<p><b>{html.escape(head)}</b> {len(population):,} customers.</p>" + plot.html(),
         )
 
     def summary(self) -> str:
