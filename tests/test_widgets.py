@@ -413,9 +413,9 @@ def test_diff_view_compares_a_copy_and_leaves_the_baseline_alone():
     view.button.click()
     assert _tree_digest(RULES_DIR) == before
     assert view.result.changed_decisions == ["device_action"]
-    markup = shown_html(view.out)
-    for heading in ("Changed scenarios", "Rules involved", "Customers changing answer"):
-        assert heading in markup
+    for title in ("Changed scenarios", "Rules involved", "Customers changing answer (before → after)"):
+        assert len(view.grids[title].frame) > 0 and view.grids[title].caption == title
+    assert len(view.grids["Changed scenarios"].frame) == len(view.result.changes)
     involved = rules_involved(view.result).set_index("rule_id")
     assert involved.loc["DEV-W-2", "side"] == "before" and involved.loc["DEV-E-2-W", "side"] == "after"
     assert " " not in "".join(involved.index)
@@ -443,6 +443,28 @@ def test_diff_view_takes_an_analysts_folder_and_reports_a_missing_one(tmp_path):
     view.folder.value = str(tmp_path / "nowhere")
     view.run()
     assert "Error" in shown_html(view.out)
+
+
+def test_diff_view_downloads_its_tables_as_csv_and_excel():
+    import io
+
+    from sonet_policy.population import synthetic_population
+
+    view = DiffView(population=synthetic_population(1000, seed=2))
+    assert view.files == {} and view.downloads.value == ""
+    view.run()
+    assert sorted(view.files) == [
+        "diff-changes.csv",
+        "diff-per-decision.csv",
+        "diff-rules.csv",
+        "diff-transitions.csv",
+        "diff.xlsx",
+    ]
+    changes = pd.read_csv(io.BytesIO(view.files["diff-changes.csv"]), encoding="utf-8-sig", dtype=str)
+    assert len(changes) == len(view.result.changes)
+    assert changes["after_code"].tolist() == view.result.changes["after_code"].astype(str).tolist()
+    per_decision = pd.read_excel(io.BytesIO(view.files["diff.xlsx"]), sheet_name="per-decision")
+    assert per_decision["changed"].tolist() == view.result.summary()["changed"].tolist()
 
 
 # ------------------------------------------------------------------- the notebooks as committed

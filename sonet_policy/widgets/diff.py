@@ -66,6 +66,8 @@ def rules_involved(result: DiffResult) -> pd.DataFrame:
     return out.sort_values(["decision", "rule_id"], kind="stable").reset_index(drop=True)
 
 
+DIFF_TABLES = ("Per decision", "Changed scenarios", "Rules involved", "Customers changing answer (before → after)")
+_FILE_NAMES = dict(zip(DIFF_TABLES, ("per-decision", "changes", "rules", "transitions"), strict=True))
 CHANGE_VIEW_COLUMNS = ["decision", "scope", "cells", "before_code", "after_code", "before_rules", "after_rules"]
 
 
@@ -97,8 +99,21 @@ class DiffView(_App):
         self.button = w.Button(description="Compare with the baseline", button_style="primary")
         self.out = w.Output()
         self.result = None
+        from ..tables import grid
+
+        self.grids = {title: grid(pd.DataFrame(), caption=title) for title in DIFF_TABLES}
+        self.downloads = w.HTML()
+        self.downloads.add_class("sp-downloads")
+        self.files: dict[str, bytes] = {}
         self.button.on_click(lambda button: self.run())
-        self.widget = w.VBox([w.HBox([self.what_if, self.folder, self.button]), self.out])
+        self.widget = w.VBox(
+            [
+                w.HBox([self.what_if, self.folder, self.button]),
+                self.out,
+                *(g.widget for g in self.grids.values()),
+                self.downloads,
+            ]
+        )
         self.widget.add_class("sp-diff")
         show_html(self.out, "<p>Choose a what-if and press the button.</p>")
 
@@ -128,22 +143,38 @@ class DiffView(_App):
                     self.result = diff(self.book, copy, population=self.population)
         except Exception as exc:  # a broken copy shows its problems in the app
             show_html(self.out, error_html(exc))
+            for g in self.grids.values():
+                g.update(pd.DataFrame())
+            self.downloads.value, self.files = "", {}
             return
+        from ..downloads import download_links
+
         r = self.result
         kind = "SYNTHETIC customers" if self.population.attrs.get("synthetic") else "customers"
-        parts = [
+        tables = self.tables()
+        for title, g in self.grids.items():
+            g.update(tables.get(title, pd.DataFrame()))
+        links = download_links({_FILE_NAMES[t]: frame for t, frame in tables.items()}, stem="diff")
+        self.files, self.downloads.value = links.files, links.html
+        show_html(
+            self.out,
             f"<p>Baseline {html.escape(r.book_a.hash)} vs changed copy {html.escape(r.book_b.hash)}; "
-            f"population: {len(self.population):,} {kind}.</p>",
-            "<h4>Per decision</h4>",
-            r.summary().to_html(index=False),
-            "<h4>Changed scenarios</h4>",
-            r.changes[CHANGE_VIEW_COLUMNS].to_html(index=False),
-            "<h4>Rules involved</h4>",
-            rules_involved(r).to_html(index=False),
-        ]
+            f"population: {len(self.population):,} {kind}. Tables: {html.escape(', '.join(tables))}.</p>",
+        )
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The diff's tables by title (what the grids show and the downloads hold); empty before a run."""
+        r = self.result
+        if r is None:
+            return {}
+        out = {
+            DIFF_TABLES[0]: r.summary(),
+            DIFF_TABLES[1]: r.changes[CHANGE_VIEW_COLUMNS],
+            DIFF_TABLES[2]: rules_involved(r),
+        }
         if r.transitions is not None:
-            parts += ["<h4>Customers changing answer (before → after)</h4>", r.transitions.to_html(index=False)]
-        show_html(self.out, "".join(parts))
+            out[DIFF_TABLES[3]] = r.transitions
+        return out
 
     def summary(self) -> str:
         if self.result is None:
