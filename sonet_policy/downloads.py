@@ -304,7 +304,7 @@ def _read_excel(name: str, data: bytes, book: RuleBook) -> pd.DataFrame:
     try:
         raw = pd.read_excel(io.BytesIO(data), sheet_name=0, dtype=str, keep_default_na=False, engine="openpyxl")
     except Exception as exc:  # a damaged or foreign file: one line naming it, no traceback
-        raise UploadError(f"{name}: cannot read it as an Excel workbook ({type(exc).__name__}: {exc})") from None
+        raise UploadError(f"{name}: cannot read it as an Excel workbook ({exc})") from None
     columns = [str(c) for c in raw.columns]
     mapping = header_map(columns, rulebook=book)
     named: dict[str, list[str]] = {}
