@@ -615,26 +615,31 @@ def _new_clause_table(old: pd.DataFrame, report: pd.DataFrame) -> pd.DataFrame:
     removed_after: dict[str | None, list[dict]] = {}
     old_order = list(meta["clause_id"])
     paired = {r["old_id"]: r["new_id"] for r in report.to_dict(orient="records") if r["old_id"] and r["new_id"]}
+
+    def keep_removed(old_id: str) -> None:
+        """Keep a clause gone from the page as an empty row after the clause it followed, so rules citing it load."""
+        k = old_order.index(old_id)
+        after = next((paired[o] for o in reversed(old_order[:k]) if o in paired), None)
+        m = meta.loc[old_id]
+        removed_after.setdefault(after, []).append(
+            dict(
+                clause_id=old_id,
+                section=m["section"],
+                kind="removed",
+                normative="false",
+                line="",
+                text_ja="",
+                text_en=m["text_en"],
+                reviewed="false",
+                revision="removed",
+                previous_text_ja=m["text_ja"],
+            )
+        )
+
     for rec in report.to_dict(orient="records"):
         status = rec["status"]
         if status == "removed":
-            k = old_order.index(rec["old_id"])
-            anchor = next((paired[o] for o in reversed(old_order[:k]) if o in paired), None)
-            m = meta.loc[rec["old_id"]]
-            removed_after.setdefault(anchor, []).append(
-                dict(
-                    clause_id=rec["old_id"],
-                    section=m["section"],
-                    kind="removed",
-                    normative="false",
-                    line="",
-                    text_ja="",
-                    text_en=m["text_en"],
-                    reviewed="false",
-                    revision="removed",
-                    previous_text_ja=m["text_ja"],
-                )
-            )
+            keep_removed(rec["old_id"])
             continue
         if status == "added":
             records.append(
@@ -655,22 +660,7 @@ def _new_clause_table(old: pd.DataFrame, report: pd.DataFrame) -> pd.DataFrame:
         m = meta.loc[rec["old_id"]]
         was_reviewed = str(m["reviewed"]).lower() != "false" if reviewed_col else True
         if rec["new_id"] != rec["old_id"]:  # a table row moved to another table: new id there, old id removed
-            k = old_order.index(rec["old_id"])
-            anchor = next((paired[o] for o in reversed(old_order[:k]) if o in paired), None)
-            removed_after.setdefault(anchor, []).append(
-                dict(
-                    clause_id=rec["old_id"],
-                    section=m["section"],
-                    kind="removed",
-                    normative="false",
-                    line="",
-                    text_ja="",
-                    text_en=m["text_en"],
-                    reviewed="false",
-                    revision="removed",
-                    previous_text_ja=m["text_ja"],
-                )
-            )
+            keep_removed(rec["old_id"])
             status = "moved"
             was_reviewed = False
         records.append(
