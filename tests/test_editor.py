@@ -1,0 +1,160 @@
+"""The proposal editor (issue 15, item 7): drafts kept across tables, dropdowns from the data's domains, row
+numbers shared by the grid and the messages, highlighted bad cells, delete and undo."""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import ipywidgets as w
+import pandas as pd
+import pytest
+
+from sonet_policy.paths import RULES_DIR
+from sonet_policy.proposals import BAD_CELL, ProposalEditor, create_proposal, read_table
+
+
+@pytest.fixture()
+def proposal(tmp_path):
+    return create_proposal("edit", root=tmp_path)
+
+
+def _first_category_input(folder) -> tuple[str, list[str], str]:
+    """A category input of the data, its domain and a decision table that reads it (read from the CSVs)."""
+    inputs = read_table(folder / "inputs.csv")
+    decisions = read_table(folder / "decisions.csv")
+    for rec in inputs[inputs["type"] == "category"].to_dict("records"):
+        for decision, reads in zip(decisions["decision"], decisions["inputs"], strict=True):
+            if rec["input"] in reads.split("|"):
+                return rec["input"], rec["domain"].split("|"), decision
+    raise AssertionError("no category input read by a decision")
+
+
+def _values(box) -> list[str]:
+    return [v for _, v in box.options]
+
+
+def test_edits_are_kept_when_the_table_changes_until_saved_or_discarded(proposal):
+    name, domain, table = _first_category_input(proposal)
+    editor = ProposalEditor(proposal, table)
+    before = editor.frame()
+    other = domain[1] if before.loc[0, name] == domain[0] else domain[0]
+    editor.set_cell(0, name, other)
+    assert editor.unsaved() == [table]
+    editor.table.value = "codes"
+    assert f"unsaved changes in {table}.csv" in editor.message.value
+    assert f"unsaved changes in {table}" in editor.status.value and table in repr(editor)
+    editor.table.value = table
+    assert editor.frame().loc[0, name] == other  # the edit is still there
+    assert read_table(proposal / f"{table}.csv").loc[0, name] == before.loc[0, name]  # and nothing was written
+    editor.discard()
+    pd.testing.assert_frame_equal(editor.frame(), before)
+    assert editor.unsaved() == [] and "no unsaved changes" in editor.status.value
+
+
+def test_a_saved_table_is_no_longer_unsaved_and_others_keep_their_drafts(proposal):
+    name, domain, table = _first_category_input(proposal)
+    editor = ProposalEditor(proposal, table)
+    editor.set_cell(0, "note", "edited note")
+    editor.table.value = "codes"
+    editor.set_cell(0, "label_en", "edited label")
+    assert editor.unsaved() == [table, "codes"]
+    assert editor.save() is not None
+    assert editor.unsaved() == [table]
+    editor.table.value = table
+    assert editor.frame().loc[0, "note"] == "edited note"
+
+
+def test_a_bad_value_highlights_its_cell_and_the_message_names_the_row_shown(proposal):
+    name, domain, table = _first_category_input(proposal)
+    editor = ProposalEditor(proposal, table)
+    # a blank row above (left out of the file) must not shift the numbers the messages use: blank a row no
+    # other row names as its exception, and put the bad value in the last row
+    frame = editor.frame()
+    blank = next(k for k, rule in enumerate(frame["rule_id"]) if rule not in set(frame["exception_of"]))
+    last = len(frame) - 1
+    assert blank < last
+    for column in editor.columns:
+        editor.set_cell(blank, column, "")
+    editor.set_cell(last, name, "nowhere")
+    problems = editor.check()
+    shown = last + 2
+    assert problems[["row", "column"]].values.tolist() == [[shown, name]]
+    row = editor.draft.rows[last]
+    assert row.number.value == str(shown)  # the number the grid shows beside that row
+    box = editor.cells[last][editor.columns.index(name)]
+    assert BAD_CELL in box._dom_classes and "nowhere" in row.note.value
+    assert f"row {shown}, column {name}" in editor.message.value
+    others = [b for r in editor.cells for b in r if b is not box]
+    assert not any(BAD_CELL in b._dom_classes for b in others)
+    editor.set_cell(last, name, domain[0])
+    editor.check()  # a clean check clears the marks
+    assert BAD_CELL not in box._dom_classes and row.note.value == ""
+
+
+def test_every_row_shows_its_number_and_numbers_follow_deletes(proposal):
+    editor = ProposalEditor(proposal, "codes")
+    n = len(editor.cells)
+    assert [r.number.value for r in editor.draft.rows] == [str(k + 2) for k in range(n)]
+    editor.delete_row(0)
+    assert [r.number.value for r in editor.draft.rows] == [str(k + 2) for k in range(n - 1)]
+    header = [c.value for c in editor.grid.children[: len(editor.columns) + 3]]
+    assert header[0] == "<b>row</b>"
+
+
+def test_delete_and_undo_restore_the_frame_exactly(proposal):
+    editor = ProposalEditor(proposal, "codes")
+    before = editor.frame()
+    editor.delete_row(1)
+    editor.set_cell(0, "label_en", "changed")
+    editor.add_row.click()
+    editor.set_cell(len(editor.cells) - 1, "code", "new_code")
+    editor.delete_row(3)
+    assert len(editor.frame()) == len(before) - 1
+    steps = 0
+    while editor.undo():
+        steps += 1
+    assert steps == 5
+    pd.testing.assert_frame_equal(editor.frame(), before)
+    assert editor.unsaved() == [] and "nothing to undo" in editor.message.value
+    editor.delete_row(0)
+    editor.undo_button.click()
+    pd.testing.assert_frame_equal(editor.frame(), before)
+    with pytest.raises(IndexError, match="no row"):
+        editor.delete_row(len(editor.cells))
+
+
+def test_a_delete_button_deletes_its_row(proposal):
+    editor = ProposalEditor(proposal, "codes")
+    before = editor.frame()
+    editor.draft.rows[2].delete.click()
+    pd.testing.assert_frame_equal(editor.frame(), before.drop(index=2).reset_index(drop=True))
+
+
+def test_dropdown_options_are_the_domains_declared_in_the_data(proposal):
+    name, domain, table = _first_category_input(proposal)
+    editor = ProposalEditor(proposal, table)
+    box = editor.cells[0][editor.columns.index(name)]
+    assert isinstance(box, w.Dropdown)
+    sets = ["|".join(c) for size in range(2, len(domain) + 1) for c in combinations(domain, size)]
+    assert box.value in ["-", *domain, *sets] and _values(box) == ["-", *domain, *sets]
+    decisions = read_table(proposal / "decisions.csv").set_index("decision")
+    codes = read_table(proposal / "codes.csv")
+    output = decisions.loc[table, "outputs"].split("|")[0]
+    answers = list(codes.loc[(codes["decision"] == table) & (codes["role"] == "answer"), "code"])
+    assert _values(editor.cells[0][editor.columns.index(output)]) == answers
+    for free in ("source", "note"):  # clause ids and notes stay free text
+        assert isinstance(editor.cells[0][editor.columns.index(free)], w.Text)
+    # the choices follow the data: a value added to the domain in inputs.csv is offered
+    inputs = read_table(proposal / "inputs.csv")
+    inputs.loc[inputs["input"] == name, "domain"] += "|elsewhere"
+    inputs.to_csv(proposal / "inputs.csv", index=False)
+    assert "elsewhere" in _values(ProposalEditor(proposal, table).cells[0][editor.columns.index(name)])
+
+
+def test_metadata_tables_offer_their_declared_choices():
+    editor = ProposalEditor(RULES_DIR, "codes")
+    decisions = list(read_table(RULES_DIR / "decisions.csv")["decision"])
+    assert _values(editor.cells[0][editor.columns.index("decision")]) == decisions
+    assert _values(editor.cells[0][editor.columns.index("role")]) == ["answer", "alternative"]
+    editor.table.value = "decisions"
+    assert isinstance(editor.cells[0][editor.columns.index("hit_policy")], w.Dropdown)
