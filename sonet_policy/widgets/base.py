@@ -27,10 +27,43 @@ def show_html(out: w.Output, markup: str) -> None:
     out.append_display_data(HTML(markup))
 
 
+def error_lines(exc: BaseException, *, most: int = 10) -> list[str]:
+    """What went wrong, in the domain's words and without the Python class name: one line per problem of a
+    broken rule book (file, row, column, the problem and the value), else the error's own message on one line
+    (an OS error as its file and reason). At most ``most`` lines, the last saying how many more.
+
+    >>> error_lines(FileNotFoundError(2, "No such file or directory", "/tmp/nowhere"))
+    ['/tmp/nowhere: No such file or directory']
+    >>> error_lines(KeyError("no what-if named 'x'"))
+    ["no what-if named 'x'"]
+    """
+    from ..errors import RuleBookError
+
+    if isinstance(exc, RuleBookError) and not exc.problems.empty:
+        lines = [f"rule book {exc.folder}: {len(exc.problems)} problem(s)"] if exc.folder else []
+        for rec in exc.problems.itertuples(index=False):
+            where = str(rec.file) + (f", row {rec.row}" if str(rec.row) not in ("", "0") else "")
+            where += f", column {rec.column}" if rec.column else ""
+            value = f" (value {str(rec.value)[:80]!r})" if str(rec.value) else ""
+            lines.append(f"{where}: {rec.problem}{value}")
+        if len(lines) > most:
+            lines = [*lines[: most - 1], f"… and {len(lines) - most + 1} more problem(s)"]
+        return lines
+    if isinstance(exc, OSError) and exc.strerror:
+        return [f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc.strerror)]
+    text = exc.args[0] if isinstance(exc, KeyError) and len(exc.args) == 1 else exc
+    return [" ".join(str(text).split()) or "something went wrong; nothing was shown"]
+
+
 def error_html(exc: BaseException) -> str:
-    """An unexpected error as an escaped message, so it shows in the app instead of vanishing in a callback."""
-    name, text = html.escape(type(exc).__name__), html.escape(str(exc))
-    return f"<div class='sp-error' style='color:#c62828'><b>{name}</b>: {text}</div>"
+    """An error as escaped lines (:func:`error_lines`: no Python class name), so it shows in the app instead of
+    vanishing in a callback.
+
+    >>> error_html(ValueError("wifi.csv, row 3: <bad>"))
+    "<div class='sp-error' style='color:#c62828'>wifi.csv, row 3: &lt;bad&gt;</div>"
+    """
+    lines = "<br>".join(html.escape(line) for line in error_lines(exc))
+    return f"<div class='sp-error' style='color:#c62828'>{lines}</div>"
 
 
 class _App(WidgetApp):

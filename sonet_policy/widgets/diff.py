@@ -66,14 +66,77 @@ def rules_involved(result: DiffResult) -> pd.DataFrame:
     return out.sort_values(["decision", "rule_id"], kind="stable").reset_index(drop=True)
 
 
+def _rule_sources(book: RuleBook) -> dict[str, tuple[str, ...]]:
+    return {r.rule_id: r.source for rules in book.rules.values() for r in rules}
+
+
+def _clause_text(book: RuleBook) -> dict[str, str]:
+    clauses = book.clauses.reset_index(drop=True) if "clause_id" in book.clauses.columns else book.clauses.reset_index()
+    return dict(zip(clauses["clause_id"].astype(str), clauses["text_ja"].astype(str), strict=True))
+
+
+def changes_with_clauses(result: DiffResult) -> pd.DataFrame:
+    """The changed scenarios of a diff with the page's clauses behind them: ``before_clauses`` and
+    ``after_clauses`` (the ids the rules on each side cite) and ``clauses_ja`` (each cited clause's Japanese text,
+    ``id 「text」``, the after side's page first, then the before side's for a clause it no longer has).
+
+    >>> import tempfile
+    >>> from sonet_policy.diff import diff
+    >>> from sonet_policy.whatif import west_adopts_east
+    >>> table = changes_with_clauses(diff(default_rulebook(), west_adopts_east(tempfile.mkdtemp() + "/w")))
+    >>> table.loc[0, "before_clauses"], table.loc[0, "clauses_ja"].startswith("dev.")
+    ('dev.w.r2 dev.w.n2', True)
+    """
+    table = result.changes[CHANGE_VIEW_COLUMNS].copy()
+    sources = {"before": _rule_sources(result.book_a), "after": _rule_sources(result.book_b)}
+    text = {**_clause_text(result.book_a), **_clause_text(result.book_b)}
+    for side in ("before", "after"):
+        table[f"{side}_clauses"] = [
+            " ".join(dict.fromkeys(c for rule in re.split(r"[\s,|]+", str(rules)) for c in sources[side].get(rule, ())))
+            for rules in table[f"{side}_rules"]
+        ]
+    table["clauses_ja"] = [
+        "\n".join(f"{c} 「{text.get(c, '(not on the page)')}」" for c in dict.fromkeys(f"{b} {a}".split()))
+        for b, a in zip(table["before_clauses"], table["after_clauses"], strict=True)
+    ]
+    return table
+
+
 DIFF_TABLES = ("Per decision", "Changed scenarios", "Rules involved", "Customers changing answer (before → after)")
 _FILE_NAMES = dict(zip(DIFF_TABLES, ("per-decision", "changes", "rules", "transitions"), strict=True))
 CHANGE_VIEW_COLUMNS = ["decision", "scope", "cells", "before_code", "after_code", "before_rules", "after_rules"]
 
 
+A_FOLDER = "a folder"
+PROPOSAL_PREFIX = "proposal "
+
+
+def proposal_folders(root: Path | str | None = None) -> dict[str, Path]:
+    """The proposals under ``root`` (default :func:`sonet_policy.proposals.proposals_dir`): name -> folder, each
+    a folder holding a ``decisions.csv``, sorted by name; empty when there is no such folder.
+
+    >>> import tempfile
+    >>> from sonet_policy.proposals import create_proposal
+    >>> root = tempfile.mkdtemp()
+    >>> _ = create_proposal("mine", root=root)
+    >>> list(proposal_folders(root))
+    ['mine']
+    """
+    from ..proposals import proposals_dir
+
+    root = Path(root) if root is not None else proposals_dir()
+    try:
+        found = sorted(p for p in root.iterdir() if p.is_dir() and (p / "decisions.csv").is_file())
+    except OSError:
+        return {}
+    return {p.name: p for p in found if not p.name.startswith(".")}
+
+
 class DiffView(_App):
-    """The baseline against a changed copy (a named what-if written to a temporary folder, or an analyst's
-    folder), behind a button: changed scenarios, rules involved, customers changing answer by decision.
+    """The baseline against a changed copy, behind a button: changed scenarios (with the page's clauses),
+    rules involved, customers changing answer by decision. The dropdown offers the shipped what-ifs (written to
+    a temporary folder), the proposals found under ``proposals`` (default
+    :func:`sonet_policy.proposals.proposals_dir`; **↻** looks again) and, last, any folder typed in the box.
 
     >>> view = DiffView(population_size=2000)
     >>> view.run()
@@ -88,14 +151,19 @@ class DiffView(_App):
         population: pd.DataFrame | None = None,
         population_size: int = 10_000,
         seed: int = 0,
+        proposals: Path | str | None = None,
     ) -> None:
         self.book = rulebook or default_rulebook()
+        self.proposals_root = proposals
+        self.proposals: dict[str, Path] = {}
         self._population = population
         self.population_size, self.seed_value = population_size, seed
-        self.what_if = w.Dropdown(
-            options=[*what_if_labels(), "a folder"], description="what-if", layout=w.Layout(width="420px")
-        )
-        self.folder = w.Text(placeholder="folder of a changed copy (for 'a folder')", layout=w.Layout(width="420px"))
+        self.what_if = w.Dropdown(description="compare", layout=w.Layout(width="420px"))
+        self.what_if.add_class("sp-diff-choice")
+        self.refresh = w.Button(description="↻", tooltip="look for proposals again", layout=w.Layout(width="3em"))
+        self.refresh.on_click(lambda button: self.find_proposals())
+        self.folder = w.Text(placeholder=f"folder of a changed copy (for '{A_FOLDER}')", layout=w.Layout(width="360px"))
+        self.find_proposals()
         self.button = w.Button(description="Compare with the baseline", button_style="primary")
         self.out = w.Output()
         self.result = None
@@ -108,14 +176,24 @@ class DiffView(_App):
         self.button.on_click(lambda button: self.run())
         self.widget = w.VBox(
             [
-                w.HBox([self.what_if, self.folder, self.button]),
+                w.HBox([self.what_if, self.refresh, self.folder, self.button]),
                 self.out,
                 *(g.widget for g in self.grids.values()),
                 self.downloads,
             ]
         )
         self.widget.add_class("sp-diff")
-        show_html(self.out, "<p>Choose a what-if and press the button.</p>")
+        show_html(self.out, "<p>Choose a what-if or a proposal and press the button.</p>")
+
+    def find_proposals(self) -> list[str]:
+        """Look for proposals again; the dropdown offers the what-ifs, the proposals found, then a typed folder.
+        Keeps the choice when it is still offered. Returns the proposals' names."""
+        self.proposals = proposal_folders(self.proposals_root)
+        options = [*what_if_labels(), *(f"{PROPOSAL_PREFIX}{name}" for name in self.proposals), A_FOLDER]
+        current = self.what_if.value
+        self.what_if.options = options
+        self.what_if.value = current if current in options else options[0]
+        return list(self.proposals)
 
     @property
     def population(self) -> pd.DataFrame:
@@ -131,12 +209,17 @@ class DiffView(_App):
 
         from ..diff import diff
 
+        choice = self.what_if.value or ""
         try:
-            if self.what_if.value == "a folder":
+            if choice == A_FOLDER:
                 other = self.folder.value.strip()
                 if not other:
                     raise ValueError("type the folder of a changed copy of the rule book")
                 self.result = diff(self.book, other, population=self.population)
+            elif choice.startswith(PROPOSAL_PREFIX) and choice.removeprefix(PROPOSAL_PREFIX) in self.proposals:
+                self.result = diff(
+                    self.book, self.proposals[choice.removeprefix(PROPOSAL_PREFIX)], population=self.population
+                )
             else:
                 with tempfile.TemporaryDirectory(prefix="sonet-what-if-") as tmp:
                     copy = build_what_if(self.what_if.value, f"{tmp}/rules")
@@ -169,7 +252,7 @@ class DiffView(_App):
             return {}
         out = {
             DIFF_TABLES[0]: r.summary(),
-            DIFF_TABLES[1]: r.changes[CHANGE_VIEW_COLUMNS],
+            DIFF_TABLES[1]: changes_with_clauses(r),
             DIFF_TABLES[2]: rules_involved(r),
         }
         if r.transitions is not None:

@@ -15,7 +15,7 @@ from ..rules import RuleBook, default_rulebook
 if TYPE_CHECKING:  # matplotlib and the diff module load only when a view needs them
     pass
 
-from .base import PNGFigure, _App, render_png, show_html
+from .base import PNGFigure, _App, error_html, render_png, show_html
 
 SYNTHETIC_NOTE = (
     "SYNTHETIC customer base: invented customers drawn from documented shares "
@@ -124,9 +124,8 @@ def impact_bars(result: PopulationImpact) -> PNGFigure:
 
 
 def _one_line(exc: BaseException) -> str:
-    """An error as one escaped line, without the Python class name (the messages name file, row and column)."""
-    text = " ".join(str(exc).split()) or "the customers could not be evaluated"
-    return f"<div class='sp-error' style='color:#c62828'>{html.escape(text)}</div>"
+    """An error as escaped lines without the Python class name (the messages name file, row and column)."""
+    return error_html(exc)
 
 
 class PopulationView(_App):

@@ -1,0 +1,102 @@
+"""Issue 15, items 9 and the small points: the diff view picks proposals from a dropdown and says a broken one
+without Python class names, changed scenarios carry the page's clauses, one colour per meaning across the
+charts, values printed on bars and heat-map cells, Excel rows named as Excel shows them."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+
+from sonet_policy.population import synthetic_population
+from sonet_policy.proposals import create_proposal, read_table
+from sonet_policy.widgets import DiffView
+
+CLASS_NAMES = re.compile(r"\b[A-Z][A-Za-z]*(Error|Exception)\b|Traceback|Error:")
+
+
+def shown_html(out) -> str:
+    assert len(out.outputs) == 1
+    return out.outputs[0]["data"]["text/html"]
+
+
+@pytest.fixture(scope="module")
+def population():
+    return synthetic_population(800, seed=3)
+
+
+def test_diff_view_offers_the_proposals_found_and_the_what_ifs(tmp_path, population):
+    from sonet_policy.whatif import what_ifs
+
+    folder = create_proposal("stops-everywhere", root=tmp_path)
+    table = read_table(folder / "wifi.csv")
+    table["wifi"] = "stops"
+    table.to_csv(folder / "wifi.csv", index=False)
+    create_proposal("same", root=tmp_path)
+    (tmp_path / "notes").mkdir()  # a folder that is no rule book is not offered
+    view = DiffView(population=population, proposals=tmp_path)
+    options = list(view.what_if.options)
+    assert options == [*what_ifs()["label"], "proposal same", "proposal stops-everywhere", "a folder"]
+    view.what_if.value = "proposal stops-everywhere"
+    view.run()
+    assert view.result is not None and view.result.changed_decisions == ["wifi"]
+    create_proposal("later", root=tmp_path)
+    assert view.find_proposals() == ["later", "same", "stops-everywhere"]
+    assert view.what_if.value == "proposal stops-everywhere"  # the choice is kept
+
+
+def test_diff_view_finds_proposals_under_the_proposals_folder(tmp_path, monkeypatch, population):
+    monkeypatch.setenv("SONET_POLICY_PROPOSALS", str(tmp_path))
+    create_proposal("from-env", root=tmp_path)
+    assert "proposal from-env" in DiffView(population=population).what_if.options
+
+
+def test_a_broken_proposal_is_said_in_lines_naming_file_row_and_column_without_class_names(tmp_path, population):
+    folder = create_proposal("broken", root=tmp_path)
+    table = read_table(folder / "wifi.csv")
+    table.loc[1, "area"] = "nowhere"
+    table.to_csv(folder / "wifi.csv", index=False)
+    view = DiffView(population=population, proposals=tmp_path)
+    view.what_if.value = "proposal broken"
+    view.run()
+    shown = shown_html(view.out)
+    assert "wifi.csv, row 3, column area:" in shown and "nowhere" in shown
+    assert not CLASS_NAMES.search(shown), shown
+    view.what_if.value = "a folder"
+    view.folder.value = str(tmp_path / "absent")
+    view.run()
+    shown = shown_html(view.out)
+    assert "absent" in shown and "not a folder" in shown and not CLASS_NAMES.search(shown)
+
+
+def test_no_widget_module_shows_a_python_class_name():
+    from pathlib import Path
+
+    import sonet_policy
+
+    root = Path(sonet_policy.__file__).parent
+    for path in [*sorted((root / "widgets").glob("*.py")), root / "proposals.py"]:
+        text = path.read_text(encoding="utf-8")
+        for pattern in ("type(exc).__name__", "type(e).__name__", "{exc!r}", "{e!r}", "repr(exc)", "repr(e)"):
+            assert pattern not in text, f"{path.name} shows {pattern}"
+
+
+def test_changed_scenarios_carry_the_clause_ids_and_their_japanese_text(population):
+    from sonet_policy.rules import default_rulebook
+
+    view = DiffView(population=population)
+    view.run()
+    changed = view.grids["Changed scenarios"].frame
+    assert {"before_clauses", "after_clauses", "clauses_ja"} <= set(changed.columns)
+    book = default_rulebook()
+    sources = {r.rule_id: r.source for rules in book.rules.values() for r in rules}
+    clauses = book.clauses.reset_index(drop=True) if "clause_id" in book.clauses.columns else book.clauses.reset_index()
+    text = dict(zip(clauses["clause_id"], clauses["text_ja"], strict=True))
+    first = changed.iloc[0]
+    expected = [c for rule in first["before_rules"].split() for c in sources[rule]]
+    assert first["before_clauses"].split() == list(dict.fromkeys(expected))
+    for clause in first["before_clauses"].split():
+        assert f"{clause} 「{text[clause]}」" in first["clauses_ja"]
+    assert re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", first["clauses_ja"])  # Japanese, as on the page
+    assert "clauses_ja" in pd.read_csv(__import__("io").BytesIO(view.files["diff-changes.csv"])).columns
