@@ -133,6 +133,23 @@ def coverage_shares(
     return out
 
 
+def share_label(share: float) -> str:
+    """A share as the heat map prints it: a whole percent, rounded down, so that a cell says ``100%`` only when
+    every scenario is covered and ``0%`` only when none is (a share strictly between shows 1% to 99%); empty
+    for a pair with no scenario (NaN).
+
+    >>> [share_label(v) for v in (1.0, 0.999, 0.974, 0.001, 0.0, float("nan"))]
+    ['100%', '99%', '97%', '1%', '0%', '']
+    """
+    if share != share:  # NaN: every combination ruled out
+        return ""
+    if share >= 1:
+        return "100%"
+    if share <= 0:
+        return "0%"
+    return f"{min(max(int(share * 100), 1), 99)}%"
+
+
 def share_matrix(shares: pd.DataFrame, decision: str, *, state: str = "covered") -> pd.DataFrame:
     """One decision's share in ``state`` as a matrix: the first axis of ``shares`` down, the second across
     (what a heat map draws).

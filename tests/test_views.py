@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -100,3 +101,81 @@ def test_changed_scenarios_carry_the_clause_ids_and_their_japanese_text(populati
         assert f"{clause} 「{text[clause]}」" in first["clauses_ja"]
     assert re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", first["clauses_ja"])  # Japanese, as on the page
     assert "clauses_ja" in pd.read_csv(__import__("io").BytesIO(view.files["diff-changes.csv"])).columns
+
+
+# ------------------------------------------------------------------------------------ charts
+
+
+def test_the_coverage_heat_map_prints_each_cells_share_equal_to_the_coverage_table():
+    from sonet_policy.coverage import coverage_shares, share_label, share_matrix
+    from sonet_policy.widgets.audit import coverage_share_figure
+
+    shares = coverage_shares(rows="area", columns="device")
+    fig = coverage_share_figure(shares)
+    decisions = list(dict.fromkeys(shares["decision"]))
+    assert len(fig.axes) == len(decisions) + 1  # a panel per decision and the colour bar
+    seen = set()
+    for ax, decision in zip(fig.axes, decisions, strict=False):
+        m = share_matrix(shares, decision)
+        printed = {(round(t.get_position()[1]), round(t.get_position()[0])): t.get_text() for t in ax.texts}
+        expected = {(i, j): share_label(v) for (i, j), v in np.ndenumerate(m.to_numpy(dtype=float)) if v == v}
+        assert printed == expected, decision
+        seen |= set(printed.values())
+    assert "100%" in seen and len(seen) > 2  # not one value everywhere
+    # the numbers are the coverage table's: covered / scenarios, rounded down
+    row = shares.iloc[int(np.argmin(shares["covered_share"].where(shares["covered_share"] > 0, 2)))]
+    assert share_label(row["covered"] / row["scenarios"]) == f"{int(100 * row['covered'] / row['scenarios'])}%"
+
+
+def test_a_cell_says_100_only_when_every_scenario_is_covered():
+    from sonet_policy.coverage import share_label
+
+    assert share_label(0.9999) == "99%" and share_label(1e-6) == "1%" and share_label(1.0) == "100%"
+
+
+def test_the_audit_views_heat_map_is_the_printed_share_map():
+    from sonet_policy.widgets import AuditView
+
+    view = AuditView()
+    assert "share covered" in repr(view.heatmap) and view.heatmap.png.startswith(b"\x89PNG")
+
+
+def _bar_colours(ax) -> dict[str, set[str]]:
+    from matplotlib.colors import to_hex
+
+    handles, labels = ax.get_legend_handles_labels()
+    out: dict[str, set[str]] = {}
+    for handle, label in zip(handles, labels, strict=True):
+        out.setdefault(label, set()).update(to_hex(p.get_facecolor()) for p in handle.patches)
+    return out
+
+
+def test_one_colour_per_meaning_across_the_charts_and_red_is_only_a_conflict(population):
+    from sonet_policy.widgets import STATUS_COLOURS, population_impact
+    from sonet_policy.widgets.population import impact_figure
+
+    fig = impact_figure(population_impact(population))
+    colours: dict[str, set[str]] = {}
+    for ax in fig.axes:
+        for label, used in _bar_colours(ax).items():
+            colours.setdefault(label, set()).update(used)
+    assert all(len(used) == 1 for used in colours.values()), colours
+    flat = {label: next(iter(used)) for label, used in colours.items()}
+    assert len(set(flat.values())) == len(flat)  # no two meanings share a colour
+    assert flat["conflict"] == STATUS_COLOURS["conflict"] and flat["gap"] == STATUS_COLOURS["gap"]
+    reserved = set(STATUS_COLOURS.values())
+    assert not {c for label, c in flat.items() if label not in STATUS_COLOURS} & reserved
+
+
+def test_every_bar_prints_its_value(population):
+    from sonet_policy.widgets import population_impact
+    from sonet_policy.widgets.population import impact_figure
+
+    result = population_impact(population)
+    left, right = impact_figure(result).axes[:2]
+    printed = [t.get_text() for t in right.texts]
+    for measure in ("gap", "conflict"):
+        for v in result.summary[measure]:
+            assert not v or f"{int(v):,}" in printed
+    totals = result.summary["customers"] - result.summary["invalid"]
+    assert all(f"{int(v):,}" in [t.get_text() for t in left.texts] for v in totals)

@@ -13,7 +13,7 @@ from ..engine import CompiledBook, broadcast
 from ..rules import RuleBook, default_rulebook
 
 if TYPE_CHECKING:  # matplotlib and the diff module load only when a view needs them
-    pass
+    from matplotlib.figure import Figure
 
 from .base import STATUS_COLOURS, STATUS_ORDER, PNGFigure, _App, error_html, render_png, show_html
 from .explorer import ScenarioExplorer
@@ -100,32 +100,55 @@ def coverage_heatmap(book: RuleBook) -> PNGFigure:
     return render_png(fig, f"coverage heat map: {len(decisions)} decisions x areas x {len(book.models)} devices")
 
 
-def coverage_share_heatmap(shares: pd.DataFrame) -> PNGFigure:
-    """The heat map of :func:`~sonet_policy.coverage.coverage_shares`: one panel per decision, each cell the
-    share of the pair's scenarios the decision answers (1 = every combination of the other inputs covered,
-    0 = none); grey where every combination is ruled out. A pair with one uncovered corner is a near-1 cell,
-    not a solid alarm."""
+def coverage_share_figure(shares: pd.DataFrame) -> Figure:
+    """The figure of :func:`coverage_share_heatmap` (a :class:`matplotlib.figure.Figure`, not rendered): one
+    panel per decision, each cell coloured by the share of the pair's scenarios the decision answers and
+    printing it (:func:`~sonet_policy.coverage.share_label`: ``97%``); grey and empty where every combination
+    is ruled out. Pale yellow is little covered, dark green all: no red, which the charts keep for conflicts.
+
+    >>> from sonet_policy.coverage import coverage_shares
+    >>> fig = coverage_share_figure(coverage_shares(rows="area", columns="device"))
+    >>> sorted({t.get_text() for t in fig.axes[0].texts})
+    ['100%']
+    """
+    import matplotlib as mpl
     from matplotlib.figure import Figure
 
-    from ..coverage import share_matrix
+    from ..coverage import share_label, share_matrix
 
     decisions = list(dict.fromkeys(shares["decision"]))
     fig = Figure(figsize=(12, 1.3 * len(decisions) + 1.2), dpi=90, layout="constrained")
     axes = fig.subplots(len(decisions), 1, squeeze=False)[:, 0]
-    import matplotlib as mpl
-
-    cmap = mpl.colormaps["RdYlGn"].with_extremes(bad="#bdbdbd")
+    cmap = mpl.colormaps["YlGn"].with_extremes(bad="#bdbdbd")
     image = None
     for ax, name in zip(axes, decisions, strict=True):
         m = share_matrix(shares, name)
-        image = ax.imshow(np.ma.masked_invalid(m.to_numpy(dtype=float)), cmap=cmap, vmin=0, vmax=1, aspect="auto")
+        values = m.to_numpy(dtype=float)
+        image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=0, vmax=1, aspect="auto")
+        for (i, j), v in np.ndenumerate(values):
+            text = share_label(v)
+            if text:
+                colour = "white" if v > 0.6 else "black"
+                ax.text(j, i, text, ha="center", va="center", rotation=90, fontsize=6.5, color=colour)
         ax.set_yticks(range(len(m.index)), list(m.index), fontsize=8)
         ax.set_xticks(range(len(m.columns)), list(m.columns) if ax is axes[-1] else [], rotation=90, fontsize=7)
         ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
     if image is not None:
         fig.colorbar(image, ax=list(axes), label="share covered", shrink=0.6)
+    return fig
+
+
+def coverage_share_heatmap(shares: pd.DataFrame) -> PNGFigure:
+    """The heat map of :func:`~sonet_policy.coverage.coverage_shares` (:func:`coverage_share_figure`): one
+    panel per decision, each cell the share of the pair's scenarios the decision answers, printed in the cell
+    (1 = every combination of the other inputs covered, 0 = none); grey where every combination is ruled out.
+    A pair with one uncovered corner is a near-1 cell, not a solid alarm."""
     rows, columns = shares.columns[0], shares.columns[1]
-    return render_png(fig, f"coverage heat map: share covered, {len(decisions)} decisions x {rows} x {columns} pairs")
+    decisions = list(dict.fromkeys(shares["decision"]))
+    return render_png(
+        coverage_share_figure(shares),
+        f"coverage heat map: share covered, {len(decisions)} decisions x {rows} x {columns} pairs",
+    )
 
 
 def pair_options(shares: pd.DataFrame) -> list[tuple[str, tuple[str, str]]]:

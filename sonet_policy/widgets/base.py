@@ -19,6 +19,30 @@ if TYPE_CHECKING:  # matplotlib and the diff module load only when a view needs 
 
 STATUS_ORDER = ("covered", "gap", "conflict")
 STATUS_COLOURS = {"covered": "#2e7d32", "gap": "#f9a825", "conflict": "#c62828"}
+UNANSWERED_COLOUR = "#9e9e9e"  # no answer at all (invalid, or a gap or conflict counted together)
+# colours for answers and measures: none of them is the red, amber or green of a finding, nor the grey
+SERIES_PALETTE = ("#1f77b4", "#9467bd", "#17becf", "#8c564b", "#e377c2", "#393b79", "#7b4173", "#5254a3", "#637939")
+
+
+def series_colours(names: list[str]) -> dict[str, str]:
+    """One colour per name, the same meaning in every chart: ``covered``, ``gap`` and ``conflict`` their
+    :data:`STATUS_COLOURS` (red is a conflict and nothing else), ``invalid`` grey, every other name (answers,
+    measures) a colour of :data:`SERIES_PALETTE` in order, never a status colour.
+
+    >>> colours = series_colours(["continues", "conflict", "stops"])
+    >>> colours["conflict"] == STATUS_COLOURS["conflict"], colours["continues"] != colours["stops"]
+    (True, True)
+    """
+    fixed = {**STATUS_COLOURS, "invalid": UNANSWERED_COLOUR}
+    out: dict[str, str] = {}
+    k = 0
+    for name in dict.fromkeys(names):
+        if name in fixed:
+            out[name] = fixed[name]
+        else:
+            out[name] = SERIES_PALETTE[k % len(SERIES_PALETTE)]
+            k += 1
+    return out
 
 
 def show_html(out: w.Output, markup: str) -> None:

@@ -13,9 +13,9 @@ import pandas as pd
 from ..rules import RuleBook, default_rulebook
 
 if TYPE_CHECKING:  # matplotlib and the diff module load only when a view needs them
-    pass
+    from matplotlib.figure import Figure
 
-from .base import PNGFigure, _App, error_html, render_png, show_html
+from .base import UNANSWERED_COLOUR, PNGFigure, _App, error_html, render_png, series_colours, show_html
 
 SYNTHETIC_NOTE = (
     "SYNTHETIC customer base: invented customers drawn from documented shares "
@@ -85,34 +85,64 @@ def population_impact(
     )
 
 
-def impact_bars(result: PopulationImpact) -> PNGFigure:
-    """Bar plots per group: customers by device action (stacked), and customers who lose IPv4 or Wi-Fi or
-    fall into a gap or conflict."""
+def impact_figure(result: PopulationImpact) -> Figure:
+    """The figure of :func:`impact_bars` (a :class:`matplotlib.figure.Figure`, not rendered): per group,
+    customers by the stacked decision's codes, and customers per measure; every bar carries its value, and a
+    name has one colour across both panels (:func:`~sonet_policy.widgets.base.series_colours`: red is a
+    conflict only, amber a gap).
+
+    >>> from sonet_policy.population import synthetic_population
+    >>> fig = impact_figure(population_impact(synthetic_population(300, seed=2)))
+    >>> len(fig.axes), all(ax.texts for ax in fig.axes)
+    (2, True)
+    """
     from matplotlib.figure import Figure
+
+    from ..population import impact_measures
 
     s = result.summary
     labels = [" / ".join(map(str, row)) for row in s[list(result.by)].itertuples(index=False)] if result.by else ["all"]
     x = np.arange(len(s))
-    fig = Figure(figsize=(13, 4.2), dpi=90, layout="constrained")
+    fig = Figure(figsize=(13, 4.6), dpi=90, layout="constrained")
     left, right = fig.subplots(1, 2)
     bottom = np.zeros(len(s))
-    from ..population import impact_measures
-
     table = impact_measures()
     stacked = table[table["kind"] == "each_code"]
     prefix = stacked["measure"].iloc[0] if not stacked.empty else "\0"
-    for col in [c for c in s.columns if c.startswith(prefix)]:
-        left.bar(x, s[col], bottom=bottom, label=col.removeprefix(prefix))
-        bottom += s[col].to_numpy()
+    codes = [c for c in s.columns if c.startswith(prefix)]
+    measures = [m for m in table.loc[table["kind"] != "each_code", "measure"] if m in s.columns] + ["gap", "conflict"]
+    colours = series_colours([c.removeprefix(prefix) for c in codes] + measures)
+
+    tallest = max(float(s["customers"].max()) if len(s) else 0.0, 1.0)
+
+    def label(ax, bars, values, *, least: float = 0.0, **kwargs) -> None:
+        texts = [f"{int(v):,}" if v and v >= least else "" for v in values]
+        ax.bar_label(bars, labels=texts, fontsize=7, **kwargs)
+
+    for col in codes:
+        name = col.removeprefix(prefix)
+        values = s[col].to_numpy()
+        bars = left.bar(x, values, bottom=bottom, label=name, color=colours[name])
+        label(left, bars, values, least=0.04 * tallest, label_type="center")  # a thin slice: in the total only
+        bottom += values
     # every valid customer has one device action: a code above, or no answer (a gap or a conflict)
     unanswered = s["customers"].to_numpy() - s["invalid"].to_numpy() - bottom
-    left.bar(x, unanswered, bottom=bottom, label="gap or conflict", color="#9e9e9e", hatch="//")
+    bars = left.bar(x, unanswered, bottom=bottom, label="gap or conflict", color=UNANSWERED_COLOUR, hatch="//")
+    label(left, bars, unanswered, least=0.04 * tallest, label_type="center")
+    totals = s["customers"].to_numpy() - s["invalid"].to_numpy()
+    for xi, total in zip(x, totals, strict=True):  # each stack's total above it
+        left.annotate(
+            f"{int(total):,}", (xi, total), xytext=(0, 2), textcoords="offset points", ha="center", fontsize=7
+        )
+    left.margins(y=0.08)
     left.set_title(stacked["decision"].iloc[0].replace("_", " ") if not stacked.empty else "", fontsize=10)
     left.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    measures = [m for m in table.loc[table["kind"] != "each_code", "measure"] if m in s.columns] + ["gap", "conflict"]
     width = 0.8 / len(measures)
     for k, col in enumerate(measures):
-        right.bar(x + (k - 1.5) * width, s[col], width=width, label=col)
+        values = s[col].to_numpy()
+        bars = right.bar(x + (k - (len(measures) - 1) / 2) * width, values, width=width, label=col, color=colours[col])
+        label(right, bars, values, padding=1, rotation=90)
+    right.margins(y=0.15)  # room for the values above the bars
     right.set_title(", ".join(m.replace("_", " ") for m in measures), fontsize=10)
     right.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     for ax in (left, right):
@@ -120,7 +150,16 @@ def impact_bars(result: PopulationImpact) -> PNGFigure:
         ax.set_ylabel("customers", fontsize=9)
     kind = "SYNTHETIC customers" if result.synthetic else "customers"
     fig.suptitle(f"{len(result.population):,} {kind} by {' and '.join(result.by) or 'nothing'}", fontsize=11)
-    return render_png(fig, f"bar plots: {len(result.population)} {kind} by {', '.join(result.by) or 'nothing'}")
+    return fig
+
+
+def impact_bars(result: PopulationImpact) -> PNGFigure:
+    """Bar plots per group (:func:`impact_figure`): customers by device action (stacked), and customers who
+    lose IPv4 or Wi-Fi or fall into a gap or conflict; each bar with its value."""
+    kind = "SYNTHETIC customers" if result.synthetic else "customers"
+    return render_png(
+        impact_figure(result), f"bar plots: {len(result.population)} {kind} by {', '.join(result.by) or 'nothing'}"
+    )
 
 
 def _one_line(exc: BaseException) -> str:
