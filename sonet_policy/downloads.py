@@ -260,11 +260,13 @@ def read_upload(value: object, *, rulebook: RuleBook | None = None) -> pd.DataFr
     ``{"name", "content"}`` dict), ready for :func:`~sonet_policy.evaluate.evaluate`.
 
     A CSV (any encoding :func:`sonet_policy.io.read_scenarios` detects) is read by that reader; an Excel
-    workbook (``.xlsx``, first sheet) by pandas with openpyxl. Either way headers are mapped onto the inputs
-    (Japanese too: :func:`sonet_policy.io.header_map`), every cell is text, blank rows are dropped, extra
-    columns kept, and the index is the row a spreadsheet shows (header = 1). Raises :class:`UploadError`
-    naming the file when there is not exactly one file, when it is neither CSV nor Excel, or when a required
-    column is missing.
+    workbook (``.xlsx``, first sheet) by the CLI's reader :func:`sonet_policy.formats.read_frame`. Either way
+    headers are mapped onto the inputs (Japanese too: :func:`sonet_policy.io.header_map`), every cell is text,
+    blank rows are dropped, extra columns kept, and the index is the row a spreadsheet shows (a CSV's header
+    is line 1; a workbook's rows as Excel numbers them, blank rows above the header counted). Raises
+    :class:`UploadError` naming the file when there is not exactly one file, when it is neither CSV nor Excel,
+    or when it cannot be read (a required column missing, a value beyond the header …), with the CLI's
+    message.
 
     >>> up = ({"name": "顧客.csv", "content": memoryview("エリア,プラン,機器名,利用環境,番号継続\\n西,other,"
     ...        "RV-230SE,v6plus_router,no\\n".encode("cp932"))},)
@@ -299,38 +301,18 @@ def _read_csv(name: str, data: bytes, book: RuleBook) -> pd.DataFrame:
 
 
 def _read_excel(name: str, data: bytes, book: RuleBook) -> pd.DataFrame:
-    from .io import header_map
+    """An uploaded workbook read by the CLI's reader (:func:`sonet_policy.formats.read_frame`): the same
+    header mapping, the same messages (naming the upload), the index the row Excel shows."""
+    from .formats import read_frame
+    from .io import ScenarioFileError
 
-    try:
-        raw = pd.read_excel(io.BytesIO(data), sheet_name=0, dtype=str, keep_default_na=False, engine="openpyxl")
-    except Exception as exc:  # a damaged or foreign file: one line naming it, no traceback
-        raise UploadError(f"{name}: cannot read it as an Excel workbook ({exc})") from None
-    columns = [str(c) for c in raw.columns]
-    mapping = header_map(columns, rulebook=book)
-    named: dict[str, list[str]] = {}
-    for col, input_name in mapping.items():
-        named.setdefault(input_name, []).append(col)
-    for input_name, cols in named.items():
-        if len(cols) > 1:
-            raise UploadError(
-                f"{name}: columns {', '.join(map(repr, cols))} all name the input {input_name!r}; keep one",
-                field=input_name,
-            )
-    missing = [n for n, spec in book.inputs.items() if spec.required and n not in named]
-    if missing:
-        wanted = ", ".join(
-            f"{n!r} ({book.inputs[n].label_ja})" if book.inputs[n].label_ja else repr(n) for n in missing
-        )
-        raise UploadError(
-            f"{name}: required column {wanted} is missing; the sheet has {', '.join(map(repr, columns)) or 'none'}",
-            field=missing[0],
-        )
-    frame = raw.astype(str).rename(columns=mapping)
-    filled = frame.apply(lambda col: col.str.strip().ne("")).any(axis=1) if len(frame.columns) else frame.index.isna()
-    blanks = int((~filled).sum())
-    frame = frame.loc[filled]
-    frame.index = frame.index + 2  # the row Excel shows (header = 1)
-    frame.index.name = "line"
-    frame.attrs["blank_lines"] = blanks
+    with tempfile.TemporaryDirectory(prefix="sonet-upload-") as folder:
+        path = Path(folder) / safe_filename(name, suffix=".xlsx")
+        path.write_bytes(data)
+        try:
+            frame = read_frame(path, format="xlsx", rulebook=book)
+        except ScenarioFileError as exc:
+            raise UploadError(str(exc).replace(str(path), name), field=exc.field) from None
+    frame.attrs["scenario_file"].path = name
     frame.attrs["uploaded_file"] = name
     return frame

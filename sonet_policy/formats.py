@@ -149,6 +149,7 @@ class _Source:
     total: int
     position: Callable[[], int]
     unit: str = "B"
+    first_row: int = 0  # a worksheet: the row Excel shows for the first row after the header (0: not a sheet)
 
 
 def _text_cell(value: object) -> str:
@@ -232,7 +233,7 @@ def _xlsx_source(path: Path, *, shown: str, sheet: str | None, book: RuleBook, r
         finally:
             workbook.close()
 
-    return _Source(info, batches(), total, lambda: state["row"], unit="rows")
+    return _Source(info, batches(), total, lambda: state["row"], unit="rows", first_row=header_line + 1)
 
 
 def _parquet_source(path: Path, *, shown: str, book: RuleBook, chunk_bytes: int, chunksize: int) -> _Source:
@@ -476,8 +477,10 @@ def read_frame(
     """A whole scenario file of any format as a frame for :func:`~sonet_policy.evaluate.evaluate`, as
     :func:`sonet_policy.io.read_scenarios` reads a CSV: inputs renamed from their headers, blank rows dropped
     (counted in ``attrs["blank_lines"]``), extra columns kept, every cell text (a Parquet ``True`` is ``true``, a
-    missing value empty); the index counts the data rows from 1. Raises
-    :class:`ScenarioFileError` as :func:`open_scenarios` does.
+    missing value empty). The index names each row as a person finds it: in a workbook the row Excel shows
+    (blank rows above the header, the header and blank rows between counted: a header in row 3 makes the first
+    data row 4), elsewhere the data rows counted from 1. Raises :class:`ScenarioFileError` as
+    :func:`open_scenarios` does.
 
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "s.parquet"
@@ -486,13 +489,17 @@ def read_frame(
     >>> read_frame(p).columns.tolist()
     ['area', 'plan', 'device', 'setup', 'keep_number']
     """
+    import numpy as np
     import pyarrow as pa
 
     with open_scenarios(path, format=format, sheet=sheet, rulebook=rulebook, encoding=encoding) as source:
-        info, parts, blanks = source.info, [], 0
+        info, parts, blanks, first_row = source.info, [], 0, source.first_row
+        seen, kept = 0, []  # rows read so far (blank ones too), and the position of each row kept
         for batch in source.batches:
             blank = _blank_rows(batch)
             blanks += int(blank.sum())
+            kept.append(np.flatnonzero(~blank) + seen)
+            seen += batch.num_rows
             batch = batch.filter(pa.array(~blank)) if blank.any() else batch
             parts.append(pa.RecordBatch.from_arrays([_as_text(c) for c in batch.columns], names=batch.schema.names))
     names = [info.renamed.get(c, c) for c in info.columns]
@@ -501,7 +508,11 @@ def read_frame(
         frame = table.to_pandas().set_axis(names, axis=1)
     else:
         frame = pd.DataFrame({n: pd.Series(dtype="str") for n in names})
-    frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
+    if first_row:  # a worksheet: the row Excel shows (blank rows above, between and the header counted)
+        positions = np.concatenate(kept) if kept else np.zeros(0, dtype=np.int64)
+        frame.index = pd.Index(positions.astype(np.int64) + first_row, name="row")
+    else:
+        frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
     frame.attrs["scenario_file"] = info
     frame.attrs["blank_lines"] = blanks
     return frame

@@ -179,3 +179,91 @@ def test_every_bar_prints_its_value(population):
             assert not v or f"{int(v):,}" in printed
     totals = result.summary["customers"] - result.summary["invalid"]
     assert all(f"{int(v):,}" in [t.get_text() for t in left.texts] for v in totals)
+
+
+# ------------------------------------------------------------------------------------ Excel rows
+
+
+def _workbook(path, rows, *, top: int = 3):
+    """A workbook whose header is in row ``top`` (the rows above it blank), as a person may have one."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for k, row in enumerate(rows):
+        for j, value in enumerate(row):
+            sheet.cell(row=top + k, column=1 + j, value=value)
+    book.save(path)
+    return path
+
+
+def _customers() -> list[list[object]]:
+    header = ["area", "plan", "device", "setup", "keep_number"]
+    good = ["west", "other", "RV-230SE", "v6plus_router", "no"]
+    bad = ["west", "other", "NO-SUCH-MODEL-9", "v6plus_router", "no"]
+    return [header, good, ["east", "sml", "PR-600KI", "wlan_1g", "yes"], bad, good]
+
+
+def test_read_frame_names_workbook_rows_as_excel_shows_them(tmp_path):
+    from sonet_policy.evaluate import evaluate
+    from sonet_policy.formats import read_frame
+
+    rows = _customers()
+    path = _workbook(tmp_path / "c.xlsx", [*rows[:3], [None] * len(rows[0]), *rows[3:]])  # a blank row too
+    frame = read_frame(path)
+    # header in row 3; data in rows 4, 5, (6 blank), 7, 8
+    assert frame.index.tolist() == [4, 5, 7, 8] and frame.index.name == "row"
+    errors = evaluate(frame)["error"].astype("string").fillna("")
+    assert errors[errors.ne("")].index.tolist() == [7] and "NO-SUCH-MODEL-9" in errors[7]
+
+
+def _upload(path):
+    """A FileUpload value as ipywidgets 8 holds it after a person picks the file."""
+    from datetime import UTC, datetime
+
+    data = path.read_bytes()
+    when = datetime(2026, 11, 26, tzinfo=UTC)
+    return ({"name": path.name, "type": "", "size": len(data), "content": memoryview(data), "last_modified": when},)
+
+
+def test_an_uploaded_workbook_names_the_bad_row_as_excel_and_the_cli_do(tmp_path):
+    import subprocess
+    import sys
+
+    from sonet_policy.downloads import read_upload
+    from sonet_policy.widgets import PopulationView
+
+    path = _workbook(tmp_path / "customers.xlsx", _customers())  # 2 blank rows, header in row 3
+    frame = read_upload(_upload(path))
+    assert frame.index.tolist() == [4, 5, 6, 7]  # the 3rd data row is row 6
+    view = PopulationView(n=10)
+    view.upload.value = _upload(path)
+    note = view.upload_note.value
+    assert "4 customer(s) read" in note and "1 row(s) with a problem: row 6: " in note and "NO-SUCH-MODEL-9" in note
+    # the CLI's answers file gives that row the same reason
+    out = tmp_path / "answers.csv"
+    cli = [sys.executable, "-m", "sonet_policy", "evaluate", "--input", str(path), "--output", str(out)]
+    assert subprocess.run(cli, capture_output=True, timeout=120).returncode == 0
+    answers = pd.read_csv(out, dtype=str, keep_default_na=False)
+    reason = answers.loc[2, "error"]  # the 3rd data row
+    assert reason and f"row 6: {reason}" in __import__("html").unescape(note)
+
+
+def test_a_broken_workbook_row_is_the_same_message_from_the_cli_and_the_upload(tmp_path):
+    import subprocess
+    import sys
+
+    from sonet_policy.downloads import UploadError, read_upload
+
+    rows = _customers()
+    rows[3] = [*rows[3], "stray"]  # a value beyond the header in the 3rd data row: row 6
+    path = _workbook(tmp_path / "customers.xlsx", rows)
+    with pytest.raises(UploadError) as caught:
+        read_upload(_upload(path))
+    out = tmp_path / "answers.csv"
+    cli = [sys.executable, "-m", "sonet_policy", "evaluate", "--input", str(path), "--output", str(out)]
+    done = subprocess.run(cli, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    said = str(caught.value)
+    assert "row 6" in said and "/tmp" not in said
+    assert said.replace("customers.xlsx", str(path), 1) in done.stderr

@@ -244,6 +244,22 @@ class PopulationView(_App):
             f"<span class='sp-upload-ok'>{html.escape(str(name))}: {len(frame):,} customer(s) read</span>"
         )
         self.run()
+        said = self.row_problems()
+        if said:
+            self.upload_note.value += f" <span class='sp-upload-rows'>{html.escape(said)}</span>"
+
+    def row_problems(self, *, most: int = 3) -> str:
+        """The rows of the evaluated base that have a problem, each named by its row (in an uploaded workbook
+        the row Excel shows, in a CSV its line) with the reason, at most ``most`` of them; empty if none."""
+        if self.result is None or "error" not in self.result.answers.columns:
+            return ""
+        errors = self.result.answers["error"].astype("string").fillna("")
+        bad = errors[errors.ne("")]
+        if bad.empty:
+            return ""
+        listed = "; ".join(f"row {row}: {text}" for row, text in bad.head(most).items())
+        more = f"; … and {len(bad) - most} more" if len(bad) > most else ""
+        return f"{len(bad):,} row(s) with a problem: {listed}{more}"
 
     def run(self) -> None:
         """Generate (or take the given frame), evaluate in one call, and show tables and plots."""
