@@ -25,12 +25,21 @@ from .audit import (
     coverage_counts,
     coverage_heatmap,
     coverage_matrix,
+    coverage_share_heatmap,
     findings_table,
     uncited_clauses,
 )
 from .base import STATUS_COLOURS, STATUS_ORDER, PNGFigure, error_html, render_png, show_html
 from .dashboard import Dashboard, dashboard
-from .diff import CHANGE_VIEW_COLUMNS, DiffView, build_what_if, rules_involved, what_if_labels
+from .diff import (
+    CHANGE_VIEW_COLUMNS,
+    DiffView,
+    build_what_if,
+    changes_with_clauses,
+    proposal_folders,
+    rules_involved,
+    what_if_labels,
+)
 from .explorer import (
     AnswerCards,
     ScenarioExplorer,
@@ -57,9 +66,11 @@ __all__ = [
     "ScenarioExplorer",
     "answer_cards",
     "build_what_if",
+    "changes_with_clauses",
     "coverage_counts",
     "coverage_heatmap",
     "coverage_matrix",
+    "coverage_share_heatmap",
     "dashboard",
     "domain_options",
     "error_html",
@@ -69,6 +80,7 @@ __all__ = [
     "groupings",
     "impact_bars",
     "population_impact",
+    "proposal_folders",
     "render_png",
     "rules_involved",
     "show_html",
