@@ -304,7 +304,7 @@ BAD_CELL = "sp-bad-cell"  # the CSS class of a cell a failed check names
 _CHOICE_LABELS = {"": "(empty)", "-": "- (any)", "null": "null (not given)"}
 _EDITOR_CSS = (
     "<style>.sp-bad-cell input, .sp-bad-cell select {background:#ffebee; border:2px solid #c62828}"
-    " .sp-row-note {color:#c62828; font-size:90%} .sp-row-number {color:#616161}</style>"
+    " .sp-row-note {color:#c62828; font-size:90%; grid-column: 1 / -1} .sp-row-number {color:#616161}</style>"
 )
 
 
@@ -379,14 +379,15 @@ def column_choices(folder: Path | str, table: str) -> dict[str, list[str]]:
 
 
 class _Row:
-    """One row of the editor: its number, its cells (one widget per column), a delete button and its note."""
+    """One row of the editor: its number, a delete button, its cells (one widget per column) and its note (the
+    problems of the last check, shown under the row across the grid; hidden when there is none)."""
 
     def __init__(self, w, cells: list) -> None:
         self.cells = cells
         self.number = w.HTML()
         self.number.add_class("sp-row-number")
         self.delete = w.Button(description="✕", tooltip="delete this row", layout=w.Layout(width="2.5em"))
-        self.note = w.HTML()
+        self.note = w.HTML(layout=w.Layout(display="none"))  # under the row, across the grid (CSS of the editor)
         self.note.add_class("sp-row-note")
 
     def values(self) -> list[str]:
@@ -410,7 +411,8 @@ class ProposalEditor(WidgetApp):
     codes of ``codes.csv``, the rule ids …: :func:`column_choices`) is a dropdown, the rest (notes, clause ids,
     ranges, catalogue models) text. Every row shows its number: the row of the CSV file as a spreadsheet shows
     it (the header is row 1), the numbering the problems use. **Check** lists every problem and writes nothing;
-    the cells it names are highlighted (CSS class :data:`BAD_CELL`) with the problem beside the row. **Save**
+    the cells it names are highlighted (CSS class :data:`BAD_CELL`, the problem as the cell's tooltip) and the
+    problems are written under the row. **Save**
     (:func:`save_table`) validates first, writes atomically, then shows the new hash and what changes against
     the baseline. **✕** deletes a row, **Undo** takes back the last edit, delete or added row (a stack, per
     table). Switching tables keeps each table's unsaved edits until they are saved or **Discard** drops them.
@@ -646,14 +648,13 @@ class ProposalEditor(WidgetApp):
     def _layout(self) -> None:
         w = self._w
         draft = self.draft
-        header = [w.HTML("<b>row</b>"), *(w.HTML(f"<b>{html.escape(c)}</b>") for c in draft.columns)]
-        header += [w.HTML(""), w.HTML("<b>problem</b>")]
+        header = [w.HTML("<b>row</b>"), w.HTML(""), *(w.HTML(f"<b>{html.escape(c)}</b>") for c in draft.columns)]
         children = header
         for k, row in enumerate(draft.rows):
             row.number.value = f"{k + 2}"
-            children += [row.number, *row.cells, row.delete, row.note]
+            children += [row.number, row.delete, *row.cells, row.note]
         self.grid.children = children
-        self.grid.layout = w.Layout(grid_template_columns=f"auto repeat({max(len(draft.columns), 1)}, auto) auto auto")
+        self.grid.layout = w.Layout(grid_template_columns=f"auto auto repeat({max(len(draft.columns), 1)}, auto)")
         self._show_status()
 
     def _show_status(self) -> None:
@@ -692,6 +693,7 @@ class ProposalEditor(WidgetApp):
                 box.remove_class(BAD_CELL)
                 box.tooltip = None
             row.note.value = ""
+            row.note.layout.display = "none"
         if problems is None:
             return
         for rec in problems.itertuples(index=False):
@@ -705,7 +707,9 @@ class ProposalEditor(WidgetApp):
                 box.tooltip = str(rec.problem)
             notes.setdefault(index, []).append(f"{rec.column}: {rec.problem}" if rec.column else str(rec.problem))
         for index, lines in notes.items():
-            draft.rows[index].note.value = "<br>".join(html.escape(t) for t in lines)
+            note = draft.rows[index].note
+            note.value = f"row {index + 2}: " + "<br>".join(html.escape(t) for t in lines)
+            note.layout.display = ""
 
     def _problems(self, problems: pd.DataFrame, kept: list[int], head: str) -> pd.DataFrame:
         problems = self._numbered(problems, kept)

@@ -82,13 +82,14 @@ def test_a_bad_value_highlights_its_cell_and_the_message_names_the_row_shown(pro
     row = editor.draft.rows[last]
     assert row.number.value == str(shown)  # the number the grid shows beside that row
     box = editor.cells[last][editor.columns.index(name)]
-    assert BAD_CELL in box._dom_classes and "nowhere" in row.note.value
+    assert BAD_CELL in box._dom_classes and "nowhere" in row.note.value and "nowhere" in box.tooltip
+    assert row.note.value.startswith(f"row {shown}: ") and row.note.layout.display != "none"
     assert f"row {shown}, column {name}" in editor.message.value
     others = [b for r in editor.cells for b in r if b is not box]
     assert not any(BAD_CELL in b._dom_classes for b in others)
     editor.set_cell(last, name, domain[0])
     editor.check()  # a clean check clears the marks
-    assert BAD_CELL not in box._dom_classes and row.note.value == ""
+    assert BAD_CELL not in box._dom_classes and row.note.value == "" and row.note.layout.display == "none"
 
 
 def test_every_row_shows_its_number_and_numbers_follow_deletes(proposal):
@@ -97,8 +98,10 @@ def test_every_row_shows_its_number_and_numbers_follow_deletes(proposal):
     assert [r.number.value for r in editor.draft.rows] == [str(k + 2) for k in range(n)]
     editor.delete_row(0)
     assert [r.number.value for r in editor.draft.rows] == [str(k + 2) for k in range(n - 1)]
-    header = [c.value for c in editor.grid.children[: len(editor.columns) + 3]]
-    assert header[0] == "<b>row</b>"
+    header = [c.value for c in editor.grid.children[: len(editor.columns) + 2]]
+    assert header[0] == "<b>row</b>" and header[2:] == [f"<b>{c}</b>" for c in editor.columns]
+    first = editor.draft.rows[0]
+    assert editor.grid.children[len(header) : len(header) + 2] == (first.number, first.delete)
 
 
 def test_delete_and_undo_restore_the_frame_exactly(proposal):
