@@ -301,10 +301,12 @@ def review_proposal(
 # ---------------------------------------------------------------- notebook editor ----
 
 BAD_CELL = "sp-bad-cell"  # the CSS class of a cell a failed check names
+QUIET_NOTE = "sp-quiet"  # the CSS class of a row's note while it has nothing to say (hidden)
 _CHOICE_LABELS = {"": "(empty)", "-": "- (any)", "null": "null (not given)"}
 _EDITOR_CSS = (
     "<style>.sp-bad-cell input, .sp-bad-cell select {background:#ffebee; border:2px solid #c62828}"
-    " .sp-row-note {color:#c62828; font-size:90%; grid-column: 1 / -1} .sp-row-number {color:#616161}</style>"
+    " .sp-row-note {color:#c62828; font-size:90%; grid-column: 1 / -1}"
+    " .sp-row-note.sp-quiet {display: none !important} .sp-row-number {color:#616161}</style>"
 )
 
 
@@ -387,8 +389,9 @@ class _Row:
         self.number = w.HTML()
         self.number.add_class("sp-row-number")
         self.delete = w.Button(description="✕", tooltip="delete this row", layout=w.Layout(width="2.5em"))
-        self.note = w.HTML(layout=w.Layout(display="none"))  # under the row, across the grid (CSS of the editor)
+        self.note = w.HTML()  # under the row, across the grid; hidden while it has no problem (the editor's CSS)
         self.note.add_class("sp-row-note")
+        self.note.add_class(QUIET_NOTE)
 
     def values(self) -> list[str]:
         return [str(box.value if box.value is not None else "") for box in self.cells]
@@ -693,7 +696,7 @@ class ProposalEditor(WidgetApp):
                 box.remove_class(BAD_CELL)
                 box.tooltip = None
             row.note.value = ""
-            row.note.layout.display = "none"
+            row.note.add_class(QUIET_NOTE)
         if problems is None:
             return
         for rec in problems.itertuples(index=False):
@@ -709,7 +712,7 @@ class ProposalEditor(WidgetApp):
         for index, lines in notes.items():
             note = draft.rows[index].note
             note.value = f"row {index + 2}: " + "<br>".join(html.escape(t) for t in lines)
-            note.layout.display = ""
+            note.remove_class(QUIET_NOTE)
 
     def _problems(self, problems: pd.DataFrame, kept: list[int], head: str) -> pd.DataFrame:
         problems = self._numbered(problems, kept)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from sonet_policy.paths import RULES_DIR
-from sonet_policy.proposals import BAD_CELL, ProposalEditor, create_proposal, read_table
+from sonet_policy.proposals import BAD_CELL, QUIET_NOTE, ProposalEditor, create_proposal, read_table
 
 
 @pytest.fixture()
@@ -83,13 +83,13 @@ def test_a_bad_value_highlights_its_cell_and_the_message_names_the_row_shown(pro
     assert row.number.value == str(shown)  # the number the grid shows beside that row
     box = editor.cells[last][editor.columns.index(name)]
     assert BAD_CELL in box._dom_classes and "nowhere" in row.note.value and "nowhere" in box.tooltip
-    assert row.note.value.startswith(f"row {shown}: ") and row.note.layout.display != "none"
+    assert row.note.value.startswith(f"row {shown}: ") and QUIET_NOTE not in row.note._dom_classes
     assert f"row {shown}, column {name}" in editor.message.value
     others = [b for r in editor.cells for b in r if b is not box]
     assert not any(BAD_CELL in b._dom_classes for b in others)
     editor.set_cell(last, name, domain[0])
     editor.check()  # a clean check clears the marks
-    assert BAD_CELL not in box._dom_classes and row.note.value == "" and row.note.layout.display == "none"
+    assert BAD_CELL not in box._dom_classes and row.note.value == "" and QUIET_NOTE in row.note._dom_classes
 
 
 def test_every_row_shows_its_number_and_numbers_follow_deletes(proposal):
