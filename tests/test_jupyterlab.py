@@ -35,21 +35,13 @@ from pathlib import Path
 import pytest
 
 from sonet_policy.notebook_files import WIDGET_VIEW
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, free_port, skip_without_chromium
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 PROJECT = Path(__file__).resolve().parent.parent
 ARTIFACTS = PROJECT / "artifacts"
 NOTEBOOKS = sorted((PROJECT / "notebooks").glob("*.ipynb"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 RUN_SECONDS = 240  # Run All of the slowest notebook takes about 20 s here
 # JupyterLab settings for the test browser only: no news pop-up over the screenshots, and every cell rendered
 # (JupyterLab 4 renders only the cells in view by default, so an error further down would go unseen).
@@ -74,18 +66,7 @@ TOOLS_CELLS = [
     "keep_number=False, days=31))",
 ]
 
-if not CHROMIUM.exists():
-    pytest.skip(
-        "/usr/bin/chromium is missing: install Debian's chromium (apt-get install -y chromium)",
-        allow_module_level=True,
-    )
-sync_api = pytest.importorskip("playwright.sync_api")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sync_api = skip_without_chromium()
 
 
 @contextmanager
