@@ -57,7 +57,11 @@ def test_the_sample_has_japanese_headers_and_one_answer_row_per_customer(view) -
     assert answers is not None and len(answers) == len(raw) == 5
     assert answers["row"].tolist() == [2, 3, 4, 5, 6]  # the rows a spreadsheet shows (header = 1)
     assert answers["memo"].tolist() == raw["memo"].tolist()  # the customer's own columns kept, in order
-    assert answers.columns[-len(ANSWERS) :].tolist() == ANSWERS
+    assert answers.columns[:3].tolist() == ["row", "status", "error"]  # a bad row shows without scrolling
+    # then the customer's columns, Japanese headers read as the inputs they name, the memo as given
+    inputs = ["area", "plan", "device", "setup", "keep_number", "days_since_phone_stop"]
+    assert answers.columns[3:10].tolist() == [*inputs, "memo"]
+    assert sorted(answers.columns[1:3].tolist() + answers.columns[10:].tolist()) == sorted(ANSWERS)
     assert customers.grid.frame.shape[0] == 5
     assert customers.summary() == "CustomersView: customers-sample.csv, 5 customer(s): ok 4, partial 1"
 

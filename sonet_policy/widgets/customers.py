@@ -81,9 +81,10 @@ def _read_parquet(name: str, data: bytes, book: RuleBook) -> pd.DataFrame:
 
 def customer_answers(frame: pd.DataFrame, *, rulebook: RuleBook | None = None) -> pd.DataFrame:
     """Every row of ``frame`` answered, one answer row per input row, in order: ``row`` (the frame's index),
-    the customer's own columns as given (one named like an answer column gets ``_input``, as the CLI does),
-    then the answer columns of :func:`~sonet_policy.evaluate.evaluate`. A bad row is not an exception: its
-    ``error`` cell starts with ``row N:`` and names the field. Raises nothing for bad rows.
+    ``status`` and ``error``, the customer's own columns as given (one named like an answer column gets
+    ``_input``, as the CLI does), then the other answer columns of :func:`~sonet_policy.evaluate.evaluate`. A bad
+    row is not an exception: its ``error`` cell starts with ``row N:`` and names the field. Raises nothing for
+    bad rows.
 
     >>> frame = pd.DataFrame({"area": ["west", "north"], "plan": ["other"] * 2, "device": ["RV-230SE"] * 2,
     ...                       "setup": ["v6plus_router"] * 2, "keep_number": ["no"] * 2}, index=[2, 3])
@@ -107,10 +108,12 @@ def customer_answers(frame: pd.DataFrame, *, rulebook: RuleBook | None = None) -
                 new, k = f"{col}_input_{k}", k + 1
             taken.add(new)
         own[new] = frame[col].astype(object)
-    out = pd.concat([own, answers.astype(object)], axis=1)
-    errors = out["error"].fillna("").astype(str)
+    answers = answers.astype(object)
+    errors = answers["error"].fillna("").astype(str)
     rows = pd.Series(frame.index.astype(str), index=frame.index)
-    out["error"] = errors.where(errors == "", "row " + rows + ": " + errors)
+    answers["error"] = errors.where(errors == "", "row " + rows + ": " + errors)
+    first = answers[["status", "error"]]  # beside the row, so a bad row shows without scrolling sideways
+    out = pd.concat([first, own, answers.drop(columns=["status", "error"])], axis=1)
     out.insert(0, ROW, list(frame.index))
     return out.reset_index(drop=True)
 
@@ -199,8 +202,10 @@ class CustomersView(_App):
 
         self.book = rulebook or getattr(explorer, "book", None) or default_rulebook()
         self.explorer = explorer
-        self.upload = w.FileUpload(accept=",".join(EXTENSIONS), multiple=False, description="Customers (CSV/Excel)")
-        self.upload.layout = w.Layout(width="240px")
+        self.upload = w.FileUpload(
+            accept=",".join(EXTENSIONS), multiple=False, description="Customers (CSV/Excel/Parquet)"
+        )
+        self.upload.layout = w.Layout(width="300px")
         self.upload.add_class("sp-customers-upload")
         self.note = w.HTML("<span>Upload a customer file: one answer row per customer.</span>")
         self.note.add_class("sp-upload-note")
