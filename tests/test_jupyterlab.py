@@ -285,7 +285,7 @@ def audit_app(page, files: Path) -> dict:
     pair_grid = app.locator(".sp-grid").nth(1)  # the grid under the heat map
     seen["pair_rows"] = len(pair_grid.locator("table.dataTable tbody tr").all())
     seen["pair_info"] = pair_grid.locator(".dt-info").inner_text()
-    app.locator(".sp-audit-pair").evaluate("e => e.scrollIntoView({block: 'start'})")
+    app.locator(".sp-audit-pair").evaluate("e => e.scrollIntoView({block: 'center'})")  # the map above it
     page.wait_for_timeout(300)
     shoot(page, "jupyterlab-02-heatmap-click.png")
     seen["problems_pair"] = problems_shown(page)
