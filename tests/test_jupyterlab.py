@@ -355,6 +355,9 @@ def customers_app(page, files: Path) -> dict:
     app.evaluate("e => e.scrollIntoView({block: 'start'})")
     page.wait_for_timeout(300)
     shoot(page, "jupyterlab-01-customers.png")
+    explorer.locator(".sp-answer-row-box").evaluate("e => e.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(300)
+    shoot(page, "jupyterlab-01-customers-explorer.png")  # the explorer's cards for row 3
     seen["problems"] = problems_shown(page)
     return seen
 
