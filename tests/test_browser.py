@@ -17,35 +17,17 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, free_port, skip_without_chromium
+
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 PROJECT = Path(__file__).resolve().parent.parent
 ARTIFACTS = PROJECT / "artifacts"
 DASHBOARD = PROJECT / "notebooks" / "dashboard.ipynb"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 WAIT_MS = 20_000
 SCOPE = ".sp-dashboard-explorer"  # the explorer tab (the audit tab holds a second explorer)
 
-if not CHROMIUM.exists():
-    pytest.skip(
-        "/usr/bin/chromium is missing: install Debian's chromium (apt-get install -y chromium)",
-        allow_module_level=True,
-    )
-sync_api = pytest.importorskip("playwright.sync_api")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sync_api = skip_without_chromium()
 
 
 def wait_listening(port: int, proc: subprocess.Popen, seconds: float) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -35,21 +36,13 @@ from pathlib import Path
 import pytest
 
 from sonet_policy.notebook_files import WIDGET_VIEW
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, free_port, skip_without_chromium
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 PROJECT = Path(__file__).resolve().parent.parent
 ARTIFACTS = PROJECT / "artifacts"
 NOTEBOOKS = sorted((PROJECT / "notebooks").glob("*.ipynb"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 RUN_SECONDS = 240  # Run All of the slowest notebook takes about 20 s here
 # JupyterLab settings for the test browser only: no news pop-up over the screenshots, and every cell rendered
 # (JupyterLab 4 renders only the cells in view by default, so an error further down would go unseen).
@@ -74,18 +67,7 @@ TOOLS_CELLS = [
     "keep_number=False, days=31))",
 ]
 
-if not CHROMIUM.exists():
-    pytest.skip(
-        "/usr/bin/chromium is missing: install Debian's chromium (apt-get install -y chromium)",
-        allow_module_level=True,
-    )
-sync_api = pytest.importorskip("playwright.sync_api")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sync_api = skip_without_chromium()
 
 
 @contextmanager
@@ -254,6 +236,140 @@ def use_the_tools(page, scope: str) -> dict:
     return seen
 
 
+# ------------------------------------------------- the committed notebooks' own apps, after Run All (issue 15)
+
+
+def option_label(select, text: str) -> str:
+    """The label of the option of ``select`` that reads ``text`` (ipywidgets writes no-break spaces)."""
+    labels = select.locator("option").all_text_contents()
+    return next(t for t in labels if t.replace("\xa0", " ") == text)
+
+
+def upload_file(page, button, path: Path) -> None:
+    """Choose ``path`` in a FileUpload as a person does: its button opens the file chooser (ipywidgets 8 keeps
+    the <input type=file> out of the page, so the chooser is the way in)."""
+    with page.expect_file_chooser(timeout=30_000) as chooser:
+        button.click()
+    chooser.value.set_files(str(path))
+
+
+def grid_column(table, k: int) -> list[str]:
+    return table.locator(f"tbody tr td:nth-child({k + 1})").all_inner_texts()
+
+
+def audit_app(page, files: Path) -> dict:
+    """02: sort the findings grid by a header click, open a pair's findings with the pair picker under the heat
+    map, download the findings and read them back."""
+    import pandas as pd
+
+    seen: dict = {}
+    app = page.locator(".jp-Notebook .sp-audit").first
+    table = app.locator(".sp-grid table.dataTable").first
+    table.wait_for(timeout=60_000)
+    headers = table.locator("thead th").all_inner_texts()
+    k = next(i for i, h in enumerate(headers) if h.strip() == "decision")
+    seen["decisions_before"] = grid_column(table, k)
+    table.locator("thead th").nth(k).locator(".dt-column-title").click()
+    page.wait_for_timeout(500)
+    seen["decisions_sorted"] = grid_column(table, k)
+    seen["problems_sorted"] = problems_shown(page)
+    picker = app.locator(".sp-audit-pair select")
+    labels = [t.replace("\xa0", " ") for t in picker.locator("option").all_text_contents()]
+    seen["pair_label"] = next(t for t in reversed(labels) if t.startswith("east "))  # not the first (preselected)
+    picker.select_option(label=option_label(picker, seen["pair_label"]))
+    pair_text = app.locator(".sp-pair").first
+    row, column = seen["pair_label"].split(":")[0].split(" × ")
+    sync_api.expect(pair_text).to_contain_text(f"={row}, ", timeout=30_000)
+    sync_api.expect(pair_text).to_contain_text(f"={column}:", timeout=30_000)
+    seen["pair_text"] = pair_text.inner_text()
+    pair_grid = app.locator(".sp-grid").nth(1)  # the grid under the heat map
+    seen["pair_rows"] = len(pair_grid.locator("table.dataTable tbody tr").all())
+    seen["pair_info"] = pair_grid.locator(".dt-info").inner_text()
+    app.locator(".sp-audit-pair").evaluate("e => e.scrollIntoView({block: 'center'})")  # the map above it
+    page.wait_for_timeout(300)
+    shoot(page, "jupyterlab-02-heatmap-click.png")
+    seen["problems_pair"] = problems_shown(page)
+    csv_path = downloaded(page, app.locator("a.sp-download", has_text="audit-findings.csv"))
+    seen["csv"] = pd.read_csv(csv_path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    seen["problems"] = problems_shown(page)
+    return seen
+
+
+def population_app(page, files: Path) -> dict:
+    """03: upload a customer CSV through the view's <input type=file>; the summary counts those customers;
+    download the summary and read it back."""
+    import pandas as pd
+
+    from sonet_policy.population import synthetic_population
+
+    customers = files / "my-customers.csv"
+    frame = synthetic_population(300, seed=3).drop(columns=["synthetic"])
+    frame.to_csv(customers, index=False)
+    seen: dict = {"uploaded": len(frame)}
+    app = page.locator(".jp-Notebook .sp-population").first
+    upload_file(page, app.locator(".sp-population-upload"), customers)
+    note = app.locator(".sp-upload-note")
+    sync_api.expect(note).to_contain_text("my-customers.csv: 300 customer(s) read", timeout=60_000)
+    sync_api.expect(app).to_contain_text("Customer base given by the analyst. 300 customers", timeout=60_000)
+    seen["note"] = note.inner_text()
+    seen["info"] = app.locator(".sp-grid .dt-info").first.inner_text()
+    app.locator(".sp-upload-note").evaluate("e => e.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(300)
+    shoot(page, "jupyterlab-03-upload.png")
+    csv_path = downloaded(page, app.locator("a.sp-download", has_text="population-summary.csv"))
+    seen["summary"] = pd.read_csv(csv_path, encoding="utf-8-sig")
+    answers_path = downloaded(page, app.locator("a.sp-download", has_text="population-answers.csv"))
+    seen["answers"] = pd.read_csv(answers_path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    seen["problems"] = problems_shown(page)
+    return seen
+
+
+def customers_app(page, files: Path) -> dict:
+    """01: upload the sample (as an Excel workbook) into the customers view, pick row 3: the notebook's explorer
+    shows that customer."""
+    import pandas as pd
+
+    from sonet_policy.downloads import excel_bytes
+    from sonet_policy.paths import DATA_DIR
+
+    workbook = files / "customers-sample.xlsx"
+    sample = pd.read_csv(DATA_DIR / "samples" / "customers-sample.csv", dtype=str, keep_default_na=False)
+    workbook.write_bytes(excel_bytes({"customers": sample}))  # the kit's writer: the memo "=1+1…" stays text
+    seen: dict = {}
+    app = page.locator(".jp-Notebook .sp-customers").first
+    explorer = page.locator(".jp-Notebook .sp-explorer").first
+    ipv4 = explorer.locator(".sp-answers [data-decision='ipv4']")
+    seen["ipv4_before"] = ipv4.get_attribute("data-code")
+    upload_file(page, app.locator(".sp-customers-upload"), workbook)
+    note = app.locator(".sp-upload-note")
+    sync_api.expect(note).to_contain_text("customers-sample.xlsx: 5 customer(s) answered", timeout=60_000)
+    seen["note"] = note.inner_text()
+    seen["info"] = app.locator(".sp-grid .dt-info").first.inner_text()
+    seen["grid_text"] = app.locator(".sp-grid table.dataTable").first.inner_text()
+    picker = app.locator(".sp-customers-row select")
+    picker.select_option(label=option_label(picker, "row 3 (ok)"))
+    sync_api.expect(app.locator(".sp-customers-loaded")).to_contain_text("row 3 loaded", timeout=30_000)
+    sync_api.expect(ipv4).to_have_attribute("data-code", "reapply_v6plus", timeout=30_000)  # day 32 in the sample
+    seen["ipv4_after"] = ipv4.get_attribute("data-code")
+    seen["days_box"] = explorer.locator(".sp-days input").first.input_value()
+    app.evaluate("e => e.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(300)
+    shoot(page, "jupyterlab-01-customers.png")
+    explorer.locator(".sp-answer-row-box").evaluate("e => e.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(300)
+    shoot(page, "jupyterlab-01-customers-explorer.png")  # the explorer's cards for row 3
+    seen["problems"] = problems_shown(page)
+    return seen
+
+
+# what the day-1 loop does in each notebook's own apps after Run All (another step may be added per notebook)
+APP_STEPS = {
+    "01-scenario-explorer.ipynb": customers_app,
+    "02-coverage-audit.ipynb": audit_app,
+    "03-population-impact.ipynb": population_app,
+}
+
+
 @pytest.fixture(scope="module")
 def lab_day(tmp_path_factory) -> dict:
     """Runs the whole day once (two servers, one browser each) and hands its observations to the tests."""
@@ -268,6 +384,8 @@ def lab_day(tmp_path_factory) -> dict:
         target.write_text(json.dumps(values), encoding="utf-8")
     write_tools_notebook(root)
     seen: dict = {"console": [], "opened_modified": {}, "ran": {}, "reopened_modified": {}, "reopened": {}}
+    seen["apps"] = {}
+    files = tmp_path_factory.mktemp("uploads")
     timings: dict[str, float] = {}
 
     start = time.perf_counter()
@@ -288,6 +406,10 @@ def lab_day(tmp_path_factory) -> dict:
                     ".jp-Notebook .sp-explorer >> nth=0 >> .sp-answers [data-decision]"
                 ).evaluate_all("els => els.map(e => [e.dataset.decision, e.dataset.code])"),
             }
+            if path.name in APP_STEPS:
+                t1 = time.perf_counter()
+                seen["apps"][path.name] = APP_STEPS[path.name](page, files)
+                timings[f"day 1 {path.name}: its apps used"] = time.perf_counter() - t1
             menu(page, "File", "Save Notebook")
             sync_api.expect(page.locator(".lm-TabBar-tab.jp-mod-current.jp-mod-dirty")).to_have_count(0)
             timings[f"day 1 {path.name}"] = time.perf_counter() - t0
@@ -390,6 +512,44 @@ def test_copy_button_puts_the_japanese_message_on_the_clipboard(lab_day) -> None
     tools = lab_day["tools"]
     assert tools["clipboard"] == tools["message_box"]
     assert tools["clipboard"].startswith("【解約方法】\nSo-net サポートデスクで解約を受け付けております。")
+
+
+def test_02_a_header_click_sorts_the_findings_and_the_pair_picker_opens_a_pairs_findings(lab_day) -> None:
+    seen = lab_day["apps"]["02-coverage-audit.ipynb"]
+    assert seen["decisions_sorted"] == sorted(seen["decisions_sorted"]) != seen["decisions_before"]
+    row, column = seen["pair_label"].split(":")[0].split(" × ")
+    assert seen["pair_text"].startswith(f"area={row}, device={column}:")
+    n = int(seen["pair_text"].split(": ", 1)[1].split(" finding")[0])
+    assert n > 0 and seen["pair_rows"] == min(n, 10)  # the pair's findings are listed under the map
+    assert re.search(rf" of {n} entr(y|ies)$", seen["pair_info"]), seen["pair_info"]
+    assert seen["problems_sorted"] == seen["problems_pair"] == seen["problems"] == []
+
+
+def test_02_the_findings_download_reads_back_with_pandas(lab_day) -> None:
+    from sonet_policy.audit import audit
+    from sonet_policy.widgets import findings_table
+
+    csv = lab_day["apps"]["02-coverage-audit.ipynb"]["csv"]
+    expected = findings_table(audit())
+    assert csv["kind"].tolist() == expected["kind"].tolist()
+    assert csv["message"].tolist() == expected["message"].tolist()
+
+
+def test_03_an_uploaded_customer_file_replaces_the_synthetic_base_and_its_summary_downloads(lab_day) -> None:
+    seen = lab_day["apps"]["03-population-impact.ipynb"]
+    assert seen["note"] == "my-customers.csv: 300 customer(s) read"
+    assert int(seen["summary"]["customers"].sum()) == 300  # not the 20,000 synthetic customers of Run All
+    assert len(seen["answers"]) == 300  # one answer row per uploaded customer
+    assert seen["problems"] == []
+
+
+def test_01_the_customers_view_answers_an_uploaded_workbook_and_loads_a_row_into_the_explorer(lab_day) -> None:
+    seen = lab_day["apps"]["01-scenario-explorer.ipynb"]
+    assert seen["note"].startswith("customers-sample.xlsx: 5 customer(s) answered")
+    assert seen["info"].endswith(" of 5 entries")
+    assert "row 5: device: 'XX-999' is not in the catalogue" in seen["grid_text"]  # the bad row, in its row
+    assert (seen["ipv4_before"], seen["ipv4_after"], seen["days_box"]) == ("pppoe_router", "reapply_v6plus", "32")
+    assert seen["problems"] == []
 
 
 def test_the_same_tools_work_in_voila_offline(tmp_path) -> None:

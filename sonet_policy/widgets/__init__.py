@@ -10,6 +10,7 @@ An app displays as its widget; its plain-text form is a short summary of what it
   :mod:`sonet_policy.audit`).
 * :class:`PopulationView`: a synthetic customer base evaluated in one call (needs :mod:`sonet_policy.population`).
 * :class:`DiffView`: a baseline against a changed copy (needs :mod:`sonet_policy.diff`).
+* :class:`CustomersView`: a customer file uploaded, every row answered in a grid, one row loaded into an explorer.
 
 >>> app = ScenarioExplorer(area="west", plan="other", device="rv-230se", setup="v6plus_router",
 ...                        keep_number=False, days=31)
@@ -30,6 +31,7 @@ from .audit import (
     uncited_clauses,
 )
 from .base import STATUS_COLOURS, STATUS_ORDER, PNGFigure, error_html, render_png, show_html
+from .customers import CustomersView, customer_answers, customer_scenario, read_customers
 from .dashboard import Dashboard, dashboard
 from .diff import (
     CHANGE_VIEW_COLUMNS,
@@ -58,6 +60,7 @@ __all__ = [
     "SYNTHETIC_NOTE",
     "AnswerCards",
     "AuditView",
+    "CustomersView",
     "Dashboard",
     "DiffView",
     "PNGFigure",
@@ -71,6 +74,8 @@ __all__ = [
     "coverage_heatmap",
     "coverage_matrix",
     "coverage_share_heatmap",
+    "customer_answers",
+    "customer_scenario",
     "dashboard",
     "domain_options",
     "error_html",
@@ -81,6 +86,7 @@ __all__ = [
     "impact_bars",
     "population_impact",
     "proposal_folders",
+    "read_customers",
     "render_png",
     "rules_involved",
     "show_html",
