@@ -141,7 +141,8 @@ def test_a_model_added_to_a_row_edits_that_row_only_and_adds_the_model() -> None
     assert report.devices.to_dict(orient="records") == [
         dict(change="added", area="east", model="PR-300NE", row="dev.e.r2")
     ]
-    assert [s["rule_id"] for s in report.stale_rules] == ["DEV-E-2"]
+    stale = [(s["rule_id"], s["table"], s["row"]) for s in report.stale_rules]
+    assert stale == [("DEV-E-2", "device_action.csv", 4), ("INV-EXCHANGE-WIFI", "invariants.csv", 4)]
     assert report.numbers == [], "the digits inside a model name are not a number of the page"
     assert "PR-300NE" in set(report.new_catalogue["model"])
 
@@ -169,7 +170,8 @@ def test_a_model_moved_between_areas_is_removed_from_one_table_and_added_to_the_
     ]
     cat = report.new_catalogue.set_index("model")
     assert cat.loc["RS-500KI", "west"] and not cat.loc["RS-500KI", "east"]
-    assert {s["rule_id"] for s in report.stale_rules} == {"DEV-E-1", "DEV-W-1", "WIFI-W1"}
+    stale = {s["rule_id"] for s in report.stale_rules}
+    assert stale == {"DEV-E-1", "DEV-W-1", "WIFI-W1", "INV-ROUTER-WIFI", "INV-ROUTER-IPV4"}
 
 
 def test_a_footnote_sentence_removed_is_removed_and_its_rule_is_stale() -> None:
@@ -308,7 +310,9 @@ def test_the_audit_of_the_proposal_shows_stale_citations_and_the_new_clause(revi
     stale = findings[findings["kind"] == "stale_citation"].set_index(
         findings[findings["kind"] == "stale_citation"]["rules"].str[0]
     )
-    assert set(stale.index) == {"DEV-E-2", "DEV-W-1K", "V4-OTH-V6-32", "V4-OTH-V6-31"}
+    assert set(stale.index) == {"DEV-E-2", "DEV-W-1K", "V4-OTH-V6-32", "V4-OTH-V6-31", "INV-EXCHANGE-WIFI"}
+    assert "Invariant INV-EXCHANGE-WIFI (invariants.csv row 4)" in stale.loc["INV-EXCHANGE-WIFI", "message"]
+    assert stale.loc["INV-EXCHANGE-WIFI", "invariant"] == "INV-EXCHANGE-WIFI"
     row = stale.loc["V4-OTH-V6-32"]
     assert (
         row["scope"] == {"plan": "other", "setup": "v6plus_router", "days_since_phone_stop": [">=32"]} or row["scope"]
@@ -380,14 +384,14 @@ def test_proposal_check_lists_stale_citations_uncited_clauses_and_customers_who_
     result = review_proposal(folder, population=population)
     assert result.ok
     change = result.findings_change.set_index("kind")["change"]
-    assert change["stale_citation"] == 4 and change["uncited_clause"] == 1
+    assert change["stale_citation"] == 5 and change["uncited_clause"] == 1
     moved = result.diff.shift.set_index("decision").loc["ipv4", "changed"]
     days = population["days_since_phone_stop"]
     expected = ((population["plan"] == "other") & (population["setup"] == "v6plus_router") & days.isin([30, 31])).sum()
     assert moved == expected > 0
     assert main(["proposal", "check", str(folder)]) == 0
     out = capsys.readouterr().out
-    assert "stale_citation: 4" in out and "uncited_clause: 1" in out and "net.owl.3" in out
+    assert "stale_citation: 5" in out and "uncited_clause: 1" in out and "net.owl.3" in out
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -495,10 +499,48 @@ def test_a_row_moved_to_the_other_areas_table_takes_a_row_id_there(tmp_path) -> 
         dict(change="added", area="west", model="PR-200NE", row="dev.w.r4"),
         dict(change="removed", area="east", model="PR-200NE", row="dev.e.r2"),
     ]
-    assert [s["rule_id"] for s in report.stale_rules] == ["DEV-E-2"]
+    assert [s["rule_id"] for s in report.stale_rules] == ["DEV-E-2", "INV-EXCHANGE-WIFI"]
     folder, _ = update(page, "row-moved", root=tmp_path)
     table = read_clauses(folder / "clauses.csv")
     assert table.loc["dev.e.r2", "revision"] == "removed" and table.loc["dev.w.r4", "revision"] == "moved"
     book = load_rulebook(folder)
     assert bool(book.devices.set_index("model").loc["PR-200NE", "west"]) is True
     assert not bool(book.devices.set_index("model").loc["PR-200NE", "east"])
+
+
+# ---------------------------------------------------------------- invariants cite clauses too ----
+
+def test_an_edited_clause_that_invariants_cite_flags_the_invariant_rows_with_file_and_row(tmp_path) -> None:
+    """wifi.3 (why wireless LAN stops) is cited by WIFI-1 and by two invariants: a new page that edits it makes all
+    three stale, in the report (file and row) and in the audit of the proposal; review clears an invariant."""
+    old = "機器の交換による影響のためとなります。"
+    page = apply_edits(PAGE, [("wifi.3 loses the exchange", old, "影響のためとなります。")])
+    report = compare(page)
+    stale = [(s["rule_id"], s["table"], s["row"]) for s in report.stale_rules]
+    assert stale == [
+        ("WIFI-1", "wifi.csv", 2),
+        ("INV-ROUTER-WIFI", "invariants.csv", 2),
+        ("INV-EXCHANGE-WIFI", "invariants.csv", 4),
+    ]
+    folder, _ = update(page, "wifi3", root=tmp_path)
+    found = audit(folder)
+    found = found[found["kind"] == "stale_citation"]
+    assert found["rules"].str[0].tolist() == ["INV-ROUTER-WIFI", "INV-EXCHANGE-WIFI", "WIFI-1"]  # no decision first
+    assert "(invariants.csv row 2)" in found["message"].iloc[0] and old in found["message"].iloc[0]
+    assert review(folder, ["INV-ROUTER-WIFI"]) == {"rules": ["INV-ROUTER-WIFI"], "clauses": []}
+    after = audit(folder)
+    assert after[after["kind"] == "stale_citation"]["rules"].str[0].tolist() == ["INV-EXCHANGE-WIFI", "WIFI-1"]
+
+
+def test_an_invariant_stamp_that_is_not_a_hash_names_file_row_and_column(tmp_path) -> None:
+    from sonet_policy.errors import RuleBookError
+    from sonet_policy.proposals import copy_rulebook
+
+    folder = copy_rulebook(RULES_DIR, tmp_path / "copy")
+    table = read_table(folder / "invariants.csv")
+    table.loc[2, "cited_hash"] = "0123"
+    table.to_csv(folder / "invariants.csv", index=False)
+    with pytest.raises(RuleBookError) as info:
+        audit(folder)
+    got = info.value.problems[["file", "row", "column", "value"]].values.tolist()
+    assert got == [["invariants.csv", 4, "cited_hash", "0123"]]
