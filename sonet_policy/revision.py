@@ -762,8 +762,8 @@ def stamp(
     >>> import tempfile
     >>> from .proposals import create_proposal
     >>> folder = create_proposal("stamped", root=tempfile.mkdtemp())
-    >>> len(stamp(folder)) == len(load_rulebook(folder).rule_index) + len(load_rulebook(folder).constraints) + 6
-    True
+    >>> stamp(folder)  # the shipped book is stamped already
+    []
     """
     from .proposals import read_table, refuse_baseline, write_table
     from .source import book_sources, read_clauses

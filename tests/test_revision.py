@@ -297,7 +297,7 @@ def test_update_writes_the_page_its_clauses_and_catalogue_beside_the_rules_as_th
     assert "PR-300NE" in book.models and "net.owl.3" in set(book.clauses["clause_id"])
     for decision in book.decisions:
         rules, base = read_table(folder / f"{decision}.csv"), read_table(RULES_DIR / f"{decision}.csv")
-        pd.testing.assert_frame_equal(rules.drop(columns="cited_hash"), base)
+        pd.testing.assert_frame_equal(rules, base)  # the shipped rules are stamped already: kept as they are
         assert rules["cited_hash"].str.fullmatch(r"[0-9a-f]{12}").all()
     table = read_clauses(folder / "clauses.csv")
     removed = table.loc["dev.w.n1b"]
@@ -508,7 +508,48 @@ def test_a_row_moved_to_the_other_areas_table_takes_a_row_id_there(tmp_path) -> 
     assert not bool(book.devices.set_index("model").loc["PR-200NE", "east"])
 
 
-# ---------------------------------------------------------------- invariants cite clauses too ----
+# ---------------------------------------------------------------- the shipped book's stamps ----
+
+CITING_TABLES = ("constraints.csv", "invariants.csv")
+
+
+def citing_rows(folder) -> dict[str, tuple[str, ...]]:
+    """Every rule, constraint and invariant of the rule book ``folder``: its id → the clause ids it cites."""
+    book = load_rulebook(folder)
+    out = {rid: r.source for rid, r in book.rule_index.items()}
+    for file, id_col in zip(CITING_TABLES, ("constraint_id", "invariant_id"), strict=True):
+        table = read_table(folder / file)
+        out |= {rec[id_col]: tuple(rec["source"].split("|")) for rec in table.to_dict(orient="records")}
+    return out
+
+
+def test_the_shipped_book_is_stamped_and_no_citation_is_stale() -> None:
+    book = load_rulebook()
+    tables = [f"{d}.csv" for d in book.decisions] + list(CITING_TABLES)
+    for file in tables:
+        hashes = read_table(RULES_DIR / file)["cited_hash"]
+        assert hashes.str.fullmatch(r"[0-9a-f]{12}").all(), f"{file}: python scripts/stamp_rules.py stamps it"
+    assert counts(audit())["stale_citation"] == 0
+
+
+def test_a_changed_clause_text_in_a_copy_flags_exactly_the_rows_citing_it(tmp_path) -> None:
+    """The copy's own clauses.csv says other text for dev.e.n1: its two rules and two invariants turn stale."""
+    from sonet_policy.proposals import copy_rulebook
+    from sonet_policy.source import CLAUSES_CSV
+
+    folder = copy_rulebook(RULES_DIR, tmp_path / "copy")
+    clauses = read_table(CLAUSES_CSV)
+    clauses.loc[clauses["clause_id"] == "dev.e.n1", "text_ja"] += "（変更）"
+    clauses.to_csv(folder / "clauses.csv", index=False)
+    findings = audit(folder)
+    stale = findings[findings["kind"] == "stale_citation"]
+    expected = {rid for rid, source in citing_rows(folder).items() if "dev.e.n1" in source}
+    assert expected == {"DEV-E-1X", "WIFI-2", "INV-ROUTER-IPV4", "INV-KEEPS-WIFI"}
+    assert sorted(stale["rules"].str[0]) == sorted(expected)
+    by_id = stale.set_index(stale["rules"].str[0])
+    assert "Invariant INV-KEEPS-WIFI (invariants.csv row 5)" in by_id.loc["INV-KEEPS-WIFI", "message"]
+    assert "（変更）" in by_id.loc["WIFI-2", "message"]
+
 
 def test_an_edited_clause_that_invariants_cite_flags_the_invariant_rows_with_file_and_row(tmp_path) -> None:
     """wifi.3 (why wireless LAN stops) is cited by WIFI-1 and by two invariants: a new page that edits it makes all
@@ -544,3 +585,26 @@ def test_an_invariant_stamp_that_is_not_a_hash_names_file_row_and_column(tmp_pat
         audit(folder)
     got = info.value.problems[["file", "row", "column", "value"]].values.tolist()
     assert got == [["invariants.csv", 4, "cited_hash", "0123"]]
+
+
+def test_the_stamps_change_no_answer(tmp_path) -> None:
+    """The shipped book and a copy without any cited_hash column compile to the same grids and answer a
+    population the same (the stamps are read by the audit only)."""
+    from sonet_policy import evaluate
+    from sonet_policy.population import synthetic_population
+    from sonet_policy.proposals import copy_rulebook
+
+    folder = copy_rulebook(RULES_DIR, tmp_path / "unstamped")
+    for path in folder.glob("*.csv"):
+        table = read_table(path)
+        if "cited_hash" in table.columns:
+            table.drop(columns="cited_hash").to_csv(path, index=False)
+    stamped, bare = load_rulebook(), load_rulebook(folder)
+    assert stamped.hash != bare.hash
+    for name, grid in stamped.compiled().decisions.items():
+        other = bare.compiled().decisions[name]
+        assert grid.outcomes == other.outcomes
+        assert (grid.outcome_id == other.outcome_id).all() and (grid.matches == other.matches).all()
+    population = synthetic_population(5_000, seed=3)
+    ours = evaluate(population, rulebook=stamped).drop(columns="rulebook_hash")
+    pd.testing.assert_frame_equal(ours, evaluate(population, rulebook=bare).drop(columns="rulebook_hash"))
