@@ -57,8 +57,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .devices import build_catalogue, expand_notation
-from .paths import PAGE_TXT, RULES_DIR, SOURCE_DIR
+from .devices import SECTION_SCOPE_CSV, build_catalogue, device_tables, expand_notation
+from .paths import PAGE_TXT, RULES_DIR
 from .rules import RuleBook, load_rulebook
 from .source import CLAUSE_COLUMNS, NORMATIVE_KINDS, cited_hash, text_key
 from .splitter import split_page
@@ -77,7 +77,6 @@ CLAUSE_REPORT_COLUMNS = [
     "new_line",
     "section",
 ]
-SECTION_SCOPE_CSV = SOURCE_DIR / "section_scope.csv"
 REVISION_COLUMNS = ["reviewed", "revision", "previous_text_ja"]
 
 
@@ -342,21 +341,16 @@ def _new_id(prev: str | None, taken: set[str], *, stem_hint: str | None = None) 
 
 def table_scopes(path: Path | str = SECTION_SCOPE_CSV) -> tuple[str, dict[str, str]]:
     """The sections whose table rows are device rows, from ``data/source/section_scope.csv`` (``applies_to``
-    ``input=value``): the input those tables are scoped by, and per section its value (the device tables of
-    each area). Nothing of the page is named here: the file says which sections and which input.
+    ``input=value``, :func:`sonet_policy.devices.device_tables`): the input those tables are scoped by, and per
+    section its value (the device tables of each area). Nothing of the page is named here: the file says which
+    sections and which input.
 
     >>> name, scopes = table_scopes()
     >>> name, sorted(set(scopes.values()))
     ('area', ['east', 'west'])
     """
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    names, scopes = [], {}
-    for section, applies_to in zip(frame["section"], frame["applies_to"], strict=True):
-        name, _, value = str(applies_to).partition("=")
-        if name.strip() and value.strip() and "|" not in value:
-            names.append(name.strip())
-            scopes[str(section).strip()] = value.strip()
-    return (names[0] if names else "scope"), scopes
+    name, tables = device_tables(path)
+    return name, {t.section: t.value for t in tables}
 
 
 def _device_rows(table: pd.DataFrame, rows: set[str], scopes: dict[str, str]) -> tuple[pd.DataFrame, list[dict]]:
