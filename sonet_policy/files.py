@@ -165,7 +165,7 @@ def refuse_protected(target: Path | str, *, allow: Path | str | None = None) -> 
     places: dict[tuple[tuple[int, int], str], tuple[str, Path]] = {}  # (folder identity, name): a file not there
     for what, path in protected():
         ident = _identity(path)
-        if path.suffix:  # a file
+        if path.suffix and what != IN_USE:  # a file (a --rules folder may be named like one.v2)
             if allow is not None and os.path.realpath(allow) == os.path.realpath(path):
                 continue  # the one protected file this caller writes
             parent = _identity(path.parent)

@@ -140,12 +140,12 @@ def test_a_command_never_writes_inside_the_rules_folder_it_reads(tmp_path: Path,
     subfolder) is refused in one line naming the folder, before anything is written; elsewhere it writes."""
     from sonet_policy.proposals import copy_rulebook
 
-    book = copy_rulebook(RULES_DIR, tmp_path / "book")
+    book = copy_rulebook(RULES_DIR, tmp_path / "book.v2")  # a folder named like a file
     alias = tmp_path / "alias"
     alias.symlink_to(book, target_is_directory=True)
     source = scenarios(tmp_path / "s.csv")
     before = {p.name: p.read_bytes() for p in book.iterdir()}
-    targets = [book / "answers.csv", book / "wifi.csv", alias / "x.csv", tmp_path / "x" / ".." / "book" / "y.csv"]
+    targets = [book / "answers.csv", book / "wifi.csv", alias / "x.csv", tmp_path / "x" / ".." / "book.v2" / "y.csv"]
     for target in [*targets, book / "sub" / "z.csv"]:
         for argv in (
             ["evaluate", "--rules", str(book), "--input", str(source), "--output", str(target), "--no-progress"],
