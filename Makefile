@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 LAB_STAMP := $(VENV)/.installed-lab
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lab test lint unit wheel oldest nbval notebooks dashboard browser crosscheck bench fuzz devices clean
+.PHONY: help setup lab test lint unit wheel oldest nbval notebooks dashboard browser crosscheck bench fuzz devices stamp clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -72,6 +72,9 @@ fuzz: $(STAMP) ## the long Hypothesis profile
 
 devices: $(STAMP) ## rebuild data/devices.csv from the page's device tables
 	$(PY) -m sonet_policy build-devices
+
+stamp: $(STAMP) ## stamp (cited_hash) the rows of the shipped rule tables that carry no hash yet
+	$(PY) scripts/stamp_rules.py
 
 clean: ## remove the virtual environment and caches
 	rm -rf $(VENV) .venv-oldest .pytest_cache .ruff_cache .hypothesis artifacts

@@ -15,8 +15,8 @@ Kinds of finding, each judged by the decision's hit policy:
 * ``inconsistency``: an invariant of ``invariants.csv`` (a statement of the page across decisions) that does
   not hold (:mod:`sonet_policy.invariants`). Findings that come from a recorded reading of an ambiguous
   passage carry it in ``encoding_choices`` (:mod:`sonet_policy.encoding_choices`).
-* ``stale_citation``: a rule or constraint whose ``cited_hash`` no longer matches the clauses it cites (the page
-  changed under it; :mod:`sonet_policy.revision`).
+* ``stale_citation``: a rule, constraint or invariant whose ``cited_hash`` no longer matches the clauses it cites
+  (the page changed under it; :mod:`sonet_policy.revision`).
 
 Each decision is compiled over its own inputs (the ``wifi`` table reads area, device and setup), and adjacent
 cells with the same kind and rules are merged into a few boxes (:func:`sonet_policy.scope.merge_cells`): one

@@ -267,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     output goes away. Each error is one line on stderr naming the path.
     """
     from . import __version__
+    from .files import rules_in_use
 
     _load_plugins()
     pre = argparse.ArgumentParser(add_help=False)
@@ -290,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         if stream is not None and getattr(stream, "isatty", lambda: False)():
             setattr(sys, name, _InertTerminal(stream))
     try:
-        with signals_raise():
+        with signals_raise(), rules_in_use(getattr(args, "rules", None)):  # no output inside the book it reads
             return COMMANDS[args.command][1](args)
     except RuleBookError as exc:
         return _fail(exc, 2)

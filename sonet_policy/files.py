@@ -4,6 +4,9 @@
   (``data/devices.csv``) are refused however the path is spelled: ``..``, a symlinked folder, a bind mount
   (folders and files are compared by device and inode, never by name). ``build-devices`` is the one command
   that rebuilds the catalogue (``allow=DEVICES_CSV``).
+* **Never the rule book in use.** A command given ``--rules FOLDER`` reads that folder: it does not write its
+  output inside it either (:func:`rules_in_use`, same device-and-inode check). A proposal's own save writes
+  into its folder on purpose (``allow=`` the folder).
 * **Never replace what was not asked for.** ``-`` is standard output. A FIFO or a character device
   (``/dev/null``) is written directly, never renamed over; a FIFO nobody reads is an error, not a hang. A
   symlink is written through to the regular file it names (as git does), never replaced; a dangling symlink,
@@ -100,8 +103,13 @@ def _identity(path: Path | str) -> tuple[int, int] | None:
     return (st.st_dev, st.st_ino)
 
 
+_IN_USE: list[Path] = []  # the --rules folders of the running command (rules_in_use)
+IN_USE = "the rule book in use (--rules)"
+
+
 def protected() -> list[tuple[str, Path]]:
-    """The baseline the kit never writes: ``(what, path)`` for the rule folder, the page folder, the catalogue.
+    """The baseline the kit never writes: ``(what, path)`` for the rule folder, the page folder, the catalogue;
+    then the rule book folder a command reads (:func:`rules_in_use`), while it runs.
 
     >>> [what for what, _ in protected()]
     ['the baseline rule book', 'the source page and its clauses', 'the device catalogue']
@@ -110,7 +118,32 @@ def protected() -> list[tuple[str, Path]]:
         ("the baseline rule book", RULES_DIR),
         ("the source page and its clauses", SOURCE_DIR),
         ("the device catalogue", DEVICES_CSV),
+        *((IN_USE, folder) for folder in _IN_USE),
     ]
+
+
+@contextmanager
+def rules_in_use(folder: Path | str | None) -> Iterator[None]:
+    """While the block runs, refuse writes inside rule book ``folder`` (the ``--rules`` of a command: its output
+    must not land among the tables it reads); None: nothing more is refused. Raises nothing itself; a refused
+    write raises :class:`BaselineWriteError` naming the folder.
+
+    >>> import tempfile, pathlib
+    >>> book = pathlib.Path(tempfile.mkdtemp())
+    >>> with rules_in_use(book):
+    ...     refuse_protected(book / "answers.csv")
+    Traceback (most recent call last):
+    ...
+    sonet_policy.files.BaselineWriteError: refusing to write ... it is in the rule book in use (--rules) ...
+    """
+    if folder is None or not Path(folder).is_dir():
+        yield
+        return
+    _IN_USE.append(Path(folder))
+    try:
+        yield
+    finally:
+        _IN_USE.remove(Path(folder))
 
 
 def refuse_protected(target: Path | str, *, allow: Path | str | None = None) -> Path:
@@ -119,7 +152,7 @@ def refuse_protected(target: Path | str, *, allow: Path | str | None = None) -> 
 
     The target, each of its folders and the baseline are compared by (device, inode), so a bind mount or a
     symlinked folder is caught as well as ``..``. ``allow`` names the one protected file a caller may write
-    (``build-devices`` rebuilding the catalogue).
+    (``build-devices`` rebuilding the catalogue), or the rule book in use it writes on purpose (a proposal's save).
 
     >>> refuse_protected(RULES_DIR / ".." / "rules" / "wifi.csv")
     Traceback (most recent call last):
@@ -132,7 +165,7 @@ def refuse_protected(target: Path | str, *, allow: Path | str | None = None) -> 
     places: dict[tuple[tuple[int, int], str], tuple[str, Path]] = {}  # (folder identity, name): a file not there
     for what, path in protected():
         ident = _identity(path)
-        if path.suffix:  # a file
+        if path.suffix and what != IN_USE:  # a file (a --rules folder may be named like one.v2)
             if allow is not None and os.path.realpath(allow) == os.path.realpath(path):
                 continue  # the one protected file this caller writes
             parent = _identity(path.parent)
@@ -141,6 +174,8 @@ def refuse_protected(target: Path | str, *, allow: Path | str | None = None) -> 
             if ident is not None:
                 files[ident] = (what, path)
         elif ident is not None:
+            if what == IN_USE and allow is not None and _identity(allow) == ident:
+                continue  # a proposal saving into its own folder
             folders[ident] = (what, path)
     hit = files.get(_identity(real)) if real.exists() else None
     parent = _identity(real.parent)
@@ -149,6 +184,10 @@ def refuse_protected(target: Path | str, *, allow: Path | str | None = None) -> 
         hit = hit or folders.get(_identity(folder))
     if hit:
         what, path = hit
+        if what == IN_USE:
+            raise BaselineWriteError(
+                f"refusing to write {target}: it is in {what} ({path}), which this command reads; write elsewhere"
+            )
         raise BaselineWriteError(
             f"refusing to write {target}: it is in {what} ({path}), which is never modified; write elsewhere "
             "(a what-if is a proposal: python -m sonet_policy proposal new NAME)"

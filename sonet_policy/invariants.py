@@ -8,7 +8,8 @@ those statements as data, one per row, in the grammar of the rule tables (no exp
 * ``when_<decision>``: codes (``a|b``; ``-`` or empty: any) the decision must answer for the row to apply. A
   ``conflict`` applies when one of its deciding rules answers such a code (the tables say it, among others);
 * ``then_decision`` with ``then_in`` (codes it must answer) or ``then_not_in`` (codes it must not answer);
-* ``source`` (clause ids, ``|``-separated; at least one) and ``note``.
+* ``source`` (clause ids, ``|``-separated; at least one), ``note`` and, optional, ``cited_hash`` (the stamp of
+  the cited text, as in the rule tables: ``python -m sonet_policy source stamp``).
 
 :func:`violations` checks every invariant on any frame of scenarios, vectorised: each row is looked up in a
 table of every combination of the inputs, built once per book by the public :func:`evaluate`.
@@ -21,6 +22,7 @@ Only :func:`axes` and :func:`positions` read the engine's compiled form.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +35,7 @@ from .rules import RuleBook, default_rulebook
 from .scope import describe, merge_cells
 
 FILE = "invariants.csv"
-FIXED = ("invariant_id", "then_decision", "then_in", "then_not_in", "source", "note")
+FIXED = ("invariant_id", "then_decision", "then_in", "then_not_in", "source", "note", "cited_hash")
 WHEN = "when_"
 FINDING_CODES = ("uncovered", "conflict")
 
@@ -205,6 +207,9 @@ def _parse(frame: pd.DataFrame, book: RuleBook) -> list[Invariant]:
         for cid in source:
             if cid not in clause_ids:
                 add(row, "source", cid, "unknown clause id (data/source/clauses.csv)")
+        stamp = rec.get("cited_hash", "").strip()
+        if stamp and not re.fullmatch(r"[0-9a-f]{12}", stamp):
+            add(row, "cited_hash", stamp, "cited_hash is empty or 12 hex digits (source stamp)")
         out.append(
             Invariant(
                 iid, row, conditions, when, then, sets["then_in"], sets["then_not_in"], source, rec.get("note", "")

@@ -67,14 +67,15 @@ class ProposalBusyError(TimeoutError):
 
 def refuse_baseline(target: Path | str) -> Path:
     """Return ``target`` resolved, or raise :class:`BaselineWriteError` when it lies in the baseline (the rule
-    folder, the page or the catalogue: :func:`sonet_policy.files.refuse_protected`).
+    folder, the page or the catalogue: :func:`sonet_policy.files.refuse_protected`). A proposal folder that is
+    the command's ``--rules`` is not refused as a target itself: saving into it is deliberate.
 
     >>> refuse_baseline(RULES_DIR / "wifi.csv")
     Traceback (most recent call last):
     ...
     sonet_policy.files.BaselineWriteError: refusing to write ... it is in the baseline rule book ...
     """
-    return refuse_protected(target)
+    return refuse_protected(target, allow=target if Path(target).is_dir() else None)
 
 
 @contextmanager
@@ -108,10 +109,12 @@ def read_table(path: Path | str) -> pd.DataFrame:
 
 def write_table(path: Path | str, frame: pd.DataFrame) -> None:
     """Write one rule-book CSV atomically (temporary file, then rename); never into the baseline. Cells are
-    written as they are (a rule table is read back by the kit: ``-`` means any, ``>=32`` a bound)."""
-    path = refuse_baseline(path)
+    written as they are (a rule table is read back by the kit: ``-`` means any, ``>=32`` a bound). Saving into
+    a proposal is deliberate even while it is the command's ``--rules`` (``allow=`` its folder)."""
+    folder = Path(path).parent
+    path = refuse_protected(path, allow=folder)
     text = frame.astype(object).where(frame.notna(), "").astype(str)
-    write_atomically(path, lambda tmp: text.to_csv(tmp, index=False, lineterminator="\n"))
+    write_atomically(path, lambda tmp: text.to_csv(tmp, index=False, lineterminator="\n"), allow=folder)
 
 
 def copy_rulebook(src: Path | str, dst: Path | str) -> Path:

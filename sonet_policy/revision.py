@@ -32,7 +32,7 @@ fresh row id in its new table and its old id is left behind as removed, so the c
 the new area and the rules citing the old row are stale. Models moved between rows by editing the rows show as
 removed from one row and added to the other.
 
-The report also lists every rule and constraint citing an ``edited`` or ``removed`` clause (stale rules), the
+The report also lists every rule, constraint and invariant citing an ``edited`` or ``removed`` clause (stale rules), the
 models added to or removed from each device row (expanded from the compact notation, as the catalogue is), rows
 whose answer text changed, and numbers that changed inside cited clauses with the condition cells of the
 citing rules that use that number or its neighbour (「32 日以上」 is ``>=32``, its complement ``[0,31]``).
@@ -57,8 +57,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .devices import build_catalogue, expand_notation
-from .paths import PAGE_TXT, RULES_DIR, SOURCE_DIR
+from .devices import SECTION_SCOPE_CSV, build_catalogue, device_tables, expand_notation
+from .paths import PAGE_TXT, RULES_DIR
 from .rules import RuleBook, load_rulebook
 from .source import CLAUSE_COLUMNS, NORMATIVE_KINDS, cited_hash, text_key
 from .splitter import split_page
@@ -77,7 +77,6 @@ CLAUSE_REPORT_COLUMNS = [
     "new_line",
     "section",
 ]
-SECTION_SCOPE_CSV = SOURCE_DIR / "section_scope.csv"
 REVISION_COLUMNS = ["reviewed", "revision", "previous_text_ja"]
 
 
@@ -211,7 +210,8 @@ class RevisionReport:
 
     * ``clauses``: one row per clause (:data:`CLAUSE_REPORT_COLUMNS`): status, ids, texts, similarity (edited),
       ``moved``, lines and section; new-page order, removed clauses last;
-    * ``stale_rules``: every rule and constraint citing an edited or removed clause, with old and new text;
+    * ``stale_rules``: every rule, constraint and invariant citing an edited or removed clause (``rule_id``,
+      ``table``: its file, ``row``: its row there, the header being row 1), with old and new text;
     * ``devices``: models added to or removed from a device row (change, the scope value of its table, model, row);
     * ``device_answers``: device rows whose answer text changed (row, area, old_answer, new_answer);
     * ``numbers``: numbers that changed inside cited clauses, with the rule cells that use them;
@@ -277,7 +277,8 @@ class RevisionReport:
                 lines.append(f"      new: {rec['new_text']}")
         lines.append(f"stale rules (cite an edited or removed clause): {len(self.stale_rules)}")
         for s in self.stale_rules:
-            lines.append(f"  {s['rule_id']} ({s['table']}): {', '.join(c['clause_id'] for c in s['clauses'])}")
+            where = f"{s['table']} row {s['row']}"
+            lines.append(f"  {s['rule_id']} ({where}): {', '.join(c['clause_id'] for c in s['clauses'])}")
         lines.append(f"device changes: {len(self.devices)}")
         for rec in self.devices.to_dict(orient="records"):
             scope = rec[self.devices.columns[1]]
@@ -340,21 +341,16 @@ def _new_id(prev: str | None, taken: set[str], *, stem_hint: str | None = None) 
 
 def table_scopes(path: Path | str = SECTION_SCOPE_CSV) -> tuple[str, dict[str, str]]:
     """The sections whose table rows are device rows, from ``data/source/section_scope.csv`` (``applies_to``
-    ``input=value``): the input those tables are scoped by, and per section its value (the device tables of
-    each area). Nothing of the page is named here: the file says which sections and which input.
+    ``input=value``, :func:`sonet_policy.devices.device_tables`): the input those tables are scoped by, and per
+    section its value (the device tables of each area). Nothing of the page is named here: the file says which
+    sections and which input.
 
     >>> name, scopes = table_scopes()
     >>> name, sorted(set(scopes.values()))
     ('area', ['east', 'west'])
     """
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    names, scopes = [], {}
-    for section, applies_to in zip(frame["section"], frame["applies_to"], strict=True):
-        name, _, value = str(applies_to).partition("=")
-        if name.strip() and value.strip() and "|" not in value:
-            names.append(name.strip())
-            scopes[str(section).strip()] = value.strip()
-    return (names[0] if names else "scope"), scopes
+    name, tables = device_tables(path)
+    return name, {t.section: t.value for t in tables}
 
 
 def _device_rows(table: pd.DataFrame, rows: set[str], scopes: dict[str, str]) -> tuple[pd.DataFrame, list[dict]]:
@@ -381,25 +377,36 @@ def _integer_inputs(book: RuleBook) -> set[str]:
     return {name for name, spec in book.inputs.items() if spec.type == "integer"}
 
 
-def _citations(book: RuleBook) -> list[tuple[str, str, tuple[str, ...], dict[str, str]]]:
-    """(id, table file, cited clause ids, raw condition cells) for every rule and constraint of the book."""
+def _citations(book: RuleBook) -> list[tuple[str, str, int, tuple[str, ...], dict[str, str]]]:
+    """(id, table file, row in that file (the header is row 1), cited clause ids, raw condition cells) for every
+    rule, constraint and invariant of the book."""
+    from .invariants import FILE as INVARIANTS_CSV
+    from .invariants import load_invariants
+
     out = []
     for name, rules in book.rules.items():
-        frame = book.tables[name].set_index("rule_id", drop=False)
+        table = book.tables[name].reset_index(drop=True)
+        rows = {rid: k + 2 for k, rid in reversed(list(enumerate(table["rule_id"])))}
+        frame = table.set_index("rule_id", drop=False)
         for r in rules:
             row = frame.loc[r.rule_id]
             row = row.iloc[0] if isinstance(row, pd.DataFrame) else row
             cells = {c: str(row[c]) for c in book.decisions[name].inputs if c in row.index}
-            out.append((r.rule_id, f"{name}.csv", r.source, cells))
-    path = book.folder / "constraints.csv"
-    raw = _read_text_table(path) if path.is_file() else None
-    for c in book.constraints:
-        cells = {}
-        if raw is not None:
-            row = raw[raw["constraint_id"] == c.constraint_id]
-            if len(row):
-                cells = {k: str(row.iloc[0][k]) for k in book.inputs if k in row.columns}
-        out.append((c.constraint_id, "constraints.csv", c.source, cells))
+            out.append((r.rule_id, f"{name}.csv", rows.get(r.rule_id, 0), r.source, cells))
+    for file, id_col, items in (
+        ("constraints.csv", "constraint_id", [(c.constraint_id, c.source) for c in book.constraints]),
+        (INVARIANTS_CSV, "invariant_id", [(i.invariant_id, i.source) for i in load_invariants(book)]),
+    ):
+        path = book.folder / file
+        raw = _read_text_table(path) if path.is_file() else None
+        for rid, source in items:
+            cells, row = {}, 0
+            if raw is not None:
+                at = raw.index[raw[id_col] == rid]
+                if len(at):
+                    row = int(at[0]) + 2
+                    cells = {k: str(raw.at[at[0], k]) for k in book.inputs if k in raw.columns}
+            out.append((rid, file, row, source, cells))
     return out
 
 
@@ -512,7 +519,7 @@ def compare(new_page: str, *, rulebook: RuleBook | str | Path | None = None) -> 
     stale, numbers = [], []
     integer_inputs = _integer_inputs(book)
     citations = _citations(book)
-    for rid, file, source, _cells in citations:
+    for rid, file, row, source, _cells in citations:
         hits = [cid for cid in source if cid in changed.index]
         if not hits:
             continue
@@ -520,6 +527,7 @@ def compare(new_page: str, *, rulebook: RuleBook | str | Path | None = None) -> 
             dict(
                 rule_id=rid,
                 table=file,
+                row=row,
                 clauses=[
                     dict(
                         clause_id=cid,
@@ -531,13 +539,13 @@ def compare(new_page: str, *, rulebook: RuleBook | str | Path | None = None) -> 
                 ],
             )
         )
-    cited = {cid for _rid, _f, source, _c in citations for cid in source}
+    cited = {cid for _rid, _f, _row, source, _c in citations for cid in source}
     for cid, rec in changed[changed["status"] == "edited"].iterrows():
         if cid not in cited:
             continue
         for before, after in _number_changes(rec["old_text"], rec["new_text"]):
             uses = []
-            for rid, file, source, cells in citations:
+            for rid, file, _row, source, cells in citations:
                 if cid not in source:
                     continue
                 for number in (n for n in (before, after) if n is not None):
@@ -720,11 +728,15 @@ class PageError(ValueError):
         super().__init__(f"{len(problems)} line(s) of the new page cannot be read:\n  " + "\n  ".join(lines))
 
 
-def _rule_tables(folder: Path) -> list[str]:
+def _rule_tables(folder: Path) -> list[tuple[str, str]]:
+    """(file, id column) of every table of ``folder`` whose rows cite clauses: the decision tables, then
+    ``constraints.csv`` and ``invariants.csv`` where the folder has them."""
+    from .invariants import FILE as INVARIANTS_CSV
     from .proposals import read_table
 
-    files = [f"{d}.csv" for d in read_table(folder / "decisions.csv")["decision"]]
-    return [*files, "constraints.csv"] if (folder / "constraints.csv").is_file() else files
+    files = [(f"{d}.csv", "rule_id") for d in read_table(folder / "decisions.csv")["decision"]]
+    optional = [("constraints.csv", "constraint_id"), (INVARIANTS_CSV, "invariant_id")]
+    return files + [(file, id_col) for file, id_col in optional if (folder / file).is_file()]
 
 
 def stamp(
@@ -734,18 +746,18 @@ def stamp(
     ids: list[str] | None = None,
     missing_only: bool = True,
 ) -> list[str]:
-    """Record in each rule's (and constraint's) ``cited_hash`` the hash of the clause texts it cites.
+    """Record in each rule's (constraint's, invariant's) ``cited_hash`` the hash of the clause texts it cites.
 
     ``clauses`` is the clause table the rules were reviewed against (default: the folder's own, else the
-    shipped one); ``ids`` limits the stamp to those rule/constraint ids; ``missing_only`` stamps only rows with
-    no hash yet. Writes through :func:`sonet_policy.proposals.write_table` (never the baseline: raises
+    shipped one); ``ids`` limits the stamp to those rule/constraint/invariant ids; ``missing_only`` stamps only
+    rows with no hash yet. Writes through :func:`sonet_policy.proposals.write_table` (never the baseline: raises
     BaselineWriteError there). Returns the ids stamped.
 
     >>> import tempfile
     >>> from .proposals import create_proposal
     >>> folder = create_proposal("stamped", root=tempfile.mkdtemp())
-    >>> len(stamp(folder)) == len(load_rulebook(folder).rule_index) + len(load_rulebook(folder).constraints)
-    True
+    >>> stamp(folder)  # the shipped book is stamped already
+    []
     """
     from .proposals import read_table, refuse_baseline, write_table
     from .source import book_sources, read_clauses
@@ -754,9 +766,8 @@ def stamp(
     table = clauses if clauses is not None else read_clauses(book_sources(folder)[1])
     texts = dict(zip(table["clause_id"], table["text_ja"], strict=True))
     done: list[str] = []
-    for file in _rule_tables(folder):
+    for file, id_col in _rule_tables(folder):
         frame = read_table(folder / file)
-        id_col = "constraint_id" if file == "constraints.csv" else "rule_id"
         if "cited_hash" not in frame.columns:
             frame["cited_hash"] = ""
         changed = False
@@ -789,16 +800,18 @@ def review(folder: Path | str, ids: list[str], *, kind: str | None = None) -> di
     >>> review(create_proposal("reviewed", root=tempfile.mkdtemp()), ["WIFI-1"])
     {'rules': ['WIFI-1'], 'clauses': []}
     """
+    from .invariants import load_invariants
     from .proposals import refuse_baseline, write_table
     from .source import CLAUSES_CSV, read_clauses
 
     folder = refuse_baseline(folder)
     book = load_rulebook(folder)
     rule_ids = set(book.rule_index) | {c.constraint_id for c in book.constraints}
+    rule_ids |= {i.invariant_id for i in load_invariants(book)}
     clause_ids = set(book.clauses["clause_id"])
     unknown = [i for i in ids if i not in rule_ids and i not in clause_ids]
     if unknown:
-        raise ValueError(f"not a rule, constraint or clause of {folder}: {', '.join(unknown)}")
+        raise ValueError(f"not a rule, constraint, invariant or clause of {folder}: {', '.join(unknown)}")
     rules = [i for i in ids if i in rule_ids]
     clause_list = [i for i in ids if i not in rule_ids]
     if rules:
@@ -862,8 +875,9 @@ def update(
 
 
 def stale_citations(book: RuleBook) -> list[dict]:
-    """Findings of kind ``stale_citation``: every rule and constraint whose ``cited_hash`` no longer matches
-    the text of the clauses it cites (a rule with no hash is not checked). Each has the rule's scope over its
+    """Findings of kind ``stale_citation``: every rule, constraint and invariant whose ``cited_hash`` no longer
+    matches the text of the clauses it cites (a rule with no hash is not checked; an invariant's message names
+    its file and row, and its id is in the ``invariant`` column). Each has the rule's scope over its
     decision's inputs, the clauses whose text changed with old and new text, and a witness (a valid scenario
     the rule matches). Used by :func:`sonet_policy.audit.audit`.
 
@@ -871,6 +885,8 @@ def stale_citations(book: RuleBook) -> list[dict]:
     []
     """
     from .audit import _Projection, witness
+    from .invariants import FILE as INVARIANTS_CSV
+    from .invariants import load_invariants
 
     texts = dict(zip(book.clauses["clause_id"], book.clauses["text_ja"], strict=True))
     previous = {}
@@ -878,8 +894,9 @@ def stale_citations(book: RuleBook) -> list[dict]:
         previous = {c: t for c, t in zip(book.clauses["clause_id"], book.clauses["previous_text_ja"], strict=True) if t}
     recorded: dict[str, str] = {}
     frames = [(book.tables[name], "rule_id") for name in book.rules]
-    if book.constraints and (book.folder / "constraints.csv").is_file():
-        frames.append((_read_text_table(book.folder / "constraints.csv"), "constraint_id"))
+    for file, id_col in (("constraints.csv", "constraint_id"), (INVARIANTS_CSV, "invariant_id")):
+        if (book.folder / file).is_file():
+            frames.append((_read_text_table(book.folder / file), id_col))
     for frame, id_col in frames:
         if "cited_hash" in frame.columns:
             pairs = zip(frame[id_col], frame["cited_hash"], strict=True)
@@ -888,8 +905,10 @@ def stale_citations(book: RuleBook) -> list[dict]:
     compiled = None
     items = [(r, r.decision, r.source) for rules in book.rules.values() for r in rules]
     items += [(c, "", c.source) for c in book.constraints]
+    invariants = load_invariants(book)
+    items += [(i, "", i.source) for i in invariants]
     for k, (item, decision, source) in enumerate(items):
-        rid = getattr(item, "rule_id", None) or item.constraint_id
+        rid = getattr(item, "rule_id", None) or getattr(item, "constraint_id", None) or item.invariant_id
         if rid not in recorded or recorded[rid] == cited_hash([texts.get(c, "") for c in source]):
             continue
         changed = [c for c in source if c in previous] or list(source)
@@ -914,7 +933,10 @@ def stale_citations(book: RuleBook) -> list[dict]:
                     scope[name] = labels[0] if len(labels) == 1 else labels
             first = cells.nonzero()[0]
             seen = witness(compiled, int(first[0]), decision) if first.size else None
+        invariant = getattr(item, "invariant_id", "")
         what = f"Rule {rid} of {decision}" if decision else f"Constraint {rid}"
+        if invariant:
+            what = f"Invariant {rid} ({INVARIANTS_CSV} row {item.row})"
         out.append(
             dict(
                 kind="stale_citation",
@@ -928,6 +950,7 @@ def stale_citations(book: RuleBook) -> list[dict]:
                     f"python -m sonet_policy source review {rid} --proposal <name>."
                 ),
                 witness=seen,
+                invariant=invariant,
                 _cells=cells,
                 _order=(k, -1),
             )

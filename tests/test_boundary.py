@@ -135,6 +135,50 @@ def test_proposals_are_never_created_in_the_baseline(tmp_path: Path, capsys) -> 
     assert not (RULES_DIR / "x").exists() and not (SOURCE_DIR / "x").exists()
 
 
+def test_a_command_never_writes_inside_the_rules_folder_it_reads(tmp_path: Path, capsys) -> None:
+    """``--rules BOOK`` with an output inside BOOK (however spelled: a link, ``..``, a table's own name, a new
+    subfolder) is refused in one line naming the folder, before anything is written; elsewhere it writes."""
+    from sonet_policy.proposals import copy_rulebook
+
+    book = copy_rulebook(RULES_DIR, tmp_path / "book.v2")  # a folder named like a file
+    alias = tmp_path / "alias"
+    alias.symlink_to(book, target_is_directory=True)
+    source = scenarios(tmp_path / "s.csv")
+    before = {p.name: p.read_bytes() for p in book.iterdir()}
+    targets = [book / "answers.csv", book / "wifi.csv", alias / "x.csv", tmp_path / "x" / ".." / "book.v2" / "y.csv"]
+    for target in [*targets, book / "sub" / "z.csv"]:
+        for argv in (
+            ["evaluate", "--rules", str(book), "--input", str(source), "--output", str(target), "--no-progress"],
+            ["export-dmn", "--rules", str(book), "--output", str(target)],
+            ["audit", "--rules", str(alias), "--output", str(target)],
+        ):
+            assert main(argv) == 2, (argv, capsys.readouterr())
+            line = one_line(capsys.readouterr().err)
+            assert "refusing to write" in line and "the rule book in use (--rules)" in line, line
+            assert str(book) in line or str(alias) in line
+    assert {p.name: p.read_bytes() for p in book.iterdir()} == before, "nothing was written into the book"
+    out = tmp_path / "answers.csv"
+    assert main(["evaluate", "--rules", str(book), "--input", str(source), "--output", str(out), "--no-progress"]) == 0
+    assert len(pd.read_csv(out)) == 3
+
+
+def test_a_proposal_still_saves_into_its_own_folder_while_it_is_the_rules_in_use(tmp_path: Path, capsys) -> None:
+    from sonet_policy.files import rules_in_use
+    from sonet_policy.proposals import create_proposal, read_table, save_table
+
+    folder = create_proposal("p", root=tmp_path)
+    table = read_table(folder / "wifi.csv")
+    table.loc[table["rule_id"] == "WIFI-3", "wifi"] = "stops"
+    with rules_in_use(folder):
+        save_table(folder, "wifi", table)
+    assert read_table(folder / "wifi.csv").equals(table)
+    table.loc[0, "cited_hash"] = ""  # a row with no stamp: source stamp writes the table back
+    table.to_csv(folder / "wifi.csv", index=False)
+    assert main(["source", "stamp", "--proposal", str(folder), "--rules", str(folder)]) == 0, capsys.readouterr()
+    assert "stamped 1 rules" in capsys.readouterr().out
+    assert read_table(folder / "wifi.csv").loc[0, "cited_hash"] != ""
+
+
 def test_build_devices_is_the_one_writer_of_the_catalogue(tmp_path: Path) -> None:
     before = DEVICES_CSV.read_bytes()
     assert main(["build-devices"]) == 0  # rebuilding the catalogue at its place is this command's job

@@ -17,10 +17,9 @@ import pandas as pd
 
 from sonet_policy.paths import CLAUSES_CSV, PACKAGE_DIR, RULES_DIR
 
-# Modules that are about this page by nature, each with the reason (and the owner, for the lead).
-PAGE_MODULES = {
-    "devices.py": "builds data/devices.csv from this page's device tables (make devices); its parser reads them",
-}
+# Modules that are about this page by nature, each with the reason (and the owner, for the lead). None: devices.py
+# finds the device rows and their areas through data/source/section_scope.csv (column device_rows).
+PAGE_MODULES: dict[str, str] = {}
 # (module, literal) pairs where an English word equals a code or a decision name.
 ENGLISH = {
     ("audit.py", "none"),  # an empty output shown as 'none'
@@ -30,6 +29,13 @@ ENGLISH = {
     ("dmn.py", "number"),  # FEEL's typeRef "number"
     ("proposals.py", "wifi"),  # ProposalEditor's default table (the proposals helper's module)
 }
+
+
+def _stems() -> re.Pattern:
+    """A regular expression over clause ids, such as ``dev\\.([ew])\\.r\\d+``: a clause id's first part followed by
+    an escaped dot."""
+    stems = {c.split(".")[0] for c in pd.read_csv(CLAUSES_CSV, dtype=str)["clause_id"]}
+    return re.compile(r"(?<![A-Za-z0-9_])(" + "|".join(map(re.escape, sorted(stems))) + r")\\\.")
 
 
 def _names() -> tuple[set[str], set[str]]:
@@ -62,6 +68,7 @@ def findings() -> list[str]:
         + "|".join(map(re.escape, sorted(marked, key=len, reverse=True)))
         + r")(?![A-Za-z0-9_])"
     )
+    stems = _stems()
     found = []
     for path in sorted(PACKAGE_DIR.rglob("*.py")):
         module = path.relative_to(PACKAGE_DIR).as_posix()
@@ -73,6 +80,7 @@ def findings() -> list[str]:
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
                 text = node.value
                 hits = {m.group(1) for m in pattern.finditer(text)}
+                hits |= {f"a pattern over {m.group(1)}.* clause ids" for m in stems.finditer(text)}
                 if text in plain and (module, text) not in ENGLISH:
                     hits.add(text)
                 found += [f"{module}:{node.lineno}: {h!r} in {text[:50]!r}" for h in sorted(hits)]
@@ -93,9 +101,12 @@ def test_the_check_finds_a_planted_name(tmp_path: Path, monkeypatch) -> None:
 
     fake = tmp_path / "pkg"
     fake.mkdir()
-    (fake / "m.py").write_text('"""doc keep_number"""\nX = {"keep_number": 1, "w": "dev.e.n1", "c": "stops"}\n')
+    (fake / "m.py").write_text(
+        '"""doc keep_number"""\nX = {"keep_number": 1, "w": "dev.e.n1", "c": "stops", "r": r"^dev\\.([ew])\\.r\\d+$"}\n'
+    )
     monkeypatch.setattr(paths, "PACKAGE_DIR", fake)
     monkeypatch.setitem(globals(), "PACKAGE_DIR", fake)
     hits = findings()
     assert any("'keep_number'" in h for h in hits) and any("'dev.e.n1'" in h for h in hits)
     assert any("'stops'" in h for h in hits) and not any("doc" in h for h in hits)
+    assert any("a pattern over dev.* clause ids" in h for h in hits), "a regular expression naming device rows"

@@ -141,7 +141,8 @@ def test_a_model_added_to_a_row_edits_that_row_only_and_adds_the_model() -> None
     assert report.devices.to_dict(orient="records") == [
         dict(change="added", area="east", model="PR-300NE", row="dev.e.r2")
     ]
-    assert [s["rule_id"] for s in report.stale_rules] == ["DEV-E-2"]
+    stale = [(s["rule_id"], s["table"], s["row"]) for s in report.stale_rules]
+    assert stale == [("DEV-E-2", "device_action.csv", 4), ("INV-EXCHANGE-WIFI", "invariants.csv", 4)]
     assert report.numbers == [], "the digits inside a model name are not a number of the page"
     assert "PR-300NE" in set(report.new_catalogue["model"])
 
@@ -169,7 +170,8 @@ def test_a_model_moved_between_areas_is_removed_from_one_table_and_added_to_the_
     ]
     cat = report.new_catalogue.set_index("model")
     assert cat.loc["RS-500KI", "west"] and not cat.loc["RS-500KI", "east"]
-    assert {s["rule_id"] for s in report.stale_rules} == {"DEV-E-1", "DEV-W-1", "WIFI-W1"}
+    stale = {s["rule_id"] for s in report.stale_rules}
+    assert stale == {"DEV-E-1", "DEV-W-1", "WIFI-W1", "INV-ROUTER-WIFI", "INV-ROUTER-IPV4"}
 
 
 def test_a_footnote_sentence_removed_is_removed_and_its_rule_is_stale() -> None:
@@ -295,7 +297,7 @@ def test_update_writes_the_page_its_clauses_and_catalogue_beside_the_rules_as_th
     assert "PR-300NE" in book.models and "net.owl.3" in set(book.clauses["clause_id"])
     for decision in book.decisions:
         rules, base = read_table(folder / f"{decision}.csv"), read_table(RULES_DIR / f"{decision}.csv")
-        pd.testing.assert_frame_equal(rules.drop(columns="cited_hash"), base)
+        pd.testing.assert_frame_equal(rules, base)  # the shipped rules are stamped already: kept as they are
         assert rules["cited_hash"].str.fullmatch(r"[0-9a-f]{12}").all()
     table = read_clauses(folder / "clauses.csv")
     removed = table.loc["dev.w.n1b"]
@@ -308,7 +310,9 @@ def test_the_audit_of_the_proposal_shows_stale_citations_and_the_new_clause(revi
     stale = findings[findings["kind"] == "stale_citation"].set_index(
         findings[findings["kind"] == "stale_citation"]["rules"].str[0]
     )
-    assert set(stale.index) == {"DEV-E-2", "DEV-W-1K", "V4-OTH-V6-32", "V4-OTH-V6-31"}
+    assert set(stale.index) == {"DEV-E-2", "DEV-W-1K", "V4-OTH-V6-32", "V4-OTH-V6-31", "INV-EXCHANGE-WIFI"}
+    assert "Invariant INV-EXCHANGE-WIFI (invariants.csv row 4)" in stale.loc["INV-EXCHANGE-WIFI", "message"]
+    assert stale.loc["INV-EXCHANGE-WIFI", "invariant"] == "INV-EXCHANGE-WIFI"
     row = stale.loc["V4-OTH-V6-32"]
     assert (
         row["scope"] == {"plan": "other", "setup": "v6plus_router", "days_since_phone_stop": [">=32"]} or row["scope"]
@@ -380,14 +384,14 @@ def test_proposal_check_lists_stale_citations_uncited_clauses_and_customers_who_
     result = review_proposal(folder, population=population)
     assert result.ok
     change = result.findings_change.set_index("kind")["change"]
-    assert change["stale_citation"] == 4 and change["uncited_clause"] == 1
+    assert change["stale_citation"] == 5 and change["uncited_clause"] == 1
     moved = result.diff.shift.set_index("decision").loc["ipv4", "changed"]
     days = population["days_since_phone_stop"]
     expected = ((population["plan"] == "other") & (population["setup"] == "v6plus_router") & days.isin([30, 31])).sum()
     assert moved == expected > 0
     assert main(["proposal", "check", str(folder)]) == 0
     out = capsys.readouterr().out
-    assert "stale_citation: 4" in out and "uncited_clause: 1" in out and "net.owl.3" in out
+    assert "stale_citation: 5" in out and "uncited_clause: 1" in out and "net.owl.3" in out
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -495,10 +499,112 @@ def test_a_row_moved_to_the_other_areas_table_takes_a_row_id_there(tmp_path) -> 
         dict(change="added", area="west", model="PR-200NE", row="dev.w.r4"),
         dict(change="removed", area="east", model="PR-200NE", row="dev.e.r2"),
     ]
-    assert [s["rule_id"] for s in report.stale_rules] == ["DEV-E-2"]
+    assert [s["rule_id"] for s in report.stale_rules] == ["DEV-E-2", "INV-EXCHANGE-WIFI"]
     folder, _ = update(page, "row-moved", root=tmp_path)
     table = read_clauses(folder / "clauses.csv")
     assert table.loc["dev.e.r2", "revision"] == "removed" and table.loc["dev.w.r4", "revision"] == "moved"
     book = load_rulebook(folder)
     assert bool(book.devices.set_index("model").loc["PR-200NE", "west"]) is True
     assert not bool(book.devices.set_index("model").loc["PR-200NE", "east"])
+
+
+# ---------------------------------------------------------------- the shipped book's stamps ----
+
+CITING_TABLES = ("constraints.csv", "invariants.csv")
+
+
+def citing_rows(folder) -> dict[str, tuple[str, ...]]:
+    """Every rule, constraint and invariant of the rule book ``folder``: its id → the clause ids it cites."""
+    book = load_rulebook(folder)
+    out = {rid: r.source for rid, r in book.rule_index.items()}
+    for file, id_col in zip(CITING_TABLES, ("constraint_id", "invariant_id"), strict=True):
+        table = read_table(folder / file)
+        out |= {rec[id_col]: tuple(rec["source"].split("|")) for rec in table.to_dict(orient="records")}
+    return out
+
+
+def test_the_shipped_book_is_stamped_and_no_citation_is_stale() -> None:
+    book = load_rulebook()
+    tables = [f"{d}.csv" for d in book.decisions] + list(CITING_TABLES)
+    for file in tables:
+        hashes = read_table(RULES_DIR / file)["cited_hash"]
+        assert hashes.str.fullmatch(r"[0-9a-f]{12}").all(), f"{file}: python scripts/stamp_rules.py stamps it"
+    assert counts(audit())["stale_citation"] == 0
+
+
+def test_a_changed_clause_text_in_a_copy_flags_exactly_the_rows_citing_it(tmp_path) -> None:
+    """The copy's own clauses.csv says other text for dev.e.n1: its two rules and two invariants turn stale."""
+    from sonet_policy.proposals import copy_rulebook
+    from sonet_policy.source import CLAUSES_CSV
+
+    folder = copy_rulebook(RULES_DIR, tmp_path / "copy")
+    clauses = read_table(CLAUSES_CSV)
+    clauses.loc[clauses["clause_id"] == "dev.e.n1", "text_ja"] += "（変更）"
+    clauses.to_csv(folder / "clauses.csv", index=False)
+    findings = audit(folder)
+    stale = findings[findings["kind"] == "stale_citation"]
+    expected = {rid for rid, source in citing_rows(folder).items() if "dev.e.n1" in source}
+    assert expected == {"DEV-E-1X", "WIFI-2", "INV-ROUTER-IPV4", "INV-KEEPS-WIFI"}
+    assert sorted(stale["rules"].str[0]) == sorted(expected)
+    by_id = stale.set_index(stale["rules"].str[0])
+    assert "Invariant INV-KEEPS-WIFI (invariants.csv row 5)" in by_id.loc["INV-KEEPS-WIFI", "message"]
+    assert "（変更）" in by_id.loc["WIFI-2", "message"]
+
+
+def test_an_edited_clause_that_invariants_cite_flags_the_invariant_rows_with_file_and_row(tmp_path) -> None:
+    """wifi.3 (why wireless LAN stops) is cited by WIFI-1 and by two invariants: a new page that edits it makes all
+    three stale, in the report (file and row) and in the audit of the proposal; review clears an invariant."""
+    old = "機器の交換による影響のためとなります。"
+    page = apply_edits(PAGE, [("wifi.3 loses the exchange", old, "影響のためとなります。")])
+    report = compare(page)
+    stale = [(s["rule_id"], s["table"], s["row"]) for s in report.stale_rules]
+    assert stale == [
+        ("WIFI-1", "wifi.csv", 2),
+        ("INV-ROUTER-WIFI", "invariants.csv", 2),
+        ("INV-EXCHANGE-WIFI", "invariants.csv", 4),
+    ]
+    folder, _ = update(page, "wifi3", root=tmp_path)
+    found = audit(folder)
+    found = found[found["kind"] == "stale_citation"]
+    assert found["rules"].str[0].tolist() == ["INV-ROUTER-WIFI", "INV-EXCHANGE-WIFI", "WIFI-1"]  # no decision first
+    assert "(invariants.csv row 2)" in found["message"].iloc[0] and old in found["message"].iloc[0]
+    assert review(folder, ["INV-ROUTER-WIFI"]) == {"rules": ["INV-ROUTER-WIFI"], "clauses": []}
+    after = audit(folder)
+    assert after[after["kind"] == "stale_citation"]["rules"].str[0].tolist() == ["INV-EXCHANGE-WIFI", "WIFI-1"]
+
+
+def test_an_invariant_stamp_that_is_not_a_hash_names_file_row_and_column(tmp_path) -> None:
+    from sonet_policy.errors import RuleBookError
+    from sonet_policy.proposals import copy_rulebook
+
+    folder = copy_rulebook(RULES_DIR, tmp_path / "copy")
+    table = read_table(folder / "invariants.csv")
+    table.loc[2, "cited_hash"] = "0123"
+    table.to_csv(folder / "invariants.csv", index=False)
+    with pytest.raises(RuleBookError) as info:
+        audit(folder)
+    got = info.value.problems[["file", "row", "column", "value"]].values.tolist()
+    assert got == [["invariants.csv", 4, "cited_hash", "0123"]]
+
+
+def test_the_stamps_change_no_answer(tmp_path) -> None:
+    """The shipped book and a copy without any cited_hash column compile to the same grids and answer a
+    population the same (the stamps are read by the audit only)."""
+    from sonet_policy import evaluate
+    from sonet_policy.population import synthetic_population
+    from sonet_policy.proposals import copy_rulebook
+
+    folder = copy_rulebook(RULES_DIR, tmp_path / "unstamped")
+    for path in folder.glob("*.csv"):
+        table = read_table(path)
+        if "cited_hash" in table.columns:
+            table.drop(columns="cited_hash").to_csv(path, index=False)
+    stamped, bare = load_rulebook(), load_rulebook(folder)
+    assert stamped.hash != bare.hash
+    for name, grid in stamped.compiled().decisions.items():
+        other = bare.compiled().decisions[name]
+        assert grid.outcomes == other.outcomes
+        assert (grid.outcome_id == other.outcome_id).all() and (grid.matches == other.matches).all()
+    population = synthetic_population(5_000, seed=3)
+    ours = evaluate(population, rulebook=stamped).drop(columns="rulebook_hash")
+    pd.testing.assert_frame_equal(ours, evaluate(population, rulebook=bare).drop(columns="rulebook_hash"))

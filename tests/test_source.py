@@ -63,6 +63,37 @@ def test_shipped_catalogue_equals_a_fresh_build_from_the_page() -> None:
     assert shipped["key"].is_unique
 
 
+def test_build_devices_writes_the_shipped_catalogue_byte_for_byte(tmp_path) -> None:
+    from sonet_policy.cli import main
+    from sonet_policy.paths import DEVICES_CSV
+
+    assert main(["build-devices", "--output", str(tmp_path / "devices.csv")]) == 0
+    assert (tmp_path / "devices.csv").read_bytes() == DEVICES_CSV.read_bytes()
+
+
+def test_device_rows_and_their_areas_come_from_section_scope(tmp_path) -> None:
+    """Which clauses are device rows is data (section_scope.csv, column device_rows): change it, the catalogue
+    follows; a pattern that does not compile is named by file, row and column."""
+    from sonet_policy.devices import SECTION_SCOPE_CSV
+
+    scope = pd.read_csv(SECTION_SCOPE_CSV, dtype=str, keep_default_na=False)
+    edited = scope.copy()
+    edited.loc[edited["section"] == "devices.west", "device_rows"] = ""  # the West table lists no device rows
+    edited.loc[edited["section"] == "devices.east", "device_rows"] = r"dev\.e\.r1"  # the East table: its first row
+    edited.to_csv(tmp_path / "scope.csv", index=False)
+    cat = build_catalogue(section_scope=tmp_path / "scope.csv").set_index("model")
+    assert not cat["west"].any() and (cat["west_clause"] == "").all()
+    assert set(cat["east_clause"]) == {"dev.e.r1"} and len(cat) == 14
+    renamed = scope.assign(applies_to=scope["applies_to"].str.replace("area=", "region=").str.upper())
+    renamed.to_csv(tmp_path / "renamed.csv", index=False)
+    columns = build_catalogue(section_scope=tmp_path / "renamed.csv").columns.tolist()
+    assert columns == ["model", "key", "family", "series", "EAST", "WEST", "EAST_clause", "WEST_clause"]
+    scope.loc[1, "device_rows"] = "dev.w.r(["
+    scope.to_csv(tmp_path / "broken.csv", index=False)
+    with pytest.raises(ValueError, match=r"broken.csv: row 3, column device_rows: 'dev.w.r\(\[' is not a pattern"):
+        build_catalogue(section_scope=tmp_path / "broken.csv")
+
+
 def test_catalogue_marks_models_missing_from_one_area() -> None:
     cat = read_catalogue().set_index("model")
     assert not cat.loc["RS-500KI", "west"] and cat.loc["RS-500KI", "east"]
