@@ -12,6 +12,8 @@ import pytest
 
 from sonet_policy.possible import possible
 from sonet_policy.rules import default_rulebook
+from sonet_policy.widgets.compare import CompareView, compare
+from sonet_policy.widgets.dashboard import Dashboard
 from sonet_policy.widgets.explorer import ScenarioExplorer
 from sonet_policy.widgets.interview import UNKNOWN, UNKNOWN_LABEL
 
@@ -153,3 +155,45 @@ def test_device_box_applies_on_every_keystroke(typed):
     app.device.value = typed[-1]
     assert app.explanation.resolved[DEVICE] == "PR-200NE"
     assert app.codes["device_action"] == "onsite_exchange"
+
+
+# ------------------------------------------------------------------------------------ side by side
+
+
+def test_compare_day_31_and_32_highlights_only_ipv4_with_its_rules():
+    comparison = compare(WEST_V6, **{DAYS: [31, 32]})
+    assert comparison.varied == [DAYS]
+    assert comparison.differing == ["ipv4"]
+    table = comparison.table()
+    assert list(table.loc["ipv4"]) == ["pppoe_router", "reapply_v6plus"]
+    assert list(table.columns) == [f"{DAYS}=31", f"{DAYS}=32"]
+    markup = comparison._repr_html_()
+    assert "data-compare-decision='ipv4' data-differs='true'" in markup
+    assert "data-compare-decision='wifi' data-differs='false'" in markup
+    assert "V4-OTH-V6-31" in markup and "V4-OTH-V6-32" in markup  # the rules behind the differing answers
+    assert "32 日以上経過" in markup  # with the page's Japanese clause text
+    assert "differing ipv4" in repr(comparison)
+
+
+def test_compare_takes_header_aliases_products_and_says_a_bad_keyword():
+    comparison = compare(WEST_V6, days=[31, None], **{KEEP: [True, False]})
+    assert len(comparison.scenarios) == 4 and comparison.varied == [DAYS, KEEP]
+    assert {"procedure", "number", "ipv4"} <= set(comparison.differing)
+    with pytest.raises(ValueError, match="colour: not an input"):
+        compare(WEST_V6, colour=["red"])
+    with pytest.raises(ValueError, match="at least one input"):
+        compare(WEST_V6)
+
+
+def test_compare_view_follows_the_explorer_and_shows_a_bad_value_in_one_line():
+    app = ScenarioExplorer(**WEST_V6, days=31)
+    view = CompareView(app, vary="days", values="31, 32")
+    assert view.comparison.differing == ["ipv4"]
+    app.set(**{PLAN: "10g"})  # the base follows the explorer
+    assert view.comparison.scenarios[0][PLAN] == "10g"
+    view.vary.value = AREA
+    view.values.value = "east, west"
+    assert view.comparison.varied == [AREA]
+    board = Dashboard(compare=("days", "31, 32"), **WEST_V6)
+    assert board.compare.comparison.differing == ["ipv4"]
+    assert "Compare 比較" in board.widget.titles

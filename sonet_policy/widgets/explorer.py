@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -227,6 +227,7 @@ class ScenarioExplorer(_App):
         self.message: CustomerMessage | None = None
         self.possibilities: Possibilities | None = None
         self.note = ""  # a known value possible() cannot read (treated as unknown meanwhile)
+        self.listeners: list[Callable[[], None]] = []  # called after each update (compare view, URL state)
         for control in self.controls:
             control.style = {"description_width": "150px"} if not isinstance(control, w.Checkbox) else {}
             control.layout = w.Layout(width="420px")
@@ -405,6 +406,8 @@ class ScenarioExplorer(_App):
             self.message_box.value = ""
         self._show_ask_next()
         show_html(self.out, self.html)
+        for listener in self.listeners:
+            listener()
 
     def _interview(self) -> None:
         """The cards from partial knowledge; a known value that names nothing is said and left out."""
