@@ -16,6 +16,7 @@ from sonet_policy.widgets.compare import CompareView, compare
 from sonet_policy.widgets.dashboard import Dashboard
 from sonet_policy.widgets.explorer import ScenarioExplorer
 from sonet_policy.widgets.interview import UNKNOWN, UNKNOWN_LABEL
+from sonet_policy.widgets.urlstate import parse_query, scenario_query
 
 BOOK = default_rulebook()
 AREA, PLAN, DEVICE, SETUP, KEEP, DAYS = BOOK.input_order  # the shipped book's six inputs, in declared order
@@ -196,4 +197,45 @@ def test_compare_view_follows_the_explorer_and_shows_a_bad_value_in_one_line():
     assert view.comparison.varied == [AREA]
     board = Dashboard(compare=("days", "31, 32"), **WEST_V6)
     assert board.compare.comparison.differing == ["ipv4"]
-    assert "Compare 比較" in board.widget.titles
+    assert "Compare 比較" in board.tab.titles
+
+
+# ------------------------------------------------------------------------------------ the URL remembers
+
+
+def test_scenario_query_round_trips_unknown_empty_and_values():
+    app = ScenarioExplorer(**WEST_V6, days=None)
+    app.forget(PLAN)
+    query = scenario_query(app.scenario)
+    values, problems = parse_query(query, rulebook=BOOK)
+    assert problems == []
+    assert values == {**WEST_V6, PLAN: UNKNOWN, DAYS: None}
+    other = ScenarioExplorer()
+    other.set(**values)
+    assert other.scenario == app.scenario and other.codes == app.codes
+
+
+def test_a_bad_url_value_names_the_field_and_keeps_the_default():
+    board = Dashboard(url=True)
+    before = board.explorer.scenario
+    problems = board.open_query(f"{AREA}=north&{DAYS}=abc&colour=red&{DEVICE}=PR-700KI&{KEEP}=")
+    assert len(problems) == 5
+    assert any(p.startswith(f"URL {AREA}:") for p in problems)
+    assert any(p.startswith(f"URL {DAYS}:") and "whole number" in p for p in problems)
+    assert any("colour" in p for p in problems) and any("nearest: PR-600KI" in p for p in problems)
+    assert board.explorer.scenario == before  # every input kept its default
+    assert "sp-url-problem" in board.url_message.value and "Traceback" not in board.url_message.value
+
+
+def test_dashboard_writes_the_scenario_to_the_url_once_the_page_has_read_it():
+    board = Dashboard(url=True)
+    assert board.url_state.query == ""  # nothing written before the browser has said what the page holds
+    board.url_state.initial = f"{AREA}=west&days=32&{PLAN}=other&{SETUP}=v6plus_router&{DEVICE}=rv230se"
+    board.url_state.loaded = True  # what the browser sends on render
+    assert board.explorer.scenario[AREA] == "west" and board.explorer.scenario[DAYS] == 32
+    assert board.explorer.scenario[DEVICE] == "RV-230SE"
+    assert parse_query(board.url_state.query, rulebook=BOOK)[0] == board.explorer.scenario
+    board.explorer.set(**{KEEP: False})
+    assert f"{KEEP}=false" in board.url_state.query
+    plain = Dashboard()
+    assert plain.url_state is None and plain.widget.children == (plain.tab,)
