@@ -250,7 +250,14 @@ def test_a_shared_url_opens_its_scenario_and_a_bad_value_is_one_line(page, voila
     card(page, "device_action").wait_for(timeout=60_000)
     expect_code(page, "ipv4", "open")
     sync_api.expect(page.locator(f"{SCOPE} .sp-ask-next-box")).to_have_attribute("data-ask", "plan")
+    sync_api.expect(page.locator(f"{SCOPE} .sp-plan.sp-ask-next select")).to_have_count(1)  # highlighted
     page.screenshot(path=str(ARTIFACTS / "browser-interview.png"), full_page=True)
+    page.locator(f"{SCOPE} .sp-ask-next-go button, {SCOPE} button.sp-ask-next-go").first.click()
+    page.wait_for_function("document.activeElement && document.activeElement.closest('.sp-plan') !== null")
+    choose(page, "sp-plan", "other · every other So-net 光 plan")  # the answer settles ipv4
+    expect_code(page, "ipv4", "pppoe_router")
+    sync_api.expect(page.locator(f"{SCOPE} .sp-ask-next-box")).to_have_count(0)
+    sync_api.expect(page).to_have_url(re.compile(r"plan=other"), timeout=WAIT_MS)
     page.goto(voila_url + "?area=north&days_since_phone_stop=abc", timeout=60_000)
     card(page, "device_action").wait_for(timeout=60_000)
     problems = page.locator(".sp-url-problem")
