@@ -135,6 +135,10 @@ def test_a_typed_device_that_names_nothing_is_said_and_left_unknown():
     app.set(device="PR-700KI")
     assert "nearest: PR-600KI" in app.ask_box.value and "treated as unknown" in app.ask_box.value
     assert app.codes["device_action"] == "open"  # no stale answer from another device
+    device_card = shown(app).split("data-decision='device_action'")[1].split("data-decision=")[0]
+    assert "sp-card-note" in device_card and "PR-700KI" in device_card  # the card says why
+    procedure_card = shown(app).split("data-decision='procedure'")[1].split("data-decision=")[0]
+    assert "sp-card-note" not in procedure_card  # procedure does not read the device
     app.set(device="pr200ne")
     assert (
         app.note == ""

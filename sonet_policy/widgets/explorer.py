@@ -411,7 +411,7 @@ class ScenarioExplorer(_App):
 
     def _interview(self) -> None:
         """The cards from partial knowledge; a known value that names nothing is said and left out."""
-        known, notes = self.known, []
+        known, notes = self.known, {}
         while True:
             try:
                 self.possibilities = possible(rulebook=self.book, **known)
@@ -419,11 +419,11 @@ class ScenarioExplorer(_App):
             except ScenarioError as exc:
                 if exc.field not in known:
                     raise
-                notes.append(f"{exc} (treated as unknown until it is valid)")
+                notes[exc.field] = f"{exc} (treated as unknown until it is valid)"
                 known.pop(exc.field)
-        self.note = "; ".join(notes)
+        self.note = "; ".join(notes.values())
         self.explanation, self.message = None, None
-        self.html = interview_html(self.possibilities, rulebook=self.book)
+        self.html = interview_html(self.possibilities, rulebook=self.book, notes=notes)
         self.row.value = interview_row(self.possibilities)
         self.message_box.value = (
             "<div class='sp-message sp-message-waiting'>お客さまへのご案内は、すべての項目が分かってから作成します。"

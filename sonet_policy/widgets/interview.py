@@ -107,10 +107,13 @@ def ask_next_html(poss: Possibilities, *, rulebook: RuleBook | None = None, note
     )
 
 
-def interview_html(poss: Possibilities, *, rulebook: RuleBook | None = None) -> str:
+def interview_html(
+    poss: Possibilities, *, rulebook: RuleBook | None = None, notes: dict[str, str] | None = None
+) -> str:
     """One card per decision: its answer once settled, else every answer still possible (code, Japanese label,
     English beside) and the unknown inputs it depends on. ``data-decision`` / ``data-code`` (``open`` while
-    undecided) / ``data-answers`` (``|``-joined) carry the state for tests; every text is escaped."""
+    undecided) / ``data-answers`` (``|``-joined) carry the state for tests; every text is escaped. ``notes``:
+    per input, why a typed value was not read (shown on the cards of the decisions that read that input)."""
     book = rulebook or default_rulebook()
     e = html.escape
     cards = []
@@ -137,6 +140,10 @@ def interview_html(poss: Possibilities, *, rulebook: RuleBook | None = None) -> 
             parts.append(f"<div>未決定 / open: {len(d.answers)} possible answers</div><ul>{''.join(items)}</ul>")
             depends = ", ".join(input_label(book, n) for n in d.depends_on) or "-"
             parts.append(f"<div class='sp-depends'>depends on / 次の項目で決まります: {e(depends)}</div>")
+        reads = book.decisions[name].inputs if name in book.decisions else ()
+        for field, note in (notes or {}).items():
+            if field in reads:
+                parts.append(f"<div class='sp-card-note' style='color:#c62828'>{e(note)}</div>")
         parts.append("</div>")
         cards.append("".join(parts))
     known = ", ".join(f"{k}={v}" for k, v in poss.known.items()) or "nothing yet"
