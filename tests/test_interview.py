@@ -111,9 +111,24 @@ def test_unknown_day_count_differs_from_empty():
 def test_day_count_unknown_box_and_empty_box_in_the_widget():
     app = ScenarioExplorer(**WEST_V6, days=32)
     app.unknown[DAYS].value = True  # as a person ticks 「不明 / unknown」
-    assert app.codes["ipv4"] == "open" and app.inputs[DAYS].disabled and app.empty[DAYS].disabled
+    assert app.codes["ipv4"] == "open"
     app.unknown[DAYS].value = False
-    assert app.codes["ipv4"] == "reapply_v6plus" and not app.empty[DAYS].disabled
+    assert app.codes["ipv4"] == "reapply_v6plus"
+    app.unknown[DAYS].value = True
+    app.empty[DAYS].value = True  # ticking "empty" says it is known: not stopped yet
+    assert not app.unknown[DAYS].value and app.scenario[DAYS] is None and app.possibilities is None
+    app.unknown[DAYS].value = True
+    app.empty[DAYS].value = False
+    app.inputs[DAYS].value = 31  # typing a number says it is known
+    assert not app.unknown[DAYS].value and app.codes["ipv4"] == "pppoe_router"
+
+
+def test_typing_a_device_while_it_is_unknown_makes_it_known():
+    app = ScenarioExplorer(interview=True, **{AREA: "east"})
+    assert app.scenario[DEVICE] is UNKNOWN and not app.device.disabled
+    app.device.value = "pr200ne"
+    assert not app.unknown[DEVICE].value and app.scenario[DEVICE] == "pr200ne"
+    assert app.possibilities.known[DEVICE] == "PR-200NE"
 
 
 def test_everything_known_is_the_full_explorer_again():

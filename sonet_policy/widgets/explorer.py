@@ -377,17 +377,22 @@ class ScenarioExplorer(_App):
             self.update()
 
     def _changed(self, change: dict) -> None:
-        if not self._holding:
-            self.update()
+        if self._holding:
+            return
+        owner = change.get("owner")
+        for name, box in self.unknown.items():  # typing a value or ticking "empty" says the input is known
+            if box.value and any(owner is c for c in (self.inputs[name], self.empty.get(name))):
+                self._holding = True
+                try:
+                    box.value = False
+                finally:
+                    self._holding = False
+        self.update()
 
     def update(self) -> None:
         """Recompute the answer and redraw the cards (an error shows in the app, not as a traceback)."""
-        for name, control in self.inputs.items():
-            unknown = name in self.unknown and bool(self.unknown[name].value)
-            empty = name in self.empty and bool(self.empty[name].value)
-            control.disabled = unknown or empty
-            if name in self.empty:
-                self.empty[name].disabled = unknown
+        for name, box in self.empty.items():
+            self.inputs[name].disabled = bool(box.value)
         self.note = ""
         try:
             if self.unknown_inputs:
