@@ -203,7 +203,7 @@ class ScenarioExplorer(_App):
                         box.add_class(f"{css}-empty")
                     self.empty[name] = box
             if spec.type in ("catalogue", "integer"):
-                box = w.Checkbox(description=f"{spec.label_en or name}: {UNKNOWN_LABEL}", indent=True)
+                box = w.Checkbox(description=UNKNOWN_LABEL, indent=True, tooltip=f"{label}: {UNKNOWN_LABEL}")
                 for css in _css_names(name, spec.headers):
                     box.add_class(f"{css}-unknown")
                 self.unknown[name] = box
@@ -242,8 +242,10 @@ class ScenarioExplorer(_App):
         for control in self.controls:
             control.observe(self._changed, names="value")
         self.update()
-        choices = [c for n, c in self.inputs.items() if self.book.inputs[n].type in ("category", "catalogue")]
-        choices += [self.unknown[n] for n in self.inputs if self.book.inputs[n].type == "catalogue"]
+        choices: list[w.ValueWidget] = []  # the choices, each catalogue box with its unknown box under it
+        for n, c in self.inputs.items():
+            if self.book.inputs[n].type in ("category", "catalogue"):
+                choices += [c, *([self.unknown[n]] if n in self.unknown else [])]
         others = [c for c in self.controls if not any(c is x for x in choices)]
         self.widget = w.VBox(
             [
