@@ -267,6 +267,24 @@ def test_a_shared_url_opens_its_scenario_and_a_bad_value_is_one_line(page, voila
     assert page.locator(".sp-error").count() == 0
 
 
+def test_compare_tab_shows_day_31_and_32_side_by_side(page, voila_url: str) -> None:
+    page.goto(
+        voila_url + "?area=west&plan=other&device=RV-230SE&setup=v6plus_router&keep_number=false"
+        "&days_since_phone_stop=31",
+        timeout=60_000,
+    )
+    card(page, "device_action").wait_for(timeout=60_000)
+    page.get_by_role("tab", name="Compare 比較").click()
+    ipv4 = page.locator(".sp-compare-view [data-compare-decision='ipv4']")
+    sync_api.expect(ipv4).to_have_attribute("data-differs", "true", timeout=WAIT_MS)
+    sync_api.expect(ipv4.locator("td").nth(1)).to_have_text("pppoe_router")
+    sync_api.expect(ipv4.locator("td").nth(2)).to_have_text("reapply_v6plus")
+    wifi = page.locator(".sp-compare-view [data-compare-decision='wifi']")
+    sync_api.expect(wifi).to_have_attribute("data-differs", "false")
+    sync_api.expect(page.locator(".sp-compare-view .sp-compare-why")).to_contain_text("V4-OTH-V6-32")
+    page.screenshot(path=str(ARTIFACTS / "browser-compare.png"), full_page=True)
+
+
 def card_codes(page) -> dict[str, str]:
     return dict(
         page.locator(f"{SCOPE} .sp-answers [data-decision]").evaluate_all(
