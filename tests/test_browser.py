@@ -8,6 +8,7 @@ page's answers. Saves a screenshot to ``artifacts/browser-dashboard.png``. Run w
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -157,3 +158,118 @@ def test_audit_tab_shows_the_heat_map_and_a_findings_witness(page) -> None:
     witness = audit.locator(".sp-answers [data-decision='device_action']")
     sync_api.expect(witness).to_have_attribute("data-code", "uncovered", timeout=WAIT_MS)
     page.screenshot(path=str(ARTIFACTS / "browser-audit.png"), full_page=True)
+
+
+def explorer_tab(page) -> None:
+    page.get_by_role("tab", name="Scenario explorer").click()
+
+
+def test_device_box_follows_every_keystroke_without_enter(page) -> None:
+    """Item 8 of issue 15: typed characters apply at once; while the text names no device the card says so."""
+    explorer_tab(page)
+    choose(page, "sp-area", "east · NTT東日本")
+    box = page.locator(f"{SCOPE} .sp-device input")
+    box.fill("")
+    box.press_sequentially("pr2", delay=60)  # no Enter, no Tab
+    invalid = card(page, "device_action")
+    sync_api.expect(invalid).to_have_attribute("data-code", "invalid", timeout=WAIT_MS)
+    sync_api.expect(invalid).to_contain_text("pr2")
+    box.press_sequentially("00ne", delay=60)
+    expect_code(page, "device_action", "onsite_exchange")  # east PR-200NE: exchanged at a visit
+    box.press("Backspace")  # "pr200n": names nothing again, no stale answer
+    expect_code(page, "device_action", "invalid")
+    box.press_sequentially("e", delay=60)
+    expect_code(page, "device_action", "onsite_exchange")
+    page.screenshot(path=str(ARTIFACTS / "browser-keystrokes.png"), full_page=True)
+
+
+def query_of(page) -> dict[str, str]:
+    from urllib.parse import parse_qsl, urlsplit
+
+    return dict(parse_qsl(urlsplit(page.url).query, keep_blank_values=True))
+
+
+def test_the_url_holds_the_scenario_and_a_reload_keeps_it(page, voila_url: str) -> None:
+    explorer_tab(page)
+    choose(page, "sp-area", "west · NTT西日本")
+    choose(page, "sp-plan", "other · every other So-net 光 plan")
+    choose(page, "sp-setup", "v6plus_router · own v6プラス router beside the NTT device")
+    type_into(page, "sp-device", "rv230se")
+    page.locator(f"{SCOPE} .sp-days-empty input[type='checkbox']").uncheck()
+    type_into(page, "sp-days", "32")
+    expect_code(page, "ipv4", "reapply_v6plus")
+    sync_api.expect(page).to_have_url(re.compile(r"days_since_phone_stop=32"), timeout=WAIT_MS)
+    query = query_of(page)
+    assert query["area"] == "west" and query["plan"] == "other" and query["setup"] == "v6plus_router"
+    assert query["device"] == "rv230se"
+    codes = card_codes(page)
+    page.reload(timeout=60_000)
+    card(page, "device_action").wait_for(timeout=60_000)
+    expect_code(page, "ipv4", "reapply_v6plus")
+    sync_api.expect(page.locator(f"{SCOPE} .sp-area select")).to_have_value(re.compile(".+"))
+    assert card_codes(page) == codes
+    after = query_of(page)
+    assert after.pop("device") == "RV-230SE"  # the URL now holds the catalogue's spelling
+    assert after == {k: v for k, v in query.items() if k != "device"}
+
+
+def test_a_shared_url_opens_its_scenario_and_a_bad_value_is_one_line(page, voila_url: str) -> None:
+    page.goto(
+        voila_url + "?area=west&plan=other&device=RV-230SE&setup=v6plus_router&keep_number=false"
+        "&days_since_phone_stop=31",
+        timeout=60_000,
+    )
+    card(page, "device_action").wait_for(timeout=60_000)
+    expect_code(page, "ipv4", "pppoe_router")
+    expect_code(page, "device_action", "mail_exchange")
+    expect_code(page, "procedure", "support_desk")
+    # an interview: the plan unknown in the URL, ask next shown
+    page.goto(
+        voila_url + "?area=west&plan=%3F&device=RV-230SE&setup=v6plus_router&keep_number=false"
+        "&days_since_phone_stop=31",
+        timeout=60_000,
+    )
+    card(page, "device_action").wait_for(timeout=60_000)
+    expect_code(page, "ipv4", "open")
+    sync_api.expect(page.locator(f"{SCOPE} .sp-ask-next-box")).to_have_attribute("data-ask", "plan")
+    sync_api.expect(page.locator(f"{SCOPE} .sp-plan.sp-ask-next select")).to_have_count(1)  # highlighted
+    page.screenshot(path=str(ARTIFACTS / "browser-interview.png"), full_page=True)
+    page.locator(f"{SCOPE} .sp-ask-next-go button, {SCOPE} button.sp-ask-next-go").first.click()
+    page.wait_for_function("document.activeElement && document.activeElement.closest('.sp-plan') !== null")
+    choose(page, "sp-plan", "other · every other So-net 光 plan")  # the answer settles ipv4
+    expect_code(page, "ipv4", "pppoe_router")
+    sync_api.expect(page.locator(f"{SCOPE} .sp-ask-next-box")).to_have_count(0)
+    sync_api.expect(page).to_have_url(re.compile(r"plan=other"), timeout=WAIT_MS)
+    page.goto(voila_url + "?area=north&days_since_phone_stop=abc", timeout=60_000)
+    card(page, "device_action").wait_for(timeout=60_000)
+    problems = page.locator(".sp-url-problem")
+    sync_api.expect(problems).to_have_count(2, timeout=WAIT_MS)
+    sync_api.expect(problems.first).to_contain_text("area")
+    expect_code(page, "device_action", "keeps_working")  # the default scenario
+    assert page.locator(".sp-error").count() == 0
+
+
+def test_compare_tab_shows_day_31_and_32_side_by_side(page, voila_url: str) -> None:
+    page.goto(
+        voila_url + "?area=west&plan=other&device=RV-230SE&setup=v6plus_router&keep_number=false"
+        "&days_since_phone_stop=31",
+        timeout=60_000,
+    )
+    card(page, "device_action").wait_for(timeout=60_000)
+    page.get_by_role("tab", name="Compare 比較").click()
+    ipv4 = page.locator(".sp-compare-view [data-compare-decision='ipv4']")
+    sync_api.expect(ipv4).to_have_attribute("data-differs", "true", timeout=WAIT_MS)
+    sync_api.expect(ipv4.locator("td").nth(1)).to_have_text("pppoe_router")
+    sync_api.expect(ipv4.locator("td").nth(2)).to_have_text("reapply_v6plus")
+    wifi = page.locator(".sp-compare-view [data-compare-decision='wifi']")
+    sync_api.expect(wifi).to_have_attribute("data-differs", "false")
+    sync_api.expect(page.locator(".sp-compare-view .sp-compare-why")).to_contain_text("V4-OTH-V6-32")
+    page.screenshot(path=str(ARTIFACTS / "browser-compare.png"), full_page=True)
+
+
+def card_codes(page) -> dict[str, str]:
+    return dict(
+        page.locator(f"{SCOPE} .sp-answers [data-decision]").evaluate_all(
+            "els => els.map(e => [e.dataset.decision, e.dataset.code])"
+        )
+    )

@@ -236,6 +236,30 @@ def use_the_tools(page, scope: str) -> dict:
     return seen
 
 
+def interview_in_lab(page) -> dict:
+    """Issue 15's interview on notebook 01's first explorer: make the number question unknown, read the answers
+    still possible and the question to ask next, answer it, see the decision settle (what was seen)."""
+    app = page.locator(".jp-Notebook .sp-explorer").first
+    keep = app.locator(".sp-keep-number select")
+    procedure = app.locator(".sp-answers [data-decision='procedure']")
+    got: dict = {}
+    keep.select_option(index=0)  # 「不明 / unknown」
+    sync_api.expect(procedure).to_have_attribute("data-code", "open", timeout=30_000)
+    got["open_answers"] = procedure.get_attribute("data-answers")
+    ask = app.locator(".sp-ask-next-box")
+    got["ask"] = ask.get_attribute("data-ask")
+    got["ask_text"] = ask.inner_text()
+    got["highlighted"] = app.locator(".sp-ask-next select").count()
+    app.evaluate("e => e.scrollIntoView({block: 'start'})")
+    shoot(page, "jupyterlab-interview.png")
+    texts = [t.replace("\xa0", " ") for t in keep.locator("option").all_text_contents()]
+    keep.select_option(index=next(i for i, t in enumerate(texts) if t.startswith("false")))
+    sync_api.expect(procedure).not_to_have_attribute("data-code", "open", timeout=30_000)
+    got["settled"] = procedure.get_attribute("data-code")
+    got["ask_after"] = app.locator(".sp-ask-next-box").count()
+    return got
+
+
 # ------------------------------------------------- the committed notebooks' own apps, after Run All (issue 15)
 
 
@@ -406,6 +430,8 @@ def lab_day(tmp_path_factory) -> dict:
                     ".jp-Notebook .sp-explorer >> nth=0 >> .sp-answers [data-decision]"
                 ).evaluate_all("els => els.map(e => [e.dataset.decision, e.dataset.code])"),
             }
+            if path.name == "01-scenario-explorer.ipynb":
+                seen["interview"] = interview_in_lab(page)
             if path.name in APP_STEPS:
                 t1 = time.perf_counter()
                 seen["apps"][path.name] = APP_STEPS[path.name](page, files)
@@ -470,6 +496,14 @@ def test_reopened_next_day_shows_text_not_widget_errors(lab_day) -> None:
     # each app's plain-text summary stands in for the widget
     assert "ScenarioExplorer: area=west" in lab_day["reopened"]["01-scenario-explorer.ipynb"]["text"]
     assert "Dashboard:" in lab_day["reopened"]["dashboard.ipynb"]["text"]
+
+
+def test_interview_in_the_explorer_asks_the_next_question_and_settles(lab_day) -> None:
+    got = lab_day["interview"]
+    assert got["open_answers"] == "port_out|support_desk"  # both answers still possible while unknown
+    assert got["ask"] == "keep_number" and "次に聞く" in got["ask_text"] and "番号継続" in got["ask_text"]
+    assert got["highlighted"] == 1  # the control to ask about is highlighted
+    assert got["settled"] == "support_desk" and got["ask_after"] == 0  # answered: settled, no question left
 
 
 def test_saved_files_hold_no_widget_state(lab_day) -> None:

@@ -269,8 +269,8 @@ def test_audit_view_shows_a_broken_rule_book_in_the_app(tmp_path):
 
 def test_dashboard_has_the_explorer_and_the_audit():
     board = Dashboard()
-    assert list(board.tabs) == ["Scenario explorer", "Coverage audit"]
-    assert board.widget.titles == ("Scenario explorer", "Coverage audit")
+    assert list(board.tabs) == ["Scenario explorer", "Coverage audit", "Compare 比較"]
+    assert board.tab.titles == ("Scenario explorer", "Coverage audit", "Compare 比較")
     assert "device_action=keeps_working" in repr(board)
 
 

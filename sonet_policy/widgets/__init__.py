@@ -6,6 +6,9 @@ never ``with out:`` and never ``interact``, which break strict nbval and intermi
 An app displays as its widget; its plain-text form is a short summary of what it shows (nbval compares it).
 
 * :class:`ScenarioExplorer`: one scenario, five answer cards, recomputed on every change (explain takes about 20 ms).
+* Interview mode in the explorer: any input :data:`UNKNOWN`, the answers still possible and the question to ask
+  next (:mod:`sonet_policy.widgets.interview`).
+* :func:`compare` / :class:`CompareView`: scenarios side by side, the differing answers and their rules.
 * :class:`AuditView`: the audit's findings, a coverage heat map and each finding's witness (needs
   :mod:`sonet_policy.audit`).
 * :class:`PopulationView`: a synthetic customer base evaluated in one call (needs :mod:`sonet_policy.population`).
@@ -31,6 +34,7 @@ from .audit import (
     uncited_clauses,
 )
 from .base import STATUS_COLOURS, STATUS_ORDER, PNGFigure, error_html, render_png, show_html
+from .compare import CompareView, ScenarioComparison, compare
 from .customers import CustomersView, customer_answers, customer_scenario, read_customers
 from .dashboard import Dashboard, dashboard
 from .diff import (
@@ -50,6 +54,7 @@ from .explorer import (
     explain_scenario,
     explorer_defaults,
 )
+from .interview import UNKNOWN
 from .population import SYNTHETIC_NOTE, PopulationImpact, PopulationView, groupings, impact_bars, population_impact
 
 __all__ = [
@@ -58,18 +63,22 @@ __all__ = [
     "STATUS_COLOURS",
     "STATUS_ORDER",
     "SYNTHETIC_NOTE",
+    "UNKNOWN",
     "AnswerCards",
     "AuditView",
     "CustomersView",
+    "CompareView",
     "Dashboard",
     "DiffView",
     "PNGFigure",
     "PopulationImpact",
     "PopulationView",
+    "ScenarioComparison",
     "ScenarioExplorer",
     "answer_cards",
     "build_what_if",
     "changes_with_clauses",
+    "compare",
     "coverage_counts",
     "coverage_heatmap",
     "coverage_matrix",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import TYPE_CHECKING
 
 import ipywidgets as w
@@ -13,25 +14,91 @@ if TYPE_CHECKING:  # matplotlib and the diff module load only when a view needs 
 
 from .audit import AuditView
 from .base import _App, _has_module
+from .compare import CompareView
 from .explorer import ScenarioExplorer
 
 
 class Dashboard(_App):
-    """The Voilà dashboard: the explorer, and the audit when :mod:`sonet_policy.audit` is installed."""
+    """The Voilà dashboard: the explorer (interview mode included), scenarios side by side (``compare``: an input
+    of the book to vary and its values), and the audit when :mod:`sonet_policy.audit` is installed."""
 
-    def __init__(self, *, rulebook: RuleBook | None = None, **scenario: object) -> None:
+    def __init__(
+        self,
+        *,
+        rulebook: RuleBook | None = None,
+        interview: bool = False,
+        compare: tuple[str, str] | None = None,
+        url: bool = False,
+        **scenario: object,
+    ) -> None:
         self.book = rulebook or default_rulebook()
-        self.explorer = ScenarioExplorer(rulebook=self.book, **scenario)
+        self.explorer = ScenarioExplorer(rulebook=self.book, interview=interview, **scenario)
         self.explorer.widget.add_class("sp-dashboard-explorer")
+        vary, values = compare or (None, "")
+        self.compare = CompareView(self.explorer, vary=vary, values=values)
         self.tabs: dict[str, _App] = {"Scenario explorer": self.explorer}
         if _has_module("audit"):
             self.tabs["Coverage audit"] = AuditView(rulebook=self.book)
-        self.widget = w.Tab(children=[app.widget for app in self.tabs.values()], titles=list(self.tabs))
+        self.tabs["Compare 比較"] = self.compare
+        self.tab = w.Tab(children=[app.widget for app in self.tabs.values()], titles=list(self.tabs))
+        self.url_message = w.HTML()  # one line per bad key or value of the page's URL
+        self.url_message.add_class("sp-url-message")
+        self.url_problems: list[str] = []
+        self.url_state = None
+        extras: list[w.Widget] = []
+        if url:
+            from .urlstate import UrlState
+
+            self.url_state = UrlState()
+            self.url_state.observe(self._url_loaded, names="loaded")
+            self.explorer.listeners.append(self._write_url)
+            extras = [self.url_state, self.url_message]
+        self.widget = w.VBox([*extras, self.tab])
+        self.widget.add_class("sp-dashboard")
+
+    def open_query(self, query: str) -> list[str]:
+        """Set the explorer to the scenario a query string names (what a shared URL does); returns the problems,
+        one line each naming the field (that input keeps its value), and shows them above the tabs."""
+        from .urlstate import parse_query
+
+        values, problems = parse_query(query, rulebook=self.book)
+        self.explorer.set(**values)
+        self.url_problems = problems
+        self.url_message.value = "".join(
+            f"<div class='sp-url-problem' style='color:#c62828'>{html.escape(p)}</div>" for p in problems
+        )
+        return problems
+
+    def _url_loaded(self, change: dict) -> None:
+        if change["new"] and self.url_state is not None:
+            self.open_query(self.url_state.initial)
+            self._write_url()
+
+    def _write_url(self) -> None:
+        from .urlstate import scenario_query
+
+        if self.url_state is not None and self.url_state.loaded:
+            self.url_state.query = scenario_query(self.explorer.scenario)
 
     def summary(self) -> str:
         return "Dashboard: " + ", ".join(self.tabs) + "\n" + self.explorer.summary()
 
 
-def dashboard(*, rulebook: RuleBook | None = None, **scenario: object) -> Dashboard:
-    """The dashboard app (``notebooks/dashboard.ipynb`` shows it; ``make dashboard`` serves it with Voilà)."""
-    return Dashboard(rulebook=rulebook, **scenario)
+def dashboard(
+    *,
+    rulebook: RuleBook | None = None,
+    interview: bool = False,
+    compare: tuple[str, str] | None = None,
+    url: bool = False,
+    **scenario: object,
+) -> Dashboard:
+    """The dashboard app (``notebooks/dashboard.ipynb`` shows it; ``make dashboard`` serves it with Voilà).
+    ``compare=(input, "v1, v2")`` fills the compare tab; ``interview=True`` starts with every input not given
+    unknown; ``url=True`` keeps the scenario in the page's query string (in Voilà only). Returns a
+    :class:`Dashboard`.
+
+    >>> d = dashboard(compare=("days", "31, 32"))
+    >>> d.compare.comparison.varied == [d.book.input_order[-1]]
+    True
+    """
+    return Dashboard(rulebook=rulebook, interview=interview, compare=compare, url=url, **scenario)
