@@ -804,6 +804,8 @@ def _blank_rows(batch):
     filled = np.zeros(batch.num_rows, dtype=bool)
     for col in batch.columns:
         filled |= _filled(col)
+        if filled.all():  # usually after the first column: no need to read the others
+            break
     return ~filled
 
 
