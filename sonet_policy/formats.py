@@ -30,7 +30,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -53,7 +53,10 @@ FORMATS = ("csv", "xlsx", "parquet")
 EXTENSIONS = {".csv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx", ".parquet": "parquet", ".pq": "parquet"}
 STDIN = "-"
 _PIECE = 2 << 20  # bytes of CSV parsed at a time
-_BATCH = 3 << 20  # bytes of a file evaluated at a time, at most (peak RSS stays under 300 MB)
+_BATCH = 3 << 20  # bytes of a CSV file evaluated at a time, at most (peak RSS stays under 300 MB)
+# bytes in memory of a Parquet batch, at most: the rows are read as Arrow data, without the copies parsing text
+# costs, so a batch can hold more (and evaluate's cost per batch is spread over more rows)
+_PARQUET_BATCH = 8 << 20
 XLSX_MAX_ROWS = 1_048_576  # a worksheet's rows, the header included
 XLSX_MAX_CELL = 32_767  # characters in one cell
 _EOL = "\r\n"
@@ -150,6 +153,9 @@ class _Source:
     position: Callable[[], int]
     unit: str = "B"
     first_row: int = 0  # a worksheet: the row Excel shows for the first row after the header (0: not a sheet)
+    # input columns the file holds as text, read as dictionaries (evaluate reads their codes): position -> the
+    # file's type, which an output keeps
+    encoded: dict[int, object] = field(default_factory=dict)
 
 
 def _text_cell(value: object) -> str:
@@ -246,6 +252,17 @@ def _parquet_source(path: Path, *, shown: str, book: RuleBook, chunk_bytes: int,
         raise ScenarioFileError(f"{shown}: not a Parquet file pyarrow can read: {exc}", path=shown) from exc
     columns = [str(n) for n in reader.schema_arrow.names]
     info = _header_info(shown, columns, book=book, encoding="Parquet", path=shown)
+    # The text columns that name inputs are read as dictionaries (one per row group, decoded from the file's own
+    # dictionary pages without building a string per row): evaluate reads them from their codes.
+    inputs = header_map(columns, rulebook=book)
+    declared = reader.schema_arrow
+    text = [c for c, f in zip(columns, declared, strict=True) if c in inputs and _is_text(f.type)]
+    if text:
+        reader.close()
+        try:
+            reader = pq.ParquetFile(path, read_dictionary=text)
+        except (pa.ArrowException, OSError) as exc:
+            raise ScenarioFileError(f"{shown}: not a Parquet file pyarrow can read: {exc}", path=shown) from exc
     meta = reader.metadata
     per_row = 64.0  # bytes in memory per row: measured on the first rows (the file's sizes are compressed)
     if meta.num_rows:
@@ -254,7 +271,7 @@ def _parquet_source(path: Path, *, shown: str, book: RuleBook, chunk_bytes: int,
             per_row = max(8.0, sample.nbytes / max(sample.num_rows, 1))
         except (StopIteration, pa.ArrowException):
             pass
-    size = max(1, min(chunksize, int(min(chunk_bytes, _BATCH) / per_row)))
+    size = max(1, min(chunksize, int(min(chunk_bytes, _PARQUET_BATCH) / per_row)))
     state = {"rows": 0}
 
     def batches():
@@ -267,7 +284,8 @@ def _parquet_source(path: Path, *, shown: str, book: RuleBook, chunk_bytes: int,
         finally:
             reader.close()
 
-    return _Source(info, batches(), meta.num_rows, lambda: state["rows"], unit="rows")
+    encoded = {k: f.type for k, f in enumerate(declared) if f.name in text}
+    return _Source(info, batches(), meta.num_rows, lambda: state["rows"], unit="rows", encoded=encoded)
 
 
 def _quotes_balanced(path: Path) -> bool:
@@ -318,8 +336,15 @@ def _csv_source(
     codec = {"utf-8-sig": "utf8", "utf-8": "utf8"}.get(info.encoding, info.encoding)  # pyarrow skips a BOM
     read = pcsv.ReadOptions(column_names=names_, encoding=codec, use_threads=True, block_size=1 << 19)
     parse = pcsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=invalid)
+    # the input columns are parsed straight into dictionaries (cheaper than strings, and evaluate reads their
+    # codes); the others are text
+    mapping = header_map(info.columns, rulebook=book)
+    encoded = {k: pa.string() for k, c in enumerate(info.columns) if c in mapping}
+    types = [pa.dictionary(pa.int32(), pa.string()) if k in encoded else pa.string() for k in range(len(names_))]
     convert = pcsv.ConvertOptions(
-        column_types=dict.fromkeys(names_, pa.string()), strings_can_be_null=False, quoted_strings_can_be_null=False
+        column_types=dict(zip(names_, types, strict=True)),
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
     )
 
     def fast_batches():
@@ -335,7 +360,7 @@ def _csv_source(
             table = pa.concat_tables(gathered).combine_chunks()
             gathered.clear()
             return pa.RecordBatch.from_arrays(
-                [c.chunk(0) if c.num_chunks else pa.array([], pa.string()) for c in table.columns], names=names_
+                [c.chunk(0) if c.num_chunks else pa.array([], c.type) for c in table.columns], names=names_
             )
 
         with handle:
@@ -366,7 +391,7 @@ def _csv_source(
             if gathered:
                 yield batch()
 
-    return _Source(info, fast_batches(), total, handle.tell)
+    return _Source(info, fast_batches(), total, handle.tell, encoded=encoded)
 
 
 def _record_pieces(handle, size: int) -> Iterator[bytes]:
@@ -387,7 +412,8 @@ def _record_pieces(handle, size: int) -> Iterator[bytes]:
         while cut < 0:
             lo = max(0, len(data) - window)
             tail = np.frombuffer(data, dtype=np.uint8, offset=lo)
-            parity = (data.count(b'"', 0, lo) + np.cumsum(tail == 34, dtype=np.uint8)) & 1
+            before = data.count(b'"', 0, lo) & 1  # (the count itself overflows the uint8 sum)
+            parity = (before + np.cumsum(tail == 34, dtype=np.uint8)) & 1
             ends = np.flatnonzero((tail == 10) & (parity == 0))
             if ends.size:
                 cut = lo + int(ends[-1]) + 1
@@ -564,10 +590,14 @@ def _neutralise_array(array):
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if pa.types.is_dictionary(array.type):
+    if pa.types.is_dictionary(array.type):  # the distinct values only
         values = array.dictionary
         fixed = _neutralise_array(values)
-        return array if fixed is values else pa.DictionaryArray.from_arrays(array.indices, fixed)
+        if fixed is values:
+            return array
+        if len(pc.unique(fixed)) < len(fixed):  # '=1' became the "'=1" the dictionary holds too: encode again
+            return pc.dictionary_encode(_neutralise_array(array.dictionary_decode())).cast(array.type)
+        return pa.DictionaryArray.from_arrays(array.indices, fixed)
     if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
         return array
     if isinstance(array, pa.ChunkedArray):
@@ -624,16 +654,34 @@ class _CsvSink:
 
 
 class _ParquetSink:
-    def __init__(self, out, names: list[str], answers: list[str]) -> None:
+    """Parquet, a row group per batch, snappy. The input columns read as dictionaries are written with the type
+    the input file gives them (text); they, the answers and the columns that come as dictionaries are
+    dictionary-encoded in the file, the other columns (identifiers, memos) are not. No min/max statistics: on
+    these columns they cost a third of the writing and prune nothing."""
+
+    def __init__(self, out, names: list[str], answers: list[str], *, encoded: dict | None = None) -> None:
         self.out, self.names, self.writer, self.answers = out, names, None, set(answers)
+        self.encoded = encoded or {}
 
     def write(self, batch) -> None:
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        if self.writer is None:  # min/max statistics only for the answers: those of long texts cost a third
-            answers = [n for n in batch.schema.names if n in self.answers]
+        if self.encoded:  # here, in the writer's thread, beside the reading and evaluating of the next batch
+            arrays = [batch.column(k) for k in range(batch.num_columns)]
+            for k, type_ in self.encoded.items():
+                if pa.types.is_dictionary(arrays[k].type):
+                    arrays[k] = arrays[k].cast(type_)
+            batch = pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+        if self.writer is None:
+            names = batch.schema.names
+            coded = [
+                n
+                for k, n in enumerate(names)
+                if n in self.answers or k in self.encoded or pa.types.is_dictionary(batch.schema.field(k).type)
+            ]
             self.writer = pq.ParquetWriter(
-                self.out, batch.schema, compression="snappy", write_statistics=answers, use_dictionary=answers
+                self.out, batch.schema, compression="snappy", write_statistics=False, use_dictionary=coded
             )
         self.writer.write_batch(batch)
 
@@ -726,27 +774,57 @@ class _XlsxSink:
 # ---------------------------------------------------------------- evaluate ----
 
 
-def _blank_rows(batch):
-    """A numpy mask: the rows whose every cell is empty or missing (text lengths read from the offsets)."""
+def _filled(col):
+    """A numpy mask: the values of a pyarrow array that are neither missing nor empty text (text lengths read
+    from the offsets; a dictionary's values looked up by their indices)."""
     import numpy as np
     import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(col)
+    if pa.types.is_dictionary(col.type):
+        values = _filled(col.dictionary)
+        if not values.size:
+            return np.zeros(n, dtype=bool)
+        has = values[pc.fill_null(col.indices, 0).to_numpy(zero_copy_only=False)]
+    elif _is_text(col.type):
+        width = np.int64 if pa.types.is_large_string(col.type) else np.int32
+        buf = col.buffers()[1]
+        if buf is None or n == 0:
+            return np.zeros(n, dtype=bool)
+        size = np.dtype(width).itemsize
+        offsets = np.frombuffer(buf, dtype=width, count=n + 1, offset=col.offset * size)
+        has = offsets[1:] > offsets[:-1]
+    else:
+        return col.is_valid().to_numpy(zero_copy_only=False)
+    if col.null_count:
+        has &= col.is_valid().to_numpy(zero_copy_only=False)
+    return has
+
+
+def _blank_rows(batch):
+    """A numpy mask: the rows whose every cell is empty or missing.
+
+    >>> import pyarrow as pa
+    >>> codes = pa.array(["", "x", None]).dictionary_encode()
+    >>> _blank_rows(pa.record_batch([codes, pa.array(["", "", None])], names=["a", "b"])).tolist()
+    [True, False, True]
+    """
+    import numpy as np
 
     filled = np.zeros(batch.num_rows, dtype=bool)
     for col in batch.columns:
-        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-            width = np.int64 if pa.types.is_large_string(col.type) else np.int32
-            buf = col.buffers()[1]
-            if buf is None or batch.num_rows == 0:
-                continue
-            size = np.dtype(width).itemsize
-            offsets = np.frombuffer(buf, dtype=width, count=batch.num_rows + 1, offset=col.offset * size)
-            has = offsets[1:] > offsets[:-1]
-            if col.null_count:
-                has &= col.is_valid().to_numpy(zero_copy_only=False)
-        else:
-            has = col.is_valid().to_numpy(zero_copy_only=False)
-        filled |= has
+        filled |= _filled(col)
+        if filled.all():  # usually after the first column: no need to read the others
+            break
     return ~filled
+
+
+def _is_text(type_) -> bool:
+    """Whether a pyarrow type is text (string or large string)."""
+    import pyarrow as pa
+
+    return pa.types.is_string(type_) or pa.types.is_large_string(type_)
 
 
 _DICTIONARIES: dict[int, tuple[object, object]] = {}  # id(categories) -> (categories, pyarrow array): reused
@@ -771,12 +849,17 @@ def _answers_arrow(answers: pd.DataFrame) -> list:
                 _DICTIONARIES.clear()
             _DICTIONARIES[id(categories)] = (categories, values)
         codes = cat.codes
-        if codes.min(initial=0) < 0:
-            mask = codes < 0
-            indices = pa.array(np.where(mask, 0, codes).astype(np.int32), pa.int32(), mask=mask)
+        indices = codes.astype(np.int32)
+        if codes.size and codes.min() < 0:  # missing answers: a validity bitmap (a pass over the 1-byte codes)
+            valid = codes >= 0
+            np.maximum(indices, 0, out=indices)
+            bitmap = pa.py_buffer(np.packbits(valid, bitorder="little"))
+            missing = codes.size - int(np.count_nonzero(valid))
+            indices = pa.Array.from_buffers(pa.int32(), codes.size, [bitmap, pa.py_buffer(indices)], missing)
         else:
-            indices = pa.array(codes.astype(np.int32, copy=False), pa.int32())
-        arrays.append(pa.DictionaryArray.from_arrays(indices, values))
+            indices = pa.array(indices, pa.int32())
+        # the codes are the categories' positions: no check of every index against the dictionary
+        arrays.append(pa.DictionaryArray.from_arrays(indices, values, safe=False))
     return arrays
 
 
@@ -836,6 +919,7 @@ class _Restart(Exception):
 def _evaluate_stream(
     input, output, in_kind, out_kind, sheet, chunksize, book, progress, encoding, bom, raw, chunk_bytes, fast
 ) -> StreamSummary:
+    import numpy as np
     import pyarrow as pa
 
     from .evaluate import STATUSES, evaluate, output_columns
@@ -880,7 +964,7 @@ def _evaluate_stream(
             sink = (
                 _CsvSink(out, shown_names, bom=bom)
                 if out_kind == "csv"
-                else _ParquetSink(out, shown_names, shown_names[len(info.columns) :])
+                else _ParquetSink(out, shown_names, shown_names[len(info.columns) :], encoded=source.encoded)
             )
         bar = _progress(source.total, progress)
         if bar is not None:
@@ -892,6 +976,7 @@ def _evaluate_stream(
         # error waits for the writes in flight before the temporary file is removed.
         pool = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="sonet-write"))
         pending: deque = deque()
+        pool_ = pa.default_memory_pool()
         try:
             for batch in source.batches:
                 blank = _blank_rows(batch)
@@ -902,7 +987,7 @@ def _evaluate_stream(
                 if batch.num_rows == 0:
                     continue
                 frame = pa.table(
-                    [_plain(batch.column(k)) for k, _ in inputs], names=[name for _, name in inputs]
+                    [_for_evaluate(batch.column(k)) for k, _ in inputs], names=[name for _, name in inputs]
                 ).to_pandas()
                 answers = evaluate(frame, rulebook=book)
                 arrays = [batch.column(k) for k in range(batch.num_columns)] + _answers_arrow(answers)
@@ -916,9 +1001,11 @@ def _evaluate_stream(
                 while len(pending) > 1:
                     pending.popleft().result()  # a write error surfaces here
                 totals["rows"] += batch.num_rows
-                codes = answers["status"].array.codes
-                for k, status in enumerate(answers["status"].array.categories):
-                    counts[str(status)] += int((codes == k).sum())
+                pool_.release_unused()  # pyarrow's allocator keeps freed batches otherwise (15-20 MB of peak RSS)
+                status = answers["status"].array
+                found = np.bincount(status.codes[status.codes >= 0], minlength=len(status.categories))
+                for k, name in enumerate(status.categories):
+                    counts[str(name)] += int(found[k])
                 if bar is not None:
                     bar.update(source.position() - bar.n)
                     bar.set_postfix(rows=totals["rows"], refresh=False)
@@ -1006,12 +1093,22 @@ def _flat_text(array):
 
 
 def _plain(array):
-    """An input column as evaluate reads it: dictionary-encoded values decoded."""
+    """A column with dictionary-encoded values decoded."""
     import pyarrow as pa
 
     if pa.types.is_dictionary(array.type):
         return array.dictionary_decode()
     return array
+
+
+def _for_evaluate(array):
+    """An input column as evaluate reads it: text dictionaries as they come (evaluate reads their codes, a
+    categorical in pandas), other dictionaries decoded."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(array.type) and _is_text(array.type.value_type):
+        return array
+    return _plain(array)
 
 
 def _rewind(out) -> bool:

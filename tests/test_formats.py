@@ -17,10 +17,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from sonet_policy.cli import main
-from sonet_policy.evaluate import output_columns
+from sonet_policy.evaluate import evaluate, output_columns
 from sonet_policy.formats import evaluate_stream, format_of, read_frame, write_tables
 from sonet_policy.io import ScenarioFileError, evaluate_file, read_scenarios
 from sonet_policy.paths import PROJECT_DIR
+from sonet_policy.rules import default_rulebook
 
 ENV = {**os.environ, "PYTHONPATH": str(PROJECT_DIR), "PYTHONUNBUFFERED": "1"}
 HEADER_JA = ["エリア", "プラン", "機器名", "利用環境", "番号継続", "電話機能停止からの日数", "メモ"]
@@ -31,6 +32,7 @@ ROWS = [
     ["north", "sml", "XX-1", "", "maybe", "-3", "@SUM(A1)"],
 ]
 STATUS = ["ok", "ok", "ok", "invalid"]
+BOOK = default_rulebook()
 
 
 def run(*args: str, stdin: bytes | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -202,6 +204,116 @@ def test_parquet_round_trip_streams_by_row_groups_one_row_out_per_row_in(tmp_pat
     assert pq.ParquetFile(out).metadata.num_row_groups > 1  # written batch by batch
 
 
+HOSTILE = [  # input values a spreadsheet or a parser could take for something else; each row has an 顧客ID
+    ["west", "other", "RV-230SE", "v6plus_router", "no", "31"],
+    ["=1+1", "@SUM(A1)", "+RV-230SE", "-2+3", "\tno", "\r31"],
+    ["ＷＥＳＴ", " other ", "ｒｖ－２３０ｓｅ", "V6PLUS_ROUTER", "いいえ", "３１"],
+    ["", None, "", None, "", None],
+    ["east\r\nwest", 'sml"', "PR-400KI\x00", "rental_only", "yes", "-0"],
+    ["東", "10g", "x" * 5_000, "wlan_1g", "true", "1e3"],
+    ["'=1+1", "sml", "PR-600KI", "wlan_1g", "false", "31.0"],
+]
+
+
+def _hostile_frame(n: int) -> pd.DataFrame:
+    rows = [HOSTILE[k % len(HOSTILE)] for k in range(n)]
+    frame = pd.DataFrame(rows, columns=HEADER_JA[:6], dtype=object)
+    frame["顧客ID"] = [f"=C{k}" if k % 5 == 0 else f"C{k}" for k in range(n)]
+    return frame
+
+
+def test_dictionary_read_parquet_with_hostile_values_answers_as_plain_strings(tmp_path: Path) -> None:
+    """The kit reads a Parquet file's text input columns as dictionaries (and a CSV's as dictionaries too):
+    odd, hostile and missing values get exactly the answers evaluate gives the same values as plain strings,
+    row by row, whether the file stores the columns as text or as dictionaries (pandas categoricals)."""
+    frame = _hostile_frame(700)
+    expected = evaluate(frame.iloc[:, :6].set_axis(list(BOOK.inputs)[:6], axis=1))
+    assert set(expected["status"]) >= {"ok", "invalid"}
+    plain, coded = tmp_path / "plain.parquet", tmp_path / "coded.parquet"
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), plain, row_group_size=150)
+    pq.write_table(pa.Table.from_pandas(frame.astype("category"), preserve_index=False), coded, row_group_size=150)
+    assert pa.types.is_dictionary(pq.read_schema(coded).field("エリア").type)
+    answers = output_columns(BOOK)
+    for source in (plain, coded):
+        out = tmp_path / f"{source.stem}-out.parquet"
+        summary = evaluate_file(source, out, progress=False, chunksize=100)
+        back = pd.read_parquet(out)
+        assert summary.rows == len(back) == len(frame) and summary.blank_lines == 0
+        pd.testing.assert_frame_equal(back[answers].astype(object), expected.astype(object), check_index_type=False)
+        assert back["顧客ID"].tolist() == [f"'=C{k}" if k % 5 == 0 else f"C{k}" for k in range(len(frame))]
+    # the same rows through CSV (read into dictionaries by pyarrow's reader): the same answers, where CSV can
+    # hold the value (no missing cell, no NUL, no lone CR)
+    csv_rows = frame.fillna("").replace({"\x00": "", "\r31": "31"}, regex=True)
+    text = csv_file(tmp_path / "h.csv", csv_rows.values.tolist(), header=list(frame.columns))
+    evaluate_file(text, tmp_path / "h-out.csv", progress=False)
+    via_csv = pd.read_csv(tmp_path / "h-out.csv", dtype=str, keep_default_na=False)
+    direct = evaluate(csv_rows.iloc[:, :6].set_axis(list(BOOK.inputs)[:6], axis=1))
+    assert via_csv["status"].tolist() == direct["status"].astype(str).tolist()
+    assert via_csv["rules"].tolist() == ["" if pd.isna(v) else v for v in direct["rules"]]
+
+
+def test_parquet_output_keeps_the_input_types_and_reads_back(tmp_path: Path) -> None:
+    """Text inputs read as dictionaries are written back as text (the file's own type), answers as
+    dictionaries; the output is itself a valid input (its answers pass through as <name>_input)."""
+    frame = _hostile_frame(300)
+    source, out, again = tmp_path / "in.parquet", tmp_path / "out.parquet", tmp_path / "again.parquet"
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), source, row_group_size=64)
+    evaluate_file(source, out, progress=False)
+    schema = pq.read_schema(out)
+    given = pq.read_schema(source)
+    assert [schema.field(c).type for c in frame.columns] == [given.field(c).type for c in frame.columns]
+    assert schema.field("エリア").type == pa.string()
+    assert all(pa.types.is_dictionary(schema.field(c).type) for c in output_columns(BOOK))
+    back = pq.read_table(out).to_pandas()
+    risky = ("=", "+", "-", "@", "\t", "\r")
+    neutral = frame.map(lambda v: "'" + v if isinstance(v, str) and v.startswith(risky) and v != "-0" else v)
+    assert back[frame.columns.tolist()].astype(object).equals(neutral.astype(object))
+    evaluate_file(out, again, progress=False)
+    twice = pd.read_parquet(again)
+    assert twice["status_input"].astype(str).tolist() == back["status"].astype(str).tolist()
+    # the neutralised inputs read again are other values ('=1+1 is not =1+1), the plain ones answer alike
+    ok = back["status"] == "ok"
+    assert twice.loc[ok, "procedure"].astype(str).tolist() == back.loc[ok, "procedure"].astype(str).tolist()
+
+
+def test_a_bad_value_in_row_group_3_is_answered_on_its_own_row(tmp_path: Path) -> None:
+    """One row in the third row group holds an area the page does not know: that row, and only that row, is
+    not ok, with the value named, whatever the batch and row-group cuts (dictionaries differ per row group)."""
+    n, bad = 1_000, 2 * 150 + 37  # row groups of 150 rows: the bad row is in the third
+    frame = pd.DataFrame([ROWS[0]] * n, columns=HEADER_JA)
+    frame["メモ"] = [f"row {k}" for k in range(n)]
+    frame.loc[bad, "エリア"] = "north"
+    source = tmp_path / "in.parquet"
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), source, row_group_size=150)
+    assert pq.ParquetFile(source).metadata.num_row_groups == 7
+    for chunk in (64, 200_000):
+        out = tmp_path / f"out-{chunk}.parquet"
+        evaluate_file(source, out, progress=False, chunksize=chunk)
+        back = pd.read_parquet(out)
+        wrong = back.index[back["status"] != "ok"].tolist()
+        assert wrong == [bad] and back.loc[bad, "メモ"] == f"row {bad}"
+        assert "'north'" in back.loc[bad, "error"] and back["error"].isna().sum() == n - 1
+
+
+def test_dictionary_columns_blank_rows_and_formula_collisions(tmp_path: Path) -> None:
+    """A row whose every cell is empty is blank also when the file stores a column as a dictionary (an empty
+    string is a value of the dictionary, not a missing one); neutralising a dictionary that holds both '=1' and
+    "'=1" keeps one value per entry, so pandas reads the answers file back."""
+    frame = pd.DataFrame([ROWS[0], ROWS[0], ROWS[0]], columns=HEADER_JA)
+    frame["メモ"] = ["=1", "'=1", "x"]
+    frame.loc[1] = [""] * 7  # blank: every cell empty text
+    source, out = tmp_path / "in.parquet", tmp_path / "out.parquet"
+    pq.write_table(pa.Table.from_pandas(frame.astype("category"), preserve_index=False), source)
+    summary = evaluate_file(source, out, progress=False)
+    assert summary.rows == 2 and summary.blank_lines == 1
+    back = pd.read_parquet(out)
+    assert back["メモ"].astype(str).tolist() == ["'=1", "x"] and back["status"].astype(str).tolist() == ["ok", "ok"]
+    frame.loc[1, "メモ"] = "'=1"
+    pq.write_table(pa.Table.from_pandas(frame.astype("category"), preserve_index=False), source)
+    evaluate_file(source, out, progress=False)
+    assert pd.read_parquet(out)["メモ"].astype(str).tolist() == ["'=1", "'=1", "x"]
+
+
 def test_parquet_and_excel_populations_and_findings_as_tables(tmp_path: Path) -> None:
     assert main(["population", "--n", "30", "--output", str(tmp_path / "p.parquet")]) == 0
     assert main(["population", "--n", "30", "--output", str(tmp_path / "p.xlsx")]) == 0
@@ -291,6 +403,17 @@ def test_csv_crlf_quoting_and_rows_of_another_width_keep_their_guarantees(tmp_pa
     unclosed.write_text(",".join(HEADER_JA) + "\n" + ",".join(ROWS[0][:6]) + ',"never closed\nwest\n')
     with pytest.raises(ScenarioFileError, match="line 2: a quoted value is never closed"):
         evaluate_file(unclosed, out, progress=False)
+
+
+def test_a_csv_with_every_value_quoted_streams_through_pyarrow(tmp_path: Path) -> None:
+    """Regression: a CSV with more than 255 quotes before the last 64 KB of a 2 MB piece (every value quoted, as
+    many tools write) crashed the record cutter with an OverflowError (numpy's uint8 sum)."""
+    source = tmp_path / "quoted.csv"
+    lines = ['"area","plan","device","setup","keep_number","days"']
+    lines += [f'"west","other","RV-230SE","v6plus_router","no","{k % 90}"' for k in range(30_000)]
+    source.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    summary = evaluate_file(source, tmp_path / "out.csv", progress=False)
+    assert summary.rows == 30_000 and summary.status["ok"] == 30_000
 
 
 def test_read_frame_reads_a_sheet_as_text(tmp_path: Path) -> None:
