@@ -306,7 +306,12 @@ def test_a_signal_mid_stream_removes_the_temporary_file_and_keeps_the_old_output
     while not any(p.name.endswith(".tmp") and p.stat().st_size > 0 for p in folder.iterdir()):
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.02)
+    # Freeze the process, check it is still mid-stream (on a loaded machine it could have finished since the
+    # temporary file was seen), then send the signal: it is handled as soon as the process runs again.
+    proc.send_signal(signal.SIGSTOP)
+    assert any(p.name.endswith(".tmp") for p in folder.iterdir()), "the stream ended before the signal was sent"
     proc.send_signal(signum)
+    proc.send_signal(signal.SIGCONT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == code, err
     assert signal.Signals(signum).name in one_line(err) or "Ctrl-C" in err
