@@ -303,16 +303,31 @@ def _read_csv(name: str, data: bytes, book: RuleBook) -> pd.DataFrame:
 def _read_excel(name: str, data: bytes, book: RuleBook) -> pd.DataFrame:
     """An uploaded workbook read by the CLI's reader (:func:`sonet_policy.formats.read_frame`): the same
     header mapping, the same messages (naming the upload), the index the row Excel shows."""
-    from .formats import read_frame
-    from .io import ScenarioFileError
+    return read_with_cli_reader(name, data, book, format="xlsx")
 
+
+def read_with_cli_reader(name: str, data: bytes, book: RuleBook, *, format: str) -> pd.DataFrame:
+    """The bytes of an uploaded file read by the CLI's reader (:func:`sonet_policy.formats.read_frame`) in the
+    given ``format`` (``xlsx``, ``parquet``) from a temporary file: its messages name the upload, never the
+    temporary path. Raises :class:`UploadError`.
+
+    >>> read_with_cli_reader("x.parquet", b"PAR1 not parquet", None, format="parquet")
+    Traceback (most recent call last):
+    ...
+    sonet_policy.downloads.UploadError: x.parquet: not a Parquet file ...
+    """
+    from .formats import read_frame
+
+    suffix = "." + format
     with tempfile.TemporaryDirectory(prefix="sonet-upload-") as folder:
-        path = Path(folder) / safe_filename(name, suffix=".xlsx")
+        path = Path(folder) / safe_filename(name, suffix=suffix)
         path.write_bytes(data)
         try:
-            frame = read_frame(path, format="xlsx", rulebook=book)
-        except ScenarioFileError as exc:
-            raise UploadError(str(exc).replace(str(path), name), field=exc.field) from None
-    frame.attrs["scenario_file"].path = name
+            frame = read_frame(path, format=format, rulebook=book)
+        except ScenarioError as exc:
+            text = str(exc).replace(str(path), name).replace(folder, "")
+            raise UploadError(text, field=exc.field) from None
+    if "scenario_file" in frame.attrs:
+        frame.attrs["scenario_file"].path = name
     frame.attrs["uploaded_file"] = name
     return frame

@@ -9,7 +9,6 @@ in one line naming the file, Japanese headers accepted, formulas neutralised in 
 from __future__ import annotations
 
 import html
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -64,17 +63,9 @@ def read_customers(value: object, *, rulebook: RuleBook | None = None) -> pd.Dat
 
 
 def _read_parquet(name: str, data: bytes, book: RuleBook) -> pd.DataFrame:
-    from ..downloads import UploadError, safe_filename
-    from ..formats import read_frame
+    from ..downloads import read_with_cli_reader
 
-    with tempfile.TemporaryDirectory(prefix="sonet-upload-") as folder:
-        path = Path(folder) / safe_filename(name, suffix=".parquet")
-        path.write_bytes(data)
-        try:
-            frame = read_frame(path, format="parquet", rulebook=book)
-        except ScenarioError as exc:
-            text = str(exc).replace(str(path), name).replace(folder, "")
-            raise UploadError(text, field=exc.field) from None
+    frame = read_with_cli_reader(name, data, book, format="parquet")
     frame.index = frame.index + 1  # data row 1 is the second row of a sheet (header = 1), as CSV and Excel
     return frame
 
