@@ -175,7 +175,7 @@ def evaluate_frame(frame: pd.DataFrame, *, rulebook: RuleBook | None = None) -> 
     n = len(frame)
     data: dict[str, pd.Categorical] = {}
     columns: dict[str, pd.Categorical] = {}
-    key = np.zeros(n, dtype=np.int64)
+    key = None
     for g in tables.groups:
         # Unanswered rows (cell -1) read entry 0 of every table. The row index is intp (numpy's take converts any
         # other index type on every call): the row's key, with a table from key to cell + 1; or the cell + 1.
@@ -183,7 +183,10 @@ def evaluate_frame(frame: pd.DataFrame, *, rulebook: RuleBook | None = None) -> 
         for col, (dtype, lut) in g.columns.items():
             lut = lut if cell_of is None else lut.take(cell_of)
             columns[col] = pd.Categorical.from_codes(lut.take(row), dtype=dtype, validate=False)
-        key += (g.combo_key if cell_of is None else g.combo_key.take(cell_of)).take(row)
+        part = (g.combo_key if cell_of is None else g.combo_key.take(cell_of)).take(row)
+        key = part if key is None else np.add(key, part, out=key)
+    if key is None:  # a book without decisions
+        key = np.zeros(n, dtype=np.int64)
     if tables.status is not None:
         status_codes = tables.status.take(key)
         rules_dtype, rules_lut = tables.rules

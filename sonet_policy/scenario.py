@@ -149,12 +149,18 @@ def _dictionary_codes(column: pd.Series) -> tuple[np.ndarray, list] | None:
 
 
 _ARROW_TEXT = ("string", "large_string", "string_view")
+_SAMPLE = 1 << 16  # leading rows whose distinct values the other rows are looked up in (a long Arrow column)
 
 
 def _arrow_text_codes(column: pd.Series) -> tuple[np.ndarray, list] | None:
-    """A column of Arrow strings (pandas 3 ``str`` with pyarrow storage, or ``pd.ArrowDtype`` of a string type):
-    one ``dictionary_encode`` over its chunks as they are (no copy into Python objects), its codes (int32, -1 for
-    a null) and its distinct strings in order of first appearance (None for any other column).
+    """A column of Arrow strings (pandas 3 ``str`` with pyarrow storage, or ``pd.ArrowDtype`` of a string type),
+    read as it is (no copy into Python objects): its codes (int32, -1 for a null) and its distinct strings in
+    order of first appearance (None for any other column).
+
+    A long column with few distinct values in its first :data:`_SAMPLE` rows is looked up in those
+    (``index_in``: a hash lookup per row, cheaper than building the dictionary row by row), and only the rows
+    not found are dictionary-encoded; every value of the sample appears before every other, so the order is
+    the same as one ``dictionary_encode``.
 
     >>> codes, values = _arrow_text_codes(pd.Series(["b", None, "a", "b"], dtype="str"))
     >>> codes.tolist(), values
@@ -171,12 +177,50 @@ def _arrow_text_codes(column: pd.Series) -> tuple[np.ndarray, list] | None:
         return None
     import pyarrow.compute as pc
 
+    if len(chunked) > 4 * _SAMPLE:
+        seen = pc.drop_null(pc.unique(chunked.slice(0, _SAMPLE)))
+        if len(seen) <= _SAMPLE // 16:
+            found = pc.index_in(chunked, value_set=seen)  # null where the row is null or not among ``seen``
+            codes = _int_codes(found)
+            if found.null_count == chunked.null_count:
+                return codes, seen.to_pylist()
+            rest = pc.and_(pc.is_null(found), pc.is_valid(chunked))
+            codes, values = np.array(codes), seen.to_pylist()  # (a copy: Arrow's buffers are read-only)
+            more_codes, more = _dictionary_encoded(pc.filter(chunked, rest))
+            codes[_bool_mask(rest)] = more_codes + len(values)
+            return codes, values + more
+    codes, values = _dictionary_encoded(chunked)
+    if len(codes) < len(column):  # an empty column (no chunk)
+        codes = np.full(len(column), -1, dtype=np.int32)
+    return codes, values
+
+
+def _int_codes(chunked) -> np.ndarray:
+    """An Arrow integer (chunked) array as one numpy array, -1 for a null (no copy for one chunk without null)."""
+    import pyarrow.compute as pc
+
+    parts = [(pc.fill_null(c, -1) if c.null_count else c).to_numpy() for c in chunked.chunks if len(c)]
+    if not parts:
+        return np.zeros(0, dtype=np.int32)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _bool_mask(chunked) -> np.ndarray:
+    """An Arrow boolean (chunked) array without nulls as one numpy bool array."""
+    parts = [c.to_numpy(zero_copy_only=False) for c in chunked.chunks]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
+
+
+def _dictionary_encoded(chunked) -> tuple[np.ndarray, list]:
+    """``dictionary_encode`` over the chunks as they are: codes (-1: null) and the distinct values."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     encoded = pc.dictionary_encode(chunked)  # one memo table over the chunks: every chunk holds the whole dictionary
     chunks = [c for c in encoded.chunks if len(c)]
     if not chunks:
-        return np.full(len(column), -1, dtype=np.int32), []
-    parts = [(pc.fill_null(c.indices, -1) if c.null_count else c.indices).to_numpy() for c in chunks]
-    codes = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        return np.zeros(0, dtype=np.int32), []
+    codes = _int_codes(pa.chunked_array([c.indices for c in chunks]))
     return codes, chunks[-1].dictionary.to_pylist()
 
 
@@ -680,16 +724,23 @@ class _KeySpace:
         """A flat table over the space as a row key reads it."""
         return np.roll(table, -self.offset)
 
-    def row_keys(self, fields: dict[str, FieldCodes]) -> np.ndarray:
-        """Every row's key (intp; negative where a field is missing)."""
-        codes = [fields[k].codes for k in self.names]
-        if len(codes) == 1:
-            return np.asarray(codes[0], dtype=np.intp)
-        key = np.multiply(codes[0], self.strides[0], dtype=np.intp)
-        tmp = np.empty_like(key)
-        for c, s in zip(codes[1:-1], self.strides[1:-1], strict=True):
-            key += np.multiply(c, s, out=tmp, dtype=np.intp)
-        key += codes[-1]
+    def row_keys(self, fields: dict[str, FieldCodes], done: dict[tuple[str, ...], np.ndarray]) -> np.ndarray:
+        """Every row's key (intp; negative where a field is missing), in Horner form: the keys of a prefix of
+        ``names`` that another space shares are computed once (``done``: prefix -> its keys, never changed)."""
+        names = self.names
+        start = next((k for k in range(len(names), 0, -1) if names[:k] in done), 0)
+        if start:
+            key = done[names[:start]]
+        elif len(names) == 1:
+            key = done[names] = np.asarray(fields[names[0]].codes, dtype=np.intp)
+            start = 1
+        else:
+            key = fields[names[0]].codes  # (multiplied into a new intp array below: never changed)
+            start = 1
+        for k in range(start, len(names)):
+            key = np.multiply(key, self.shape[k], dtype=np.intp)
+            key += fields[names[k]].codes
+            done[names[: k + 1]] = key
         return key
 
 
@@ -741,16 +792,18 @@ def encode_keyed(frame: pd.DataFrame, compiled: CompiledBook) -> Keyed | Encoded
     fields = encode_fields(frame, compiled)
     book = compiled.book
     groups = compiled.groups()
-    spaces: list[_KeySpace] = []
+    reads: list[set[str]] = []
     for inputs, names in groups:
         blocking = [c for c in compiled.constraints if names[0] in c.blocks]
-        read = set(inputs).union(*(c.inputs for c in blocking))
-        spaces.append(_KeySpace(tuple(i for i in book.inputs if i in read), fields))
+        reads.append(set(inputs).union(*(c.inputs for c in blocking)))
+    # the inputs most spaces read first: spaces then share the keys of a common prefix
+    rank = {name: (-sum(name in r for r in reads), k) for k, name in enumerate(book.inputs)}
+    spaces = [_KeySpace(tuple(sorted(r, key=rank.__getitem__)), fields) for r in reads]
     # Each source of errors (a field, a constraint) is read in the first space that holds its inputs; the others
     # in a space of their own.
     sources: list[tuple[tuple[str, ...], list[str], object]] = []  # (inputs, messages, field name | constraint)
     for name, f in fields.items():
-        if (f.err_lut >= 0).any():
+        if (f.err_lut[:-1] >= 0).any() or (f.err_lut[-1] >= 0 and _some_missing(f)):
             sources.append(((name,), f.messages, name))
     for c in compiled.constraints:
         sources.append((c.inputs, [c.message], c))
@@ -759,7 +812,7 @@ def encode_keyed(frame: pd.DataFrame, compiled: CompiledBook) -> Keyed | Encoded
     for k, (inputs, _, _) in enumerate(sources):
         at = next((j for j, sp in enumerate(spaces) if set(inputs) <= set(sp.names)), None)
         if at is None:
-            extra.append(_KeySpace(tuple(i for i in book.inputs if i in inputs), fields))
+            extra.append(_KeySpace(tuple(sorted(set(inputs), key=rank.__getitem__)), fields))
             at = len(spaces) + len(extra) - 1
         home.setdefault(at, []).append(k)
     every = spaces + extra
@@ -768,6 +821,7 @@ def encode_keyed(frame: pd.DataFrame, compiled: CompiledBook) -> Keyed | Encoded
     keys: dict[tuple[str, ...], np.ndarray] = {}
     cells: dict[tuple[str, ...], np.ndarray] = {}
     row_keys: dict[int, np.ndarray] = {}
+    done: dict[tuple[str, ...], np.ndarray] = {}
     for j, ((inputs, names), space) in enumerate(zip(groups, spaces, strict=True)):
         grid = compiled.decisions[names[0]]
         cell = space.sum_of(_cell_terms(space, fields, inputs, grid.strides))
@@ -776,9 +830,14 @@ def encode_keyed(frame: pd.DataFrame, compiled: CompiledBook) -> Keyed | Encoded
             if names[0] in c.blocks:
                 cell[_ruled_out(space, fields, c)] = -1
         cells[inputs] = space.rolled(cell + 1).astype(np.intp)
-        keys[inputs] = row_keys[j] = space.row_keys(fields)
-    error_id, messages = _keyed_errors(every, home, sources, fields, row_keys, n)
+        keys[inputs] = row_keys[j] = space.row_keys(fields, done)
+    error_id, messages = _keyed_errors(every, home, sources, fields, row_keys, done, n)
     return Keyed(keys, cells, error_id, messages)
+
+
+def _some_missing(f: FieldCodes) -> bool:
+    """Whether some row of the field is missing (reads the last entry of its tables)."""
+    return bool(len(f.codes)) and int(f.codes.min()) < 0
 
 
 def _keyed_errors(
@@ -787,6 +846,7 @@ def _keyed_errors(
     sources: list[tuple[tuple[str, ...], list[str], object]],
     fields: dict[str, FieldCodes],
     row_keys: dict[int, np.ndarray],
+    done: dict[tuple[str, ...], np.ndarray],
     n: int,
 ) -> tuple[np.ndarray, list[str]]:
     """Per row an index into the sorted distinct messages (-1: no error); a message joins the messages of every
@@ -798,7 +858,10 @@ def _keyed_errors(
         for k in ks:
             name_or_c = sources[k][2]
             if isinstance(name_or_c, str):
-                ids.append(np.broadcast_to(space.along(name_or_c, fields[name_or_c].err_lut), space.shape))
+                err = fields[name_or_c].err_lut
+                if err[-1] >= 0 and not _some_missing(fields[name_or_c]):  # no row is missing: no such error
+                    err = np.append(err[:-1], -1)
+                ids.append(np.broadcast_to(space.along(name_or_c, err), space.shape))
             else:
                 ids.append(np.where(_ruled_out(space, fields, name_or_c), 0, -1).reshape(space.shape))
         # the combination of ids per key, in mixed radix (id + 1 per source), then its distinct values
@@ -823,11 +886,13 @@ def _keyed_errors(
     key = None
     for (j, _, table), r in zip(parts_of, radix, strict=True):
         if j not in row_keys:
-            row_keys[j] = spaces[j].row_keys(fields)
+            row_keys[j] = spaces[j].row_keys(fields, done)
         ep = table.take(row_keys[j])
         key = ep if key is None else key * r + ep
     size = math.prod(radix)
-    if size <= max(n, _KEY_ROWS):
+    if size == 2 and len(parts_of) == 1 and all(e < 0 for e in parts_of[0][1][0]):  # part 0: no error; 1: one
+        present, inverse = np.arange(1 + bool(key.any())), None
+    elif size <= max(n, _KEY_ROWS):
         present = np.flatnonzero(np.bincount(key, minlength=size))
         inverse = None
     else:
