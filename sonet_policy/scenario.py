@@ -9,8 +9,11 @@ sum of one table lookup per input (``position * stride``, a large negative senti
 a bad field leaves unanswered only the groups that read it. A constraint is looked up the same way over its
 own inputs, and blocks the decisions that read one of them. Each cell is read on its own merit: an odd value
 (a list, a dict, bytes, a huge number) in one row never changes how another row is read. Columns backed by
-pyarrow strings (what ``pd.read_csv`` gives with pandas 3) release the GIL while they are hashed and are
-factorised two at a time.
+pyarrow strings (what ``pd.read_csv`` gives with pandas 3) are encoded on their Arrow arrays as they are (no
+Python objects), release the GIL while they are hashed and are factorised two at a time.
+
+:func:`encode_keyed` (what ``evaluate`` uses) does the per-group work once per combination of the distinct
+values the group reads instead of once per row: a row then costs its key and one lookup per answer column.
 
 >>> from sonet_policy.rules import default_rulebook
 >>> book = default_rulebook()
