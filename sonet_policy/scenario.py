@@ -151,7 +151,7 @@ def _dictionary_codes(column: pd.Series) -> tuple[np.ndarray, list] | None:
     return None
 
 
-_ARROW_TEXT = ("string", "large_string", "string_view")
+_ARROW_TEXT = ("string", "large_string")
 _SAMPLE = 1 << 16  # leading rows whose distinct values the other rows are looked up in (a long Arrow column)
 
 
