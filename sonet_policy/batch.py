@@ -18,7 +18,7 @@ import pandas as pd
 from .answer import _one_row_frame
 from .engine import CompiledBook
 from .rules import RuleBook, default_rulebook
-from .scenario import encode
+from .scenario import Keyed, encode_keyed
 
 #: Row statuses, in the order of their categories: ``ok`` every decision answered with a code; ``uncovered``
 #: every decision answered, some by no rule (and none in conflict); ``conflict`` every decision answered,
@@ -171,18 +171,22 @@ def evaluate_frame(frame: pd.DataFrame, *, rulebook: RuleBook | None = None) -> 
         one = _one_row_frame(frame, book, tables, columns=output_columns(book), statuses=STATUSES)
         if one is not None:
             return one
-    enc = encode(frame, compiled)
+    enc = encode_keyed(frame, compiled)
     n = len(frame)
     data: dict[str, pd.Categorical] = {}
     columns: dict[str, pd.Categorical] = {}
-    key = np.zeros(n, dtype=np.int64)
+    key = None
     for g in tables.groups:
-        # Unanswered rows (cell -1) read entry 0 of every table. The row index is intp, made in one pass (numpy's
-        # take converts any other index type on every call).
-        row = np.add(enc.cells[g.inputs], 1, dtype=np.intp)
+        # Unanswered rows (cell -1) read entry 0 of every table. The row index is intp (numpy's take converts any
+        # other index type on every call): the row's key, with a table from key to cell + 1; or the cell + 1.
+        row, cell_of = enc.lookup(g.inputs)
         for col, (dtype, lut) in g.columns.items():
+            lut = lut if cell_of is None else lut.take(cell_of)
             columns[col] = pd.Categorical.from_codes(lut.take(row), dtype=dtype, validate=False)
-        key += g.combo_key.take(row)
+        part = (g.combo_key if cell_of is None else g.combo_key.take(cell_of)).take(row)
+        key = part if key is None else np.add(key, part, out=key)
+    if key is None:  # a book without decisions
+        key = np.zeros(n, dtype=np.int64)
     if tables.status is not None:
         status_codes = tables.status.take(key)
         rules_dtype, rules_lut = tables.rules
@@ -204,7 +208,12 @@ def evaluate_frame(frame: pd.DataFrame, *, rulebook: RuleBook | None = None) -> 
         elif col == "error":
             cats, remap = np.unique(np.asarray(enc.messages, dtype=str), return_inverse=True)
             lut = np.append(remap.reshape(-1), -1)  # error id -1 (no error) reads the last entry
-            codes = lut.take(enc.error_id) if enc.messages else np.full(n, -1, dtype=np.int8)
+            if not enc.messages:
+                codes = np.full(n, -1, dtype=np.int8)
+            elif isinstance(enc, Keyed):  # its messages are sorted and distinct already: the ids are the codes
+                codes = enc.error_id
+            else:
+                codes = lut.take(enc.error_id)
             # Text categories even when no row has an error (an empty list would give object categories, and
             # frames with and without errors could then not be concatenated: Dask partitions, CSV chunks).
             categories = pd.Index(cats.tolist(), dtype="str")

@@ -9,8 +9,11 @@ sum of one table lookup per input (``position * stride``, a large negative senti
 a bad field leaves unanswered only the groups that read it. A constraint is looked up the same way over its
 own inputs, and blocks the decisions that read one of them. Each cell is read on its own merit: an odd value
 (a list, a dict, bytes, a huge number) in one row never changes how another row is read. Columns backed by
-pyarrow strings (what ``pd.read_csv`` gives with pandas 3) release the GIL while they are hashed and are
-factorised two at a time.
+pyarrow strings (what ``pd.read_csv`` gives with pandas 3) are encoded on their Arrow arrays as they are (no
+Python objects), release the GIL while they are hashed and are factorised two at a time.
+
+:func:`encode_keyed` (what ``evaluate`` uses) does the per-group work once per combination of the distinct
+values the group reads instead of once per row: a row then costs its key and one lookup per answer column.
 
 >>> from sonet_policy.rules import default_rulebook
 >>> book = default_rulebook()
@@ -129,7 +132,7 @@ def _dictionary_codes(column: pd.Series) -> tuple[np.ndarray, list] | None:
         values = cats.to_numpy(dtype=object, copy=True)
         if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
             values = _mixed(values)
-        return np.asarray(column.cat.codes, dtype=np.intp), list(values)
+        return np.asarray(column.array.codes), list(values)  # int8/int16 as they come (-1: missing)
     arrow = getattr(dtype, "pyarrow_dtype", None)  # pd.ArrowDtype: pyarrow is installed
     if arrow is not None and type(arrow).__name__ == "DictionaryType":
         import pyarrow as pa
@@ -140,7 +143,7 @@ def _dictionary_codes(column: pd.Series) -> tuple[np.ndarray, list] | None:
             return np.full(len(column), -1, dtype=np.intp), []
         dictionary = chunked.chunk(0).dictionary
         indices = pa.chunked_array([c.indices for c in chunked.chunks], type=arrow.index_type)
-        codes = pc.fill_null(indices, -1).to_numpy().astype(np.intp)
+        codes = pc.fill_null(indices, -1).to_numpy()
         values = np.array(dictionary.to_pylist() + [None], dtype=object)[:-1]
         if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
             values = _mixed(values)
@@ -148,8 +151,87 @@ def _dictionary_codes(column: pd.Series) -> tuple[np.ndarray, list] | None:
     return None
 
 
+_ARROW_TEXT = ("string", "large_string")
+_SAMPLE = 1 << 16  # leading rows whose distinct values the other rows are looked up in (a long Arrow column)
+
+
+def _arrow_text_codes(column: pd.Series) -> tuple[np.ndarray, list] | None:
+    """A column of Arrow strings (pandas 3 ``str`` with pyarrow storage, or ``pd.ArrowDtype`` of a string type),
+    read as it is (no copy into Python objects): its codes (int32, -1 for a null) and its distinct strings in
+    order of first appearance (None for any other column).
+
+    A long column with few distinct values in its first :data:`_SAMPLE` rows is looked up in those
+    (``index_in``: a hash lookup per row, cheaper than building the dictionary row by row), and only the rows
+    not found are dictionary-encoded; every value of the sample appears before every other, so the order is
+    the same as one ``dictionary_encode``.
+
+    >>> codes, values = _arrow_text_codes(pd.Series(["b", None, "a", "b"], dtype="str"))
+    >>> codes.tolist(), values
+    ([0, -1, 1, 0], ['b', 'a'])
+    """
+    dtype = column.dtype
+    arrow = getattr(dtype, "pyarrow_dtype", None)  # pd.ArrowDtype
+    if arrow is None and not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"):
+        return None
+    if arrow is not None and str(arrow) not in _ARROW_TEXT:
+        return None
+    chunked = getattr(column.array, "_pa_array", None)
+    if chunked is None:  # pragma: no cover - a pandas whose Arrow arrays are laid out otherwise
+        return None
+    import pyarrow.compute as pc
+
+    if len(chunked) > 4 * _SAMPLE:
+        seen = pc.drop_null(pc.unique(chunked.slice(0, _SAMPLE)))
+        if len(seen) <= _SAMPLE // 16:
+            found = pc.index_in(chunked, value_set=seen)  # null where the row is null or not among ``seen``
+            codes = _int_codes(found)
+            if found.null_count == chunked.null_count:
+                return codes, seen.to_pylist()
+            rest = pc.and_(pc.is_null(found), pc.is_valid(chunked))
+            codes, values = np.array(codes), seen.to_pylist()  # (a copy: Arrow's buffers are read-only)
+            more_codes, more = _dictionary_encoded(pc.filter(chunked, rest))
+            codes[_bool_mask(rest)] = more_codes + len(values)
+            return codes, values + more
+    codes, values = _dictionary_encoded(chunked)
+    if len(codes) < len(column):  # an empty column (no chunk)
+        codes = np.full(len(column), -1, dtype=np.int32)
+    return codes, values
+
+
+def _int_codes(chunked) -> np.ndarray:
+    """An Arrow integer (chunked) array as one numpy array, -1 for a null (no copy for one chunk without null)."""
+    import pyarrow.compute as pc
+
+    parts = [(pc.fill_null(c, -1) if c.null_count else c).to_numpy() for c in chunked.chunks if len(c)]
+    if not parts:
+        return np.zeros(0, dtype=np.int32)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _bool_mask(chunked) -> np.ndarray:
+    """An Arrow boolean (chunked) array without nulls as one numpy bool array."""
+    parts = [c.to_numpy(zero_copy_only=False) for c in chunked.chunks]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
+
+
+def _dictionary_encoded(chunked) -> tuple[np.ndarray, list]:
+    """``dictionary_encode`` over the chunks as they are: codes (-1: null) and the distinct values."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(chunked)  # one memo table over the chunks: every chunk holds the whole dictionary
+    chunks = [c for c in encoded.chunks if len(c)]
+    if not chunks:
+        return np.zeros(0, dtype=np.int32), []
+    codes = _int_codes(pa.chunked_array([c.indices for c in chunks]))
+    return codes, chunks[-1].dictionary.to_pylist()
+
+
 def _factorize(column: pd.Series) -> tuple[np.ndarray, list]:
     encoded = _dictionary_codes(column)
+    if encoded is not None:
+        return encoded
+    encoded = _arrow_text_codes(column)
     if encoded is not None:
         return encoded
     if column.dtype == object and pd.api.types.infer_dtype(column, skipna=True) not in ("string", "empty"):
@@ -459,6 +541,10 @@ class Encoded:
         """The axis position of input ``name`` per row (-1 where missing or invalid)."""
         return self.fields[name].position
 
+    def lookup(self, inputs: tuple[str, ...]) -> tuple[np.ndarray, None]:
+        """As :meth:`Keyed.lookup`: per row the cell + 1 (0: unanswered), and no table between."""
+        return np.add(self.cells[inputs], 1, dtype=np.intp), None
+
 
 def encode_fields(frame: pd.DataFrame, compiled: CompiledBook) -> dict[str, FieldCodes]:
     """Every input of the book encoded per row (an absent column: every row missing, or empty if optional)."""
@@ -557,8 +643,10 @@ def _constraint_hits(fields: dict[str, FieldCodes], c: ConstraintGrid, n: int) -
 
 def encode(frame: pd.DataFrame, compiled: CompiledBook) -> Encoded:
     """Encode every row of ``frame``: one cell per group of decisions, and the errors (see :class:`Encoded`)."""
-    n = len(frame)
-    fields = encode_fields(frame, compiled)
+    return _encode_rows(encode_fields(frame, compiled), compiled, len(frame))
+
+
+def _encode_rows(fields: dict[str, FieldCodes], compiled: CompiledBook, n: int) -> Encoded:
     cells: dict[tuple[str, ...], np.ndarray] = {}
     for inputs, names in compiled.groups():
         grid = compiled.decisions[names[0]]
@@ -594,3 +682,240 @@ def encode(frame: pd.DataFrame, compiled: CompiledBook) -> Encoded:
         rows = np.flatnonzero(bad)
         error_id[rows], messages = _error_combos(sources, rows)
     return Encoded(fields, cells, error_id, messages)
+
+
+# Encoding by key. The cell of a row, whether a constraint rules it out and which errors it has depend only on
+# the distinct values of the fields a group of decisions reads; so per group the work is done once per
+# combination of those distinct values (the group's keys: the product of the fields' dictionaries, small beside
+# the rows), and a row costs its key (its fields' codes in mixed radix) and one lookup per answer column.
+
+_KEY_ROWS = 1 << 16  # a group's keys are tabled while they number at most this many, or at most the rows
+
+
+class _KeySpace:
+    """The combinations of the distinct values of some fields (each field's codes as they come, -1: missing).
+
+    A row's key is ``sum(code * stride)``; a table over the space is laid out by ``code + 1`` (0: missing) and
+    rolled by the sum of the strides, so the row key reads it as it is (numpy's ``take`` wraps a negative key):
+    no per-row pass adds the offset back.
+    """
+
+    def __init__(self, names: tuple[str, ...], fields: dict[str, FieldCodes]) -> None:
+        self.names = names
+        self.shape = tuple(max(len(fields[k].pos_lut), 2) for k in names)  # >= 2: the offset stays below the size
+        self.size = math.prod(self.shape)
+        self.strides = tuple(math.prod(self.shape[k + 1 :]) for k in range(len(names)))
+        self.offset = sum(self.strides)
+
+    def along(self, name: str, lut: np.ndarray) -> np.ndarray:
+        """A per-value table of field ``name`` (last entry: missing) laid along its axis of the space."""
+        k = self.names.index(name)
+        out = np.full(self.shape[k], lut[-1], dtype=lut.dtype)
+        out[1 : len(lut)] = lut[:-1]
+        view = [1] * len(self.names)
+        view[k] = self.shape[k]
+        return out.reshape(view)
+
+    def sum_of(self, terms: list[np.ndarray]) -> np.ndarray:
+        """Tables along axes summed over the whole space (flat, in table order)."""
+        total = np.zeros(self.shape, dtype=np.int64)
+        for t in terms:
+            total = total + t
+        return total.reshape(-1)
+
+    def rolled(self, table: np.ndarray) -> np.ndarray:
+        """A flat table over the space as a row key reads it."""
+        return np.roll(table, -self.offset)
+
+    def row_keys(self, fields: dict[str, FieldCodes], done: dict[tuple[str, ...], np.ndarray]) -> np.ndarray:
+        """Every row's key (intp; negative where a field is missing), in Horner form: the keys of a prefix of
+        ``names`` that another space shares are computed once (``done``: prefix -> its keys, never changed)."""
+        names = self.names
+        start = next((k for k in range(len(names), 0, -1) if names[:k] in done), 0)
+        if start:
+            key = done[names[:start]]
+        elif len(names) == 1:
+            key = done[names] = np.asarray(fields[names[0]].codes, dtype=np.intp)
+            start = 1
+        else:
+            key = fields[names[0]].codes  # (multiplied into a new intp array below: never changed)
+            start = 1
+        for k in range(start, len(names)):
+            key = np.multiply(key, self.shape[k], dtype=np.intp)
+            key += fields[names[k]].codes
+            done[names[: k + 1]] = key
+        return key
+
+
+def _cell_terms(space: _KeySpace, fields: dict[str, FieldCodes], inputs: tuple[str, ...], strides: tuple[int, ...]):
+    """Per input of a grid: its position times its stride along its axis of ``space`` (a large negative number
+    where the value is missing or invalid, so that the sum stays negative)."""
+    out = []
+    for name, stride in zip(inputs, strides, strict=True):
+        pos = fields[name].pos_lut
+        out.append(space.along(name, np.where(pos >= 0, pos.astype(np.int64) * int(stride), _INVALID)))
+    return out
+
+
+def _ruled_out(space: _KeySpace, fields: dict[str, FieldCodes], c: ConstraintGrid) -> np.ndarray:
+    """Per key of ``space`` (flat, in table order): whether constraint ``c`` rules the combination out."""
+    cell = space.sum_of(_cell_terms(space, fields, c.inputs, c.strides))
+    return np.append(c.ruled_out, False).take(np.where(cell >= 0, cell, c.n_cells))
+
+
+@dataclass
+class Keyed:
+    """A frame encoded by key (:func:`encode_keyed`): per group of decisions each row's key and per key the grid
+    cell; per row an error as in :class:`Encoded` (here ``messages`` are sorted and distinct)."""
+
+    keys: dict[tuple[str, ...], np.ndarray]  # per group: per row its key (intp, may be negative: tables wrap)
+    cells: dict[tuple[str, ...], np.ndarray]  # per group: per key the cell + 1 (0: unanswered)
+    error_id: np.ndarray
+    messages: list[str]
+
+    def lookup(self, inputs: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """For the group of decisions over ``inputs``: per row an index into the table, and the table (per
+        index, the cell + 1; 0: unanswered). A per-cell table ``t`` reads per row as ``t.take(table).take(row)``."""
+        return self.keys[inputs], self.cells[inputs]
+
+
+def encode_keyed(frame: pd.DataFrame, compiled: CompiledBook) -> Keyed | Encoded:
+    """Encode ``frame`` by key where the keys are few beside the rows (else per row, as :func:`encode`).
+
+    The answers and errors are those of :func:`encode`, looked up per key: a row costs its key and a lookup.
+
+    >>> from sonet_policy.rules import default_rulebook
+    >>> compiled = default_rulebook().compiled()
+    >>> first = compiled.inputs[0]
+    >>> enc = encode_keyed(pd.DataFrame({first: ["??"] * 3}), compiled)
+    >>> type(enc).__name__, enc.error_id.tolist(), len(enc.messages)
+    ('Keyed', [0, 0, 0], 1)
+    """
+    n = len(frame)
+    fields = encode_fields(frame, compiled)
+    book = compiled.book
+    groups = compiled.groups()
+    reads: list[set[str]] = []
+    for inputs, names in groups:
+        blocking = [c for c in compiled.constraints if names[0] in c.blocks]
+        reads.append(set(inputs).union(*(c.inputs for c in blocking)))
+    # the inputs most spaces read first: spaces then share the keys of a common prefix
+    rank = {name: (-sum(name in r for r in reads), k) for k, name in enumerate(book.inputs)}
+    spaces = [_KeySpace(tuple(sorted(r, key=rank.__getitem__)), fields) for r in reads]
+    # Each source of errors (a field, a constraint) is read in the first space that holds its inputs; the others
+    # in a space of their own.
+    sources: list[tuple[tuple[str, ...], list[str], object]] = []  # (inputs, messages, field name | constraint)
+    for name, f in fields.items():
+        if (f.err_lut[:-1] >= 0).any() or (f.err_lut[-1] >= 0 and _some_missing(f)):
+            sources.append(((name,), f.messages, name))
+    for c in compiled.constraints:
+        sources.append((c.inputs, [c.message], c))
+    home: dict[int, list[int]] = {}
+    extra: list[_KeySpace] = []
+    for k, (inputs, _, _) in enumerate(sources):
+        at = next((j for j, sp in enumerate(spaces) if set(inputs) <= set(sp.names)), None)
+        if at is None:
+            extra.append(_KeySpace(tuple(sorted(set(inputs), key=rank.__getitem__)), fields))
+            at = len(spaces) + len(extra) - 1
+        home.setdefault(at, []).append(k)
+    every = spaces + extra
+    if any(sp.size > max(n, _KEY_ROWS) for sp in every):
+        return _encode_rows(fields, compiled, n)
+    keys: dict[tuple[str, ...], np.ndarray] = {}
+    cells: dict[tuple[str, ...], np.ndarray] = {}
+    row_keys: dict[int, np.ndarray] = {}
+    done: dict[tuple[str, ...], np.ndarray] = {}
+    for j, ((inputs, names), space) in enumerate(zip(groups, spaces, strict=True)):
+        grid = compiled.decisions[names[0]]
+        cell = space.sum_of(_cell_terms(space, fields, inputs, grid.strides))
+        np.maximum(cell, -1, out=cell)
+        for c in compiled.constraints:
+            if names[0] in c.blocks:
+                cell[_ruled_out(space, fields, c)] = -1
+        cells[inputs] = space.rolled(cell + 1).astype(np.intp)
+        keys[inputs] = row_keys[j] = space.row_keys(fields, done)
+    error_id, messages = _keyed_errors(every, home, sources, fields, row_keys, done, n)
+    return Keyed(keys, cells, error_id, messages)
+
+
+def _some_missing(f: FieldCodes) -> bool:
+    """Whether some row of the field is missing (reads the last entry of its tables)."""
+    return bool(len(f.codes)) and int(f.codes.min()) < 0
+
+
+def _keyed_errors(
+    spaces: list[_KeySpace],
+    home: dict[int, list[int]],
+    sources: list[tuple[tuple[str, ...], list[str], object]],
+    fields: dict[str, FieldCodes],
+    row_keys: dict[int, np.ndarray],
+    done: dict[tuple[str, ...], np.ndarray],
+    n: int,
+) -> tuple[np.ndarray, list[str]]:
+    """Per row an index into the sorted distinct messages (-1: no error); a message joins the messages of every
+    source with an error on the row, in the order of ``sources`` (as :func:`encode` writes them)."""
+    parts_of: list[tuple[int, list[tuple[int, ...]], np.ndarray]] = []  # (space, per part its ids, per key its part)
+    for j, ks in sorted(home.items()):
+        space = spaces[j]
+        ids = []
+        for k in ks:
+            name_or_c = sources[k][2]
+            if isinstance(name_or_c, str):
+                err = fields[name_or_c].err_lut
+                if err[-1] >= 0 and not _some_missing(fields[name_or_c]):  # no row is missing: no such error
+                    err = np.append(err[:-1], -1)
+                ids.append(np.broadcast_to(space.along(name_or_c, err), space.shape))
+            else:
+                ids.append(np.where(_ruled_out(space, fields, name_or_c), 0, -1).reshape(space.shape))
+        # the combination of ids per key, in mixed radix (id + 1 per source), then its distinct values
+        radix = [len(sources[k][1]) + 1 for k in ks]
+        mixed = np.zeros(space.size, dtype=np.int64 if math.prod(radix) < (1 << 62) else object)
+        for i, r in zip(ids, radix, strict=True):
+            mixed = mixed * r + (i.reshape(-1) + 1)
+        combos, part = np.unique(mixed, return_inverse=True)
+        if combos.tolist() == [0]:  # no combination of this space has an error
+            continue
+        parts = []
+        for c in combos.tolist():
+            digits = []
+            for r in reversed(radix):
+                c, d = divmod(c, r)
+                digits.append(d - 1)
+            parts.append(tuple(reversed(digits)))
+        parts_of.append((j, parts, space.rolled(part.reshape(-1).astype(np.intp))))
+    if not parts_of:
+        return np.full(n, -1, dtype=np.int8), []
+    radix = [len(p[1]) for p in parts_of]
+    key = None
+    for (j, _, table), r in zip(parts_of, radix, strict=True):
+        if j not in row_keys:
+            row_keys[j] = spaces[j].row_keys(fields, done)
+        ep = table.take(row_keys[j])
+        key = ep if key is None else key * r + ep
+    size = math.prod(radix)
+    if size == 2 and len(parts_of) == 1 and all(e < 0 for e in parts_of[0][1][0]):  # part 0: no error; 1: one
+        present, inverse = np.arange(1 + bool(key.any())), None
+    elif size <= max(n, _KEY_ROWS):
+        present = np.flatnonzero(np.bincount(key, minlength=size))
+        inverse = None
+    else:
+        present, inverse = np.unique(key, return_inverse=True)
+    texts = []
+    for k in present.tolist():
+        digits = []
+        for r in reversed(radix):
+            k, d = divmod(k, r)
+            digits.append(d)
+        pairs = []
+        for (j, parts, _), d in zip(parts_of, reversed(digits), strict=True):
+            pairs.extend(zip(home[j], parts[d], strict=True))
+        texts.append("; ".join(sources[s][1][e] for s, e in sorted(pairs) if e >= 0))
+    messages = sorted({t for t in texts if t})
+    at = {m: i for i, m in enumerate(messages)}
+    small = np.int8 if len(messages) < 127 else np.int16 if len(messages) < 32767 else np.int32
+    codes = np.array([at.get(t, -1) for t in texts], dtype=small)
+    if inverse is not None:
+        return codes.take(inverse.reshape(-1)), messages
+    lut = np.full(size, -1, dtype=small)
+    lut[present] = codes
+    return lut.take(key), messages

@@ -1,0 +1,154 @@
+"""Evaluating by key (per combination of the distinct values a group of decisions reads) answers exactly as
+evaluating row by row, and every column type (Arrow strings, Python strings, object, categorical, Arrow
+dictionary) reads the same values the same way: hostile values, nulls, empty and blank cells included."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from sonet_policy import batch, scenario
+from sonet_policy.evaluate import evaluate
+from sonet_policy.rules import default_rulebook
+
+BOOK = default_rulebook()
+CASES = pd.read_csv("tests/cases/scenarios.csv", dtype=str, keep_default_na=False)[list(BOOK.inputs)]
+# Text a person or a spreadsheet might leave in any column: spellings, blanks, full width, near misses.
+TEXT = ["", " ", "\u3000", "??", "ＥＡＳＴ", " yes ", "ｔｒｕｅ", "３１", "1_000", "-1", "31.0", "PR 600 ki"]
+TEXT += ["PR-700KI", "0"]
+
+
+def _frame(n: int, seed: int, hostile: list) -> pd.DataFrame:
+    """Per cell a value of the cases' column, or (one time in five) one of ``hostile``: object columns."""
+    rng = random.Random(seed)
+    good = {name: list(CASES[name].unique()) for name in BOOK.inputs}
+    pick = {name: lambda v=v: rng.choice(hostile) if rng.random() < 0.2 else rng.choice(v) for name, v in good.items()}
+    return pd.DataFrame({name: [pick[name]() for _ in range(n)] for name in BOOK.inputs}, dtype=object)
+
+
+def _text_frame(n: int, seed: int) -> pd.DataFrame:
+    """Hostile text and missing cells (None) among the cases' values."""
+    return _frame(n, seed, [*TEXT, None])
+
+
+def _odd_frame(n: int, seed: int) -> pd.DataFrame:
+    """Also bools, numbers, huge ints, NaN, lists, dicts, bytes and tuples."""
+    odd = [True, False, 1, 0, 31.0, 2.5, float("nan"), 10**400, -(10**30), [1], {"a": 1}, b"east", ("x",)]
+    return _frame(n, seed, [*TEXT, None, *odd])
+
+
+def _by_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """evaluate with the row-by-row encoding (what evaluate did before it read by key)."""
+    saved = batch.encode_keyed
+    batch.encode_keyed = scenario.encode
+    try:
+        return evaluate(frame)
+    finally:
+        batch.encode_keyed = saved
+
+
+@pytest.fixture
+def keyed_always(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read by key however many keys there are beside the rows (small frames too)."""
+    monkeypatch.setattr(scenario, "_KEY_ROWS", 1 << 30)
+
+
+def _as(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
+    if kind == "object":
+        return frame.astype(object)
+    if kind == "category":
+        return frame.astype("category")
+    if kind == "arrow_dictionary":
+        return frame.apply(
+            lambda c: pd.Series(pd.arrays.ArrowExtensionArray(pa.array(c.tolist()).dictionary_encode()), index=c.index)
+        )
+    return frame.astype(kind)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_by_key_answers_as_row_by_row_on_hostile_text(seed: int, keyed_always: None) -> None:
+    frame = _text_frame(400, seed)
+    for kind in ("object", "str", "category"):
+        typed = _as(frame, kind)
+        assert isinstance(scenario.encode_keyed(typed, BOOK.compiled()), scenario.Keyed)
+        pd.testing.assert_frame_equal(evaluate(typed), _by_rows(typed))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_by_key_answers_as_row_by_row_on_odd_objects(seed: int, keyed_always: None) -> None:
+    frame = _odd_frame(400, seed)
+    out = evaluate(frame)
+    assert len(out) == len(frame) and (out["status"] == "partial").any() and (out["status"] == "ok").any()
+    pd.testing.assert_frame_equal(out, _by_rows(frame))
+
+
+def test_every_column_type_reads_text_the_same(keyed_always: None) -> None:
+    frame = _text_frame(500, seed=7)
+    expected = evaluate(frame.astype(object))
+    assert expected["error"].notna().any() and expected["error"].isna().any()
+    kinds = [
+        "str",
+        "string[python]",
+        "string[pyarrow]",
+        pd.ArrowDtype(pa.string()),
+        pd.ArrowDtype(pa.large_string()),
+        "category",
+        "arrow_dictionary",
+    ]
+    for kind in kinds:
+        got = evaluate(_as(frame, kind))
+        pd.testing.assert_frame_equal(got.astype(object), expected.astype(object), obj=str(kind))
+
+
+def test_absent_empty_and_duplicated_columns_by_key(keyed_always: None) -> None:
+    frame = _text_frame(60, seed=1)
+    absent = frame.drop(columns=[BOOK.input_order[0], BOOK.input_order[-1]])  # a required one and the optional one
+    pd.testing.assert_frame_equal(evaluate(absent), _by_rows(absent))
+    blank = frame.assign(**{BOOK.input_order[2]: None}).astype("str")  # a column with no value at all
+    pd.testing.assert_frame_equal(evaluate(blank), _by_rows(blank))
+    twice = pd.concat([frame, frame.iloc[:, :1]], axis=1)
+    pd.testing.assert_frame_equal(evaluate(twice), _by_rows(twice))
+    empty = frame.iloc[:0].astype("str")
+    assert evaluate(empty).columns.tolist() == _by_rows(empty).columns.tolist() and len(evaluate(empty)) == 0
+
+
+def test_many_keys_fall_back_to_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scenario, "_KEY_ROWS", 4)
+    frame = _text_frame(50, seed=2)
+    assert isinstance(scenario.encode_keyed(frame, BOOK.compiled()), scenario.Encoded)
+    pd.testing.assert_frame_equal(evaluate(frame), _by_rows(frame))
+
+
+def test_a_long_arrow_column_looked_up_in_its_leading_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rows after the sample are looked up in the sample's values; values seen only later, and nulls, are
+    encoded too, in order of first appearance (as pd.factorize gives them)."""
+    monkeypatch.setattr(scenario, "_SAMPLE", 16)
+    rng = np.random.default_rng(0)
+    values = np.array(["east", "west", " ", "", "ＷＥＳＴ"], dtype=object)[rng.integers(0, 5, 400)]
+    values[rng.random(400) < 0.1] = None
+    for late in (False, True):
+        if late:
+            values[[100, 250, 399]] = ["only later", "東日本", "only later"]
+        for dtype in ("str", pd.ArrowDtype(pa.large_string())):
+            column = pd.Series(values, dtype=dtype)
+            codes, uniques = scenario._arrow_text_codes(column)
+            want_codes, want_uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+            assert codes.tolist() == want_codes.tolist() and uniques == list(want_uniques)
+    frame = pd.DataFrame({name: CASES[name].sample(400, replace=True, random_state=1).to_numpy() for name in CASES})
+    frame[BOOK.input_order[0]] = values
+    pd.testing.assert_frame_equal(evaluate(frame.astype("str")), evaluate(frame.astype(object)))
+
+
+def test_error_categories_are_the_rows_messages_only(keyed_always: None) -> None:
+    """Errors from two groups of decisions on every row (a missing field, a bad day count), and one group's
+    errors on every row: the error column's categories are the messages some row has, nothing else."""
+    row = dict(CASES.iloc[0])
+    for change in ({BOOK.input_order[0]: None, BOOK.input_order[-1]: "-3"}, {BOOK.input_order[-1]: "-3"}):
+        frame = pd.DataFrame([{**row, **change}] * 3, dtype=object)
+        out = evaluate(frame)
+        assert out["error"].cat.categories.tolist() == [out["error"].iloc[0]]
+        pd.testing.assert_frame_equal(out, _by_rows(frame))
