@@ -286,6 +286,14 @@ def test_the_clickable_heat_map_is_the_coverage_share_table():
             assert cell["colour"] == to_hex(ax.images[0].to_rgba(v)), cell
             k += 1
     assert repr(heat) == "ShareHeatMap: share covered, 5 decisions x 2 area x 40 device"
+    # the pair picker names each open decision's share as its cell prints it (58/60 is 96% in both, not 97%)
+    from sonet_policy.widgets.audit import pair_options
+
+    printed = {(c["decision"], c["row"], c["column"]): c["label"] for c in heat.cells}
+    for label, (r, c) in pair_options(shares):
+        for part in label.split(": covered ", 1)[1].split(", "):
+            decision, share = part.split(" ")
+            assert printed[(decision, r, c)] == share, label
     assert heat._repr_mimebundle_()[0]["text/plain"] == repr(heat)  # what a saved notebook keeps
 
 

@@ -154,19 +154,22 @@ def coverage_share_heatmap(shares: pd.DataFrame) -> PNGFigure:
 
 def pair_options(shares: pd.DataFrame) -> list[tuple[str, tuple[str, str]]]:
     """``(label, (row value, column value))`` of every pair some decision leaves partly open (a gap or a
-    conflict share above 0), worst first; the label gives each such decision's covered share.
+    conflict share above 0), worst first; the label gives each such decision's covered share as the heat map
+    prints it (:func:`~sonet_policy.coverage.share_label`: rounded down).
 
     >>> from sonet_policy.coverage import coverage_shares
     >>> options = pair_options(coverage_shares(rows="area", columns="device"))
     >>> options[0][0].split(":")[0], len(options[0][1])
     ('west × PR-600KI', 2)
     """
+    from ..coverage import share_label
+
     rows, columns = shares.columns[0], shares.columns[1]
     open_ = shares[(shares["gap"] > 0) | (shares["conflict"] > 0)]
     out = []
     for (r, c), part in open_.groupby([rows, columns], sort=False):
         worst = float(part["covered_share"].min())
-        text = ", ".join(f"{d} {s:.0%}" for d, s in zip(part["decision"], part["covered_share"], strict=True))
+        text = ", ".join(f"{d} {share_label(s)}" for d, s in zip(part["decision"], part["covered_share"], strict=True))
         out.append((worst, f"{r} × {c}: covered {text}", (str(r), str(c))))
     out.sort(key=lambda t: t[0])  # stable: ties keep the axes' order
     return [(label, pair) for _, label, pair in out]

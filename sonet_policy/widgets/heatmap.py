@@ -40,7 +40,7 @@ function render({ model, el }) {
     buttons = [];
     const decisions = data.decisions || [], rowValues = data.row_values || [];
     if (cells.length !== decisions.length * rowValues.length * columns.length) return;  // cells and axes in step
-    root.style.gridTemplateColumns = `max-content max-content repeat(${columns.length}, 1.9em)`;
+    root.style.gridTemplateColumns = `max-content max-content repeat(${columns.length}, 1.7em)`;
     const head = (text, cls) => {
       const d = document.createElement("div");
       d.className = cls;
@@ -88,6 +88,10 @@ function render({ model, el }) {
       b.classList.toggle("sp-hm-on", on);
       b.setAttribute("aria-pressed", on && (s[0] === "" || b.dataset.decision === s[0]) ? "true" : "false");
     }
+    for (const h of root.querySelectorAll(".sp-hm-col, .sp-hm-row")) {
+      const name = h.classList.contains("sp-hm-col") ? 2 : 1;
+      h.classList.toggle("sp-hm-on-head", s.length === 3 && h.textContent === s[name]);
+    }
   };
   model.on("change:cells", draw);
   model.on("change:data", draw);
@@ -105,13 +109,16 @@ _CSS = """
   padding: 2px 0; white-space: nowrap; justify-self: center; }
 .sp-heatmap .sp-hm-decision { font-weight: bold; padding: 0 6px 0 0; text-align: right; align-self: center; }
 .sp-heatmap .sp-hm-row { padding: 0 4px; align-self: center; }
-.sp-heatmap .sp-hm-first { margin-top: 4px; }
-.sp-heatmap .sp-hm-cell { border: 1px solid transparent; margin: 0; padding: 0; min-height: 2.2em;
-  font: inherit; font-size: 9px; cursor: pointer; line-height: 1; }
+.sp-heatmap .sp-hm-first { margin-top: 3px; }
+.sp-heatmap .sp-hm-on-head { font-weight: bold; text-decoration: underline; }
+.sp-heatmap .sp-hm-cell { border: 1px solid transparent; margin: 0; padding: 2px 0; min-height: 3.1em;
+  font: inherit; font-size: 9px; line-height: 1; cursor: pointer; writing-mode: vertical-rl;
+  transform: rotate(180deg); text-align: center; }
 .sp-heatmap .sp-hm-cell:hover { border-color: #555; }
 .sp-heatmap .sp-hm-cell:focus-visible { outline: 2px solid #1f77b4; outline-offset: 1px; }
-.sp-heatmap .sp-hm-cell.sp-hm-on { outline: 2px solid #000; outline-offset: -1px; z-index: 1; }
-.sp-heatmap .sp-hm-cell[aria-pressed="true"] { outline: 3px solid #000; box-shadow: 0 0 0 2px #fff inset; }
+.sp-heatmap .sp-hm-cell.sp-hm-on { outline: 2px solid #000; outline-offset: 0; box-shadow: 0 0 0 2px #fff inset;
+  z-index: 1; }
+.sp-heatmap .sp-hm-cell[aria-pressed="true"] { outline: 3px solid #000; }
 """
 
 
