@@ -148,8 +148,18 @@ def test_unknown_device_says_why(page) -> None:
 def test_audit_tab_shows_the_heat_map_and_a_findings_witness(page) -> None:
     page.get_by_role("tab", name="Coverage audit").click()
     audit = page.locator(".sp-audit")
-    sync_api.expect(audit.locator("img[alt^='coverage heat map']")).to_be_visible(timeout=WAIT_MS)
+    cells = audit.locator(".sp-heatmap .sp-hm-cell")
+    sync_api.expect(cells.first).to_be_visible(timeout=WAIT_MS)
     sync_api.expect(audit.locator("table").first).to_contain_text("conflict")
+    # the clickable heat map: a cell click opens the pair's findings and the pair picker follows
+    cell = audit.locator(".sp-hm-cell[data-row='west'][data-column='RS-500MI']").last
+    cell.click()
+    sync_api.expect(audit.locator(".sp-pair")).to_contain_text("area=west, device=RS-500MI:", timeout=WAIT_MS)
+    picker = audit.locator(".sp-audit-pair select")
+    chosen = picker.evaluate("s => s.options[s.selectedIndex].text").replace("\xa0", " ")
+    assert chosen.startswith("west × RS-500MI:"), chosen
+    decisions = audit.locator(".sp-hm-decision.sp-hm-first").count()
+    sync_api.expect(audit.locator(".sp-hm-cell.sp-hm-on")).to_have_count(decisions)  # the pair, in each decision
     finding = audit.locator(".sp-audit-finding select")
     # ipywidgets writes option labels with no-break spaces
     options = finding.locator("option").all_text_contents()

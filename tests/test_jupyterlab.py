@@ -282,8 +282,9 @@ def grid_column(table, k: int) -> list[str]:
 
 
 def audit_app(page, files: Path) -> dict:
-    """02: sort the findings grid by a header click, open a pair's findings with the pair picker under the heat
-    map, download the findings and read them back."""
+    """02: sort the findings grid by a header click, open a pair's findings by clicking its cell on the heat map
+    (the pair picker follows), pick another pair in the picker (the map outlines it), open the first pair again
+    from the keyboard (Enter on a focused cell), download the findings and read them back."""
     import pandas as pd
 
     seen: dict = {}
@@ -300,19 +301,44 @@ def audit_app(page, files: Path) -> dict:
     picker = app.locator(".sp-audit-pair select")
     labels = [t.replace("\xa0", " ") for t in picker.locator("option").all_text_contents()]
     seen["pair_label"] = next(t for t in reversed(labels) if t.startswith("east "))  # not the first (preselected)
-    picker.select_option(label=option_label(picker, seen["pair_label"]))
-    pair_text = app.locator(".sp-pair").first
     row, column = seen["pair_label"].split(":")[0].split(" × ")
+    cells = app.locator(f".sp-hm-cell[data-row='{row}'][data-column='{column}']")
+    cell = cells.last  # the last decision's cell of the pair
+    cell.scroll_into_view_if_needed()
+    seen["cell"] = {
+        "text": cell.inner_text(),
+        "tooltip": cell.get_attribute("title"),
+        "decision": cell.get_attribute("data-decision"),
+    }
+    cell.click()
+    pair_text = app.locator(".sp-pair").first
     sync_api.expect(pair_text).to_contain_text(f"={row}, ", timeout=30_000)
     sync_api.expect(pair_text).to_contain_text(f"={column}:", timeout=30_000)
     seen["pair_text"] = pair_text.inner_text()
+    selected = "s => s.options[s.selectedIndex] ? s.options[s.selectedIndex].text : ''"
+    seen["picker_after_click"] = picker.evaluate(selected).replace("\xa0", " ")
+    outlined = (
+        "els => els.map(e => [e.dataset.decision, e.dataset.row, e.dataset.column, e.getAttribute('aria-pressed')])"
+    )
+    seen["outlined_after_click"] = app.locator(".sp-hm-cell.sp-hm-on").evaluate_all(outlined)
     pair_grid = app.locator(".sp-grid").nth(1)  # the grid under the heat map
     seen["pair_rows"] = len(pair_grid.locator("table.dataTable tbody tr").all())
     seen["pair_info"] = pair_grid.locator(".dt-info").inner_text()
-    app.locator(".sp-audit-pair").evaluate("e => e.scrollIntoView({block: 'center'})")  # the map above it
+    cell.evaluate("e => e.scrollIntoView({block: 'center'})")  # the map and, under it, the picker and the pair
     page.wait_for_timeout(300)
     shoot(page, "jupyterlab-02-heatmap-click.png")
     seen["problems_pair"] = problems_shown(page)
+    seen["picked_label"] = labels[0]
+    picker.select_option(label=option_label(picker, labels[0]))
+    first_row, first_column = labels[0].split(":")[0].split(" × ")
+    sync_api.expect(pair_text).to_contain_text(f"={first_row}, ", timeout=30_000)
+    sync_api.expect(pair_text).to_contain_text(f"={first_column}:", timeout=30_000)
+    sync_api.expect(app.locator(f".sp-hm-cell.sp-hm-on[data-column='{first_column}']").first).to_be_visible()
+    seen["outlined_after_pick"] = app.locator(".sp-hm-cell.sp-hm-on").evaluate_all(outlined)
+    cells.first.focus()
+    page.keyboard.press("Enter")
+    sync_api.expect(pair_text).to_contain_text(f"={column}:", timeout=30_000)
+    seen["picker_after_enter"] = picker.evaluate(selected).replace("\xa0", " ")
     csv_path = downloaded(page, app.locator("a.sp-download", has_text="audit-findings.csv"))
     seen["csv"] = pd.read_csv(csv_path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
     seen["problems"] = problems_shown(page)
@@ -548,11 +574,25 @@ def test_copy_button_puts_the_japanese_message_on_the_clipboard(lab_day) -> None
     assert tools["clipboard"].startswith("【解約方法】\nSo-net サポートデスクで解約を受け付けております。")
 
 
-def test_02_a_header_click_sorts_the_findings_and_the_pair_picker_opens_a_pairs_findings(lab_day) -> None:
+def test_02_a_header_click_sorts_the_findings_and_a_heat_map_click_opens_a_pairs_findings(lab_day) -> None:
+    from sonet_policy.coverage import coverage_shares, share_label
+
     seen = lab_day["apps"]["02-coverage-audit.ipynb"]
     assert seen["decisions_sorted"] == sorted(seen["decisions_sorted"]) != seen["decisions_before"]
     row, column = seen["pair_label"].split(":")[0].split(" × ")
+    shares = coverage_shares(rows="area", columns="device").set_index(["decision", "area", "device"])
+    rec = shares.loc[(seen["cell"]["decision"], row, column)]
+    assert seen["cell"]["text"] == share_label(rec["covered_share"])  # the cell clicked prints the table's share
+    assert f"{rec['covered']}/{rec['scenarios']} scenarios covered" in seen["cell"]["tooltip"]
     assert seen["pair_text"].startswith(f"area={row}, device={column}:")
+    assert seen["picker_after_click"] == seen["pair_label"]  # the picker follows the click
+    decisions = list(dict.fromkeys(shares.index.get_level_values("decision")))
+    assert sorted(o[0] for o in seen["outlined_after_click"]) == sorted(decisions)  # the pair, in every decision
+    assert {tuple(o[1:3]) for o in seen["outlined_after_click"]} == {(row, column)}
+    assert [o[0] for o in seen["outlined_after_click"] if o[3] == "true"] == [seen["cell"]["decision"]]
+    first_row, first_column = seen["picked_label"].split(":")[0].split(" × ")
+    assert {tuple(o[1:3]) for o in seen["outlined_after_pick"]} == {(first_row, first_column)}  # a pick: outlined
+    assert seen["picker_after_enter"] == seen["pair_label"]  # Enter on a focused cell clicks it
     n = int(seen["pair_text"].split(": ", 1)[1].split(" finding")[0])
     assert n > 0 and seen["pair_rows"] == min(n, 10)  # the pair's findings are listed under the map
     assert re.search(rf" of {n} entr(y|ies)$", seen["pair_info"]), seen["pair_info"]

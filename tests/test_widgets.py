@@ -7,6 +7,7 @@ import re
 from datetime import UTC
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -235,8 +236,8 @@ def test_audit_view_heat_map_draws_shares_and_opens_a_pairs_findings():
     from sonet_policy.coverage import pair_findings
 
     view = AuditView()
-    assert view.heatmap.description.startswith("coverage heat map: share covered")
-    assert "<img" in shown_html(view.map_out)
+    assert view.heatmap.description.startswith("coverage heat map: share covered")  # the PNG, when asked
+    assert len(view.map.cells) == len(view.shares) and view.map in view.widget.children  # the clickable map
     # a pair with one uncovered corner is a share, not a solid alarm: ipv4 is neither 0 nor 1 on any pair
     ipv4 = view.shares[view.shares["decision"] == "ipv4"]["covered_share"]
     assert ((ipv4 > 0) & (ipv4 < 1)).all()
@@ -250,6 +251,70 @@ def test_audit_view_heat_map_draws_shares_and_opens_a_pairs_findings():
     assert f"{len(expected)} finding(s)" in shown_html(view.pair_out)
     with pytest.raises(ValueError, match="not a value"):
         view.open_pair("nowhere", pair[1])
+
+
+def test_the_clickable_heat_map_is_the_coverage_share_table():
+    """Every cell of the clickable map prints share_label of the table's covered share, in the PNG's colour,
+    with the table's counts in its tooltip; decision by decision, in the PNG's order."""
+    from matplotlib.colors import to_hex
+
+    from sonet_policy.coverage import coverage_shares, share_label, share_matrix
+    from sonet_policy.widgets import ShareHeatMap
+    from sonet_policy.widgets.audit import coverage_share_figure
+
+    shares = coverage_shares(rows="area", columns="device")
+    heat = ShareHeatMap(shares)
+    assert len(heat.cells) == len(shares)
+    table = shares.set_index(["decision", "area", "device"])
+    for cell in heat.cells:
+        rec = table.loc[(cell["decision"], cell["row"], cell["column"])]
+        share = rec["covered"] / rec["scenarios"]
+        assert cell["label"] == share_label(share) == share_label(rec["covered_share"]), cell
+        assert f"{rec['covered']}/{rec['scenarios']} scenarios covered, {rec['gap']} gap" in cell["tooltip"]
+        assert f"{rec['conflict']} conflict" in cell["tooltip"]
+    assert {c["label"] for c in heat.cells} >= {"100%", "96%"}  # not one value everywhere
+    # the PNG's colour scale: each panel's image maps the same share to the same colour
+    fig = coverage_share_figure(shares)
+    decisions = list(dict.fromkeys(shares["decision"]))
+    assert heat.data["decisions"] == decisions and heat.data["columns"] == list(dict.fromkeys(shares["device"]))
+    k = 0
+    for ax, decision in zip(fig.axes, decisions, strict=False):
+        m = share_matrix(shares, decision)
+        for (i, j), v in np.ndenumerate(m.to_numpy(dtype=float)):
+            cell = heat.cells[k]
+            assert (cell["decision"], cell["row"], cell["column"]) == (decision, m.index[i], m.columns[j])
+            assert cell["colour"] == to_hex(ax.images[0].to_rgba(v)), cell
+            k += 1
+    assert repr(heat) == "ShareHeatMap: share covered, 5 decisions x 2 area x 40 device"
+    # the pair picker names each open decision's share as its cell prints it (58/60 is 96% in both, not 97%)
+    from sonet_policy.widgets.audit import pair_options
+
+    printed = {(c["decision"], c["row"], c["column"]): c["label"] for c in heat.cells}
+    for label, (r, c) in pair_options(shares):
+        for part in label.split(": covered ", 1)[1].split(", "):
+            decision, share = part.split(" ")
+            assert printed[(decision, r, c)] == share, label
+    assert heat._repr_mimebundle_()[0]["text/plain"] == repr(heat)  # what a saved notebook keeps
+
+
+def test_a_heat_map_click_opens_the_pairs_findings_as_the_picker_does():
+    clicked, picked = AuditView(), AuditView()
+    pair = clicked.pair.options[-1][1]  # not the preselected first pair
+    assert clicked.pair.value != pair and clicked.map.selected == ["", *clicked.pair.value]
+    decision = clicked.shares["decision"].iloc[-1]
+    clicked.map.selected = [decision, *pair]  # what the browser sets on a cell click
+    picked.pair.value = pair  # the picker under the map
+    assert clicked.pair.value == pair  # the picker follows the click
+    assert clicked.pair_findings.index.tolist() == picked.pair_findings.index.tolist() != []
+    assert shown_html(clicked.pair_out) == shown_html(picked.pair_out)
+    assert clicked.pair_grid.frame.equals(picked.pair_grid.frame)
+    assert clicked.map.selected == [decision, *pair]  # the clicked cell stays the one outlined
+    assert picked.map.selected == ["", *pair]  # a pair picked: its cells are outlined in every decision
+    other = clicked.pair.options[1][1]
+    clicked.pair.value = other
+    assert clicked.map.selected == ["", *other]
+    clicked.map.selected = [decision, "nowhere", pair[1]]  # a stale map: one line, no traceback
+    assert "nowhere" in shown_html(clicked.pair_out) and "Error" not in shown_html(clicked.pair_out)
 
 
 def test_audit_view_shows_a_broken_rule_book_in_the_app(tmp_path):

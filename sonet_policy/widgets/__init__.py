@@ -54,6 +54,7 @@ from .explorer import (
     explain_scenario,
     explorer_defaults,
 )
+from .heatmap import ShareHeatMap, heatmap_cells
 from .interview import UNKNOWN
 from .population import SYNTHETIC_NOTE, PopulationImpact, PopulationView, groupings, impact_bars, population_impact
 
@@ -75,6 +76,7 @@ __all__ = [
     "PopulationView",
     "ScenarioComparison",
     "ScenarioExplorer",
+    "ShareHeatMap",
     "answer_cards",
     "build_what_if",
     "changes_with_clauses",
@@ -92,6 +94,7 @@ __all__ = [
     "explorer_defaults",
     "findings_table",
     "groupings",
+    "heatmap_cells",
     "impact_bars",
     "population_impact",
     "proposal_folders",

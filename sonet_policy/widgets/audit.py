@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # matplotlib and the diff module load only when a view needs 
 
 from .base import STATUS_COLOURS, STATUS_ORDER, PNGFigure, _App, error_html, render_png, show_html
 from .explorer import ScenarioExplorer
+from .heatmap import ShareHeatMap
 
 _STATUS_RANK = {"ok": 0, "uncovered": 1, "conflict": 2}
 
@@ -153,19 +154,22 @@ def coverage_share_heatmap(shares: pd.DataFrame) -> PNGFigure:
 
 def pair_options(shares: pd.DataFrame) -> list[tuple[str, tuple[str, str]]]:
     """``(label, (row value, column value))`` of every pair some decision leaves partly open (a gap or a
-    conflict share above 0), worst first; the label gives each such decision's covered share.
+    conflict share above 0), worst first; the label gives each such decision's covered share as the heat map
+    prints it (:func:`~sonet_policy.coverage.share_label`: rounded down).
 
     >>> from sonet_policy.coverage import coverage_shares
     >>> options = pair_options(coverage_shares(rows="area", columns="device"))
     >>> options[0][0].split(":")[0], len(options[0][1])
     ('west × PR-600KI', 2)
     """
+    from ..coverage import share_label
+
     rows, columns = shares.columns[0], shares.columns[1]
     open_ = shares[(shares["gap"] > 0) | (shares["conflict"] > 0)]
     out = []
     for (r, c), part in open_.groupby([rows, columns], sort=False):
         worst = float(part["covered_share"].min())
-        text = ", ".join(f"{d} {s:.0%}" for d, s in zip(part["decision"], part["covered_share"], strict=True))
+        text = ", ".join(f"{d} {share_label(s)}" for d, s in zip(part["decision"], part["covered_share"], strict=True))
         out.append((worst, f"{r} × {c}: covered {text}", (str(r), str(c))))
     out.sort(key=lambda t: t[0])  # stable: ties keep the axes' order
     return [(label, pair) for _, label, pair in out]
@@ -221,8 +225,10 @@ def _finding_label(i: int, rec: pd.Series) -> str:
 
 
 class AuditView(_App):
-    """The coverage audit: findings table (sortable), heat map, uncited clauses, and each finding's witness
-    in the explorer's answer view. The audit runs at start and again on the button (it reloads the rule book
+    """The coverage audit: findings table (sortable), a clickable heat map of the share covered (a cell click
+    opens the pair's findings, as the pair picker under it does; the two stay in step), uncited clauses, and
+    each finding's witness in the explorer's answer view. ``heatmap`` is the same map as a PNG (a static image,
+    drawn when asked for). The audit runs at start and again on the button (it reloads the rule book
     from its folder, so edits to the CSVs show).
 
     >>> view = AuditView()
@@ -245,6 +251,8 @@ class AuditView(_App):
         self.pair.add_class("sp-audit-pair")
         self.table_out, self.map_out, self.clauses_out = w.Output(), w.Output(), w.Output()
         self.pair_out = w.Output()
+        self.map = ShareHeatMap()
+        self._heatmap: PNGFigure | None = None
         self.downloads = w.HTML()
         self.downloads.add_class("sp-downloads")
         self.files: dict[str, bytes] = {}
@@ -257,7 +265,8 @@ class AuditView(_App):
         self.run()
         self.sort_by.observe(lambda change: self.show_table(), names="value")
         self.finding.observe(lambda change: self._show_witness(change["new"]), names="value")
-        self.pair.observe(lambda change: self._show_pair(change["new"]), names="value")
+        self.pair.observe(lambda change: self._picked_pair(change["new"]), names="value")
+        self.map.observe(lambda change: self._clicked(change["new"]), names="selected")
         self.rerun.on_click(lambda button: self.run(reload=True))
         rows, columns = _matrix_inputs(self.book)
         self.widget = w.VBox(
@@ -270,6 +279,7 @@ class AuditView(_App):
                 self.downloads,
                 w.HTML(f"<h3>Coverage: share of each {rows} x {columns} pair covered, per decision</h3>"),
                 self.map_out,
+                self.map,
                 self.pair,
                 self.pair_out,
                 self.pair_grid.widget,
@@ -296,12 +306,13 @@ class AuditView(_App):
             self.findings = audit(self.book, population=self.population)
             rows, columns = _matrix_inputs(self.book)
             self.shares = coverage_shares(self.book, rows=rows, columns=columns)
-            self.heatmap = coverage_share_heatmap(self.shares)
+            self._heatmap = None
             self.uncited = uncited_clauses(self.book)
         except Exception as exc:  # a broken CSV shows its problems in the app
             for out in (self.table_out, self.map_out, self.clauses_out):
                 show_html(out, error_html(exc))
             self.downloads.value = ""
+            self.map.show(None)
             return
         self.show_table()
         links = download_links(
@@ -313,7 +324,8 @@ class AuditView(_App):
         )
         self.files = links.files
         self.downloads.value = links.html
-        show_html(self.map_out, self.heatmap.html())
+        self.map_out.outputs = ()
+        self.map.show(self.shares)
         if self.uncited.empty:
             show_html(self.clauses_out, "<p>Every clause of the page is cited by a rule or a constraint.</p>")
         else:
@@ -329,9 +341,18 @@ class AuditView(_App):
             self.finding.value = options[0][1]
         self._show_witness(self.finding.value)  # the dropdown and the explorer agree from the start
 
+    @property
+    def heatmap(self) -> PNGFigure:
+        """The share heat map as a PNG (:func:`coverage_share_heatmap`), for a static image."""
+        if self._heatmap is None:
+            self._heatmap = coverage_share_heatmap(self.shares)
+        return self._heatmap
+
     def open_pair(self, row_value: str, column_value: str) -> pd.DataFrame:
-        """Open the findings of one pair of the heat map (a row value, a column value): the grid below the map
-        lists them; returns them. Raises ValueError for a value that is not on the map's axes."""
+        """Open the findings of one pair of the heat map (a row value, a column value), as a cell click does:
+        the grid below the map lists them, the pair picker shows the pair (blank for a pair no decision leaves
+        open), the map outlines it; returns them. Raises ValueError for a value that is not on the map's axes.
+        """
         rows, columns = self.shares.columns[0], self.shares.columns[1]
         for axis, value in ((rows, row_value), (columns, column_value)):
             if str(value) not in set(self.shares[axis].astype(str)):
@@ -340,8 +361,22 @@ class AuditView(_App):
         if pair in {value for _, value in self.pair.options} and self.pair.value != pair:
             self.pair.value = pair  # the observer shows the findings
         else:
+            if pair not in {value for _, value in self.pair.options}:
+                self.pair.value = None  # the picker lists only open pairs: it shows none (the observer skips None)
             self._show_pair(pair)
         return self.pair_findings
+
+    def _picked_pair(self, pair: tuple[str, str] | None) -> None:
+        if pair is not None:
+            self._show_pair(pair)
+
+    def _clicked(self, selected: list[str]) -> None:
+        if len(selected) != 3:
+            return
+        try:
+            self.open_pair(selected[1], selected[2])
+        except ValueError as exc:  # a map drawn before a reload: say so under the map
+            show_html(self.pair_out, error_html(exc))
 
     def _show_pair(self, pair: tuple[str, str] | None) -> None:
         from ..coverage import pair_findings
@@ -363,6 +398,8 @@ class AuditView(_App):
             f"<p class='sp-pair'><b>{html.escape(f'{rows}={pair[0]}, {columns}={pair[1]}')}</b>: "
             f"{len(self.pair_findings)} finding(s). {html.escape(text)}</p>",
         )
+        if list(self.map.selected[1:]) != list(pair):
+            self.map.selected = ["", *pair]  # a pair picked in the picker: outlined in every decision
         table = findings_table(self.pair_findings) if not self.pair_findings.empty else pd.DataFrame()
         if not table.empty:
             table["#"] = list(self.pair_findings.index)
