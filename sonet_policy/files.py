@@ -510,8 +510,15 @@ def signals_raise(signums: tuple[int, ...] = (signal.SIGTERM, signal.SIGHUP)) ->
         if signal.getsignal(s) == signal.SIG_IGN:
             continue
         previous[s] = signal.signal(s, handler)
+    # pyarrow's readers catch SIGINT and SIGTERM themselves while they run (to cancel, then re-send the signal);
+    # a SIGTERM arriving as such a read ended was seen lost, the output then finished. Within the block the
+    # handler above is the only one: a signal is handled as soon as pyarrow returns to Python.
+    import pyarrow as pa
+
+    pa.enable_signal_handlers(False)
     try:
         yield
     finally:
+        pa.enable_signal_handlers(True)
         for s, old in previous.items():
             signal.signal(s, old)
