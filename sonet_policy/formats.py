@@ -276,9 +276,16 @@ def _parquet_source(path: Path, *, shown: str, book: RuleBook, chunk_bytes: int,
 
     def batches():
         try:
+            # a batch never spans row groups: the batches of consecutive row groups are joined up to ``size`` rows
+            # (evaluate's cost per batch is then spread over more rows), their dictionaries unified
+            held: list = []
             for batch in reader.iter_batches(batch_size=size, use_threads=False):  # threads hold more memory
-                state["rows"] += batch.num_rows
-                yield batch
+                if held and sum(b.num_rows for b in held) + batch.num_rows > size:
+                    yield _joined(held, state)
+                    held = []
+                held.append(batch)
+            if held:
+                yield _joined(held, state)
         except pa.ArrowException as exc:
             raise ScenarioFileError(f"{shown}: cannot read the Parquet data: {exc}", path=shown) from exc
         finally:
@@ -286,6 +293,19 @@ def _parquet_source(path: Path, *, shown: str, book: RuleBook, chunk_bytes: int,
 
     encoded = {k: f.type for k, f in enumerate(declared) if f.name in text}
     return _Source(info, batches(), meta.num_rows, lambda: state["rows"], unit="rows", encoded=encoded)
+
+
+def _joined(batches: list, state: dict):
+    """One record batch of ``batches`` (same schema), dictionary columns unified; counts its rows in ``state``."""
+    import pyarrow as pa
+
+    if len(batches) == 1:
+        batch = batches[0]
+    else:
+        table = pa.Table.from_batches(batches).unify_dictionaries().combine_chunks()
+        batch = pa.RecordBatch.from_arrays([c.chunk(0) for c in table.columns], schema=table.schema)
+    state["rows"] += batch.num_rows
+    return batch
 
 
 def _quotes_balanced(path: Path) -> bool:
