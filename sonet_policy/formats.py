@@ -276,9 +276,16 @@ def _parquet_source(path: Path, *, shown: str, book: RuleBook, chunk_bytes: int,
 
     def batches():
         try:
+            # a batch never spans row groups: the batches of consecutive row groups are joined up to ``size`` rows
+            # (evaluate's cost per batch is then spread over more rows), their dictionaries unified
+            held: list = []
             for batch in reader.iter_batches(batch_size=size, use_threads=False):  # threads hold more memory
-                state["rows"] += batch.num_rows
-                yield batch
+                if held and sum(b.num_rows for b in held) + batch.num_rows > size:
+                    yield _joined(held, state)
+                    held = []
+                held.append(batch)
+            if held:
+                yield _joined(held, state)
         except pa.ArrowException as exc:
             raise ScenarioFileError(f"{shown}: cannot read the Parquet data: {exc}", path=shown) from exc
         finally:
@@ -286,6 +293,19 @@ def _parquet_source(path: Path, *, shown: str, book: RuleBook, chunk_bytes: int,
 
     encoded = {k: f.type for k, f in enumerate(declared) if f.name in text}
     return _Source(info, batches(), meta.num_rows, lambda: state["rows"], unit="rows", encoded=encoded)
+
+
+def _joined(batches: list, state: dict):
+    """One record batch of ``batches`` (same schema), dictionary columns unified; counts its rows in ``state``."""
+    import pyarrow as pa
+
+    if len(batches) == 1:
+        batch = batches[0]
+    else:
+        table = pa.Table.from_batches(batches).unify_dictionaries().combine_chunks()
+        batch = pa.RecordBatch.from_arrays([c.chunk(0) for c in table.columns], schema=table.schema)
+    state["rows"] += batch.num_rows
+    return batch
 
 
 def _quotes_balanced(path: Path) -> bool:
@@ -657,17 +677,26 @@ class _ParquetSink:
     """Parquet, a row group per batch, snappy. The input columns read as dictionaries are written with the type
     the input file gives them (text); they, the answers and the columns that come as dictionaries are
     dictionary-encoded in the file, the other columns (identifiers, memos) are not. No min/max statistics: on
-    these columns they cost a third of the writing and prune nothing."""
+    these columns they cost a third of the writing and prune nothing.
+
+    The input columns are handed to the writer as the dictionaries they were read as (the writer puts their
+    values in the dictionary page and their indices in the data pages, as it would after hashing every row's
+    text), and the file's Arrow schema (``ARROW:schema``, what pyarrow and pandas read the types from) is the
+    one the text columns would give: the file reads back as text, with the same values, as if each column had
+    been decoded to text first, without decoding a string per row. A pyarrow whose writer cannot set the file's
+    metadata decodes them."""
 
     def __init__(self, out, names: list[str], answers: list[str], *, encoded: dict | None = None) -> None:
         self.out, self.names, self.writer, self.answers = out, names, None, set(answers)
         self.encoded = encoded or {}
+        self.declared = None  # the schema the file declares (the input columns as text), when it differs
 
     def write(self, batch) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        if self.encoded:  # here, in the writer's thread, beside the reading and evaluating of the next batch
+        direct = hasattr(pq.ParquetWriter, "add_key_value_metadata")
+        if self.encoded and not direct:  # here, in the writer's thread, beside the reading of the next batch
             arrays = [batch.column(k) for k in range(batch.num_columns)]
             for k, type_ in self.encoded.items():
                 if pa.types.is_dictionary(arrays[k].type):
@@ -680,13 +709,30 @@ class _ParquetSink:
                 for k, n in enumerate(names)
                 if n in self.answers or k in self.encoded or pa.types.is_dictionary(batch.schema.field(k).type)
             ]
+            fields = [
+                f.with_type(self.encoded[k]) if k in self.encoded and pa.types.is_dictionary(f.type) else f
+                for k, f in enumerate(batch.schema)
+            ]
+            declared = pa.schema(fields, metadata=batch.schema.metadata)
+            if direct and not declared.equals(batch.schema):
+                self.declared = declared
             self.writer = pq.ParquetWriter(
-                self.out, batch.schema, compression="snappy", write_statistics=False, use_dictionary=coded
+                self.out,
+                batch.schema,
+                compression="snappy",
+                write_statistics=False,
+                use_dictionary=coded,
+                store_schema=self.declared is None,
             )
         self.writer.write_batch(batch)
 
     def close(self) -> None:
         if self.writer is not None:
+            if self.declared is not None:  # what store_schema would write, for the declared types
+                import base64
+
+                schema = base64.b64encode(self.declared.serialize().to_pybytes()).decode("ascii")
+                self.writer.add_key_value_metadata({"ARROW:schema": schema})
             self.writer.close()
 
 

@@ -286,13 +286,52 @@ def test_a_bad_value_in_row_group_3_is_answered_on_its_own_row(tmp_path: Path) -
     source = tmp_path / "in.parquet"
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), source, row_group_size=150)
     assert pq.ParquetFile(source).metadata.num_row_groups == 7
-    for chunk in (64, 200_000):
+    # 64: batches cut inside row groups; 400 and 200,000: row groups joined (all seven in one batch)
+    for chunk in (64, 400, 200_000):
         out = tmp_path / f"out-{chunk}.parquet"
         evaluate_file(source, out, progress=False, chunksize=chunk)
         back = pd.read_parquet(out)
         wrong = back.index[back["status"] != "ok"].tolist()
         assert wrong == [bad] and back.loc[bad, "メモ"] == f"row {bad}"
         assert "'north'" in back.loc[bad, "error"] and back["error"].isna().sum() == n - 1
+        assert back["メモ"].tolist() == [f"row {k}" for k in range(n)]  # in order, none lost or doubled
+        groups = pq.ParquetFile(out).metadata.num_row_groups  # a row group per batch written
+        assert groups >= n / chunk and (chunk < n or groups == 1)
+
+
+def test_parquet_inputs_written_from_their_dictionaries_read_back_as_the_decoded_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The text inputs (string and large string, hostile values, a dictionary per row group) reach the writer as
+    the dictionaries they were read as; the file holds them as Parquet text and declares the input's own types:
+    it reads back exactly as the file written from the decoded text (the path of a pyarrow whose writer cannot
+    set the file's metadata) — same schema, same values, same answers."""
+    frame = _hostile_frame(500)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.set_column(1, "プラン", table.column(1).cast(pa.large_string()))
+    source = tmp_path / "in.parquet"
+    pq.write_table(table, source, row_group_size=90)
+    direct, decoded = tmp_path / "direct.parquet", tmp_path / "decoded.parquet"
+    evaluate_file(source, direct, progress=False, chunksize=200)
+    monkeypatch.delattr(pq.ParquetWriter, "add_key_value_metadata")
+    evaluate_file(source, decoded, progress=False, chunksize=200)
+    monkeypatch.undo()
+    a, b = pq.read_table(direct), pq.read_table(decoded)
+    assert a.schema.equals(b.schema, check_metadata=True) and a.equals(b)
+    assert [a.schema.field(c).type for c in frame.columns] == [table.schema.field(c).type for c in frame.columns]
+    assert a.schema.field("プラン").type == pa.large_string() and a.schema.field("エリア").type == pa.string()
+    assert all(pa.types.is_dictionary(a.schema.field(c).type) for c in output_columns(BOOK))
+    meta = pq.ParquetFile(direct).metadata
+    assert list(meta.metadata) == [b"ARROW:schema"]  # one declaration of the types, not two
+    assert str(pq.ParquetFile(direct).schema.column(0).logical_type) == "String"  # text without the declaration
+    assert meta.row_group(0).column(0).has_dictionary_page  # dictionary-encoded in the file
+    back = a.to_pandas()
+    risky = ("=", "+", "-", "@", "\t", "\r")
+    neutral = frame.map(lambda v: "'" + v if isinstance(v, str) and v.startswith(risky) and v != "-0" else v)
+    assert back[frame.columns.tolist()].astype(object).equals(neutral.astype(object))
+    expected = evaluate(frame.iloc[:, :6].set_axis(list(BOOK.inputs)[:6], axis=1))
+    answers = output_columns(BOOK)
+    pd.testing.assert_frame_equal(back[answers].astype(object), expected.astype(object), check_index_type=False)
 
 
 def test_dictionary_columns_blank_rows_and_formula_collisions(tmp_path: Path) -> None:
