@@ -295,6 +295,7 @@ def _atomic(path: Path | str, *, allow: Path | str | None) -> Iterator[tuple[Pat
         except OSError as exc:
             raise _output_error(path, exc) from exc
         yield Path(tmp), fd
+        raise_if_interrupted()  # a signal whose exception some library swallowed still stops the rename
         try:
             os.fsync(fd)
             os.close(fd)
@@ -487,6 +488,28 @@ class Interrupted(BaseException):
         super().__init__(f"interrupted by {signal.Signals(signum).name}")
 
 
+# The signals received within :func:`signals_raise`. The handler raises where the main thread happens to be; code
+# that swallows every exception (a C extension clearing errors while it calls Python, seen in pandas under load)
+# can lose it, so the file writers check this list before they commit (:func:`raise_if_interrupted`).
+_received: list[int] = []
+
+
+def raise_if_interrupted() -> None:
+    """Raise :class:`Interrupted` if a termination signal arrived within :func:`signals_raise`, even one whose
+    exception was swallowed on the way: called before a temporary file becomes the output, and per batch.
+
+    >>> raise_if_interrupted()  # nothing received
+    """
+    if _received:
+        _raise(_received[0])
+
+
+def _raise(signum: int) -> None:
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    raise Interrupted(signum)
+
+
 @contextmanager
 def signals_raise(signums: tuple[int, ...] = (signal.SIGTERM, signal.SIGHUP)) -> Iterator[None]:
     """Within the block, the signals ``signums`` raise :class:`Interrupted` (only in the main thread; a signal
@@ -504,15 +527,24 @@ def signals_raise(signums: tuple[int, ...] = (signal.SIGTERM, signal.SIGHUP)) ->
     def handler(signum: int, _frame: object) -> None:
         for s in previous:
             signal.signal(s, signal.SIG_IGN)
-        raise Interrupted(signum)
+        _received.append(signum)
+        _raise(signum)
 
+    def interrupt(signum: int, _frame: object) -> None:  # Ctrl-C stays KeyboardInterrupt, and is recorded too
+        _received.append(signum)
+        raise KeyboardInterrupt
+
+    _received.clear()
     for s in signums:
         if signal.getsignal(s) == signal.SIG_IGN:
             continue
         previous[s] = signal.signal(s, handler)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        previous_int = signal.signal(signal.SIGINT, interrupt)
+    else:
+        previous_int = None
     # pyarrow's readers catch SIGINT and SIGTERM themselves while they run (to cancel, then re-send the signal);
-    # a SIGTERM arriving as such a read ended was seen lost, the output then finished. Within the block the
-    # handler above is the only one: a signal is handled as soon as pyarrow returns to Python.
+    # within the block the handler above is the only one: a signal is handled as soon as pyarrow returns.
     import pyarrow as pa
 
     pa.enable_signal_handlers(False)
@@ -522,3 +554,6 @@ def signals_raise(signums: tuple[int, ...] = (signal.SIGTERM, signal.SIGHUP)) ->
         pa.enable_signal_handlers(True)
         for s, old in previous.items():
             signal.signal(s, old)
+        if previous_int is not None:
+            signal.signal(signal.SIGINT, previous_int)
+        _received.clear()

@@ -35,7 +35,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from .files import FORMULA_START, STDOUT, TargetError, neutralise, neutralise_frame, open_output, write_atomically
+from .files import (
+    FORMULA_START,
+    STDOUT,
+    TargetError,
+    neutralise,
+    neutralise_frame,
+    open_output,
+    raise_if_interrupted,
+    write_atomically,
+)
 from .io import (
     ScenarioFileError,
     ScenarioFileInfo,
@@ -1046,6 +1055,7 @@ def _evaluate_stream(
                 pending.append(pool.submit(sink.write, pa.RecordBatch.from_arrays(arrays, schema=schema)))
                 while len(pending) > 1:
                     pending.popleft().result()  # a write error surfaces here
+                raise_if_interrupted()
                 totals["rows"] += batch.num_rows
                 pool_.release_unused()  # pyarrow's allocator keeps freed batches otherwise (15-20 MB of peak RSS)
                 status = answers["status"].array

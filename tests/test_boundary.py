@@ -319,6 +319,32 @@ def test_a_signal_mid_stream_removes_the_temporary_file_and_keeps_the_old_output
     assert target.read_text() == "earlier answers\n"
 
 
+@pytest.mark.parametrize(("signum", "raised"), [(signal.SIGTERM, "Interrupted"), (signal.SIGINT, "KeyboardInterrupt")])
+def test_a_signal_whose_exception_a_library_swallowed_still_stops_the_rename(
+    tmp_path: Path, signum: int, raised: str
+) -> None:
+    """Under load, make test saw SIGTERM's exception raised inside pandas code that swallowed it, and the output
+    was then renamed into place (exit 0). The writer checks what was received before it commits."""
+    from sonet_policy.files import signals_raise, write_atomically
+
+    target = tmp_path / "answers.csv"
+    target.write_text("earlier answers\n")
+
+    def write(tmp: Path) -> None:
+        tmp.write_text("half of the answers\n")
+        try:  # a library that swallows every exception, as a C extension clearing errors can
+            os.kill(os.getpid(), signum)
+            time.sleep(0.5)  # the handler runs here and raises; swallowed below
+        except BaseException:  # noqa: BLE001 - the point of the test
+            pass
+
+    with pytest.raises(BaseException) as info, signals_raise():
+        write_atomically(target, write)
+    assert type(info.value).__name__ == raised
+    assert target.read_text() == "earlier answers\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["answers.csv"]  # no temporary file left
+
+
 # ---------------------------------------------------------------- 6. concurrent saves ----
 
 SAVER = """
