@@ -159,15 +159,15 @@ def test_a_file_that_cannot_be_read_is_one_line_naming_it(view, name, content, s
 def test_downloads_neutralise_formulas_and_read_back(view) -> None:
     customers, _ = view
     customers.load_upload(upload(SAMPLE.name, SAMPLE.read_bytes()))
-    assert sorted(customers.files) == ["customers-sample-answers-answers.csv", "customers-sample-answers.xlsx"]
+    assert sorted(customers.files) == ["customers-sample-evaluated-answers.csv", "customers-sample-evaluated.xlsx"]
     csv = pd.read_csv(
-        io.BytesIO(customers.files["customers-sample-answers-answers.csv"]),
+        io.BytesIO(customers.files["customers-sample-evaluated-answers.csv"]),
         encoding="utf-8-sig",
         dtype=str,
         keep_default_na=False,
     )
     assert csv["memo"].iloc[-1] == "'=1+1 stays text in the downloads"
     assert csv["row"].tolist() == ["2", "3", "4", "5", "6"]
-    xlsx = pd.read_excel(io.BytesIO(customers.files["customers-sample-answers.xlsx"]), dtype=str)
+    xlsx = pd.read_excel(io.BytesIO(customers.files["customers-sample-evaluated.xlsx"]), dtype=str)
     assert xlsx["memo"].iloc[-1] == "'=1+1 stays text in the downloads"
     assert xlsx["error"].fillna("").tolist() == csv["error"].tolist()

@@ -244,7 +244,7 @@ class CustomersView(_App):
         answers = customer_answers(frame, rulebook=self.book)
         self.frame, self.answers, self.name = frame, answers, name
         self.grid.update(answers, caption=f"{name}: answers per customer")
-        links = download_links({"answers": answers}, stem=f"{Path(name).stem}-answers")
+        links = download_links({"answers": answers}, stem=f"{Path(name).stem}-evaluated")
         self.files = links.files
         self.downloads.value = links.html
         shown = _status_counts(answers)
