@@ -29,6 +29,8 @@ import difflib
 import math
 import os
 import re
+import threading
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -690,6 +692,9 @@ def _encode_rows(fields: dict[str, FieldCodes], compiled: CompiledBook, n: int) 
 # the rows), and a row costs its key (its fields' codes in mixed radix) and one lookup per answer column.
 
 _KEY_ROWS = 1 << 16  # a group's keys are tabled while they number at most this many, or at most the rows
+_KEY_CACHE_ENTRIES = 8  # per compiled book: the per-key tables of this many distinct sets of categories are kept
+_KEY_CACHE_SIZE = 1 << 20  # ... when their spaces hold at most this many keys in all (bounded memory)
+_KEY_CACHE_LOCK = threading.Lock()
 
 
 class _KeySpace:
@@ -821,21 +826,50 @@ def encode_keyed(frame: pd.DataFrame, compiled: CompiledBook) -> Keyed | Encoded
     every = spaces + extra
     if any(sp.size > max(n, _KEY_ROWS) for sp in every):
         return _encode_rows(fields, compiled, n)
+    # The per-key tables depend only on each field's tables (axis position, error, messages per distinct value,
+    # in the order of the codes) and on whether some row is missing: the same categories in the same order give
+    # the same tables, kept per compiled book (a changed book is another book: it never reads these).
+    signature = tuple(
+        (len(f.pos_lut), f.pos_lut.dtype.str, f.pos_lut.tobytes(), f.err_lut.dtype.str, f.err_lut.tobytes())
+        + (tuple(f.messages), _some_missing(f))
+        for f in fields.values()
+    )
+    with _KEY_CACHE_LOCK:  # evaluate may run in threads (Dask partitions)
+        cache = compiled.book._cache.setdefault("keyed_tables", {})
+        if cache.get("compiled") is not compiled:  # tables of another compilation are never served
+            cache.clear()
+            cache["compiled"], cache["lru"] = compiled, OrderedDict()
+        lru: OrderedDict = cache["lru"]
+        hit = lru.get(signature)
+        if hit is not None:
+            lru.move_to_end(signature)
+    if hit is not None:
+        cells, parts_of = hit
+    else:
+        cells = {}
+        for (inputs, names), space in zip(groups, spaces, strict=True):
+            grid = compiled.decisions[names[0]]
+            cell = space.sum_of(_cell_terms(space, fields, inputs, grid.strides))
+            np.maximum(cell, -1, out=cell)
+            for c in compiled.constraints:
+                if names[0] in c.blocks:
+                    cell[_ruled_out(space, fields, c)] = -1
+            cells[inputs] = space.rolled(cell + 1).astype(np.intp)
+        parts_of = _error_parts(every, home, sources, fields)
+        if sum(sp.size for sp in every) <= _KEY_CACHE_SIZE:
+            for table in [*cells.values(), *(p[2] for p in parts_of)]:
+                table.flags.writeable = False  # shared by later calls: never changed
+            with _KEY_CACHE_LOCK:
+                lru[signature] = (cells, parts_of)
+                while len(lru) > _KEY_CACHE_ENTRIES:
+                    lru.popitem(last=False)
     keys: dict[tuple[str, ...], np.ndarray] = {}
-    cells: dict[tuple[str, ...], np.ndarray] = {}
     row_keys: dict[int, np.ndarray] = {}
     done: dict[tuple[str, ...], np.ndarray] = {}
-    for j, ((inputs, names), space) in enumerate(zip(groups, spaces, strict=True)):
-        grid = compiled.decisions[names[0]]
-        cell = space.sum_of(_cell_terms(space, fields, inputs, grid.strides))
-        np.maximum(cell, -1, out=cell)
-        for c in compiled.constraints:
-            if names[0] in c.blocks:
-                cell[_ruled_out(space, fields, c)] = -1
-        cells[inputs] = space.rolled(cell + 1).astype(np.intp)
+    for j, ((inputs, _), space) in enumerate(zip(groups, spaces, strict=True)):
         keys[inputs] = row_keys[j] = space.row_keys(fields, done)
-    error_id, messages = _keyed_errors(every, home, sources, fields, row_keys, done, n)
-    return Keyed(keys, cells, error_id, messages)
+    error_id, messages = _keyed_errors(every, home, sources, parts_of, fields, row_keys, done, n)
+    return Keyed(keys, dict(cells), error_id, messages)
 
 
 def _some_missing(f: FieldCodes) -> bool:
@@ -843,17 +877,14 @@ def _some_missing(f: FieldCodes) -> bool:
     return bool(len(f.codes)) and int(f.codes.min()) < 0
 
 
-def _keyed_errors(
+def _error_parts(
     spaces: list[_KeySpace],
     home: dict[int, list[int]],
     sources: list[tuple[tuple[str, ...], list[str], object]],
     fields: dict[str, FieldCodes],
-    row_keys: dict[int, np.ndarray],
-    done: dict[tuple[str, ...], np.ndarray],
-    n: int,
-) -> tuple[np.ndarray, list[str]]:
-    """Per row an index into the sorted distinct messages (-1: no error); a message joins the messages of every
-    source with an error on the row, in the order of ``sources`` (as :func:`encode` writes them)."""
+) -> list[tuple[int, list[tuple[int, ...]], np.ndarray]]:
+    """Per space with an error on some key: (space, per part the ids of its sources, per key its part). Depends on
+    the fields' tables only (not on the rows), so :func:`encode_keyed` may reuse it."""
     parts_of: list[tuple[int, list[tuple[int, ...]], np.ndarray]] = []  # (space, per part its ids, per key its part)
     for j, ks in sorted(home.items()):
         space = spaces[j]
@@ -883,6 +914,21 @@ def _keyed_errors(
                 digits.append(d - 1)
             parts.append(tuple(reversed(digits)))
         parts_of.append((j, parts, space.rolled(part.reshape(-1).astype(np.intp))))
+    return parts_of
+
+
+def _keyed_errors(
+    spaces: list[_KeySpace],
+    home: dict[int, list[int]],
+    sources: list[tuple[tuple[str, ...], list[str], object]],
+    parts_of: list[tuple[int, list[tuple[int, ...]], np.ndarray]],
+    fields: dict[str, FieldCodes],
+    row_keys: dict[int, np.ndarray],
+    done: dict[tuple[str, ...], np.ndarray],
+    n: int,
+) -> tuple[np.ndarray, list[str]]:
+    """Per row an index into the sorted distinct messages (-1: no error); a message joins the messages of every
+    source with an error on the row, in the order of ``sources`` (as :func:`encode` writes them)."""
     if not parts_of:
         return np.full(n, -1, dtype=np.int8), []
     radix = [len(p[1]) for p in parts_of]
