@@ -797,7 +797,8 @@ def encode_keyed(frame: pd.DataFrame, compiled: CompiledBook) -> Keyed | Encoded
     ('Keyed', [0, 0, 0], 1)
     """
     n = len(frame)
-    fields = encode_fields(frame, compiled)
+    read = encode_fields(frame, compiled)
+    fields = {name: _canonical(f) for name, f in read.items()}
     book = compiled.book
     groups = compiled.groups()
     reads: list[set[str]] = []
@@ -825,7 +826,7 @@ def encode_keyed(frame: pd.DataFrame, compiled: CompiledBook) -> Keyed | Encoded
         home.setdefault(at, []).append(k)
     every = spaces + extra
     if any(sp.size > max(n, _KEY_ROWS) for sp in every):
-        return _encode_rows(fields, compiled, n)
+        return _encode_rows(read, compiled, n)
     # The per-key tables depend only on each field's tables (axis position, error, messages per distinct value,
     # in the order of the codes) and on whether some row is missing: the same categories in the same order give
     # the same tables, kept per compiled book (a changed book is another book: it never reads these).
@@ -870,6 +871,30 @@ def encode_keyed(frame: pd.DataFrame, compiled: CompiledBook) -> Keyed | Encoded
         keys[inputs] = row_keys[j] = space.row_keys(fields, done)
     error_id, messages = _keyed_errors(every, home, sources, parts_of, fields, row_keys, done, n)
     return Keyed(keys, dict(cells), error_id, messages)
+
+
+def _canonical(f: FieldCodes) -> FieldCodes:
+    """The field with its distinct values merged by what they read as (axis position, error text) and sorted so:
+    the same values in another order (each batch of a Parquet file has its own dictionary) give the same tables,
+    and the per-key tables of an earlier call serve (a missing row stays -1, the last entry)."""
+    texts = [f.messages[e] if e >= 0 else "" for e in f.err_lut[:-1].tolist()]
+    keys = list(zip(f.pos_lut[:-1].tolist(), texts, strict=True))
+    classes = sorted(set(keys))
+    at = {k: i for i, k in enumerate(classes)}
+    class_of = np.array([at[k] for k in keys] + [-1], dtype=np.intp)
+    messages: list[str] = []
+    missing_err = int(f.err_lut[-1])
+    if missing_err >= 0:
+        messages.append(f.messages[missing_err])
+        missing_err = 0
+    pos = np.array([p for p, _ in classes] + [int(f.pos_lut[-1])], dtype=np.int64)
+    err = np.full(len(classes) + 1, -1, dtype=np.int64)
+    err[-1] = missing_err
+    for i, (_, text) in enumerate(classes):
+        if text:
+            messages.append(text)
+            err[i] = len(messages) - 1
+    return FieldCodes(class_of.take(f.codes), pos, err, messages)
 
 
 def _some_missing(f: FieldCodes) -> bool:
