@@ -13,7 +13,9 @@ pyarrow strings (what ``pd.read_csv`` gives with pandas 3) are encoded on their 
 Python objects), release the GIL while they are hashed and are factorised two at a time.
 
 :func:`encode_keyed` (what ``evaluate`` uses) does the per-group work once per combination of the distinct
-values the group reads instead of once per row: a row then costs its key and one lookup per answer column.
+values the group reads instead of once per row: a row then costs its key and one lookup per answer column. The
+per-key tables are kept per compiled book for a few sets of distinct values (in any order), so the batches of a
+stream that hold the same values skip that work.
 
 >>> from sonet_policy.rules import default_rulebook
 >>> book = default_rulebook()
