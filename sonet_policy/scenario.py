@@ -695,7 +695,7 @@ def _encode_rows(fields: dict[str, FieldCodes], compiled: CompiledBook, n: int) 
 
 _KEY_ROWS = 1 << 16  # a group's keys are tabled while they number at most this many, or at most the rows
 _KEY_CACHE_ENTRIES = 8  # per compiled book: the per-key tables of this many distinct sets of categories are kept
-_KEY_CACHE_SIZE = 1 << 20  # ... when their spaces hold at most this many keys in all (bounded memory)
+_KEY_CACHE_BYTES = 4 << 20  # ... when their tables take at most this many bytes (at most 32 MB per book)
 _KEY_CACHE_LOCK = threading.Lock()
 
 
@@ -859,8 +859,9 @@ def encode_keyed(frame: pd.DataFrame, compiled: CompiledBook) -> Keyed | Encoded
                     cell[_ruled_out(space, fields, c)] = -1
             cells[inputs] = space.rolled(cell + 1).astype(np.intp)
         parts_of = _error_parts(every, home, sources, fields)
-        if sum(sp.size for sp in every) <= _KEY_CACHE_SIZE:
-            for table in [*cells.values(), *(p[2] for p in parts_of)]:
+        tables = [*cells.values(), *(p[2] for p in parts_of)]
+        if sum(t.nbytes for t in tables) <= _KEY_CACHE_BYTES:
+            for table in tables:
                 table.flags.writeable = False  # shared by later calls: never changed
             with _KEY_CACHE_LOCK:
                 lru[signature] = (cells, parts_of)

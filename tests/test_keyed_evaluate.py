@@ -154,7 +154,7 @@ def test_error_categories_are_the_rows_messages_only(keyed_always: None) -> None
         pd.testing.assert_frame_equal(out, _by_rows(frame))
 
 
-def test_tables_reused_across_calls_answer_as_a_fresh_evaluate(tmp_path, keyed_always: None) -> None:
+def test_tables_reused_across_calls_answer_as_a_fresh_evaluate(tmp_path, keyed_always: None, monkeypatch) -> None:
     """Frames with the same categories but other rows, the categories in another order, and a changed rule book
     (another hash, the same categories) each answer as evaluating row by row (no per-key tables kept); the
     per-key tables are reused per book and set of categories (in any order), never across books, and the cache
@@ -163,6 +163,7 @@ def test_tables_reused_across_calls_answer_as_a_fresh_evaluate(tmp_path, keyed_a
 
     from sonet_policy.rules import load_rulebook
 
+    monkeypatch.setattr(scenario, "_KEY_CACHE_BYTES", 1 << 30)  # these hostile frames' tables take a few MB
     shutil.copytree("data", tmp_path / "data")
     inputs = tmp_path / "data/rules/inputs.csv"
     inputs.write_text(inputs.read_text(encoding="utf-8").replace("east: e|東|", "east: e|ひがし|東|"), encoding="utf-8")
@@ -195,3 +196,7 @@ def test_tables_reused_across_calls_answer_as_a_fresh_evaluate(tmp_path, keyed_a
     for k in range(12):  # twelve sets of categories: the oldest are dropped
         evaluate(small.astype({name: pd.CategoricalDtype([*set(small[name]), f"x{k}"]) for name in small}))
     assert len(BOOK._cache["keyed_tables"]["lru"]) == scenario._KEY_CACHE_ENTRIES
+    monkeypatch.setattr(scenario, "_KEY_CACHE_BYTES", 1000)  # tables larger than the bound are not kept
+    BOOK._cache.pop("keyed_tables")
+    evaluate(base.astype(typed))
+    assert not BOOK._cache["keyed_tables"]["lru"]
