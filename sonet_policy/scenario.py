@@ -884,7 +884,8 @@ def _canonical(f: FieldCodes) -> FieldCodes:
     keys = list(zip(f.pos_lut[:-1].tolist(), texts, strict=True))
     classes = sorted(set(keys))
     at = {k: i for i, k in enumerate(classes)}
-    class_of = np.array([at[k] for k in keys] + [-1], dtype=np.intp)
+    small = np.int8 if len(classes) < 127 else np.int16 if len(classes) < 32767 else np.int32  # a 1-byte code
+    class_of = np.array([at[k] for k in keys] + [-1], dtype=small)  # per row is quicker to make and to read
     messages: list[str] = []
     missing_err = int(f.err_lut[-1])
     if missing_err >= 0:
