@@ -13,7 +13,9 @@ pyarrow strings (what ``pd.read_csv`` gives with pandas 3) are encoded on their 
 Python objects), release the GIL while they are hashed and are factorised two at a time.
 
 :func:`encode_keyed` (what ``evaluate`` uses) does the per-group work once per combination of the distinct
-values the group reads instead of once per row: a row then costs its key and one lookup per answer column.
+values the group reads instead of once per row: a row then costs its key and one lookup per answer column. The
+per-key tables are kept per compiled book for a few sets of distinct values (in any order), so the batches of a
+stream that hold the same values skip that work.
 
 >>> from sonet_policy.rules import default_rulebook
 >>> book = default_rulebook()
@@ -29,6 +31,8 @@ import difflib
 import math
 import os
 import re
+import threading
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -690,6 +694,9 @@ def _encode_rows(fields: dict[str, FieldCodes], compiled: CompiledBook, n: int) 
 # the rows), and a row costs its key (its fields' codes in mixed radix) and one lookup per answer column.
 
 _KEY_ROWS = 1 << 16  # a group's keys are tabled while they number at most this many, or at most the rows
+_KEY_CACHE_ENTRIES = 8  # per compiled book: the per-key tables of this many distinct sets of categories are kept
+_KEY_CACHE_BYTES = 4 << 20  # ... when their tables take at most this many bytes (at most 32 MB per book)
+_KEY_CACHE_LOCK = threading.Lock()
 
 
 class _KeySpace:
@@ -792,7 +799,8 @@ def encode_keyed(frame: pd.DataFrame, compiled: CompiledBook) -> Keyed | Encoded
     ('Keyed', [0, 0, 0], 1)
     """
     n = len(frame)
-    fields = encode_fields(frame, compiled)
+    read = encode_fields(frame, compiled)
+    fields = {name: _canonical(f) for name, f in read.items()}
     book = compiled.book
     groups = compiled.groups()
     reads: list[set[str]] = []
@@ -820,22 +828,77 @@ def encode_keyed(frame: pd.DataFrame, compiled: CompiledBook) -> Keyed | Encoded
         home.setdefault(at, []).append(k)
     every = spaces + extra
     if any(sp.size > max(n, _KEY_ROWS) for sp in every):
-        return _encode_rows(fields, compiled, n)
+        return _encode_rows(read, compiled, n)
+    # The per-key tables depend only on each field's tables (axis position, error, messages per distinct value,
+    # in the order of the codes) and on whether some row is missing: the same categories in the same order give
+    # the same tables, kept per compiled book (a changed book is another book: it never reads these).
+    signature = tuple(
+        (len(f.pos_lut), f.pos_lut.dtype.str, f.pos_lut.tobytes(), f.err_lut.dtype.str, f.err_lut.tobytes())
+        + (tuple(f.messages), _some_missing(f))
+        for f in fields.values()
+    )
+    with _KEY_CACHE_LOCK:  # evaluate may run in threads (Dask partitions)
+        cache = compiled.book._cache.setdefault("keyed_tables", {})
+        if cache.get("compiled") is not compiled:  # tables of another compilation are never served
+            cache.clear()
+            cache["compiled"], cache["lru"] = compiled, OrderedDict()
+        lru: OrderedDict = cache["lru"]
+        hit = lru.get(signature)
+        if hit is not None:
+            lru.move_to_end(signature)
+    if hit is not None:
+        cells, parts_of = hit
+    else:
+        cells = {}
+        for (inputs, names), space in zip(groups, spaces, strict=True):
+            grid = compiled.decisions[names[0]]
+            cell = space.sum_of(_cell_terms(space, fields, inputs, grid.strides))
+            np.maximum(cell, -1, out=cell)
+            for c in compiled.constraints:
+                if names[0] in c.blocks:
+                    cell[_ruled_out(space, fields, c)] = -1
+            cells[inputs] = space.rolled(cell + 1).astype(np.intp)
+        parts_of = _error_parts(every, home, sources, fields)
+        tables = [*cells.values(), *(p[2] for p in parts_of)]
+        if sum(t.nbytes for t in tables) <= _KEY_CACHE_BYTES:
+            for table in tables:
+                table.flags.writeable = False  # shared by later calls: never changed
+            with _KEY_CACHE_LOCK:
+                lru[signature] = (cells, parts_of)
+                while len(lru) > _KEY_CACHE_ENTRIES:
+                    lru.popitem(last=False)
     keys: dict[tuple[str, ...], np.ndarray] = {}
-    cells: dict[tuple[str, ...], np.ndarray] = {}
     row_keys: dict[int, np.ndarray] = {}
     done: dict[tuple[str, ...], np.ndarray] = {}
-    for j, ((inputs, names), space) in enumerate(zip(groups, spaces, strict=True)):
-        grid = compiled.decisions[names[0]]
-        cell = space.sum_of(_cell_terms(space, fields, inputs, grid.strides))
-        np.maximum(cell, -1, out=cell)
-        for c in compiled.constraints:
-            if names[0] in c.blocks:
-                cell[_ruled_out(space, fields, c)] = -1
-        cells[inputs] = space.rolled(cell + 1).astype(np.intp)
+    for j, ((inputs, _), space) in enumerate(zip(groups, spaces, strict=True)):
         keys[inputs] = row_keys[j] = space.row_keys(fields, done)
-    error_id, messages = _keyed_errors(every, home, sources, fields, row_keys, done, n)
-    return Keyed(keys, cells, error_id, messages)
+    error_id, messages = _keyed_errors(every, home, sources, parts_of, fields, row_keys, done, n)
+    return Keyed(keys, dict(cells), error_id, messages)
+
+
+def _canonical(f: FieldCodes) -> FieldCodes:
+    """The field with its distinct values merged by what they read as (axis position, error text) and sorted so:
+    the same values in another order (each batch of a Parquet file has its own dictionary) give the same tables,
+    and the per-key tables of an earlier call serve (a missing row stays -1, the last entry)."""
+    texts = [f.messages[e] if e >= 0 else "" for e in f.err_lut[:-1].tolist()]
+    keys = list(zip(f.pos_lut[:-1].tolist(), texts, strict=True))
+    classes = sorted(set(keys))
+    at = {k: i for i, k in enumerate(classes)}
+    small = np.int8 if len(classes) < 127 else np.int16 if len(classes) < 32767 else np.int32  # a 1-byte code
+    class_of = np.array([at[k] for k in keys] + [-1], dtype=small)  # per row is quicker to make and to read
+    messages: list[str] = []
+    missing_err = int(f.err_lut[-1])
+    if missing_err >= 0:
+        messages.append(f.messages[missing_err])
+        missing_err = 0
+    pos = np.array([p for p, _ in classes] + [int(f.pos_lut[-1])], dtype=np.int64)
+    err = np.full(len(classes) + 1, -1, dtype=np.int64)
+    err[-1] = missing_err
+    for i, (_, text) in enumerate(classes):
+        if text:
+            messages.append(text)
+            err[i] = len(messages) - 1
+    return FieldCodes(class_of.take(f.codes), pos, err, messages)
 
 
 def _some_missing(f: FieldCodes) -> bool:
@@ -843,17 +906,14 @@ def _some_missing(f: FieldCodes) -> bool:
     return bool(len(f.codes)) and int(f.codes.min()) < 0
 
 
-def _keyed_errors(
+def _error_parts(
     spaces: list[_KeySpace],
     home: dict[int, list[int]],
     sources: list[tuple[tuple[str, ...], list[str], object]],
     fields: dict[str, FieldCodes],
-    row_keys: dict[int, np.ndarray],
-    done: dict[tuple[str, ...], np.ndarray],
-    n: int,
-) -> tuple[np.ndarray, list[str]]:
-    """Per row an index into the sorted distinct messages (-1: no error); a message joins the messages of every
-    source with an error on the row, in the order of ``sources`` (as :func:`encode` writes them)."""
+) -> list[tuple[int, list[tuple[int, ...]], np.ndarray]]:
+    """Per space with an error on some key: (space, per part the ids of its sources, per key its part). Depends on
+    the fields' tables only (not on the rows), so :func:`encode_keyed` may reuse it."""
     parts_of: list[tuple[int, list[tuple[int, ...]], np.ndarray]] = []  # (space, per part its ids, per key its part)
     for j, ks in sorted(home.items()):
         space = spaces[j]
@@ -883,6 +943,21 @@ def _keyed_errors(
                 digits.append(d - 1)
             parts.append(tuple(reversed(digits)))
         parts_of.append((j, parts, space.rolled(part.reshape(-1).astype(np.intp))))
+    return parts_of
+
+
+def _keyed_errors(
+    spaces: list[_KeySpace],
+    home: dict[int, list[int]],
+    sources: list[tuple[tuple[str, ...], list[str], object]],
+    parts_of: list[tuple[int, list[tuple[int, ...]], np.ndarray]],
+    fields: dict[str, FieldCodes],
+    row_keys: dict[int, np.ndarray],
+    done: dict[tuple[str, ...], np.ndarray],
+    n: int,
+) -> tuple[np.ndarray, list[str]]:
+    """Per row an index into the sorted distinct messages (-1: no error); a message joins the messages of every
+    source with an error on the row, in the order of ``sources`` (as :func:`encode` writes them)."""
     if not parts_of:
         return np.full(n, -1, dtype=np.int8), []
     radix = [len(p[1]) for p in parts_of]

@@ -152,3 +152,51 @@ def test_error_categories_are_the_rows_messages_only(keyed_always: None) -> None
         out = evaluate(frame)
         assert out["error"].cat.categories.tolist() == [out["error"].iloc[0]]
         pd.testing.assert_frame_equal(out, _by_rows(frame))
+
+
+def test_tables_reused_across_calls_answer_as_a_fresh_evaluate(tmp_path, keyed_always: None, monkeypatch) -> None:
+    """Frames with the same categories but other rows, the categories in another order, and a changed rule book
+    (another hash, the same categories) each answer as evaluating row by row (no per-key tables kept); the
+    per-key tables are reused per book and set of categories (in any order), never across books, and the cache
+    stays bounded."""
+    import shutil
+
+    from sonet_policy.rules import load_rulebook
+
+    monkeypatch.setattr(scenario, "_KEY_CACHE_BYTES", 1 << 30)  # these hostile frames' tables take a few MB
+    shutil.copytree("data", tmp_path / "data")
+    inputs = tmp_path / "data/rules/inputs.csv"
+    inputs.write_text(inputs.read_text(encoding="utf-8").replace("east: e|東|", "east: e|ひがし|東|"), encoding="utf-8")
+    other = load_rulebook(tmp_path / "data/rules")
+    assert other.hash != BOOK.hash
+    base = _text_frame(400, seed=5).fillna("")
+    base.iloc[::7, 0] = "ひがし"  # an error in the shipped book, east in the other
+    cats = {name: sorted(set(base[name])) for name in base}
+    typed = {name: pd.CategoricalDtype(v) for name, v in cats.items()}
+    reversed_ = {name: pd.CategoricalDtype(v[::-1]) for name, v in cats.items()}
+    frames = [base, base.sample(frac=1.0, random_state=3, ignore_index=True), base.iloc[::-3]]
+    BOOK._cache.pop("keyed_tables", None)
+    for book in (BOOK, other, BOOK):
+        for dtypes in (typed, reversed_):
+            for frame in frames:
+                cat = frame.astype(dtypes)
+                saved = batch.encode_keyed
+                batch.encode_keyed = scenario.encode
+                try:
+                    fresh = evaluate(cat, rulebook=book)
+                finally:
+                    batch.encode_keyed = saved
+                pd.testing.assert_frame_equal(evaluate(cat, rulebook=book), fresh)
+    assert (evaluate(base.astype(typed))["status"] != evaluate(base.astype(typed), rulebook=other)["status"]).any()
+    for book in (BOOK, other):
+        cache = book._cache["keyed_tables"]
+        assert cache["compiled"] is book.compiled()
+        assert len(cache["lru"]) == 1  # the categories in either order read as one set (every frame has them all)
+    small = CASES.iloc[:20]
+    for k in range(12):  # twelve sets of categories: the oldest are dropped
+        evaluate(small.astype({name: pd.CategoricalDtype([*set(small[name]), f"x{k}"]) for name in small}))
+    assert len(BOOK._cache["keyed_tables"]["lru"]) == scenario._KEY_CACHE_ENTRIES
+    monkeypatch.setattr(scenario, "_KEY_CACHE_BYTES", 1000)  # tables larger than the bound are not kept
+    BOOK._cache.pop("keyed_tables")
+    evaluate(base.astype(typed))
+    assert not BOOK._cache["keyed_tables"]["lru"]
