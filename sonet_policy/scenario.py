@@ -610,13 +610,7 @@ def _error_combos(fields: list[FieldCodes], rows: np.ndarray) -> tuple[np.ndarra
         for e, r in zip(errs, radix, strict=True):
             key = key * r + (e + 1)
         keys, inverse = np.unique(key, return_inverse=True)
-        combos = []
-        for k in keys.tolist():
-            digits = []
-            for r in reversed(radix):
-                k, d = divmod(k, r)
-                digits.append(d - 1)
-            combos.append(digits[::-1])
+        combos = [_radix_digits(k, radix) for k in keys.tolist()]
     else:  # too many distinct bad values to pack into one integer: compare the rows of ids
         uniq, inverse = np.unique(np.stack(errs).T, axis=0, return_inverse=True)
         combos = uniq.tolist()
@@ -935,13 +929,7 @@ def _error_parts(
         combos, part = np.unique(mixed, return_inverse=True)
         if combos.tolist() == [0]:  # no combination of this space has an error
             continue
-        parts = []
-        for c in combos.tolist():
-            digits = []
-            for r in reversed(radix):
-                c, d = divmod(c, r)
-                digits.append(d - 1)
-            parts.append(tuple(reversed(digits)))
+        parts = [tuple(_radix_digits(c, radix)) for c in combos.tolist()]
         parts_of.append((j, parts, space.rolled(part.reshape(-1).astype(np.intp))))
     return parts_of
 
@@ -994,3 +982,16 @@ def _keyed_errors(
     lut = np.full(size, -1, dtype=small)
     lut[present] = codes
     return lut.take(key), messages
+
+
+def _radix_digits(key: int, radix: list[int]) -> list[int]:
+    """The ids packed into ``key`` in mixed radix, each stored as id + 1 (so -1, none, is digit 0).
+
+    >>> _radix_digits(2 * 4 + 3, [3, 4])
+    [1, 2]
+    """
+    digits = []
+    for r in reversed(radix):
+        key, d = divmod(key, r)
+        digits.append(d - 1)
+    return digits[::-1]

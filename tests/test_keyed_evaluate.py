@@ -11,11 +11,14 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from sonet_policy import batch, scenario
+from sonet_policy import batch
 from sonet_policy.evaluate import evaluate
 from sonet_policy.rules import default_rulebook
 
 BOOK = default_rulebook()
+# The globals of the scenario module whose functions evaluate runs: pytest's doctest collection (importlib mode) may
+# import sonet_policy/scenario.py a second time, and patching that copy would change nothing evaluate reads.
+LIVE = batch.encode_keyed.__globals__
 CASES = pd.read_csv("tests/cases/scenarios.csv", dtype=str, keep_default_na=False)[list(BOOK.inputs)]
 # Text a person or a spreadsheet might leave in any column: spellings, blanks, full width, near misses.
 TEXT = ["", " ", "\u3000", "??", "ＥＡＳＴ", " yes ", "ｔｒｕｅ", "３１", "1_000", "-1", "31.0", "PR 600 ki"]
@@ -44,7 +47,7 @@ def _odd_frame(n: int, seed: int) -> pd.DataFrame:
 def _by_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """evaluate with the row-by-row encoding (what evaluate did before it read by key)."""
     saved = batch.encode_keyed
-    batch.encode_keyed = scenario.encode
+    batch.encode_keyed = LIVE["encode"]
     try:
         return evaluate(frame)
     finally:
@@ -54,7 +57,7 @@ def _by_rows(frame: pd.DataFrame) -> pd.DataFrame:
 @pytest.fixture
 def keyed_always(monkeypatch: pytest.MonkeyPatch) -> None:
     """Read by key however many keys there are beside the rows (small frames too)."""
-    monkeypatch.setattr(scenario, "_KEY_ROWS", 1 << 30)
+    monkeypatch.setitem(LIVE, "_KEY_ROWS", 1 << 30)
 
 
 def _as(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
@@ -74,7 +77,7 @@ def test_by_key_answers_as_row_by_row_on_hostile_text(seed: int, keyed_always: N
     frame = _text_frame(400, seed)
     for kind in ("object", "str", "category"):
         typed = _as(frame, kind)
-        assert isinstance(scenario.encode_keyed(typed, BOOK.compiled()), scenario.Keyed)
+        assert isinstance(LIVE["encode_keyed"](typed, BOOK.compiled()), LIVE["Keyed"])
         pd.testing.assert_frame_equal(evaluate(typed), _by_rows(typed))
 
 
@@ -117,16 +120,16 @@ def test_absent_empty_and_duplicated_columns_by_key(keyed_always: None) -> None:
 
 
 def test_many_keys_fall_back_to_rows(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(scenario, "_KEY_ROWS", 4)
+    monkeypatch.setitem(LIVE, "_KEY_ROWS", 4)
     frame = _text_frame(50, seed=2)
-    assert isinstance(scenario.encode_keyed(frame, BOOK.compiled()), scenario.Encoded)
+    assert isinstance(LIVE["encode_keyed"](frame, BOOK.compiled()), LIVE["Encoded"])
     pd.testing.assert_frame_equal(evaluate(frame), _by_rows(frame))
 
 
 def test_a_long_arrow_column_looked_up_in_its_leading_values(monkeypatch: pytest.MonkeyPatch) -> None:
     """The rows after the sample are looked up in the sample's values; values seen only later, and nulls, are
     encoded too, in order of first appearance (as pd.factorize gives them)."""
-    monkeypatch.setattr(scenario, "_SAMPLE", 16)
+    monkeypatch.setitem(LIVE, "_SAMPLE", 16)
     rng = np.random.default_rng(0)
     values = np.array(["east", "west", " ", "", "ＷＥＳＴ"], dtype=object)[rng.integers(0, 5, 400)]
     values[rng.random(400) < 0.1] = None
@@ -135,7 +138,7 @@ def test_a_long_arrow_column_looked_up_in_its_leading_values(monkeypatch: pytest
             values[[100, 250, 399]] = ["only later", "東日本", "only later"]
         for dtype in ("str", pd.ArrowDtype(pa.large_string())):
             column = pd.Series(values, dtype=dtype)
-            codes, uniques = scenario._arrow_text_codes(column)
+            codes, uniques = LIVE["_arrow_text_codes"](column)
             want_codes, want_uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
             assert codes.tolist() == want_codes.tolist() and uniques == list(want_uniques)
     frame = pd.DataFrame({name: CASES[name].sample(400, replace=True, random_state=1).to_numpy() for name in CASES})
@@ -163,7 +166,7 @@ def test_tables_reused_across_calls_answer_as_a_fresh_evaluate(tmp_path, keyed_a
 
     from sonet_policy.rules import load_rulebook
 
-    monkeypatch.setattr(scenario, "_KEY_CACHE_BYTES", 1 << 30)  # these hostile frames' tables take a few MB
+    monkeypatch.setitem(LIVE, "_KEY_CACHE_BYTES", 1 << 30)  # these hostile frames' tables take a few MB
     shutil.copytree("data", tmp_path / "data")
     inputs = tmp_path / "data/rules/inputs.csv"
     inputs.write_text(inputs.read_text(encoding="utf-8").replace("east: e|東|", "east: e|ひがし|東|"), encoding="utf-8")
@@ -181,7 +184,7 @@ def test_tables_reused_across_calls_answer_as_a_fresh_evaluate(tmp_path, keyed_a
             for frame in frames:
                 cat = frame.astype(dtypes)
                 saved = batch.encode_keyed
-                batch.encode_keyed = scenario.encode
+                batch.encode_keyed = LIVE["encode"]
                 try:
                     fresh = evaluate(cat, rulebook=book)
                 finally:
@@ -195,8 +198,8 @@ def test_tables_reused_across_calls_answer_as_a_fresh_evaluate(tmp_path, keyed_a
     small = CASES.iloc[:20]
     for k in range(12):  # twelve sets of categories: the oldest are dropped
         evaluate(small.astype({name: pd.CategoricalDtype([*set(small[name]), f"x{k}"]) for name in small}))
-    assert len(BOOK._cache["keyed_tables"]["lru"]) == scenario._KEY_CACHE_ENTRIES
-    monkeypatch.setattr(scenario, "_KEY_CACHE_BYTES", 1000)  # tables larger than the bound are not kept
+    assert len(BOOK._cache["keyed_tables"]["lru"]) == LIVE["_KEY_CACHE_ENTRIES"]
+    monkeypatch.setitem(LIVE, "_KEY_CACHE_BYTES", 1000)  # tables larger than the bound are not kept
     BOOK._cache.pop("keyed_tables")
     evaluate(base.astype(typed))
     assert not BOOK._cache["keyed_tables"]["lru"]
