@@ -208,7 +208,8 @@ def test_the_url_holds_the_scenario_and_a_reload_keeps_it(page, voila_url: str) 
     page.locator(f"{SCOPE} .sp-days-empty input[type='checkbox']").uncheck()
     type_into(page, "sp-days", "32")
     expect_code(page, "ipv4", "reapply_v6plus")
-    sync_api.expect(page).to_have_url(re.compile(r"days_since_phone_stop=32"), timeout=WAIT_MS)
+    # each change writes the address once it reached the kernel: wait for the last two (device, then days)
+    sync_api.expect(page).to_have_url(re.compile(r"device=rv230se.*days_since_phone_stop=32"), timeout=WAIT_MS)
     query = query_of(page)
     assert query["area"] == "west" and query["plan"] == "other" and query["setup"] == "v6plus_router"
     assert query["device"] == "rv230se"
