@@ -229,6 +229,28 @@ def _findings_of_decision(book: RuleBook, name: str) -> list[dict]:
     return out
 
 
+def rule_scope(rule: object, compiled: CompiledBook, inputs: tuple[str, ...] | list[str]) -> dict[str, object]:
+    """The values of each input in ``inputs`` that ``rule``'s conditions allow, where they do not allow all: one
+    label, or a list of labels (a finding's ``scope``). ``rule`` is anything with ``conditions`` (a rule, a
+    constraint, an invariant).
+
+    >>> book = default_rulebook()
+    >>> rule = book.rules["ipv4"][0]
+    >>> set(rule_scope(rule, book.compiled(), book.decisions["ipv4"].inputs)) <= set(book.inputs)
+    True
+    """
+    scope: dict[str, object] = {}
+    for name in inputs:
+        cond = rule.conditions.get(name)
+        if cond is None or cond.any:
+            continue
+        mask = cond.mask(compiled.axes[name])
+        labels = [label for label, keep in zip(compiled.axes[name].labels, mask, strict=True) if keep]
+        if len(labels) != len(mask):
+            scope[name] = labels[0] if len(labels) == 1 else labels
+    return scope
+
+
 def _scope_cells(scope: dict, proj: _Projection) -> np.ndarray:
     return scope_mask(scope, proj.axes(), proj.inputs).reshape(-1) & proj.valid
 
@@ -270,15 +292,7 @@ def _dead_rules(book: RuleBook, grid: DecisionGrid, proj: _Projection) -> list[d
                     "under PRIORITY a rule with an answer of higher or equal priority always decides too "
                     f"({', '.join(o.rule_id for o in others)}; codes.csv order: {order})"
                 )
-        scope = {}
-        for name in proj.inputs:
-            cond = rule.conditions.get(name)
-            if cond is None or cond.any:
-                continue
-            mask = cond.mask(compiled.axes[name])
-            labels = [label for label, keep in zip(compiled.axes[name].labels, mask, strict=True) if keep]
-            if len(labels) != len(mask):
-                scope[name] = labels[0] if len(labels) == 1 else labels
+        scope = rule_scope(rule, compiled, proj.inputs)
         clauses = list(rule.source)
         first = np.flatnonzero(m)
         out.append(

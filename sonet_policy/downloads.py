@@ -30,6 +30,7 @@ from typing import Any
 
 import pandas as pd
 
+from .display import WidgetApp
 from .errors import ScenarioError
 from .rules import RuleBook, default_rulebook
 from .tables import cell_text
@@ -169,7 +170,7 @@ def _size(n: int) -> str:
     return f"{n / 1024 / 1024:.1f} MB"
 
 
-class Downloads:
+class Downloads(WidgetApp):
     """Download links for a set of tables: one CSV per table and one Excel workbook with all of them.
 
     ``files`` maps each file name to its bytes; ``html`` is the links; ``widget`` an ``ipywidgets.HTML``
@@ -207,14 +208,6 @@ class Downloads:
 
     def summary(self) -> str:
         return "Downloads: " + ", ".join(self.files)
-
-    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
-        bundle = self.widget._repr_mimebundle_(include=include, exclude=exclude)
-        bundle["text/plain"] = self.summary()
-        return bundle
-
-    def __repr__(self) -> str:
-        return self.summary()
 
 
 def download_links(

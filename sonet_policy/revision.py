@@ -884,7 +884,7 @@ def stale_citations(book: RuleBook) -> list[dict]:
     >>> stale_citations(load_rulebook())
     []
     """
-    from .audit import _Projection, witness
+    from .audit import _Projection, rule_scope, witness
     from .invariants import FILE as INVARIANTS_CSV
     from .invariants import load_invariants
 
@@ -923,14 +923,7 @@ def stale_citations(book: RuleBook) -> list[dict]:
             proj = _Projection(compiled, book.decisions[decision].inputs)
             i = [r.rule_id for r in grid.rules].index(rid)
             cells = grid.matches[i] & proj.valid  # over the decision's own grid, as the audit's other findings
-            for name in proj.inputs:
-                cond = item.conditions.get(name)
-                if cond is None or cond.any:
-                    continue
-                mask = cond.mask(compiled.axes[name])
-                labels = [lab for lab, keep in zip(compiled.axes[name].labels, mask, strict=True) if keep]
-                if len(labels) != len(mask):
-                    scope[name] = labels[0] if len(labels) == 1 else labels
+            scope = rule_scope(item, compiled, proj.inputs)
             first = cells.nonzero()[0]
             seen = witness(compiled, int(first[0]), decision) if first.size else None
         invariant = getattr(item, "invariant_id", "")
