@@ -10,15 +10,17 @@ the row as a whole went (:data:`STATUSES`).
 
 from __future__ import annotations
 
+from concurrent.futures import wait
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from . import scenario as _scenario
 from .answer import _one_row_frame
 from .engine import CompiledBook
 from .rules import RuleBook, default_rulebook
-from .scenario import Keyed, encode_keyed
+from .scenario import Keyed, Spaced, encode_keyed
 
 #: Row statuses, in the order of their categories: ``ok`` every decision answered with a code; ``uncovered``
 #: every decision answered, some by no rule (and none in conflict); ``conflict`` every decision answered,
@@ -171,7 +173,9 @@ def evaluate_frame(frame: pd.DataFrame, *, rulebook: RuleBook | None = None) -> 
         one = _one_row_frame(frame, book, tables, columns=output_columns(book), statuses=STATUSES)
         if one is not None:
             return one
-    enc = encode_keyed(frame, compiled)
+    enc = encode_keyed(frame, compiled, whole=tables.status is not None)
+    if isinstance(enc, Spaced):
+        return _answer_spaced(enc, tables, book, frame.index)
     n = len(frame)
     data: dict[str, pd.Categorical] = {}
     columns: dict[str, pd.Categorical] = {}
@@ -225,3 +229,89 @@ def evaluate_frame(frame: pd.DataFrame, *, rulebook: RuleBook | None = None) -> 
         else:
             data[col] = columns[col]
     return pd.DataFrame(data, index=frame.index, copy=False)
+
+
+def _error_counts(ids: np.ndarray, n_messages: int) -> np.ndarray:
+    """How many of ``ids`` (an index into the messages, -1: none) name each message (non-zero: some row does).
+
+    >>> _error_counts(np.array([1, -1, 1, 0], dtype=np.int8), 3)[:3].tolist()
+    [1, 2, 0]
+    >>> _error_counts(np.array([-1, -1], dtype=np.int8), 1).tolist()  # one message: whether some row has it
+    [0]
+    """
+    if n_messages == 1:  # whether any row has it (a reduction, no count)
+        return np.array([int(len(ids) > 0 and ids.max() >= 0)])
+    if ids.itemsize <= 2:  # read unsigned (no pass to shift them): -1 is the last entry, past every message
+        return np.bincount(ids.view(ids.dtype.str.replace("i", "u")), minlength=1 << (8 * ids.itemsize))
+    return np.bincount(ids + 1, minlength=n_messages + 1)[1:]
+
+
+_ROW_CHUNK = 1 << 16  # rows keyed and answered at a time: the keys and their scratch stay in cache
+
+
+def _answer_spaced(enc: Spaced, tables: _Tables, book: RuleBook, index: pd.Index) -> pd.DataFrame:
+    """The answer frame of rows encoded over one space (:class:`~sonet_policy.scenario.Spaced`): every answer
+    column, the status, the rules and the error tabled per key of the space, then each row read once per column,
+    a chunk of rows at a time (two threads share the rows of a large frame: numpy's ``take`` releases the GIL)."""
+    n = enc.n
+    size = len(enc.error)
+    per_key: dict[str, tuple[pd.CategoricalDtype, np.ndarray]] = {}
+    key = np.zeros(size, dtype=np.int64)
+    for g in tables.groups:
+        cell_of = enc.cells[g.inputs]
+        for col, (dtype, lut) in g.columns.items():
+            per_key[col] = (dtype, lut.take(cell_of))
+        key += g.combo_key.take(cell_of)
+    per_key["status"] = (pd.CategoricalDtype(list(STATUSES)), tables.status.take(key))
+    rules_dtype, rules_lut = tables.rules
+    per_key["rules"] = (rules_dtype, rules_lut.take(key))
+    per_key["error"] = (None, enc.error)
+    out = {col: np.empty(n, dtype=lut.dtype) for col, (_, lut) in per_key.items()}
+    targets = [(per_key[col][1], out[col]) for col in per_key]
+    counted = out["error"] if enc.messages else None  # which errors occur: counted per row
+
+    def rows(lo: int, hi: int) -> np.ndarray | None:
+        step = min(_ROW_CHUNK, max(hi - lo, 1))
+        keys, scratch = np.empty(step, dtype=np.intp), np.empty(step, dtype=np.intp)
+        counts = None
+        for a in range(lo, hi, step):
+            b = min(hi, a + step)
+            k = enc.keys(a, b, keys[: b - a], scratch[: b - a])
+            for table, column in targets:
+                np.take(table, k, out=column[a:b], mode="wrap")
+            if counted is not None:
+                c = _error_counts(counted[a:b], len(enc.messages))
+                counts = c if counts is None else counts + c
+        return counts
+
+    if n >= _scenario._PARALLEL_ROWS and _scenario._cpus() >= 2:
+        other = _scenario._pool().submit(rows, n // 2, n)
+        try:
+            first = rows(0, n // 2)  # (this thread takes the first half)
+        except BaseException:
+            other.cancel()  # not started: dropped; else it ends before we raise (it writes into our arrays)
+            wait([other])
+            raise
+        parts = [first, other.result()]
+    else:
+        parts = [rows(0, n)]
+    messages = enc.messages
+    codes = out["error"]
+    if counted is not None:
+        counted_parts = [p[: len(messages)] for p in parts if p is not None]  # (none: no row)
+        used = np.flatnonzero(sum(counted_parts)) if counted_parts else np.zeros(0, dtype=np.intp)
+        if len(used) < len(messages):  # keep the errors some row has (as a row-by-row reading lists them)
+            remap = np.full(len(messages) + 1, -1, dtype=codes.dtype)  # the last entry: no error (-1)
+            remap[used] = np.arange(len(used))
+            codes = remap.take(codes, mode="wrap")
+            messages = [messages[k] for k in used.tolist()]
+    data: dict[str, pd.Categorical] = {}
+    for col in output_columns(book):
+        if col == "error":
+            categories = pd.Index(messages, dtype="str")  # text categories even when no row has an error
+            data[col] = pd.Categorical.from_codes(codes, categories=categories, validate=False)
+        elif col == "rulebook_hash":
+            data[col] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[book.hash], validate=False)
+        else:
+            data[col] = pd.Categorical.from_codes(out[col], dtype=per_key[col][0], validate=False)
+    return pd.DataFrame(data, index=index, copy=False)

@@ -33,9 +33,11 @@ import os
 import re
 import threading
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -45,6 +47,7 @@ from .engine import CompiledBook, ConstraintGrid
 from .rules import InputSpec, RuleBook
 from .text import header_key, value_key
 
+T = TypeVar("T")
 _SHOW = 40
 _PARALLEL_ROWS = 200_000  # factorise columns in two threads from this many rows on
 _INVALID = -(1 << 40)  # added to a row's cell index when a field is invalid: the sum stays negative
@@ -156,7 +159,8 @@ def _dictionary_codes(column: pd.Series) -> tuple[np.ndarray, list] | None:
 
 
 _ARROW_TEXT = ("string", "large_string")
-_SAMPLE = 1 << 16  # leading rows whose distinct values the other rows are looked up in (a long Arrow column)
+_SAMPLE = 1 << 13  # leading rows whose distinct values the other rows are looked up in (a long Arrow column)
+_SAMPLE_VALUES = 1 << 10  # ... while they hold at most this many distinct values
 
 
 def _arrow_text_codes(column: pd.Series) -> tuple[np.ndarray, list] | None:
@@ -173,33 +177,56 @@ def _arrow_text_codes(column: pd.Series) -> tuple[np.ndarray, list] | None:
     >>> codes.tolist(), values
     ([0, -1, 1, 0], ['b', 'a'])
     """
+    chunked = _arrow_text(column)
+    if chunked is None:
+        return None
+    import pyarrow.compute as pc
+
+    seen = _leading_values(chunked)
+    if seen is not None:
+        return _found_codes(chunked, seen, pc.index_in(chunked, value_set=seen))
+    codes, values = _dictionary_encoded(chunked)
+    if len(codes) < len(column):  # an empty column (no chunk)
+        codes = np.full(len(column), -1, dtype=np.int32)
+    return codes, values
+
+
+def _arrow_text(column: pd.Series):
+    """The Arrow (chunked) array of a column of Arrow strings; None for any other column."""
     dtype = column.dtype
     arrow = getattr(dtype, "pyarrow_dtype", None)  # pd.ArrowDtype
     if arrow is None and not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"):
         return None
     if arrow is not None and str(arrow) not in _ARROW_TEXT:
         return None
-    chunked = getattr(column.array, "_pa_array", None)
-    if chunked is None:  # pragma: no cover - a pandas whose Arrow arrays are laid out otherwise
-        return None
+    return getattr(column.array, "_pa_array", None)  # (None: a pandas whose Arrow arrays are laid out otherwise)
+
+
+def _leading_values(chunked):
+    """The distinct values of the first :data:`_SAMPLE` rows of a long Arrow column, when they are few (the other
+    rows are looked up in them); None for a short column or many values."""
     import pyarrow.compute as pc
 
     if len(chunked) > 4 * _SAMPLE:
         seen = pc.drop_null(pc.unique(chunked.slice(0, _SAMPLE)))
-        if len(seen) <= _SAMPLE // 16:
-            found = pc.index_in(chunked, value_set=seen)  # null where the row is null or not among ``seen``
-            codes = _int_codes(found)
-            if found.null_count == chunked.null_count:
-                return codes, seen.to_pylist()
-            rest = pc.and_(pc.is_null(found), pc.is_valid(chunked))
-            codes, values = np.array(codes), seen.to_pylist()  # (a copy: Arrow's buffers are read-only)
-            more_codes, more = _dictionary_encoded(pc.filter(chunked, rest))
-            codes[_bool_mask(rest)] = more_codes + len(values)
-            return codes, values + more
-    codes, values = _dictionary_encoded(chunked)
-    if len(codes) < len(column):  # an empty column (no chunk)
-        codes = np.full(len(column), -1, dtype=np.int32)
-    return codes, values
+        if len(seen) <= _SAMPLE_VALUES:
+            return seen
+    return None
+
+
+def _found_codes(chunked, seen, found) -> tuple[np.ndarray, list]:
+    """The codes of an Arrow column from ``found`` (``index_in`` of its rows among ``seen``: null where the row is
+    null or not among them): the rows not found are dictionary-encoded after the values of ``seen``."""
+    import pyarrow.compute as pc
+
+    codes = _int_codes(found)
+    if found.null_count == chunked.null_count:
+        return codes, seen.to_pylist()
+    rest = pc.and_(pc.is_null(found), pc.is_valid(chunked))
+    codes, values = np.array(codes), seen.to_pylist()  # (a copy: Arrow's buffers are read-only)
+    more_codes, more = _dictionary_encoded(pc.filter(chunked, rest))
+    codes[_bool_mask(rest)] = more_codes + len(values)
+    return codes, values + more
 
 
 def _int_codes(chunked) -> np.ndarray:
@@ -252,6 +279,21 @@ def _cpus() -> int:
     return os.cpu_count() or 1
 
 
+_POOL: tuple[int, ThreadPoolExecutor] | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """Two worker threads kept for the process (started once: a pool per call spent milliseconds starting its
+    threads while the first column was hashed), made again in a forked child (the parent's threads are not
+    there). Its tasks never wait on one another, so callers in any number of threads share it."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None or _POOL[0] != os.getpid():
+            _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=2, thread_name_prefix="sonet"))
+        return _POOL[1]
+
+
 @lru_cache(maxsize=8)
 def _model_index(models: tuple[str, ...]) -> dict[str, int]:
     """Matching key of every catalogue value -> its position (computed once per catalogue)."""
@@ -263,13 +305,47 @@ def _releases_gil(column: pd.Series) -> bool:
     return getattr(column.dtype, "storage", None) == "pyarrow"
 
 
-def _factorize_all(columns: list[pd.Series]) -> list[tuple[np.ndarray, list]]:
-    """:func:`_factorize` every column; two at a time when they are large and pyarrow-backed."""
+def _factorize_each(columns: list[pd.Series], then: Callable[[int, tuple[np.ndarray, list]], T]) -> list[T]:
+    """``then(k, _factorize(columns[k]))`` for every column, in the calling thread. Large pyarrow-backed columns
+    are hashed in two threads, the largest first, a long Arrow column's rows in two halves (looked up in its
+    leading values), and each column is passed on as soon as it is done: its distinct values are read while
+    the others are still hashed."""
     parallel = [c for c in columns if len(c) >= _PARALLEL_ROWS and _releases_gil(c)]
     if len(parallel) < 2 or _cpus() < 2:
-        return [_factorize(c) for c in columns]
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="sonet-factorize") as pool:
-        return list(pool.map(_factorize, columns))
+        return [then(k, _factorize(c)) for k, c in enumerate(columns)]
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    out: list = [None] * len(columns)
+    futures: dict = {}  # future -> (column, its half or None)
+    halves: dict[int, tuple] = {}  # column -> (chunked, seen, [found of each half])
+    pool = _pool()
+    try:
+        for k in sorted(range(len(columns)), key=lambda k: -int(columns[k].memory_usage(index=False))):
+            chunked = _arrow_text(columns[k])
+            seen = _leading_values(chunked) if chunked is not None else None
+            if seen is None:
+                futures[pool.submit(_factorize, columns[k])] = (k, None)
+                continue
+            halves[k] = (chunked, seen, [None, None])
+            middle = len(chunked) // 2
+            for h, part in enumerate((chunked.slice(0, middle), chunked.slice(middle))):
+                futures[pool.submit(pc.index_in, part, value_set=seen)] = (k, h)
+        for done in as_completed(futures):
+            k, h = futures[done]
+            if h is None:
+                out[k] = then(k, done.result())
+                continue
+            chunked, seen, found = halves[k]
+            found[h] = done.result()
+            if found[0] is not None and found[1] is not None:
+                both = pa.chunked_array([*found[0].chunks, *found[1].chunks], type=found[0].type)
+                out[k] = then(k, _found_codes(chunked, seen, both))
+    finally:
+        for f in futures:  # a failure: the tasks not started are dropped, the others end before we return
+            f.cancel()
+        wait(futures)
+    return out
 
 
 def _text(value: object) -> str | None:
@@ -291,6 +367,7 @@ class FieldCodes:
     pos_lut: np.ndarray  # per distinct value (+ missing): axis position, -1 where invalid
     err_lut: np.ndarray  # per distinct value (+ missing): index into messages, -1 where fine
     messages: list[str]
+    some_missing: bool | None = None  # whether some code is -1 (None: not read yet)
 
     @property
     def position(self) -> np.ndarray:
@@ -570,8 +647,9 @@ def encode_fields(frame: pd.DataFrame, compiled: CompiledBook) -> dict[str, Fiel
         if isinstance(column, pd.DataFrame):  # duplicated column names: use the first
             column = column.iloc[:, 0]
         present.append((name, column))
-    factorized = _factorize_all([c for _, c in present])
-    for (name, _), codes in zip(present, factorized, strict=True):
+
+    def read(k: int, codes: tuple[np.ndarray, list]) -> None:
+        name = present[k][0]
         spec = book.inputs[name]
         axis = compiled.axes[name]
         if spec.type == "catalogue":
@@ -582,6 +660,9 @@ def encode_fields(frame: pd.DataFrame, compiled: CompiledBook) -> dict[str, Fiel
             fields[name] = _encode_integer(spec, codes, axis.breaks)
         else:
             fields[name] = _encode_category(spec, codes, axis.labels)
+        _some_missing(fields[name])  # read here: while other columns are still hashed
+
+    _factorize_each([c for _, c in present], read)
     return {name: fields[name] for name in book.inputs}
 
 
@@ -780,10 +861,87 @@ class Keyed:
         return self.keys[inputs], self.cells[inputs]
 
 
-def encode_keyed(frame: pd.DataFrame, compiled: CompiledBook) -> Keyed | Encoded:
+@dataclass
+class Spaced:
+    """A frame encoded over one key space of every input (:func:`encode_keyed` when that space is small beside the
+    rows). A row's key is the sum over the inputs of ``term.take(codes)`` (its classes in mixed radix; negative
+    where a field is missing, and every per-key table is rolled so that such a key reads it as it is, as in
+    :class:`_KeySpace`). Per key: per group of decisions the cell + 1 (0: unanswered), and the error, an index
+    into ``messages`` (sorted and distinct, every error some key of the space has; -1: none). No per-row array is
+    made here: the rows are keyed a chunk at a time by :meth:`keys`, so a caller that reads every answer per key
+    keeps its work in cache and may share the rows between threads."""
+
+    terms: list[tuple[np.ndarray, np.ndarray]]  # per input: (per row its code, per code its term of the key)
+    cells: dict[tuple[str, ...], np.ndarray]  # per group: per key the cell + 1
+    error: np.ndarray  # per key: index into messages (-1: no error)
+    messages: list[str]
+    n: int
+
+    def keys(self, lo: int, hi: int, out: np.ndarray, scratch: np.ndarray) -> np.ndarray:
+        """The keys of rows ``lo:hi``, written into ``out`` (``scratch``: as long, overwritten); the tables over
+        the space read them with ``np.take(table, keys, mode="wrap")``."""
+        if not self.terms:
+            out[:] = 0
+        for k, (codes, term) in enumerate(self.terms):
+            np.take(term, codes[lo:hi], out=scratch if k else out, mode="wrap")  # a missing code (-1): the last term
+            if k:
+                np.add(out, scratch, out=out)
+        return out
+
+
+_MAYBE_MISSING = np.full(1, -1, dtype=np.int8)  # a field's rows as the per-key tables see them: some missing
+_NONE_MISSING = np.zeros(1, dtype=np.int8)  # ... none missing
+
+
+def _whole_space(read: dict[str, FieldCodes], compiled: CompiledBook, n: int) -> Spaced | None:
+    """``read`` encoded over the space of every input (:class:`Spaced`), or None when that space is larger than
+    the rows (and than :data:`_KEY_ROWS`)."""
+    classes = {name: _classes(f) for name, f in read.items()}
+    # The tables are made from the classes and whether some row is missing (which keys occur is counted per row
+    # by the caller): a field's rows are only its codes.
+    rows = {name: _MAYBE_MISSING if _some_missing(f) else _NONE_MISSING for name, f in read.items()}
+    fields = {name: FieldCodes(rows[name], pos, err, msgs) for name, (_, pos, err, msgs) in classes.items()}
+    space = _KeySpace(tuple(fields), fields)
+    if space.size > max(n, _KEY_ROWS):
+        return None
+    signature = ("whole",) + tuple(
+        (len(pos), pos.tobytes(), err.tobytes(), tuple(msgs), rows[name] is _MAYBE_MISSING)
+        for name, (_, pos, err, msgs) in classes.items()
+    )
+
+    def build() -> tuple[tuple, list[np.ndarray]]:
+        cells = {inputs: _group_cells(space, fields, compiled, inputs, names) for inputs, names in compiled.groups()}
+        sources: list[tuple[tuple[str, ...], list[str], object]] = []
+        for name, f in fields.items():
+            if (f.err_lut[:-1] >= 0).any() or (f.err_lut[-1] >= 0 and _some_missing(f)):
+                sources.append(((name,), f.messages, name))
+        for c in compiled.constraints:
+            sources.append((c.inputs, [c.message], c))
+        parts_of = _error_parts([space], {0: list(range(len(sources)))}, sources, fields)
+        if not parts_of:
+            error, messages = np.full(space.size, -1, dtype=np.int8), []
+        else:
+            _, parts, part_of_key = parts_of[0]
+            texts = ["; ".join(sources[s][1][e] for s, e in enumerate(part) if e >= 0) for part in parts]
+            messages = sorted({t for t in texts if t})
+            at = {m: i for i, m in enumerate(messages)}
+            small = np.int8 if len(messages) < 127 else np.int16 if len(messages) < 32767 else np.int32
+            error = np.array([at.get(t, -1) for t in texts], dtype=small).take(part_of_key)
+        return (cells, error, messages), [*cells.values(), error]
+
+    cells, error, messages = _cached(compiled, signature, build)
+    terms = []
+    for (name, (class_of, _, _, _)), stride in zip(classes.items(), space.strides, strict=True):
+        terms.append((read[name].codes, class_of.astype(np.intp) * stride))  # missing (class -1): -stride
+    return Spaced(terms, cells, error, messages, n)
+
+
+def encode_keyed(frame: pd.DataFrame, compiled: CompiledBook, *, whole: bool = False) -> Spaced | Keyed | Encoded:
     """Encode ``frame`` by key where the keys are few beside the rows (else per row, as :func:`encode`).
 
     The answers and errors are those of :func:`encode`, looked up per key: a row costs its key and a lookup.
+    With ``whole``, a frame whose space of every input is small beside the rows is encoded over that one space
+    (:class:`Spaced`: its rows are keyed by the caller, a chunk at a time).
 
     >>> from sonet_policy.rules import default_rulebook
     >>> compiled = default_rulebook().compiled()
@@ -794,6 +952,10 @@ def encode_keyed(frame: pd.DataFrame, compiled: CompiledBook) -> Keyed | Encoded
     """
     n = len(frame)
     read = encode_fields(frame, compiled)
+    if whole:
+        spaced = _whole_space(read, compiled, n)
+        if spaced is not None:
+            return spaced
     fields = {name: _canonical(f) for name, f in read.items()}
     book = compiled.book
     groups = compiled.groups()
@@ -831,36 +993,16 @@ def encode_keyed(frame: pd.DataFrame, compiled: CompiledBook) -> Keyed | Encoded
         + (tuple(f.messages), _some_missing(f))
         for f in fields.values()
     )
-    with _KEY_CACHE_LOCK:  # evaluate may run in threads (Dask partitions)
-        cache = compiled.book._cache.setdefault("keyed_tables", {})
-        if cache.get("compiled") is not compiled:  # tables of another compilation are never served
-            cache.clear()
-            cache["compiled"], cache["lru"] = compiled, OrderedDict()
-        lru: OrderedDict = cache["lru"]
-        hit = lru.get(signature)
-        if hit is not None:
-            lru.move_to_end(signature)
-    if hit is not None:
-        cells, parts_of = hit
-    else:
-        cells = {}
-        for (inputs, names), space in zip(groups, spaces, strict=True):
-            grid = compiled.decisions[names[0]]
-            cell = space.sum_of(_cell_terms(space, fields, inputs, grid.strides))
-            np.maximum(cell, -1, out=cell)
-            for c in compiled.constraints:
-                if names[0] in c.blocks:
-                    cell[_ruled_out(space, fields, c)] = -1
-            cells[inputs] = space.rolled(cell + 1).astype(np.intp)
+
+    def build() -> tuple[dict[tuple[str, ...], np.ndarray], list]:
+        cells = {
+            inputs: _group_cells(space, fields, compiled, inputs, names)
+            for (inputs, names), space in zip(groups, spaces, strict=True)
+        }
         parts_of = _error_parts(every, home, sources, fields)
-        tables = [*cells.values(), *(p[2] for p in parts_of)]
-        if sum(t.nbytes for t in tables) <= _KEY_CACHE_BYTES:
-            for table in tables:
-                table.flags.writeable = False  # shared by later calls: never changed
-            with _KEY_CACHE_LOCK:
-                lru[signature] = (cells, parts_of)
-                while len(lru) > _KEY_CACHE_ENTRIES:
-                    lru.popitem(last=False)
+        return (cells, parts_of), [*cells.values(), *(p[2] for p in parts_of)]
+
+    cells, parts_of = _cached(compiled, signature, build)
     keys: dict[tuple[str, ...], np.ndarray] = {}
     row_keys: dict[int, np.ndarray] = {}
     done: dict[tuple[str, ...], np.ndarray] = {}
@@ -870,10 +1012,49 @@ def encode_keyed(frame: pd.DataFrame, compiled: CompiledBook) -> Keyed | Encoded
     return Keyed(keys, dict(cells), error_id, messages)
 
 
-def _canonical(f: FieldCodes) -> FieldCodes:
-    """The field with its distinct values merged by what they read as (axis position, error text) and sorted so:
-    the same values in another order (each batch of a Parquet file has its own dictionary) give the same tables,
-    and the per-key tables of an earlier call serve (a missing row stays -1, the last entry)."""
+def _group_cells(
+    space: _KeySpace, fields: dict[str, FieldCodes], compiled: CompiledBook, inputs: tuple[str, ...], names: list[str]
+) -> np.ndarray:
+    """Per key of ``space`` (rolled, as a row key reads it): the cell + 1 of the group of decisions ``names`` over
+    ``inputs`` (0: unanswered, a field is missing or invalid or a constraint rules the combination out)."""
+    grid = compiled.decisions[names[0]]
+    cell = space.sum_of(_cell_terms(space, fields, inputs, grid.strides))
+    np.maximum(cell, -1, out=cell)
+    for c in compiled.constraints:
+        if names[0] in c.blocks:
+            cell[_ruled_out(space, fields, c)] = -1
+    return space.rolled(cell + 1).astype(np.intp)
+
+
+def _cached(compiled: CompiledBook, signature: tuple, build):
+    """The per-key tables of ``signature`` kept for ``compiled`` (:data:`_KEY_CACHE_ENTRIES`, least recently used
+    dropped), else ``build()``: (tables, the arrays among them, kept read-only when small enough to keep)."""
+    with _KEY_CACHE_LOCK:  # evaluate may run in threads (Dask partitions)
+        cache = compiled.book._cache.setdefault("keyed_tables", {})
+        if cache.get("compiled") is not compiled:  # tables of another compilation are never served
+            cache.clear()
+            cache["compiled"], cache["lru"] = compiled, OrderedDict()
+        lru: OrderedDict = cache["lru"]
+        hit = lru.get(signature)
+        if hit is not None:
+            lru.move_to_end(signature)
+            return hit
+    value, arrays = build()
+    if sum(a.nbytes for a in arrays) <= _KEY_CACHE_BYTES:
+        for a in arrays:
+            a.flags.writeable = False  # shared by later calls: never changed
+        with _KEY_CACHE_LOCK:
+            lru[signature] = value
+            while len(lru) > _KEY_CACHE_ENTRIES:
+                lru.popitem(last=False)
+    return value
+
+
+def _classes(f: FieldCodes) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """The distinct values of field ``f`` merged by what they read as (axis position, error text) and sorted so:
+    per distinct value (+ missing, the last entry: -1) its class, and per class (+ missing, last) the axis
+    position, the error id and the messages. The same values in another order (each batch of a Parquet file has
+    its own dictionary) give the same classes, so the per-key tables of an earlier call serve."""
     texts = [f.messages[e] if e >= 0 else "" for e in f.err_lut[:-1].tolist()]
     keys = list(zip(f.pos_lut[:-1].tolist(), texts, strict=True))
     classes = sorted(set(keys))
@@ -892,12 +1073,20 @@ def _canonical(f: FieldCodes) -> FieldCodes:
         if text:
             messages.append(text)
             err[i] = len(messages) - 1
+    return class_of, pos, err, messages
+
+
+def _canonical(f: FieldCodes) -> FieldCodes:
+    """The field over its classes (:func:`_classes`): per row its class (a missing row stays -1, the last entry)."""
+    class_of, pos, err, messages = _classes(f)
     return FieldCodes(class_of.take(f.codes), pos, err, messages)
 
 
 def _some_missing(f: FieldCodes) -> bool:
-    """Whether some row of the field is missing (reads the last entry of its tables)."""
-    return bool(len(f.codes)) and int(f.codes.min()) < 0
+    """Whether some row of the field is missing (reads the last entry of its tables); read once per field."""
+    if f.some_missing is None:
+        f.some_missing = bool(len(f.codes)) and int(f.codes.min()) < 0
+    return f.some_missing
 
 
 def _error_parts(

@@ -25,10 +25,17 @@ TEXT = ["", " ", "\u3000", "??", "ＥＡＳＴ", " yes ", "ｔｒｕｅ", "３�
 TEXT += ["PR-700KI", "0"]
 
 
+# Over one space of every input, each distinct bad value is a key of its own along its axis (its message names it):
+# the frames of those tests take a few good values per column and a few bad ones (another few per seed).
+NARROW: dict[str, int] = {}
+
+
 def _frame(n: int, seed: int, hostile: list) -> pd.DataFrame:
     """Per cell a value of the cases' column, or (one time in five) one of ``hostile``: object columns."""
     rng = random.Random(seed)
-    good = {name: list(CASES[name].unique()) for name in BOOK.inputs}
+    good = {name: list(CASES[name].unique())[: NARROW.get("good")] for name in BOOK.inputs}
+    if NARROW:
+        hostile = random.Random(seed).sample(hostile, NARROW["bad"])
     pick = {name: lambda v=v: rng.choice(hostile) if rng.random() < 0.2 else rng.choice(v) for name, v in good.items()}
     return pd.DataFrame({name: [pick[name]() for _ in range(n)] for name in BOOK.inputs}, dtype=object)
 
@@ -44,20 +51,35 @@ def _odd_frame(n: int, seed: int) -> pd.DataFrame:
     return _frame(n, seed, [*TEXT, None, *odd])
 
 
+def _row_by_row(frame: pd.DataFrame, compiled, **_) -> object:
+    """encode_keyed's stand-in: the row-by-row encoding."""
+    return LIVE["encode"](frame, compiled)
+
+
 def _by_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """evaluate with the row-by-row encoding (what evaluate did before it read by key)."""
     saved = batch.encode_keyed
-    batch.encode_keyed = LIVE["encode"]
+    batch.encode_keyed = _row_by_row
     try:
         return evaluate(frame)
     finally:
         batch.encode_keyed = saved
 
 
-@pytest.fixture
-def keyed_always(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Read by key however many keys there are beside the rows (small frames too)."""
+@pytest.fixture(params=["whole", "groups"])
+def keyed_always(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Read by key however many keys there are beside the rows (small frames too): over one space of every input
+    (``whole``, read a few rows at a time, in two threads) or over a space per group of decisions (``groups``)."""
     monkeypatch.setitem(LIVE, "_KEY_ROWS", 1 << 30)
+    if request.param == "whole":
+        monkeypatch.setitem(LIVE, "_KEY_ROWS", 1 << 20)
+        monkeypatch.setitem(NARROW, "good", 4)
+        monkeypatch.setitem(NARROW, "bad", 3)
+        monkeypatch.setattr(batch, "_ROW_CHUNK", 7)  # many chunks, the last one short
+        monkeypatch.setitem(LIVE, "_PARALLEL_ROWS", 50)  # and two threads from 50 rows
+    else:
+        monkeypatch.setitem(LIVE, "_whole_space", lambda *args: None)
+    return request.param
 
 
 def _as(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
@@ -73,17 +95,21 @@ def _as(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_by_key_answers_as_row_by_row_on_hostile_text(seed: int, keyed_always: None) -> None:
+def test_by_key_answers_as_row_by_row_on_hostile_text(seed: int, keyed_always: str) -> None:
     frame = _text_frame(400, seed)
     for kind in ("object", "str", "category"):
         typed = _as(frame, kind)
         assert isinstance(LIVE["encode_keyed"](typed, BOOK.compiled()), LIVE["Keyed"])
+        whole = LIVE["encode_keyed"](typed, BOOK.compiled(), whole=True)
+        assert isinstance(whole, LIVE["Spaced" if keyed_always == "whole" else "Keyed"])
         pd.testing.assert_frame_equal(evaluate(typed), _by_rows(typed))
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_by_key_answers_as_row_by_row_on_odd_objects(seed: int, keyed_always: None) -> None:
+def test_by_key_answers_as_row_by_row_on_odd_objects(seed: int, keyed_always: str) -> None:
     frame = _odd_frame(400, seed)
+    whole = LIVE["encode_keyed"](frame, BOOK.compiled(), whole=True)
+    assert isinstance(whole, LIVE["Spaced" if keyed_always == "whole" else "Keyed"])
     out = evaluate(frame)
     assert len(out) == len(frame) and (out["status"] == "partial").any() and (out["status"] == "ok").any()
     pd.testing.assert_frame_equal(out, _by_rows(frame))
@@ -184,7 +210,7 @@ def test_tables_reused_across_calls_answer_as_a_fresh_evaluate(tmp_path, keyed_a
             for frame in frames:
                 cat = frame.astype(dtypes)
                 saved = batch.encode_keyed
-                batch.encode_keyed = LIVE["encode"]
+                batch.encode_keyed = _row_by_row
                 try:
                     fresh = evaluate(cat, rulebook=book)
                 finally:
