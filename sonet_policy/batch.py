@@ -20,7 +20,7 @@ from . import scenario as _scenario
 from .answer import _one_row_frame
 from .engine import CompiledBook
 from .rules import RuleBook, default_rulebook
-from .scenario import Keyed, Spaced, encode_keyed
+from .scenario import Keyed, Leading, Spaced, encode_keyed, leading
 
 #: Row statuses, in the order of their categories: ``ok`` every decision answered with a code; ``uncovered``
 #: every decision answered, some by no rule (and none in conflict); ``conflict`` every decision answered,
@@ -173,7 +173,14 @@ def evaluate_frame(frame: pd.DataFrame, *, rulebook: RuleBook | None = None) -> 
         one = _one_row_frame(frame, book, tables, columns=output_columns(book), statuses=STATUSES)
         if one is not None:
             return one
-    enc = encode_keyed(frame, compiled, whole=tables.status is not None)
+    hashed = None
+    if tables.status is not None:
+        lead = leading(frame, compiled)
+        if lead is not None:
+            answered, hashed = _answer_leading(lead, tables, book, frame.index)
+            if answered is not None:
+                return answered
+    enc = encode_keyed(frame, compiled, whole=tables.status is not None, hashed=hashed)
     if isinstance(enc, Spaced):
         return _answer_spaced(enc, tables, book, frame.index)
     n = len(frame)
@@ -247,36 +254,44 @@ def _error_counts(ids: np.ndarray, n_messages: int) -> np.ndarray:
 
 
 _ROW_CHUNK = 1 << 16  # rows keyed and answered at a time: the keys and their scratch stay in cache
+_BLOCKS = 4  # a large frame of Arrow text is looked up in blocks of rows: a block is answered while the next hash
 
 
-def _answer_spaced(enc: Spaced, tables: _Tables, book: RuleBook, index: pd.Index) -> pd.DataFrame:
-    """The answer frame of rows encoded over one space (:class:`~sonet_policy.scenario.Spaced`): every answer
-    column, the status, the rules and the error tabled per key of the space, then each row read once per column,
-    a chunk of rows at a time (two threads share the rows of a large frame: numpy's ``take`` releases the GIL)."""
-    n = enc.n
-    size = len(enc.error)
-    per_key: dict[str, tuple[pd.CategoricalDtype, np.ndarray]] = {}
-    key = np.zeros(size, dtype=np.int64)
-    for g in tables.groups:
-        cell_of = enc.cells[g.inputs]
-        for col, (dtype, lut) in g.columns.items():
-            per_key[col] = (dtype, lut.take(cell_of))
-        key += g.combo_key.take(cell_of)
-    per_key["status"] = (pd.CategoricalDtype(list(STATUSES)), tables.status.take(key))
-    rules_dtype, rules_lut = tables.rules
-    per_key["rules"] = (rules_dtype, rules_lut.take(key))
-    per_key["error"] = (None, enc.error)
-    out = {col: np.empty(n, dtype=lut.dtype) for col, (_, lut) in per_key.items()}
-    targets = [(per_key[col][1], out[col]) for col in per_key]
-    counted = out["error"] if enc.messages else None  # which errors occur: counted per row
+@dataclass
+class _Answers:
+    """The answer columns of a frame encoded over one space (:class:`~sonet_policy.scenario.Spaced`), filled a
+    chunk of rows at a time: per answer column (the status, the rules and the error too) its table per key."""
 
-    def rows(lo: int, hi: int) -> np.ndarray | None:
+    enc: Spaced
+    per_key: dict[str, tuple[pd.CategoricalDtype | None, np.ndarray]]
+    out: dict[str, np.ndarray]
+
+    @classmethod
+    def over(cls, enc: Spaced, tables: _Tables) -> _Answers:
+        per_key: dict[str, tuple[pd.CategoricalDtype | None, np.ndarray]] = {}
+        key = np.zeros(len(enc.error), dtype=np.int64)
+        for g in tables.groups:
+            cell_of = enc.cells[g.inputs]
+            for col, (dtype, lut) in g.columns.items():
+                per_key[col] = (dtype, lut.take(cell_of))
+            key += g.combo_key.take(cell_of)
+        per_key["status"] = (pd.CategoricalDtype(list(STATUSES)), tables.status.take(key))
+        rules_dtype, rules_lut = tables.rules
+        per_key["rules"] = (rules_dtype, rules_lut.take(key))
+        per_key["error"] = (None, enc.error)
+        return cls(enc, per_key, {col: np.empty(enc.n, dtype=lut.dtype) for col, (_, lut) in per_key.items()})
+
+    def rows(self, codes: list[np.ndarray], lo: int, hi: int) -> np.ndarray | None:
+        """Answer rows ``lo:hi`` (``codes``: per input the codes of those rows); per error how many rows have it
+        (None: the space has no error)."""
+        enc, targets = self.enc, [(lut, self.out[col]) for col, (_, lut) in self.per_key.items()]
+        counted = self.out["error"] if enc.messages else None
         step = min(_ROW_CHUNK, max(hi - lo, 1))
         keys, scratch = np.empty(step, dtype=np.intp), np.empty(step, dtype=np.intp)
         counts = None
         for a in range(lo, hi, step):
             b = min(hi, a + step)
-            k = enc.keys(a, b, keys[: b - a], scratch[: b - a])
+            k = enc.keys([c[a - lo : b - lo] for c in codes], keys[: b - a], scratch[: b - a])
             for table, column in targets:
                 np.take(table, k, out=column[a:b], mode="wrap")
             if counted is not None:
@@ -284,34 +299,81 @@ def _answer_spaced(enc: Spaced, tables: _Tables, book: RuleBook, index: pd.Index
                 counts = c if counts is None else counts + c
         return counts
 
-    if n >= _scenario._PARALLEL_ROWS and _scenario._cpus() >= 2:
-        other = _scenario._pool().submit(rows, n // 2, n)
+    def rows_in_two(self, codes: list[np.ndarray], lo: int, hi: int) -> list[np.ndarray | None]:
+        """:meth:`rows`, the second half of them in the kept pool's thread (numpy's ``take`` releases the GIL)."""
+        middle = (lo + hi) // 2
+        other = _scenario._pool().submit(self.rows, [c[middle - lo :] for c in codes], middle, hi)
         try:
-            first = rows(0, n // 2)  # (this thread takes the first half)
+            first = self.rows([c[: middle - lo] for c in codes], lo, middle)
         except BaseException:
             other.cancel()  # not started: dropped; else it ends before we raise (it writes into our arrays)
             wait([other])
             raise
-        parts = [first, other.result()]
+        return [first, other.result()]
+
+    def frame(self, parts: list[np.ndarray | None], book: RuleBook, index: pd.Index) -> pd.DataFrame:
+        """The answer frame once every row is answered (``parts``: what :meth:`rows` returned)."""
+        n, messages, codes = self.enc.n, self.enc.messages, self.out["error"]
+        if messages:
+            counted = [p[: len(messages)] for p in parts if p is not None]  # (none: no row)
+            used = np.flatnonzero(sum(counted)) if counted else np.zeros(0, dtype=np.intp)
+            if len(used) < len(messages):  # keep the errors some row has (as a row-by-row reading lists them)
+                remap = np.full(len(messages) + 1, -1, dtype=codes.dtype)  # the last entry: no error (-1)
+                remap[used] = np.arange(len(used))
+                codes = remap.take(codes, mode="wrap")
+                messages = [messages[k] for k in used.tolist()]
+        data: dict[str, pd.Categorical] = {}
+        for col in output_columns(book):
+            if col == "error":
+                categories = pd.Index(messages, dtype="str")  # text categories even when no row has an error
+                data[col] = pd.Categorical.from_codes(codes, categories=categories, validate=False)
+            elif col == "rulebook_hash":
+                data[col] = pd.Categorical.from_codes(
+                    np.zeros(n, dtype=np.int8), categories=[book.hash], validate=False
+                )
+            else:
+                data[col] = pd.Categorical.from_codes(self.out[col], dtype=self.per_key[col][0], validate=False)
+        return pd.DataFrame(data, index=index, copy=False)
+
+
+def _answer_spaced(enc: Spaced, tables: _Tables, book: RuleBook, index: pd.Index) -> pd.DataFrame:
+    """The answer frame of rows encoded over one space: every answer tabled per key of the space, then each row
+    read once per column, a chunk of rows at a time (in two threads for a large frame)."""
+    answers = _Answers.over(enc, tables)
+    if enc.n >= _scenario._PARALLEL_ROWS and _scenario._cpus() >= 2:
+        parts = answers.rows_in_two(enc.codes, 0, enc.n)
     else:
-        parts = [rows(0, n)]
-    messages = enc.messages
-    codes = out["error"]
-    if counted is not None:
-        counted_parts = [p[: len(messages)] for p in parts if p is not None]  # (none: no row)
-        used = np.flatnonzero(sum(counted_parts)) if counted_parts else np.zeros(0, dtype=np.intp)
-        if len(used) < len(messages):  # keep the errors some row has (as a row-by-row reading lists them)
-            remap = np.full(len(messages) + 1, -1, dtype=codes.dtype)  # the last entry: no error (-1)
-            remap[used] = np.arange(len(used))
-            codes = remap.take(codes, mode="wrap")
-            messages = [messages[k] for k in used.tolist()]
-    data: dict[str, pd.Categorical] = {}
-    for col in output_columns(book):
-        if col == "error":
-            categories = pd.Index(messages, dtype="str")  # text categories even when no row has an error
-            data[col] = pd.Categorical.from_codes(codes, categories=categories, validate=False)
-        elif col == "rulebook_hash":
-            data[col] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[book.hash], validate=False)
-        else:
-            data[col] = pd.Categorical.from_codes(out[col], dtype=per_key[col][0], validate=False)
-    return pd.DataFrame(data, index=index, copy=False)
+        parts = [answers.rows(enc.codes, 0, enc.n)]
+    return answers.frame(parts, book, index)
+
+
+def _answer_leading(lead: Leading, tables: _Tables, book: RuleBook, index: pd.Index):
+    """A large frame of Arrow text answered block by block (:class:`~sonet_policy.scenario.Leading`): the kept
+    pool's two threads look the blocks up while this thread answers each block as soon as it is looked up (the
+    last one in two threads). Returns (the answer frame, None); or (None, the columns' lookups for
+    :func:`~sonet_policy.scenario.encode_fields`) when a row holds a value outside its column's leading ones."""
+    n = lead.n
+    bounds = [n * b // _BLOCKS for b in range(_BLOCKS + 1)]
+    blocks = [(lo, hi) for lo, hi in zip(bounds, bounds[1:], strict=False) if hi > lo]
+    pool = _scenario._pool()
+    futures = [{name: pool.submit(lead.found, name, lo, hi) for name in lead.columns} for lo, hi in blocks]
+    parts: list[np.ndarray | None] = []
+    try:
+        spaced = lead.space()  # (while the first blocks are looked up)
+        answers = _Answers.over(spaced, tables) if spaced is not None else None
+        for b, (lo, hi) in enumerate(blocks):
+            codes = lead.codes({name: f.result() for name, f in futures[b].items()}, lo, hi) if answers else None
+            if codes is None:  # a value outside the leading ones (or too many keys): read the columns whole
+                found = {name: [futures[k][name].result() for k in range(len(blocks))] for name in lead.columns}
+                return None, lead.hashed(found)
+            if b == len(blocks) - 1:
+                parts.extend(answers.rows_in_two(codes, lo, hi))
+            else:
+                parts.append(answers.rows(codes, lo, hi))
+    except BaseException:
+        for block in futures:  # the lookups not started are dropped, the others end before we raise
+            for f in block.values():
+                f.cancel()
+        wait([f for block in futures for f in block.values()])
+        raise
+    return answers.frame(parts, book, index), None

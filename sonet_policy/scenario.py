@@ -627,42 +627,55 @@ class Encoded:
         return np.add(self.cells[inputs], 1, dtype=np.intp), None
 
 
-def encode_fields(frame: pd.DataFrame, compiled: CompiledBook) -> dict[str, FieldCodes]:
-    """Every input of the book encoded per row (an absent column: every row missing, or empty if optional)."""
+def _present_columns(frame: pd.DataFrame, book: RuleBook) -> dict[str, pd.Series]:
+    """The column of ``frame`` that holds each input (:func:`input_columns`; of duplicated names, the first)."""
+    out = {}
+    for name, header in input_columns(frame, book).items():
+        column = frame[header]
+        out[name] = column.iloc[:, 0] if isinstance(column, pd.DataFrame) else column
+    return out
+
+
+def _absent_field(name: str, compiled: CompiledBook, n: int) -> FieldCodes:
+    """An input without a column: every row missing (an error if required, else the empty value)."""
+    spec = compiled.book.inputs[name]
+    if spec.required:
+        return _constant(n, -1, 0, [f"{name}: missing (the column is absent)"])
+    pos = _empty_position(spec, compiled.axes[name].labels)
+    return _constant(n, pos, 0 if pos < 0 else -1, [f"{name}: missing {_missing_hint(spec)}"])
+
+
+def _read_field(name: str, compiled: CompiledBook, factorized: tuple[np.ndarray, list]) -> FieldCodes:
+    """An input's column from its codes and distinct values: per distinct value its axis position or error."""
+    spec = compiled.book.inputs[name]
+    axis = compiled.axes[name]
+    if spec.type == "catalogue":
+        return _encode_catalogue(spec, factorized, axis.labels)
+    if spec.type == "boolean":
+        return _encode_boolean(spec, factorized)
+    if spec.type == "integer":
+        return _encode_integer(spec, factorized, axis.breaks)
+    return _encode_category(spec, factorized, axis.labels)
+
+
+def encode_fields(frame: pd.DataFrame, compiled: CompiledBook, hashed: dict | None = None) -> dict[str, FieldCodes]:
+    """Every input of the book encoded per row (an absent column: every row missing, or empty if optional).
+
+    ``hashed``: per input, its column already looked up in its leading values (:class:`Leading`): (the Arrow
+    column, its leading values, ``index_in`` of every row among them); those columns are not hashed again."""
     n = len(frame)
     book = compiled.book
-    columns = input_columns(frame, book)
-    fields: dict[str, FieldCodes] = {}
-    present: list[tuple[str, pd.Series]] = []
-    for name, spec in book.inputs.items():
-        if name not in columns:
-            if spec.required:
-                fields[name] = _constant(n, -1, 0, [f"{name}: missing (the column is absent)"])
-            else:
-                pos = _empty_position(spec, compiled.axes[name].labels)
-                err = 0 if pos < 0 else -1
-                fields[name] = _constant(n, pos, err, [f"{name}: missing {_missing_hint(spec)}"])
-            continue
-        column = frame[columns[name]]
-        if isinstance(column, pd.DataFrame):  # duplicated column names: use the first
-            column = column.iloc[:, 0]
-        present.append((name, column))
+    present = _present_columns(frame, book)
+    fields = {name: _absent_field(name, compiled, n) for name in book.inputs if name not in present}
+    for name, (chunked, seen, found) in (hashed or {}).items():
+        fields[name] = _read_field(name, compiled, _found_codes(chunked, seen, found))
+    rest = [name for name in present if name not in fields]
 
     def read(k: int, codes: tuple[np.ndarray, list]) -> None:
-        name = present[k][0]
-        spec = book.inputs[name]
-        axis = compiled.axes[name]
-        if spec.type == "catalogue":
-            fields[name] = _encode_catalogue(spec, codes, axis.labels)
-        elif spec.type == "boolean":
-            fields[name] = _encode_boolean(spec, codes)
-        elif spec.type == "integer":
-            fields[name] = _encode_integer(spec, codes, axis.breaks)
-        else:
-            fields[name] = _encode_category(spec, codes, axis.labels)
-        _some_missing(fields[name])  # read here: while other columns are still hashed
+        fields[rest[k]] = _read_field(rest[k], compiled, codes)
+        _some_missing(fields[rest[k]])  # read here: while other columns are still hashed
 
-    _factorize_each([c for _, c in present], read)
+    _factorize_each([present[name] for name in rest], read)
     return {name: fields[name] for name in book.inputs}
 
 
@@ -871,19 +884,20 @@ class Spaced:
     made here: the rows are keyed a chunk at a time by :meth:`keys`, so a caller that reads every answer per key
     keeps its work in cache and may share the rows between threads."""
 
-    terms: list[tuple[np.ndarray, np.ndarray]]  # per input: (per row its code, per code its term of the key)
+    codes: list[np.ndarray]  # per input: per row its code (-1: missing)
+    terms: list[np.ndarray]  # per input: per code its term of the key (the last: a missing code)
     cells: dict[tuple[str, ...], np.ndarray]  # per group: per key the cell + 1
     error: np.ndarray  # per key: index into messages (-1: no error)
     messages: list[str]
     n: int
 
-    def keys(self, lo: int, hi: int, out: np.ndarray, scratch: np.ndarray) -> np.ndarray:
-        """The keys of rows ``lo:hi``, written into ``out`` (``scratch``: as long, overwritten); the tables over
-        the space read them with ``np.take(table, keys, mode="wrap")``."""
+    def keys(self, codes: list[np.ndarray], out: np.ndarray, scratch: np.ndarray) -> np.ndarray:
+        """The keys of the rows whose codes (per input) are ``codes``, written into ``out`` (``scratch``: as long,
+        overwritten); the tables over the space read them with ``np.take(table, keys, mode="wrap")``."""
         if not self.terms:
             out[:] = 0
-        for k, (codes, term) in enumerate(self.terms):
-            np.take(term, codes[lo:hi], out=scratch if k else out, mode="wrap")  # a missing code (-1): the last term
+        for k, (rows, term) in enumerate(zip(codes, self.terms, strict=True)):
+            np.take(term, rows, out=scratch if k else out, mode="wrap")  # a missing code (-1): the last term
             if k:
                 np.add(out, scratch, out=out)
         return out
@@ -930,18 +944,94 @@ def _whole_space(read: dict[str, FieldCodes], compiled: CompiledBook, n: int) ->
         return (cells, error, messages), [*cells.values(), error]
 
     cells, error, messages = _cached(compiled, signature, build)
-    terms = []
-    for (name, (class_of, _, _, _)), stride in zip(classes.items(), space.strides, strict=True):
-        terms.append((read[name].codes, class_of.astype(np.intp) * stride))  # missing (class -1): -stride
-    return Spaced(terms, cells, error, messages, n)
+    terms = [c[0].astype(np.intp) * stride for c, stride in zip(classes.values(), space.strides, strict=True)]
+    return Spaced([f.codes for f in read.values()], terms, cells, error, messages, n)  # (missing: -stride)
 
 
-def encode_keyed(frame: pd.DataFrame, compiled: CompiledBook, *, whole: bool = False) -> Spaced | Keyed | Encoded:
+@dataclass
+class Leading:
+    """A large frame whose every input column is a long Arrow text column with few values among its leading rows
+    (:func:`_leading_values`). Each column is looked up in those values a block of rows at a time
+    (:meth:`found`: the blocks may be hashed in threads while others are answered), and :meth:`space` makes the
+    per-key tables from those values alone: they answer every block whose rows are all found (:meth:`codes`).
+    A row with another value leaves the tables incomplete: the columns are then read whole (``hashed`` of
+    :func:`encode_fields`, with the blocks' lookups)."""
+
+    compiled: CompiledBook
+    n: int
+    columns: dict[str, tuple[object, object]]  # per input with a column: (its Arrow array, its leading values)
+    spaced: Spaced | None = None
+
+    def found(self, name: str, lo: int, hi: int):
+        """``index_in`` of rows ``lo:hi`` of input ``name`` among its leading values (null: a null or another)."""
+        import pyarrow.compute as pc
+
+        chunked, seen = self.columns[name]
+        return pc.index_in(chunked.slice(lo, hi - lo), value_set=seen)
+
+    def space(self) -> Spaced | None:
+        """The frame over the space of every input, its tables made from the leading values (None: that space is
+        larger than the rows); the codes of an input with a column are read per block (:meth:`codes`)."""
+        read = {}
+        for name in self.compiled.book.inputs:
+            if name not in self.columns:
+                read[name] = _absent_field(name, self.compiled, self.n)
+                continue
+            chunked, seen = self.columns[name]
+            read[name] = _read_field(name, self.compiled, (np.zeros(0, dtype=np.int32), seen.to_pylist()))
+            read[name].some_missing = chunked.null_count > 0  # a null row is missing; any other is found or not
+        self.spaced = _whole_space(read, self.compiled, self.n)
+        return self.spaced
+
+    def codes(self, found: dict, lo: int, hi: int) -> list[np.ndarray] | None:
+        """Per input the codes of rows ``lo:hi`` from their lookups ``found`` (per input with a column); None when
+        some row holds a value that is not among the leading ones."""
+        out = []
+        for name, codes in zip(self.compiled.book.inputs, self.spaced.codes, strict=True):
+            if name not in self.columns:
+                out.append(codes[lo:hi])  # an absent column: the same code on every row
+                continue
+            if found[name].null_count != self.columns[name][0].slice(lo, hi - lo).null_count:
+                return None
+            out.append(_int_codes(found[name]))
+        return out
+
+    def hashed(self, found: dict[str, list]) -> dict[str, tuple]:
+        """:func:`encode_fields`'s ``hashed`` from every block's lookups (``found``: per input, in row order)."""
+        import pyarrow as pa
+
+        out = {}
+        for name, (chunked, seen) in self.columns.items():
+            parts = [c for f in found[name] for c in f.chunks]
+            out[name] = (chunked, seen, pa.chunked_array(parts, type=found[name][0].type))
+        return out
+
+
+def leading(frame: pd.DataFrame, compiled: CompiledBook) -> Leading | None:
+    """The frame as :class:`Leading` when it is large (two threads are worth it) and every input column is a long
+    Arrow text column with few leading values; else None."""
+    n = len(frame)
+    if n < _PARALLEL_ROWS or _cpus() < 2:
+        return None
+    columns = {}
+    for name, column in _present_columns(frame, compiled.book).items():
+        chunked = _arrow_text(column)
+        seen = _leading_values(chunked) if chunked is not None else None
+        if seen is None:
+            return None
+        columns[name] = (chunked, seen)
+    return Leading(compiled, n, columns) if columns else None
+
+
+def encode_keyed(
+    frame: pd.DataFrame, compiled: CompiledBook, *, whole: bool = False, hashed: dict | None = None
+) -> Spaced | Keyed | Encoded:
     """Encode ``frame`` by key where the keys are few beside the rows (else per row, as :func:`encode`).
 
     The answers and errors are those of :func:`encode`, looked up per key: a row costs its key and a lookup.
     With ``whole``, a frame whose space of every input is small beside the rows is encoded over that one space
-    (:class:`Spaced`: its rows are keyed by the caller, a chunk at a time).
+    (:class:`Spaced`: its rows are keyed by the caller, a chunk at a time). ``hashed``: as in
+    :func:`encode_fields`.
 
     >>> from sonet_policy.rules import default_rulebook
     >>> compiled = default_rulebook().compiled()
@@ -951,7 +1041,7 @@ def encode_keyed(frame: pd.DataFrame, compiled: CompiledBook, *, whole: bool = F
     ('Keyed', [0, 0, 0], 1)
     """
     n = len(frame)
-    read = encode_fields(frame, compiled)
+    read = encode_fields(frame, compiled, hashed)
     if whole:
         spaced = _whole_space(read, compiled, n)
         if spaced is not None:

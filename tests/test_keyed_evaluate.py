@@ -58,12 +58,12 @@ def _row_by_row(frame: pd.DataFrame, compiled, **_) -> object:
 
 def _by_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """evaluate with the row-by-row encoding (what evaluate did before it read by key)."""
-    saved = batch.encode_keyed
-    batch.encode_keyed = _row_by_row
+    saved = batch.encode_keyed, batch.leading
+    batch.encode_keyed, batch.leading = _row_by_row, lambda *args: None
     try:
         return evaluate(frame)
     finally:
-        batch.encode_keyed = saved
+        batch.encode_keyed, batch.leading = saved
 
 
 @pytest.fixture(params=["whole", "groups"])
@@ -229,3 +229,70 @@ def test_tables_reused_across_calls_answer_as_a_fresh_evaluate(tmp_path, keyed_a
     BOOK._cache.pop("keyed_tables")
     evaluate(base.astype(typed))
     assert not BOOK._cache["keyed_tables"]["lru"]
+
+
+@pytest.fixture
+def in_blocks(monkeypatch: pytest.MonkeyPatch) -> list:
+    """Small frames read as large Arrow frames are: looked up in their 16 leading rows' values, in 4 blocks
+    hashed in the kept pool's threads, answered 7 rows at a time. Returns the columns hashed whole (a log)."""
+    monkeypatch.setitem(LIVE, "_PARALLEL_ROWS", 50)
+    monkeypatch.setitem(LIVE, "_SAMPLE", 16)
+    monkeypatch.setattr(batch, "_ROW_CHUNK", 7)
+    hashed_whole: list = []
+    factorize = LIVE["_factorize"]
+    monkeypatch.setitem(LIVE, "_factorize", lambda column: hashed_whole.append(column.name) or factorize(column))
+    return hashed_whole
+
+
+def _leading_frame(n: int, seed: int, later: dict | None = None) -> pd.DataFrame:
+    """Arrow text columns of the cases' values with a few hostile ones and nulls spread over every block;
+    ``later``: per input, a value first seen past the leading rows (in the last block)."""
+    rng = np.random.default_rng(seed)
+    cols = {}
+    for name in BOOK.inputs:
+        known = np.array([*CASES[name].unique()[:5], "??", "", " "], dtype=object)
+        values = known[rng.integers(0, len(known), n)]
+        values[rng.random(n) < 0.05] = None
+        values[: len(known)] = known  # every value among the leading rows
+        cols[name] = values
+    for name, value in (later or {}).items():
+        cols[name][[n - 7, n - 2]] = value
+    return pd.DataFrame(cols).astype("str")
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_blocks_looked_up_in_leading_values_answer_as_row_by_row(seed: int, in_blocks: list) -> None:
+    frame = _leading_frame(300, seed)
+    assert isinstance(batch.leading(frame, BOOK.compiled()), LIVE["Leading"])
+    read_whole = []
+    encode_keyed = batch.encode_keyed
+    batch.encode_keyed = lambda *args, **kw: read_whole.append(1) or encode_keyed(*args, **kw)
+    try:
+        out = evaluate(frame)
+    finally:
+        batch.encode_keyed = encode_keyed
+    assert in_blocks == [] and read_whole == []  # every block answered from the leading values' tables
+    assert (out["status"] == "partial").any() and (out["status"] == "ok").any()
+    pd.testing.assert_frame_equal(out, _by_rows(frame))
+    absent = frame.drop(columns=[BOOK.input_order[0], BOOK.input_order[-1]])  # a required one and the optional one
+    pd.testing.assert_frame_equal(evaluate(absent), _by_rows(absent))
+
+
+def test_a_value_past_the_leading_rows_reads_the_columns_whole_without_hashing_again(in_blocks: list) -> None:
+    """A value first seen in the last block (a known one, a bad one): the blocks' answers are dropped and the
+    columns read whole from the blocks' lookups (none hashed again); the answers are the row-by-row ones."""
+    for (name, value), bad in (((BOOK.input_order[0], "西日本"), False), ((BOOK.input_order[2], "PR-999"), True)):
+        frame = _leading_frame(300, 5, {name: value})
+        out = evaluate(frame)
+        assert in_blocks == []
+        errors = [str(out.loc[frame.index[k], "error"]) for k in (-7, -2)]
+        assert all((f"{name}: '{value}'" in e) == bad for e in errors), errors
+        pd.testing.assert_frame_equal(out, _by_rows(frame))
+
+
+def test_too_many_keys_from_leading_values_fall_back_to_groups(in_blocks: list, monkeypatch) -> None:
+    monkeypatch.setitem(LIVE, "_KEY_ROWS", 4)  # the space of every input is larger than 300 rows
+    frame = _leading_frame(300, 7)
+    assert LIVE["Leading"].space(batch.leading(frame, BOOK.compiled())) is None
+    pd.testing.assert_frame_equal(evaluate(frame), _by_rows(frame))
+    assert in_blocks == []
