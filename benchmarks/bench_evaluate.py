@@ -5,11 +5,11 @@ Run ``python benchmarks/bench_evaluate.py`` (``make bench``); ``--help`` for the
 * load and compile time of the shipped rule book (fresh load each time);
 * ``evaluate`` on ``--rows`` rows (default 1,000,000) read from CSV text as ``pd.read_csv(dtype=str)`` gives
   them (pandas 3: pyarrow-backed ``str``), all five decisions, the device in mixed spellings: min / median /
-  max of ``--runs`` runs after a warm-up, peak memory (tracemalloc, one separate run) and process peak RSS;
-  the same with ``object`` columns;
+  max of ``--runs`` runs after three warm-up calls (the first, cold, shown on its own), peak memory
+  (tracemalloc, one separate run) and process peak RSS; the same with ``object`` and ``category`` columns;
 * the floor: the lookup alone on already-encoded integer codes (the axis position of every input per row ->
   cell -> every answer column as categorical codes), and evaluate as a multiple of it: in wall time (medians)
-  and in CPU time (every thread's, per call: Arrow columns are dictionary-encoded two at a time);
+  and in CPU time (every thread's, per call: evaluate works in two threads on a large frame, the floor in one);
 * where evaluate's time goes (cProfile, by function);
 * pyDMNrules ``decidePandas`` on the exported DMN for a sample (``--dmn-rows``, default 2,000): rows per
   second, and our throughput as a multiple of theirs;
@@ -200,7 +200,8 @@ def peak_memory(frame: pd.DataFrame) -> None:
 
 
 def profile(frame: pd.DataFrame) -> None:
-    """cProfile one call with the columns factorised in one thread (so the profiler sees the factorising)."""
+    """cProfile one call in one thread (so the profiler sees the factorising: the columns are hashed whole, not a
+    block at a time in the kept pool's threads as a timed call hashes them)."""
     from sonet_policy import scenario
 
     saved = scenario._PARALLEL_ROWS
@@ -220,9 +221,10 @@ def profile(frame: pd.DataFrame) -> None:
         ("_factorize", "factorise the 6 columns (Arrow: each row looked up in the leading rows' values)"),
         ("_encode_catalogue", "catalogue input: normalise the distinct labels, catalogue lookup"),
         ("encode_fields", "encode the fields (factorise + per-field tables)"),
-        ("row_keys", "each row's key per group of decisions (its codes in mixed radix)"),
-        ("_keyed_errors", "the errors: per key, then per row"),
-        ("encode_keyed", "encode by key (fields, keys, per-key cells and errors)"),
+        ("_whole_space", "the tables per key of the space of every input (kept per set of values)"),
+        ("keys", "each row's key in that space (per input a lookup of its code's term, summed)"),
+        ("rows", "each row's key, then every answer column read per key (status, rules, error too)"),
+        ("_error_counts", "which errors some row has"),
         ("from_codes", "build the categorical columns"),
     ]
     for fn, what in phases:
@@ -327,8 +329,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{statistics.median(ctimes) / floor_wall:.1f} x on categorical columns, "
         f"{statistics.median(otimes) / floor_wall:.1f} x on object columns"
     )
-    # Arrow columns are dictionary-encoded two at a time (pyarrow releases the GIL): the wall ratio can be lower
-    # than the work done, which the CPU ratio (CPU seconds of every thread, per call) shows.
+    # A large frame is hashed and answered in two threads (pyarrow and numpy's take release the GIL): the wall
+    # ratio is lower than the work done, which the CPU ratio (CPU seconds of every thread, per call) shows.
     print(
         f"  in CPU time: evaluate = {cpu_str / cpu:.1f} x the floor's CPU (str columns), {cpu_cat / cpu:.1f} x "
         f"(categorical), {cpu_obj / cpu:.1f} x (object)"

@@ -15,7 +15,11 @@ Python objects), release the GIL while they are hashed and are factorised two at
 :func:`encode_keyed` (what ``evaluate`` uses) does the per-group work once per combination of the distinct
 values the group reads instead of once per row: a row then costs its key and one lookup per answer column. The
 per-key tables are kept per compiled book for a few sets of distinct values (in any order), so the batches of a
-stream that hold the same values skip that work.
+stream that hold the same values skip that work. When the combinations of every input's distinct values are few
+beside the rows, the frame is encoded over that one space (:class:`Spaced`): a row's key is a sum of one lookup
+per input, and ``evaluate`` answers the rows a chunk at a time from tables per key. A large frame of Arrow text
+whose columns hold few values among their leading rows (:class:`Leading`) is looked up in those values a block
+of rows at a time, in two threads, while the blocks already looked up are answered.
 
 >>> from sonet_policy.rules import default_rulebook
 >>> book = default_rulebook()
