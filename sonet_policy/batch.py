@@ -347,7 +347,9 @@ def _answer_spaced(enc: Spaced, tables: _Tables, book: RuleBook, index: pd.Index
     return answers.frame(parts, book, index)
 
 
-def _answer_leading(lead: Leading, tables: _Tables, book: RuleBook, index: pd.Index):
+def _answer_leading(
+    lead: Leading, tables: _Tables, book: RuleBook, index: pd.Index
+) -> tuple[pd.DataFrame | None, dict | None]:
     """A large frame of Arrow text answered block by block (:class:`~sonet_policy.scenario.Leading`): the kept
     pool's two threads look the blocks up while this thread answers each block as soon as it is looked up (the
     last one in two threads). Returns (the answer frame, None); or (None, the columns' lookups for
