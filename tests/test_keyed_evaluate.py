@@ -296,3 +296,17 @@ def test_too_many_keys_from_leading_values_fall_back_to_groups(in_blocks: list, 
     assert LIVE["Leading"].space(batch.leading(frame, BOOK.compiled())) is None
     pd.testing.assert_frame_equal(evaluate(frame), _by_rows(frame))
     assert in_blocks == []
+
+
+def test_blocks_cross_the_chunks_of_arrow_columns(in_blocks: list) -> None:
+    """Columns of many Arrow chunks (a frame made of pieces) and of 32-bit Arrow strings: the blocks cut across
+    the chunks, and every block is answered as row by row."""
+    pieces = [_leading_frame(37, seed) for seed in range(8)]
+    pieces[1:] = [p.iloc[8:] for p in pieces[1:]]  # the leading rows of the first piece hold every value
+    chunked = pd.concat(pieces, ignore_index=True)
+    assert chunked[BOOK.input_order[2]].array._pa_array.num_chunks > 1
+    arrow32 = chunked.astype(pd.ArrowDtype(pa.string()))
+    for frame in (chunked, arrow32):
+        assert isinstance(batch.leading(frame, BOOK.compiled()), LIVE["Leading"])
+        pd.testing.assert_frame_equal(evaluate(frame), _by_rows(frame))
+    assert in_blocks == []
