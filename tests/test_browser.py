@@ -107,6 +107,13 @@ def type_into(page, control: str, text: str) -> None:
     box.press("Enter")
 
 
+def type_keys(page, control: str, text: str) -> None:
+    """Type into a box key by key, without Enter and without leaving it."""
+    box = page.locator(f"{SCOPE} .{control} input")
+    box.fill("")
+    box.press_sequentially(text)
+
+
 def test_cards_follow_the_controls(page) -> None:
     # The dashboard opens on an east PR-600KI that keeps its 1 Giga wireless LAN line (※1: keeps working).
     expect_code(page, "device_action", "keeps_working")
@@ -125,6 +132,10 @@ def test_cards_follow_the_controls(page) -> None:
     choose(page, "sp-setup", "v6plus_router · own v6プラス router beside the NTT device")
     page.locator(f"{SCOPE} .sp-days-empty input[type='checkbox']").uncheck()
     type_into(page, "sp-days", "31")
+    expect_code(page, "ipv4", "pppoe_router")
+    type_keys(page, "sp-days", "32")  # the cards follow the keys: no Enter needed
+    expect_code(page, "ipv4", "reapply_v6plus")
+    type_keys(page, "sp-days", "31")
     expect_code(page, "ipv4", "pppoe_router")
     type_into(page, "sp-days", "32")
     expect_code(page, "ipv4", "reapply_v6plus")

@@ -196,7 +196,12 @@ class ScenarioExplorer(_App):
                     description=label,
                 )
             else:
-                control = w.BoundedIntText(min=int(spec.minimum), max=10**9, description=label)
+                control = w.BoundedIntText(
+                    min=int(spec.minimum),
+                    max=10**9,
+                    continuous_update=True,  # the cards follow each keystroke (not only Enter or leaving the box)
+                    description=label,
+                )
                 if spec.empty == "null":
                     box = w.Checkbox(description=f"{spec.label_en or name}: empty", indent=True)
                     for css in _css_names(name, spec.headers):
