@@ -287,6 +287,16 @@ def test_compare_tab_shows_day_31_and_32_side_by_side(page, voila_url: str) -> N
     sync_api.expect(wifi).to_have_attribute("data-differs", "false")
     sync_api.expect(page.locator(".sp-compare-view .sp-compare-why")).to_contain_text("V4-OTH-V6-32")
     page.screenshot(path=str(ARTIFACTS / "browser-compare.png"), full_page=True)
+    # the comparison is kept in the address: other values, a reload, the same comparison
+    values = page.locator(".sp-compare-values input")
+    values.fill("31, 60")
+    values.press("Enter")
+    sync_api.expect(page).to_have_url(re.compile(r"compare=days_since_phone_stop&compare_values=31%2C\+60"))
+    page.reload(timeout=60_000)
+    card(page, "device_action").wait_for(timeout=60_000)
+    page.get_by_role("tab", name="Compare 比較").click()
+    sync_api.expect(page.locator(".sp-compare-values input")).to_have_value("31, 60", timeout=WAIT_MS)
+    sync_api.expect(ipv4.locator("td").nth(2)).to_have_text("reapply_v6plus")
 
 
 def card_codes(page) -> dict[str, str]:

@@ -16,7 +16,7 @@ from sonet_policy.widgets.compare import CompareView, compare
 from sonet_policy.widgets.dashboard import Dashboard
 from sonet_policy.widgets.explorer import ScenarioExplorer
 from sonet_policy.widgets.interview import UNKNOWN, UNKNOWN_LABEL
-from sonet_policy.widgets.urlstate import parse_query, scenario_query
+from sonet_policy.widgets.urlstate import parse_query, scenario_query, split_compare
 
 BOOK = default_rulebook()
 AREA, PLAN, DEVICE, SETUP, KEEP, DAYS = BOOK.input_order  # the shipped book's six inputs, in declared order
@@ -258,3 +258,24 @@ def test_dashboard_writes_the_scenario_to_the_url_once_the_page_has_read_it():
     assert f"{KEEP}=false" in board.url_state.query
     plain = Dashboard()
     assert plain.url_state is None and plain.widget.children == (plain.tab,)
+
+
+def test_the_compare_tab_is_kept_in_the_url_and_opened_from_it():
+    board = Dashboard(url=True)
+    board.url_state.initial = f"{AREA}=west&{PLAN}=other&{SETUP}=v6plus_router&{DEVICE}=rv230se"
+    board.url_state.loaded = True
+    assert "compare" not in board.url_state.query  # nothing to compare yet: the address holds the scenario only
+    board.compare.vary.value = DAYS
+    board.compare.values.value = "31, 32"
+    query = board.url_state.query
+    assert "compare=" in query and "compare_values=31%2C+32" in query
+    assert parse_query(split_compare(query)[0], rulebook=BOOK) == (board.explorer.scenario, [])
+    shared = Dashboard(url=True)  # the link opened elsewhere: the same scenario and the same comparison
+    shared.url_state.initial = query
+    shared.url_state.loaded = True
+    assert shared.explorer.scenario == board.explorer.scenario
+    assert (shared.compare.vary.value, shared.compare.values.value) == (DAYS, "31, 32")
+    assert shared.compare.comparison.differing == board.compare.comparison.differing != []
+    assert shared.url_state.query == query
+    problems = Dashboard(url=True).open_query(f"{AREA}=west&compare=colour&compare_values=1")
+    assert problems == ["URL compare: 'colour' is not an input of this rule book; ignored"]

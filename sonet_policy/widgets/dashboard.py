@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
 import ipywidgets as w
 
@@ -52,17 +53,29 @@ class Dashboard(_App):
             self.url_state = UrlState()
             self.url_state.observe(self._url_loaded, names="loaded")
             self.explorer.listeners.append(self._write_url)
+            for control in (self.compare.vary, self.compare.values):
+                control.observe(lambda _change: self._write_url(), names="value")
             extras = [self.url_state, self.url_message]
         self.widget = w.VBox([*extras, self.tab])
         self.widget.add_class("sp-dashboard")
 
     def open_query(self, query: str) -> list[str]:
-        """Set the explorer to the scenario a query string names (what a shared URL does); returns the problems,
-        one line each naming the field (that input keeps its value), and shows them above the tabs."""
-        from .urlstate import parse_query
+        """Set the explorer to the scenario a query string names (what a shared URL does), and the compare tab to
+        its input and values; returns the problems, one line each naming the field (that input keeps its
+        value), and shows them above the tabs."""
+        from .compare import _input_name
+        from .urlstate import parse_query, split_compare
 
+        query, compared = split_compare(query)
         values, problems = parse_query(query, rulebook=self.book)
         self.explorer.set(**values)
+        if "compare" in compared:
+            try:
+                self.compare.vary.value = _input_name(self.book, compared["compare"])
+            except ValueError:
+                problems.append(f"URL compare: {compared['compare']!r} is not an input of this rule book; ignored")
+        if "compare_values" in compared:
+            self.compare.values.value = compared["compare_values"]
         self.url_problems = problems
         self.url_message.value = "".join(
             f"<div class='sp-url-problem' style='color:#c62828'>{html.escape(p)}</div>" for p in problems
@@ -78,7 +91,12 @@ class Dashboard(_App):
         from .urlstate import scenario_query
 
         if self.url_state is not None and self.url_state.loaded:
-            self.url_state.query = scenario_query(self.explorer.scenario)
+            query = scenario_query(self.explorer.scenario)
+            if self.compare.values.value.strip():  # the compare tab's choice, once it has values
+                query += "&" + urlencode(
+                    {"compare": self.compare.vary.value, "compare_values": self.compare.values.value}
+                )
+            self.url_state.query = query
 
     def summary(self) -> str:
         return "Dashboard: " + ", ".join(self.tabs) + "\n" + self.explorer.summary()

@@ -5,7 +5,8 @@ renders into the synced ``initial`` trait and writes ``query`` back with ``histo
 scenario changes. It acts only in a Voilà page (the page's ``jupyter-config-data`` says ``appUrl: voila/``):
 JupyterLab's own URL is never rewritten. Keys are the book's input names (header aliases are read too);
 ``?`` is unknown and an empty value is empty. A bad key or value gives one line naming the field and leaves
-that input as it was.
+that input as it was. The dashboard's compare tab adds :data:`COMPARE_KEYS`: the input it varies and the
+values as typed (``compare=days_since_phone_stop&compare_values=31%2C+32``).
 
 >>> from sonet_policy.rules import default_rulebook
 >>> book = default_rulebook()
@@ -29,6 +30,7 @@ from ..text import header_key
 from .interview import UNKNOWN
 
 UNKNOWN_MARK = "?"
+COMPARE_KEYS = ("compare", "compare_values")  # the compare tab's input and values (never an input's key here)
 
 _ESM = r"""
 function inVoila() {
@@ -87,6 +89,21 @@ def scenario_query(scenario: Mapping[str, object]) -> str:
             text = str(value)
         out.append((name, text))
     return urlencode(out)
+
+
+def split_compare(query: str) -> tuple[str, dict[str, str]]:
+    """A query string without the compare tab's keys (:data:`COMPARE_KEYS`), and those keys' values.
+
+    >>> split_compare("area=west&compare=days&compare_values=31%2C+32")
+    ('area=west', {'compare': 'days', 'compare_values': '31, 32'})
+    """
+    rest, found = [], {}
+    for key, text in parse_qsl(query.lstrip("?"), keep_blank_values=True):
+        if key in COMPARE_KEYS:
+            found[key] = text
+        else:
+            rest.append((key, text))
+    return urlencode(rest), found
 
 
 def parse_query(query: str, *, rulebook: RuleBook | None = None) -> tuple[dict[str, object], list[str]]:
