@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -209,3 +212,68 @@ def test_a_forked_child_evaluates_after_the_parent_did(big: pd.DataFrame) -> Non
     want = evaluate(text)
     assert _in_child(text, want) == 0
     assert _in_child(big, want) == 0  # object columns over one space: rows answered in the pool's two threads
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
+def test_a_child_forked_while_another_thread_gets_the_pool_does_not_hang(big: pd.DataFrame) -> None:
+    """FAILS on purpose (a hang, killed after 8 s): a fork while another thread of the parent holds the pool's
+    lock (inside ``_pool()``, as a thread evaluating a large frame does for a moment) leaves that lock held for
+    ever in the child; the child's first large evaluate waits on it. multiprocessing's fork start method meets
+    this whenever a thread evaluates while the main thread starts a process."""
+    text = big.astype("str")
+    want = evaluate(text)
+    lock = LIVE["_POOL_LOCK"]
+    held, release = threading.Event(), threading.Event()
+
+    def inside_pool() -> None:  # a thread of the parent in the middle of _pool()
+        with lock:
+            held.set()
+            release.wait()
+
+    thread = threading.Thread(target=inside_pool)
+    thread.start()
+    held.wait()
+    try:
+        code = _in_child(text, want, timeout=8)
+    finally:
+        release.set()
+        thread.join()
+    assert code == 0, "the forked child hung on the pool's lock" if code is None else code
+
+
+def test_a_large_frame_evaluated_at_interpreter_exit(tmp_path) -> None:
+    """FAILS on purpose: at interpreter exit (an ``atexit`` handler: a notebook kernel's or a logger's flush) the
+    kept pool takes no task (``RuntimeError: cannot schedule new futures after interpreter shutdown``), so a
+    frame of 200,000+ rows raises where a small one is answered."""
+    script = tmp_path / "at_exit.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import atexit
+            import pandas as pd
+            from sonet_policy.evaluate import evaluate
+            from sonet_policy.rules import default_rulebook
+
+            book = default_rulebook()
+            row = {{name: value for name, value in zip(book.input_order, ["west", "other", "RV-230SE",
+                   "v6plus_router", "false", "31"])}}
+            small = pd.DataFrame([row] * 10, dtype=object)
+            large = pd.DataFrame([row] * {N}, dtype=object)
+
+            def at_exit():
+                for label, frame in (("small", small), ("large object", large), ("large str", large.astype("str"))):
+                    try:
+                        print(label, len(evaluate(frame)))
+                    except Exception as e:
+                        print(label, "raised", type(e).__name__, e)
+
+            atexit.register(at_exit)
+            evaluate(small)
+            """
+        ),
+        encoding="utf-8",
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=os.getcwd())
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines == ["small 10", f"large object {N}", f"large str {N}"], lines
