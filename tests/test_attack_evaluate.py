@@ -215,14 +215,15 @@ def test_a_forked_child_evaluates_after_the_parent_did(big: pd.DataFrame) -> Non
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
-def test_a_child_forked_while_another_thread_gets_the_pool_does_not_hang(big: pd.DataFrame) -> None:
-    """FAILS on purpose (a hang, killed after 8 s): a fork while another thread of the parent holds the pool's
-    lock (inside ``_pool()``, as a thread evaluating a large frame does for a moment) leaves that lock held for
-    ever in the child; the child's first large evaluate waits on it. multiprocessing's fork start method meets
-    this whenever a thread evaluates while the main thread starts a process."""
+@pytest.mark.parametrize("held", ["_POOL_LOCK", "_KEY_CACHE_LOCK"])
+def test_a_child_forked_while_another_thread_gets_the_pool_does_not_hang(big: pd.DataFrame, held: str) -> None:
+    """A fork while another thread of the parent holds the pool's lock (inside ``_pool()``, as a thread
+    evaluating a large frame does for a moment) or the per-key tables' lock: the child's evaluate does not wait
+    on it for ever (before the fix it hung and was killed after 8 s). multiprocessing's fork start method meets
+    this when a thread evaluates while the main thread starts a process."""
     text = big.astype("str")
     want = evaluate(text)
-    lock = LIVE["_POOL_LOCK"]
+    lock = LIVE[held]  # each is held a moment by an evaluate
     held, release = threading.Event(), threading.Event()
 
     def inside_pool() -> None:  # a thread of the parent in the middle of _pool()
