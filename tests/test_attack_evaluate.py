@@ -278,3 +278,31 @@ def test_a_large_frame_evaluated_at_interpreter_exit(tmp_path) -> None:
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines == ["small 10", f"large object {N}", f"large str {N}"], lines
+
+
+def test_arrow_columns_of_empty_and_tiny_chunks_and_leading_nulls_answer_as_row_by_row(big: pd.DataFrame) -> None:
+    """Empty Arrow chunks around the data, 24,000 chunks of 10 rows (with a value past the leading rows: the
+    fallback reads the blocks' lookups across every chunk), a column null over its leading rows and then
+    valued, and exactly 200,000 rows (the first size read in blocks)."""
+
+    def chunked(frame: pd.DataFrame, cut) -> pd.DataFrame:
+        cols = {}
+        for name in frame:
+            whole = pa.array(frame[name].tolist(), pa.large_string())
+            cols[name] = pd.Series(pd.arrays.ArrowExtensionArray(pa.chunked_array(cut(whole), type=whole.type)))
+        return pd.DataFrame(cols)
+
+    empty = pa.array([], pa.large_string())
+    late = big.copy()
+    late.loc[150_000, BOOK.input_order[0]] = "西日本"
+    null_first = big.copy()
+    null_first.loc[:9_000, BOOK.input_order[1]] = None
+    frames = {
+        "empty chunks": chunked(big, lambda a: [empty, a.slice(0, 5), empty, a.slice(5), empty]),
+        "tiny chunks": chunked(late, lambda a: [a.slice(k, 10) for k in range(0, len(a), 10)]),
+        "null leading rows": null_first.astype("str"),
+        "200,000 rows": big.iloc[:200_000].astype("str"),
+    }
+    for label, frame in frames.items():
+        assert _leads(frame), label
+        _same(evaluate(frame), _by_rows(frame), obj=label)
