@@ -298,6 +298,17 @@ def _pool() -> ThreadPoolExecutor:
         return _POOL[1]
 
 
+def _after_fork_in_child() -> None:
+    """A forked child has only the thread that forked: a lock another thread of the parent held at the fork
+    (inside :func:`_pool` or :func:`_cached`) would stay held for ever; the child starts with free ones."""
+    global _POOL_LOCK, _KEY_CACHE_LOCK
+    _POOL_LOCK, _KEY_CACHE_LOCK = threading.Lock(), threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 @lru_cache(maxsize=8)
 def _model_index(models: tuple[str, ...]) -> dict[str, int]:
     """Matching key of every catalogue value -> its position (computed once per catalogue)."""
