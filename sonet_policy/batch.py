@@ -302,7 +302,7 @@ class _Answers:
     def rows_in_two(self, codes: list[np.ndarray], lo: int, hi: int) -> list[np.ndarray | None]:
         """:meth:`rows`, the second half of them in the kept pool's thread (numpy's ``take`` releases the GIL)."""
         middle = (lo + hi) // 2
-        other = _scenario._pool().submit(self.rows, [c[middle - lo :] for c in codes], middle, hi)
+        other = _scenario._submit(self.rows, [c[middle - lo :] for c in codes], middle, hi)
         try:
             first = self.rows([c[: middle - lo] for c in codes], lo, middle)
         except BaseException:
@@ -357,8 +357,7 @@ def _answer_leading(
     n = lead.n
     bounds = [n * b // _BLOCKS for b in range(_BLOCKS + 1)]
     blocks = [(lo, hi) for lo, hi in zip(bounds, bounds[1:], strict=False) if hi > lo]
-    pool = _scenario._pool()
-    futures = [{name: pool.submit(lead.found, name, lo, hi) for name in lead.columns} for lo, hi in blocks]
+    futures = [{name: _scenario._submit(lead.found, name, lo, hi) for name in lead.columns} for lo, hi in blocks]
     parts: list[np.ndarray | None] = []
     try:
         spaced = lead.space()  # (while the first blocks are looked up)

@@ -38,7 +38,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed, wait
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TypeVar
@@ -298,6 +298,20 @@ def _pool() -> ThreadPoolExecutor:
         return _POOL[1]
 
 
+def _submit(fn: Callable[..., T], /, *args: object, **kwargs: object) -> Future:
+    """``fn(*args, **kwargs)`` in the kept pool; run here, its result or exception in a done future alike, when
+    the pool takes no more tasks (the interpreter is exiting: an ``atexit`` handler evaluating a frame)."""
+    try:
+        return _pool().submit(fn, *args, **kwargs)
+    except RuntimeError:  # "cannot schedule new futures after (interpreter) shutdown"
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # handed to the caller, which reads the future
+            future.set_exception(exc)
+        return future
+
+
 def _after_fork_in_child() -> None:
     """A forked child has only the thread that forked: a lock another thread of the parent held at the fork
     (inside :func:`_pool` or :func:`_cached`) would stay held for ever; the child starts with free ones."""
@@ -334,18 +348,17 @@ def _factorize_each(columns: list[pd.Series], then: Callable[[int, tuple[np.ndar
     out: list = [None] * len(columns)
     futures: dict = {}  # future -> (column, its half or None)
     halves: dict[int, tuple] = {}  # column -> (chunked, seen, [found of each half])
-    pool = _pool()
     try:
         for k in sorted(range(len(columns)), key=lambda k: -int(columns[k].memory_usage(index=False))):
             chunked = _arrow_text(columns[k])
             seen = _leading_values(chunked) if chunked is not None else None
             if seen is None:
-                futures[pool.submit(_factorize, columns[k])] = (k, None)
+                futures[_submit(_factorize, columns[k])] = (k, None)
                 continue
             halves[k] = (chunked, seen, [None, None])
             middle = len(chunked) // 2
             for h, part in enumerate((chunked.slice(0, middle), chunked.slice(middle))):
-                futures[pool.submit(pc.index_in, part, value_set=seen)] = (k, h)
+                futures[_submit(pc.index_in, part, value_set=seen)] = (k, h)
         for done in as_completed(futures):
             k, h = futures[done]
             if h is None:

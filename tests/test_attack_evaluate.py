@@ -243,9 +243,9 @@ def test_a_child_forked_while_another_thread_gets_the_pool_does_not_hang(big: pd
 
 
 def test_a_large_frame_evaluated_at_interpreter_exit(tmp_path) -> None:
-    """FAILS on purpose: at interpreter exit (an ``atexit`` handler: a notebook kernel's or a logger's flush) the
-    kept pool takes no task (``RuntimeError: cannot schedule new futures after interpreter shutdown``), so a
-    frame of 200,000+ rows raises where a small one is answered."""
+    """At interpreter exit (an ``atexit`` handler: a notebook kernel's or a logger's flush) the kept pool takes no
+    task (``RuntimeError: cannot schedule new futures after interpreter shutdown``): a frame of 200,000+ rows is
+    then answered in the calling thread, as a small one is (it raised before)."""
     script = tmp_path / "at_exit.py"
     script.write_text(
         textwrap.dedent(
