@@ -690,13 +690,17 @@ def encode_fields(frame: pd.DataFrame, compiled: CompiledBook, hashed: dict | No
     """Every input of the book encoded per row (an absent column: every row missing, or empty if optional).
 
     ``hashed``: per input, its column already looked up in its leading values (:class:`Leading`): (the Arrow
-    column, its leading values, ``index_in`` of every row among them); those columns are not hashed again."""
+    column, its leading values, ``index_in`` of every row among them, the field read from those values or
+    None); those columns are not hashed again, and a field whose every row is found is not read again."""
     n = len(frame)
     book = compiled.book
     present = _present_columns(frame, book)
     fields = {name: _absent_field(name, compiled, n) for name in book.inputs if name not in present}
-    for name, (chunked, seen, found) in (hashed or {}).items():
-        fields[name] = _read_field(name, compiled, _found_codes(chunked, seen, found))
+    for name, (chunked, seen, found, read) in (hashed or {}).items():
+        if read is not None and found.null_count == chunked.null_count:  # no value past the leading ones
+            fields[name] = FieldCodes(_int_codes(found), read.pos_lut, read.err_lut, read.messages, read.some_missing)
+        else:
+            fields[name] = _read_field(name, compiled, _found_codes(chunked, seen, found))
     rest = [name for name in present if name not in fields]
 
     def read(k: int, codes: tuple[np.ndarray, list]) -> None:
@@ -989,6 +993,7 @@ class Leading:
     n: int
     columns: dict[str, tuple[object, object]]  # per input with a column: (its Arrow array, its leading values)
     spaced: Spaced | None = None
+    read: dict[str, FieldCodes] | None = None  # per input, read from the leading values (:meth:`space`)
 
     def found(self, name: str, lo: int, hi: int):
         """``index_in`` of rows ``lo:hi`` of input ``name`` among its leading values (null: a null or another)."""
@@ -1008,6 +1013,7 @@ class Leading:
             chunked, seen = self.columns[name]
             read[name] = _read_field(name, self.compiled, (np.zeros(0, dtype=np.int32), seen.to_pylist()))
             read[name].some_missing = chunked.null_count > 0  # a null row is missing; any other is found or not
+        self.read = read
         self.spaced = _whole_space(read, self.compiled, self.n)
         return self.spaced
 
@@ -1031,7 +1037,8 @@ class Leading:
         out = {}
         for name, (chunked, seen) in self.columns.items():
             parts = [c for f in found[name] for c in f.chunks]
-            out[name] = (chunked, seen, pa.chunked_array(parts, type=found[name][0].type))
+            read = self.read.get(name) if self.read else None  # its tables serve when every row is found
+            out[name] = (chunked, seen, pa.chunked_array(parts, type=found[name][0].type), read)
         return out
 
 
