@@ -107,6 +107,13 @@ def type_into(page, control: str, text: str) -> None:
     box.press("Enter")
 
 
+def other_plan_own_v6plus(page) -> None:
+    """Another plan than 10ギガ or S/M/L, an own v6プラス router, and a day count (its "empty" box cleared)."""
+    choose(page, "sp-plan", "other · every other So-net 光 plan")
+    choose(page, "sp-setup", "v6plus_router · own v6プラス router beside the NTT device")
+    page.locator(f"{SCOPE} .sp-days-empty input[type='checkbox']").uncheck()
+
+
 def type_keys(page, control: str, text: str) -> None:
     """Type into a box key by key, without Enter and without leaving it."""
     box = page.locator(f"{SCOPE} .{control} input")
@@ -128,9 +135,7 @@ def test_cards_follow_the_controls(page) -> None:
     expect_code(page, "device_action", "mail_exchange")
 
     # Other plan with an own v6プラス router; the phone stopped 31 days ago, then 32.
-    choose(page, "sp-plan", "other · every other So-net 光 plan")
-    choose(page, "sp-setup", "v6plus_router · own v6プラス router beside the NTT device")
-    page.locator(f"{SCOPE} .sp-days-empty input[type='checkbox']").uncheck()
+    other_plan_own_v6plus(page)
     type_into(page, "sp-days", "31")
     expect_code(page, "ipv4", "pppoe_router")
     type_keys(page, "sp-days", "32")  # the cards follow the keys: no Enter needed
@@ -213,10 +218,8 @@ def query_of(page) -> dict[str, str]:
 def test_the_url_holds_the_scenario_and_a_reload_keeps_it(page, voila_url: str) -> None:
     explorer_tab(page)
     choose(page, "sp-area", "west · NTT西日本")
-    choose(page, "sp-plan", "other · every other So-net 光 plan")
-    choose(page, "sp-setup", "v6plus_router · own v6プラス router beside the NTT device")
     type_into(page, "sp-device", "rv230se")
-    page.locator(f"{SCOPE} .sp-days-empty input[type='checkbox']").uncheck()
+    other_plan_own_v6plus(page)
     type_into(page, "sp-days", "32")
     expect_code(page, "ipv4", "reapply_v6plus")
     # each change writes the address once it reached the kernel: wait for the last two (device, then days)
