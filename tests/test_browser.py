@@ -209,6 +209,15 @@ def test_device_box_follows_every_keystroke_without_enter(page) -> None:
     page.screenshot(path=str(ARTIFACTS / "browser-keystrokes.png"), full_page=True)
 
 
+WEST_V6PLUS_31 = "area=west&plan=other&device=RV-230SE&setup=v6plus_router&keep_number=false&days_since_phone_stop=31"
+
+
+def open_query(page, voila_url: str, query: str) -> None:
+    """Open the dashboard at ``?query`` (a shared link) and wait for its cards."""
+    page.goto(f"{voila_url}?{query}", timeout=60_000)
+    card(page, "device_action").wait_for(timeout=60_000)
+
+
 def query_of(page) -> dict[str, str]:
     from urllib.parse import parse_qsl, urlsplit
 
@@ -239,22 +248,12 @@ def test_the_url_holds_the_scenario_and_a_reload_keeps_it(page, voila_url: str) 
 
 
 def test_a_shared_url_opens_its_scenario_and_a_bad_value_is_one_line(page, voila_url: str) -> None:
-    page.goto(
-        voila_url + "?area=west&plan=other&device=RV-230SE&setup=v6plus_router&keep_number=false"
-        "&days_since_phone_stop=31",
-        timeout=60_000,
-    )
-    card(page, "device_action").wait_for(timeout=60_000)
+    open_query(page, voila_url, WEST_V6PLUS_31)
     expect_code(page, "ipv4", "pppoe_router")
     expect_code(page, "device_action", "mail_exchange")
     expect_code(page, "procedure", "support_desk")
     # an interview: the plan unknown in the URL, ask next shown
-    page.goto(
-        voila_url + "?area=west&plan=%3F&device=RV-230SE&setup=v6plus_router&keep_number=false"
-        "&days_since_phone_stop=31",
-        timeout=60_000,
-    )
-    card(page, "device_action").wait_for(timeout=60_000)
+    open_query(page, voila_url, WEST_V6PLUS_31.replace("plan=other", "plan=%3F"))
     expect_code(page, "ipv4", "open")
     sync_api.expect(page.locator(f"{SCOPE} .sp-ask-next-box")).to_have_attribute("data-ask", "plan")
     sync_api.expect(page.locator(f"{SCOPE} .sp-plan.sp-ask-next select")).to_have_count(1)  # highlighted
@@ -265,8 +264,7 @@ def test_a_shared_url_opens_its_scenario_and_a_bad_value_is_one_line(page, voila
     expect_code(page, "ipv4", "pppoe_router")
     sync_api.expect(page.locator(f"{SCOPE} .sp-ask-next-box")).to_have_count(0)
     sync_api.expect(page).to_have_url(re.compile(r"plan=other"), timeout=WAIT_MS)
-    page.goto(voila_url + "?area=north&days_since_phone_stop=abc", timeout=60_000)
-    card(page, "device_action").wait_for(timeout=60_000)
+    open_query(page, voila_url, "area=north&days_since_phone_stop=abc")
     problems = page.locator(".sp-url-problem")
     sync_api.expect(problems).to_have_count(2, timeout=WAIT_MS)
     sync_api.expect(problems.first).to_contain_text("area")
@@ -275,12 +273,7 @@ def test_a_shared_url_opens_its_scenario_and_a_bad_value_is_one_line(page, voila
 
 
 def test_compare_tab_shows_day_31_and_32_side_by_side(page, voila_url: str) -> None:
-    page.goto(
-        voila_url + "?area=west&plan=other&device=RV-230SE&setup=v6plus_router&keep_number=false"
-        "&days_since_phone_stop=31",
-        timeout=60_000,
-    )
-    card(page, "device_action").wait_for(timeout=60_000)
+    open_query(page, voila_url, WEST_V6PLUS_31)
     page.get_by_role("tab", name="Compare 比較").click()
     ipv4 = page.locator(".sp-compare-view [data-compare-decision='ipv4']")
     sync_api.expect(ipv4).to_have_attribute("data-differs", "true", timeout=WAIT_MS)
