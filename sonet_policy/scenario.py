@@ -935,8 +935,7 @@ class Spaced:
         return out
 
 
-_MAYBE_MISSING = np.full(1, -1, dtype=np.int8)  # a field's rows as the per-key tables see them: some missing
-_NONE_MISSING = np.zeros(1, dtype=np.int8)  # ... none missing
+_NO_ROWS = np.zeros(0, dtype=np.int8)
 
 
 def _whole_space(read: dict[str, FieldCodes], compiled: CompiledBook, n: int) -> Spaced | None:
@@ -944,14 +943,17 @@ def _whole_space(read: dict[str, FieldCodes], compiled: CompiledBook, n: int) ->
     the rows (and than :data:`_KEY_ROWS`)."""
     classes = {name: _classes(f) for name, f in read.items()}
     # The tables are made from the classes and whether some row is missing (which keys occur is counted per row
-    # by the caller): a field's rows are only its codes.
-    rows = {name: _MAYBE_MISSING if _some_missing(f) else _NONE_MISSING for name, f in read.items()}
-    fields = {name: FieldCodes(rows[name], pos, err, msgs) for name, (_, pos, err, msgs) in classes.items()}
+    # by the caller): the fields they read have no rows.
+    missing = {name: _some_missing(f) for name, f in read.items()}
+    fields = {
+        name: FieldCodes(_NO_ROWS, pos, err, msgs, some_missing=missing[name])
+        for name, (_, pos, err, msgs) in classes.items()
+    }
     space = _KeySpace(tuple(fields), fields)
     if space.size > max(n, _KEY_ROWS):
         return None
     signature = ("whole",) + tuple(
-        (len(pos), pos.tobytes(), err.tobytes(), tuple(msgs), rows[name] is _MAYBE_MISSING)
+        (len(pos), pos.tobytes(), err.tobytes(), tuple(msgs), missing[name])
         for name, (_, pos, err, msgs) in classes.items()
     )
 

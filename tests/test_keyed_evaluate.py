@@ -70,14 +70,14 @@ def _by_rows(frame: pd.DataFrame) -> pd.DataFrame:
 def keyed_always(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Read by key however many keys there are beside the rows (small frames too): over one space of every input
     (``whole``, read a few rows at a time, in two threads) or over a space per group of decisions (``groups``)."""
-    monkeypatch.setitem(LIVE, "_KEY_ROWS", 1 << 30)
     if request.param == "whole":
-        monkeypatch.setitem(LIVE, "_KEY_ROWS", 1 << 20)
+        monkeypatch.setitem(LIVE, "_KEY_ROWS", 1 << 20)  # the space of every input: the narrow frames' fit
         monkeypatch.setitem(NARROW, "good", 4)
         monkeypatch.setitem(NARROW, "bad", 3)
         monkeypatch.setattr(batch, "_ROW_CHUNK", 7)  # many chunks, the last one short
         monkeypatch.setitem(LIVE, "_PARALLEL_ROWS", 50)  # and two threads from 50 rows
     else:
+        monkeypatch.setitem(LIVE, "_KEY_ROWS", 1 << 30)
         monkeypatch.setitem(LIVE, "_whole_space", lambda *args: None)
     return request.param
 
