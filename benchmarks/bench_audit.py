@@ -17,10 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from sonet_policy.audit import audit, counts
-from sonet_policy.engine import compile_rulebook
-from sonet_policy.rules import load_rulebook
-from sonet_policy.source import clauses as load_clauses
+from sonet_policy.analysis.audit import audit, counts
+from sonet_policy.book.compile import compile_rulebook
+from sonet_policy.book.rules import load_rulebook
+from sonet_policy.source.clauses import clauses as load_clauses
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "data" / "rules"
@@ -100,7 +100,7 @@ def measure(label: str, folder: Path, repeat: int) -> None:
     audit_s = Timing(lambda: audit(book), repeat)
 
     def scratch() -> None:
-        book._cache.clear()  # drop the compiled grid: compile and audit again
+        book.cache.clear()  # drop the compiled grid: compile and audit again
         audit(book)
 
     scratch_s = Timing(scratch, repeat)

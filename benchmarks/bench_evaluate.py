@@ -37,10 +37,10 @@ import tracemalloc
 import numpy as np
 import pandas as pd
 
-from sonet_policy.devices import _catalogue
-from sonet_policy.evaluate import _tables, evaluate
-from sonet_policy.explain import explain
-from sonet_policy.rules import default_rulebook, load_rulebook
+from sonet_policy.book.rules import default_rulebook, load_rulebook
+from sonet_policy.engine.evaluate import _tables, evaluate
+from sonet_policy.engine.explain import explain
+from sonet_policy.source.catalogue import _catalogue
 
 
 def machine() -> str:
@@ -118,7 +118,7 @@ def population(n: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, pd.Da
 
 def floor_inputs(frame: pd.DataFrame):
     """The integer codes evaluate works from: each row's axis position per input (computed once, not timed)."""
-    from sonet_policy.scenario import encode
+    from sonet_policy.engine.encode import encode
 
     compiled = default_rulebook().compiled()
     enc = encode(frame, compiled)
@@ -202,7 +202,7 @@ def peak_memory(frame: pd.DataFrame) -> None:
 def profile(frame: pd.DataFrame) -> None:
     """cProfile one call in one thread (so the profiler sees the factorising: the columns are hashed whole, not a
     block at a time in the kept pool's threads as a timed call hashes them)."""
-    from sonet_policy import scenario
+    import sonet_policy.engine.encode as scenario
 
     saved = scenario._PARALLEL_ROWS
     scenario._PARALLEL_ROWS = 1 << 62
@@ -243,7 +243,7 @@ def bench_pydmnrules(canonical: pd.DataFrame, n: int, ours_rows_per_s: float) ->
     except ImportError:
         print("pyDMNrules is not installed: skipped")
         return
-    from sonet_policy.dmn import to_dmn
+    from sonet_policy.export.dmn import to_dmn
 
     t = time.perf_counter()
     dmn = pyDMNrules.DMN()

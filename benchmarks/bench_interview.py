@@ -13,8 +13,8 @@ import argparse
 import os
 import time
 
-from sonet_policy.explain import explain
-from sonet_policy.possible import possible
+from sonet_policy.engine.explain import explain
+from sonet_policy.engine.possible import possible
 from sonet_policy.widgets.explorer import ScenarioExplorer
 
 TYPED = "rv230se"

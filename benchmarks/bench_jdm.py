@@ -31,11 +31,11 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_evaluate import bench_pydmnrules, fmt, load, machine, population, timed, wait_quiet  # noqa: E402
 
-from sonet_policy.answer import answer  # noqa: E402
-from sonet_policy.evaluate import evaluate  # noqa: E402
-from sonet_policy.explain import explain  # noqa: E402
-from sonet_policy.jdm import to_jdm_json  # noqa: E402
-from sonet_policy.rules import default_rulebook  # noqa: E402
+from sonet_policy.book.rules import default_rulebook  # noqa: E402
+from sonet_policy.engine.answer import answer  # noqa: E402
+from sonet_policy.engine.evaluate import evaluate  # noqa: E402
+from sonet_policy.engine.explain import explain  # noqa: E402
+from sonet_policy.export.jdm import to_jdm_json  # noqa: E402
 
 
 def version(package: str) -> str:

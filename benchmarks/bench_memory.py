@@ -29,9 +29,9 @@ def peak_kb():
         if line.startswith("VmHWM:"):
             return int(line.split()[1])
 import pandas as pd
-from sonet_policy.evaluate import evaluate
-from sonet_policy.io import evaluate_file
-from sonet_policy.rules import default_rulebook
+from sonet_policy.engine.evaluate import evaluate
+from sonet_policy.files.scenarios import evaluate_file
+from sonet_policy.book.rules import default_rulebook
 book = default_rulebook(); book.compiled()
 t0, c0 = time.perf_counter(), time.process_time()
 rows = 0

@@ -12,10 +12,10 @@ from __future__ import annotations
 import argparse
 import time
 
-from sonet_policy.revision import align, apply_edits, compare
-from sonet_policy.rules import load_rulebook
-from sonet_policy.source import page_text
-from sonet_policy.splitter import split_page
+from sonet_policy.book.rules import load_rulebook
+from sonet_policy.source.clauses import page_text
+from sonet_policy.source.revision import align, apply_edits, compare
+from sonet_policy.source.splitter import split_page
 
 EDITS = [
     ("a model added", "PR-200NE |", "PR-200NE PR-300NE |"),

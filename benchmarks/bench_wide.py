@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sonet_policy.audit import audit
-from sonet_policy.evaluate import evaluate
+from sonet_policy.analysis.audit import audit
+from sonet_policy.book.rules import load_rulebook
+from sonet_policy.engine.evaluate import evaluate
 from sonet_policy.paths import RULES_DIR
-from sonet_policy.rules import load_rulebook
 
 N_INPUTS, N_VALUES, N_DECISIONS, READS = 12, 10, 5, 4
 
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     times, book = timed(lambda: load_rulebook(folder), 3)
     print(f"wide book: {N_INPUTS} inputs x {N_VALUES} values, {N_DECISIONS} decisions of {READS} inputs")
     print(f"  load {fmt(times)}")
-    times, compiled = timed(lambda: (book._cache.clear(), book.compiled())[1], 3)
+    times, compiled = timed(lambda: (book.cache.clear(), book.compiled())[1], 3)
     print(
         f"  compile {fmt(times)}; grid sizes: one grid over every input {compiled.dense_cells:.3g} cells per "
         f"decision (not buildable); per decision {compiled.n_cells} cells in all"

@@ -3,7 +3,7 @@
 Deterministic by construction: cells run in order in a fresh kernel with ``MPLBACKEND=Agg`` and
 ``PYTHONHASHSEED=0``; no execution timings are recorded; saved widget state is not stored and widget-view
 outputs keep only their plain-text summary (the model ids are random and the state is not committed:
-``sonet_policy.notebook_files.strip_widgets``, the same rule JupyterLab's saves follow under ``make lab``).
+``sonet_policy.files.notebooks.strip_widgets``, the same rule JupyterLab's saves follow under ``make lab``).
 The notebook's ``kernelspec`` and ``language_info`` are what JupyterLab writes for the kernel that ran it, so
 opening a notebook in JupyterLab does not mark it modified.
 Each cell has a bounded timeout; a failing cell stops the run with a non-zero exit status.
@@ -25,7 +25,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-from sonet_policy.notebook_files import strip_widgets
+from sonet_policy.files.notebooks import strip_widgets
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 KERNEL = "python3"

@@ -1,7 +1,7 @@
-"""``python -m sonet_policy``: see :mod:`sonet_policy.cli`."""
+"""``python -m sonet_policy``: see :mod:`sonet_policy.cli.main`."""
 
 import sys
 
-from .cli import main
+from sonet_policy.cli.main import main
 
 sys.exit(main())

@@ -15,9 +15,14 @@ import pandas as pd
 import pytest
 
 from sonet_policy import explain, load_rulebook
-from sonet_policy.audit import audit
-from sonet_policy.coverage import coverage_shares, default_axes, pair_findings, scenario_grid, share_matrix
-from sonet_policy.downloads import (
+from sonet_policy.analysis.audit import audit
+from sonet_policy.analysis.coverage import coverage_shares, default_axes, pair_findings, scenario_grid, share_matrix
+from sonet_policy.book.rules import default_rulebook
+from sonet_policy.engine.evaluate import evaluate
+from sonet_policy.engine.message import customer_message
+from sonet_policy.files.notebooks import WIDGET_VIEW, pre_save_hook, strip_widgets
+from sonet_policy.paths import PROJECT_DIR, RULES_DIR
+from sonet_policy.widgets.downloads import (
     UploadError,
     csv_bytes,
     download_links,
@@ -25,12 +30,7 @@ from sonet_policy.downloads import (
     read_upload,
     spreadsheet_safe,
 )
-from sonet_policy.evaluate import evaluate
-from sonet_policy.message import customer_message
-from sonet_policy.notebook_files import WIDGET_VIEW, pre_save_hook, strip_widgets
-from sonet_policy.paths import PROJECT_DIR, RULES_DIR
-from sonet_policy.rules import default_rulebook
-from sonet_policy.tables import Grid, grid, grid_options, plain_text
+from sonet_policy.widgets.tables import Grid, grid, grid_options, plain_text
 
 WEST_RV = dict(area="west", plan="other", device="RV-230SE", setup="v6plus_router", keep_number=False, days=31)
 EAST_GAP = dict(area="east", plan="other", device="PR-600KI", setup="v6plus_router", keep_number=True, days=None)
@@ -427,4 +427,4 @@ def test_jupyter_config_uses_the_hook() -> None:
 
     loader = PyFileConfigLoader("jupyter_server_config.py", path=str(PROJECT_DIR / "jupyter"))
     config = loader.load_config()
-    assert config.ContentsManager.pre_save_hook == "sonet_policy.notebook_files.pre_save_hook"
+    assert config.ContentsManager.pre_save_hook == "sonet_policy.files.notebooks.pre_save_hook"

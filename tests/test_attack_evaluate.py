@@ -19,9 +19,9 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from sonet_policy import batch
-from sonet_policy.evaluate import evaluate
-from sonet_policy.rules import default_rulebook
+import sonet_policy.engine.frame as batch
+from sonet_policy.book.rules import default_rulebook
+from sonet_policy.engine.evaluate import evaluate
 
 BOOK = default_rulebook()
 LIVE = batch.encode_keyed.__globals__  # the scenario module evaluate reads (see test_keyed_evaluate.py)
@@ -252,8 +252,8 @@ def test_a_large_frame_evaluated_at_interpreter_exit(tmp_path) -> None:
             f"""
             import atexit
             import pandas as pd
-            from sonet_policy.evaluate import evaluate
-            from sonet_policy.rules import default_rulebook
+            from sonet_policy.engine.evaluate import evaluate
+            from sonet_policy.book.rules import default_rulebook
 
             book = default_rulebook()
             row = {{name: value for name, value in zip(book.input_order, ["west", "other", "RV-230SE",

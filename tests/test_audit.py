@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 
 from sonet_policy import default_rulebook, explain, load_rulebook
-from sonet_policy.audit import COLUMNS, KINDS, _Projection, audit, counts, rule_usage
-from sonet_policy.cli import main
-from sonet_policy.conditions import Condition
-from sonet_policy.encoding_choices import ANNOTATIONS
+from sonet_policy.analysis.audit import COLUMNS, KINDS, _Projection, audit, counts, rule_usage
+from sonet_policy.book.conditions import Condition
+from sonet_policy.book.readings import ANNOTATIONS
+from sonet_policy.book.scope import expand
+from sonet_policy.cli.main import main
 from sonet_policy.paths import RULES_DIR
-from sonet_policy.scope import expand
 
 CLAUSES = """clause_id,section,kind,normative,line,text_ja,text_en
 c1,test,rule,true,1,東は a,east answers a
@@ -141,7 +141,7 @@ def test_a_rule_with_an_empty_condition_is_dead_without_a_witness(tmp_path: Path
     y1 = book.rules["y"][0]
     empty = Condition("days_since_phone_stop", "(none)")  # no interval, not null: holds nowhere
     book.rules["y"].append(replace(y1, rule_id="Y2", conditions={"days_since_phone_stop": empty}))
-    book._cache.clear()
+    book.cache.clear()
     findings = audit(book)
     dead = findings[(findings["kind"] == "dead_rule") & (findings["decision"] == "y")]
     assert dead["rules"].tolist() == [["Y2"]]
@@ -342,7 +342,7 @@ def test_rows_in_scope_hand_back_the_customers_counted() -> None:
     """On a random population, the rows inside each finding are as many as its customers count, and each row
     inside a gap or conflict evaluates to uncovered or conflict for that decision."""
     from sonet_policy import evaluate
-    from sonet_policy.audit import rows_in_scope
+    from sonet_policy.analysis.audit import rows_in_scope
 
     book = default_rulebook()
     rng = np.random.default_rng(3)

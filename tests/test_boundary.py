@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sonet_policy.cli import main
+from sonet_policy.cli.main import main
 from sonet_policy.paths import DEVICES_CSV, PROJECT_DIR, RULES_DIR, SOURCE_DIR
 
 HEADER = "area,plan,device,setup,keep_number,days_since_phone_stop,memo"
@@ -138,7 +138,7 @@ def test_proposals_are_never_created_in_the_baseline(tmp_path: Path, capsys) -> 
 def test_a_command_never_writes_inside_the_rules_folder_it_reads(tmp_path: Path, capsys) -> None:
     """``--rules BOOK`` with an output inside BOOK (however spelled: a link, ``..``, a table's own name, a new
     subfolder) is refused in one line naming the folder, before anything is written; elsewhere it writes."""
-    from sonet_policy.proposals import copy_rulebook
+    from sonet_policy.analysis.proposals import copy_rulebook
 
     book = copy_rulebook(RULES_DIR, tmp_path / "book.v2")  # a folder named like a file
     alias = tmp_path / "alias"
@@ -163,8 +163,8 @@ def test_a_command_never_writes_inside_the_rules_folder_it_reads(tmp_path: Path,
 
 
 def test_a_proposal_still_saves_into_its_own_folder_while_it_is_the_rules_in_use(tmp_path: Path, capsys) -> None:
-    from sonet_policy.files import rules_in_use
-    from sonet_policy.proposals import create_proposal, read_table, save_table
+    from sonet_policy.analysis.proposals import create_proposal, read_table, save_table
+    from sonet_policy.files.write import rules_in_use
 
     folder = create_proposal("p", root=tmp_path)
     table = read_table(folder / "wifi.csv")
@@ -325,7 +325,7 @@ def test_a_signal_whose_exception_a_library_swallowed_still_stops_the_rename(
 ) -> None:
     """Under load, make test saw SIGTERM's exception raised inside pandas code that swallowed it, and the output
     was then renamed into place (exit 0). The writer checks what was received before it commits."""
-    from sonet_policy.files import signals_raise, write_atomically
+    from sonet_policy.files.write import signals_raise, write_atomically
 
     target = tmp_path / "answers.csv"
     target.write_text("earlier answers\n")
@@ -350,7 +350,7 @@ def test_a_signal_whose_exception_a_library_swallowed_still_stops_the_rename(
 SAVER = """
 import sys, time, pathlib
 from sonet_policy import RuleBookError
-from sonet_policy.proposals import read_table, save_table
+from sonet_policy.analysis.proposals import read_table, save_table
 folder, table = pathlib.Path(sys.argv[1]), sys.argv[2]
 frame = read_table(folder / f"{table}.csv")
 if table == "codes":  # drop the code nothing uses yet
@@ -372,7 +372,7 @@ def test_two_saves_into_one_proposal_take_turns_one_refused_and_the_book_loads(t
     """Each edit is valid alone (drop an unused code; use it); together they are not. Saved at the same moment,
     one is saved, the other is refused having written nothing, and the proposal loads."""
     from sonet_policy import load_rulebook
-    from sonet_policy.proposals import create_proposal, read_table, save_table
+    from sonet_policy.analysis.proposals import create_proposal, read_table, save_table
 
     for round in range(3):
         root = tmp_path / str(round)
@@ -410,7 +410,7 @@ def test_two_saves_into_one_proposal_take_turns_one_refused_and_the_book_loads(t
 
 def test_a_save_validates_under_the_lock_so_an_error_means_nothing_was_written(tmp_path: Path) -> None:
     from sonet_policy import RuleBookError
-    from sonet_policy.proposals import create_proposal, proposal_lock, read_table, save_table
+    from sonet_policy.analysis.proposals import create_proposal, proposal_lock, read_table, save_table
 
     folder = create_proposal("turns", root=tmp_path)
     wifi = read_table(folder / "wifi.csv")
@@ -463,11 +463,11 @@ def test_formulas_are_neutralised_in_answers_and_kept_raw_on_request(tmp_path: P
 
 
 def test_formulas_are_neutralised_in_populations(tmp_path: Path, monkeypatch) -> None:
-    import sonet_policy.population as population
+    import sonet_policy.cli.population as command
 
-    real = population.synthetic_population
+    real = command.synthetic_population
     monkeypatch.setattr(
-        population, "synthetic_population", lambda n, seed=0: real(n, seed=seed).assign(device="=cmd|'/C calc'!A0")
+        command, "synthetic_population", lambda n, seed=0: real(n, seed=seed).assign(device="=cmd|'/C calc'!A0")
     )
     assert main(["population", "--n", "3", "--output", str(tmp_path / "p.csv")]) == 0
     assert set(pd.read_csv(tmp_path / "p.csv", dtype=str)["device"]) == {"'=cmd|'/C calc'!A0"}
@@ -491,7 +491,7 @@ def test_no_written_cell_starts_a_formula_whatever_the_frame_holds(tmp_path: Pat
     header of the written CSV is safe for a spreadsheet, and each cell differs only by the leading '."""
     import csv
 
-    from sonet_policy.files import _NUMBER, FORMULA_START, write_csv
+    from sonet_policy.files.write import _NUMBER, FORMULA_START, write_csv
 
     header = [str(names[0]) or "a", (str(names[1]) or "b") + "_2"]
     frame = pd.DataFrame([list(r) for r in rows], columns=header, dtype=object)
@@ -514,9 +514,9 @@ def test_no_written_cell_starts_a_formula_whatever_the_frame_holds(tmp_path: Pat
 def test_chunks_are_bounded_by_bytes_as_well_as_rows(tmp_path: Path, monkeypatch) -> None:
     import importlib
 
-    from sonet_policy.io import evaluate_file
+    from sonet_policy.files.scenarios import evaluate_file
 
-    evaluate_module = importlib.import_module("sonet_policy.evaluate")
+    evaluate_module = importlib.import_module("sonet_policy.engine.evaluate")
     source = scenarios(tmp_path / "s.csv", rows=2_000, memo="m" * 3_000)  # 6 MB
     sizes: list[int] = []
     real = evaluate_module.evaluate
@@ -638,7 +638,7 @@ def test_permission_denied_is_one_line_exit_1() -> None:
 def test_each_mistake_is_one_line_naming_the_path_with_its_exit_code(
     tmp_path: Path, make: str | None, args: list[str], code: int, said: str
 ) -> None:
-    from sonet_policy.proposals import create_proposal
+    from sonet_policy.analysis.proposals import create_proposal
 
     if make == "file":
         (tmp_path / "afile").write_text("a file\n")
@@ -711,7 +711,7 @@ def test_a_duplicated_header_is_an_error_naming_both_columns(tmp_path: Path, cap
 
 
 def test_output_headers_never_collide(tmp_path: Path) -> None:
-    from sonet_policy.io import evaluate_file
+    from sonet_policy.files.scenarios import evaluate_file
 
     source = tmp_path / "s.csv"
     source.write_text(HEADER + ",status,status_input,error_input,error\n" + ROW + ",a,b,c,d\n")
@@ -727,7 +727,7 @@ def test_output_headers_never_collide(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["west\n", "west\r\n", "a/b", "..", "", "x" * 65])
 def test_a_proposal_name_is_the_whole_name_not_a_prefix(tmp_path: Path, name: str) -> None:
-    from sonet_policy.proposals import create_proposal
+    from sonet_policy.analysis.proposals import create_proposal
 
     with pytest.raises(ValueError, match="proposal name"):
         create_proposal(name, root=tmp_path)
@@ -829,7 +829,7 @@ def test_an_immutable_file_is_one_line_exit_1(tmp_path: Path) -> None:
 
 
 def test_errno_of_a_write_error_is_kept(tmp_path: Path, monkeypatch) -> None:
-    from sonet_policy.files import OutputError, write_atomically
+    from sonet_policy.files.write import OutputError, write_atomically
 
     def full(tmp: Path) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")

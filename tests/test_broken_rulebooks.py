@@ -17,11 +17,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import sonet_policy.conditions as conditions_module
-from sonet_policy import rules as rules_module
+import sonet_policy.book.conditions as conditions_module
+import sonet_policy.book.rules as rules_module
+from sonet_policy.book.rules import load_rulebook
 from sonet_policy.errors import RuleBookError
 from sonet_policy.paths import RULES_DIR
-from sonet_policy.rules import load_rulebook
 
 # --- edits: small operations on a copy of data/rules ------------------------------------------------------
 # ("set", file, line, column, value)   line as a spreadsheet shows it (header = 1)

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from sonet_policy.evaluate import evaluate
-from sonet_policy.rules import default_rulebook
+from sonet_policy.book.rules import default_rulebook
+from sonet_policy.engine.evaluate import evaluate
 
 BOOK = default_rulebook()
 CASES = pd.read_csv("tests/cases/scenarios.csv", dtype=str, keep_default_na=False)[list(BOOK.inputs)]

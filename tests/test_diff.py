@@ -15,13 +15,13 @@ import pandas as pd
 import pytest
 
 from sonet_policy import evaluate, load_rulebook
-from sonet_policy.cli import main
-from sonet_policy.conditions import parse_cell
-from sonet_policy.diff import _unanswerable, cells_of, diff
+from sonet_policy.analysis.diff import _unanswerable, cells_of, diff
+from sonet_policy.analysis.population import synthetic_population
+from sonet_policy.analysis.proposals import read_table, write_table
+from sonet_policy.analysis.whatif import set_cell, west_adopts_east
+from sonet_policy.book.conditions import parse_cell
+from sonet_policy.cli.main import main
 from sonet_policy.paths import DEVICES_CSV, RULES_DIR
-from sonet_policy.population import synthetic_population
-from sonet_policy.proposals import read_table, write_table
-from sonet_policy.whatif import set_cell, west_adopts_east
 
 DECISIONS = ("procedure", "number", "ipv4", "wifi", "device_action")
 INPUT_ORDER = ("area", "plan", "device", "setup", "keep_number", "days_since_phone_stop")
@@ -306,7 +306,7 @@ def test_cli_diff_json(tmp_path, capsys):
 
 
 def test_builders_refuse_to_write_into_the_baseline(tmp_path):
-    from sonet_policy.proposals import BaselineWriteError
+    from sonet_policy.analysis.proposals import BaselineWriteError
 
     with pytest.raises(BaselineWriteError):
         set_cell(RULES_DIR, RULES_DIR / "copy", "wifi.csv", "WIFI-2", "wifi", "stops")

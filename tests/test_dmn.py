@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sonet_policy.cli import main
-from sonet_policy.dmn import DMN_NS, _rectangles, dmn_rules, feel_test, to_dmn
-from sonet_policy.evaluate import evaluate
+from sonet_policy.book.rules import default_rulebook
+from sonet_policy.cli.main import main
+from sonet_policy.engine.evaluate import evaluate
+from sonet_policy.export.dmn import DMN_NS, _rectangles, dmn_rules, feel_test, to_dmn
 from sonet_policy.paths import PROJECT_DIR
-from sonet_policy.rules import default_rulebook
 
 pyDMNrules = pytest.importorskip("pyDMNrules")
 
@@ -144,7 +144,7 @@ def _case_scenarios(book) -> pd.DataFrame:
     frame = cases[list(INPUT_ORDER)].copy()
     # pyDMNrules gets the canonical label of the value our encoder found (it cannot read other spellings).
     compiled = book.compiled()
-    from sonet_policy.scenario import encode
+    from sonet_policy.engine.encode import encode
 
     enc = encode(frame, compiled)
 

@@ -9,8 +9,8 @@ import ipywidgets as w
 import pandas as pd
 import pytest
 
+from sonet_policy.analysis.proposals import BAD_CELL, QUIET_NOTE, ProposalEditor, create_proposal, read_table
 from sonet_policy.paths import RULES_DIR
-from sonet_policy.proposals import BAD_CELL, QUIET_NOTE, ProposalEditor, create_proposal, read_table
 
 
 @pytest.fixture()

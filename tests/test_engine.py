@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from sonet_policy import RuleBookError, evaluate, explain, load_rulebook
-from sonet_policy.conditions import parse_cell
+from sonet_policy.book.conditions import parse_cell
 from sonet_policy.errors import ConditionError
 from sonet_policy.paths import PROJECT_DIR, RULES_DIR
 

@@ -16,12 +16,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from sonet_policy.cli import main
-from sonet_policy.evaluate import evaluate, output_columns
-from sonet_policy.formats import evaluate_stream, format_of, read_frame, write_tables
-from sonet_policy.io import ScenarioFileError, evaluate_file, read_scenarios
+from sonet_policy.book.rules import default_rulebook
+from sonet_policy.cli.main import main
+from sonet_policy.engine.evaluate import evaluate, output_columns
+from sonet_policy.files.formats import evaluate_stream, format_of, read_frame, write_tables
+from sonet_policy.files.scenarios import ScenarioFileError, evaluate_file, read_scenarios
 from sonet_policy.paths import PROJECT_DIR
-from sonet_policy.rules import default_rulebook
 
 ENV = {**os.environ, "PYTHONPATH": str(PROJECT_DIR), "PYTHONUNBUFFERED": "1"}
 HEADER_JA = ["エリア", "プラン", "機器名", "利用環境", "番号継続", "電話機能停止からの日数", "メモ"]
@@ -462,7 +462,7 @@ def test_read_frame_reads_a_sheet_as_text(tmp_path: Path) -> None:
 
 
 def test_evaluate_stream_refuses_the_baseline_in_every_format(tmp_path: Path) -> None:
-    from sonet_policy.files import BaselineWriteError
+    from sonet_policy.files.write import BaselineWriteError
 
     source = csv_file(tmp_path / "s.csv", ROWS)
     for name in ("x.xlsx", "x.parquet", "x.csv"):

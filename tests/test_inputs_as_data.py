@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 
 from sonet_policy import evaluate, explain, load_rulebook
-from sonet_policy.audit import audit
+from sonet_policy.analysis.audit import audit
+from sonet_policy.engine.possible import possible
 from sonet_policy.paths import RULES_DIR
-from sonet_policy.possible import possible
 
 
 def _kit_sent_book(tmp_path: Path) -> Path:

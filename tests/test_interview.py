@@ -1,6 +1,6 @@
 """Interview mode of the explorer (issue 15): unknown inputs, answers still possible, the question to ask next.
 
-Every expectation is read off :func:`sonet_policy.possible.possible` or the rule book, so the tests check that
+Every expectation is read off :func:`sonet_policy.engine.possible.possible` or the rule book, so the tests check that
 the widget shows what the engine says, and a few fixed facts of the page (day 31 / 32) pin the engine down.
 """
 
@@ -10,8 +10,8 @@ import re
 
 import pytest
 
-from sonet_policy.possible import possible
-from sonet_policy.rules import default_rulebook
+from sonet_policy.book.rules import default_rulebook
+from sonet_policy.engine.possible import possible
 from sonet_policy.widgets.compare import CompareView, compare
 from sonet_policy.widgets.dashboard import Dashboard
 from sonet_policy.widgets.explorer import ScenarioExplorer

@@ -15,15 +15,15 @@ import pandas as pd
 import pytest
 
 from sonet_policy import default_rulebook, evaluate, explain, load_rulebook
-from sonet_policy.audit import audit, render_text, rows_in_scope
-from sonet_policy.encoding_choices import load_choices
-from sonet_policy.errors import RuleBookError
-from sonet_policy.invariants import (
+from sonet_policy.analysis.audit import audit, render_text, rows_in_scope
+from sonet_policy.book.invariants import (
     applies_and_violations,
     clause_scope_problems,
     load_invariants,
     violations,
 )
+from sonet_policy.book.readings import load_choices
+from sonet_policy.errors import RuleBookError
 from sonet_policy.paths import CLAUSES_CSV, PAGE_TXT, RULES_DIR, SOURCE_DIR
 
 CASES = Path(__file__).parent / "cases"
@@ -422,8 +422,8 @@ def test_cards_and_text_show_the_japanese_next_step_first() -> None:
 def test_explain_reads_the_invariants_from_its_own_encoding_as_violations_does() -> None:
     """explain looks the scenario up in the invariants' table with the positions it encoded: the same broken
     invariants as :func:`violations` on the raw scenario, on every broken combination and a sample of others."""
-    from sonet_policy.coverage import scenario_grid
-    from sonet_policy.invariants import explain_violations, violations
+    from sonet_policy.analysis.coverage import scenario_grid
+    from sonet_policy.book.invariants import explain_violations, violations
 
     book = default_rulebook()
     scenarios, _ = scenario_grid(book)

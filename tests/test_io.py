@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from sonet_policy import default_rulebook, evaluate
-from sonet_policy.cli import main
-from sonet_policy.evaluate import output_columns
-from sonet_policy.io import (
+from sonet_policy.cli.main import main
+from sonet_policy.engine.evaluate import output_columns
+from sonet_policy.files.scenarios import (
     ScenarioFileError,
     detect_encoding,
     evaluate_file,
@@ -22,7 +22,7 @@ from sonet_policy.io import (
     read_scenarios,
 )
 
-evaluate_module = importlib.import_module("sonet_policy.evaluate")  # the package exports the function
+evaluate_module = importlib.import_module("sonet_policy.engine.evaluate")  # the package exports the function
 HEADER_EN = "area,plan,device,setup,keep_number,days_since_phone_stop,memo"
 HEADER_JA = "エリア,プラン,機器名,利用環境,番号継続,電話機能停止からの日数,メモ"
 ROWS = [
@@ -70,7 +70,7 @@ def test_ascii_is_utf8_and_utf16_is_refused_clearly(tmp_path: Path) -> None:
 
 
 def test_encoding_detection_reads_past_a_cut_multibyte_character(tmp_path: Path, monkeypatch) -> None:
-    import sonet_policy.io as io_module
+    import sonet_policy.files.scenarios as io_module
 
     path = tmp_path / "s.csv"
     path.write_bytes("あいう".encode())
@@ -275,7 +275,7 @@ def test_cli_evaluate_summary_and_exit_codes(tmp_path: Path, capsys) -> None:
 def test_atomic_write_gives_the_usual_permissions(tmp_path):
     import os
 
-    from sonet_policy.cli import write_atomically
+    from sonet_policy.files.write import write_atomically
 
     target = tmp_path / "answers.csv"
     write_atomically(target, lambda tmp: tmp.write_text("a\n", encoding="utf-8"))

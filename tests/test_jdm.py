@@ -1,6 +1,6 @@
 """JDM export: the graph loads in GoRules zen-engine, and zen-engine gives the kit's answers everywhere.
 
-The cross-check runs through zen-engine (on the export) and through :func:`sonet_policy.evaluate`: every
+The cross-check runs through zen-engine (on the export) and through :func:`sonet_policy.engine.evaluate`: every
 scenario case of ``tests/cases/scenarios.csv``, seeded random scenarios (``SONET_JDM_SAMPLE``, default 400)
 and every cell of the grid (each day interval at both ends); the same code for every decision (``conflict``
 and ``uncovered`` included), the same alternatives, rules, status, and for invalid scenarios the same field
@@ -21,13 +21,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sonet_policy.cli import main
-from sonet_policy.conditions import integer_axis
-from sonet_policy.evaluate import evaluate
-from sonet_policy.explain import explain
-from sonet_policy.jdm import to_jdm, to_jdm_json, zen_test
+from sonet_policy.book.conditions import integer_axis
+from sonet_policy.book.rules import default_rulebook, load_rulebook
+from sonet_policy.cli.main import main
+from sonet_policy.engine.evaluate import evaluate
+from sonet_policy.engine.explain import explain
+from sonet_policy.export.jdm import to_jdm, to_jdm_json, zen_test
 from sonet_policy.paths import PROJECT_DIR, RULES_DIR
-from sonet_policy.rules import default_rulebook, load_rulebook
 
 zen = pytest.importorskip("zen")
 

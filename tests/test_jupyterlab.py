@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pytest
 
-from sonet_policy.notebook_files import WIDGET_VIEW
+from sonet_policy.files.notebooks import WIDGET_VIEW
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, free_port, skip_without_chromium
 
 pytestmark = pytest.mark.browser
@@ -56,10 +56,10 @@ TEST_SETTINGS = {
 TOOLS_NOTEBOOK = "tools.ipynb"
 TOOLS_CELLS = [
     "from sonet_policy import explain\n"
-    "from sonet_policy.audit import audit\n"
-    "from sonet_policy.downloads import download_links\n"
-    "from sonet_policy.message import customer_message\n"
-    "from sonet_policy.tables import grid\n"
+    "from sonet_policy.analysis.audit import audit\n"
+    "from sonet_policy.widgets.downloads import download_links\n"
+    "from sonet_policy.engine.message import customer_message\n"
+    "from sonet_policy.widgets.tables import grid\n"
     "findings = audit()",
     'grid(findings[["kind", "decision", "scope", "message"]], caption="findings")',
     'download_links({"findings": findings, "kinds": findings["kind"].value_counts().reset_index()}, stem="audit")',
@@ -350,7 +350,7 @@ def population_app(page, files: Path) -> dict:
     download the summary and read it back."""
     import pandas as pd
 
-    from sonet_policy.population import synthetic_population
+    from sonet_policy.analysis.population import synthetic_population
 
     customers = files / "my-customers.csv"
     frame = synthetic_population(300, seed=3).drop(columns=["synthetic"])
@@ -379,8 +379,8 @@ def customers_app(page, files: Path) -> dict:
     shows that customer."""
     import pandas as pd
 
-    from sonet_policy.downloads import excel_bytes
     from sonet_policy.paths import DATA_DIR
+    from sonet_policy.widgets.downloads import excel_bytes
 
     workbook = files / "customers-sample.xlsx"
     sample = pd.read_csv(DATA_DIR / "samples" / "customers-sample.csv", dtype=str, keep_default_na=False)
@@ -557,7 +557,7 @@ def test_grid_sorts_searches_and_shows_wrapped_left_aligned_text(lab_day) -> Non
 
 
 def test_downloads_read_back_with_pandas(lab_day) -> None:
-    from sonet_policy.audit import audit
+    from sonet_policy.analysis.audit import audit
 
     findings = audit()
     tools = lab_day["tools"]
@@ -575,7 +575,7 @@ def test_copy_button_puts_the_japanese_message_on_the_clipboard(lab_day) -> None
 
 
 def test_02_a_header_click_sorts_the_findings_and_a_heat_map_click_opens_a_pairs_findings(lab_day) -> None:
-    from sonet_policy.coverage import coverage_shares, share_label
+    from sonet_policy.analysis.coverage import coverage_shares, share_label
 
     seen = lab_day["apps"]["02-coverage-audit.ipynb"]
     assert seen["decisions_sorted"] == sorted(seen["decisions_sorted"]) != seen["decisions_before"]
@@ -600,7 +600,7 @@ def test_02_a_header_click_sorts_the_findings_and_a_heat_map_click_opens_a_pairs
 
 
 def test_02_the_findings_download_reads_back_with_pandas(lab_day) -> None:
-    from sonet_policy.audit import audit
+    from sonet_policy.analysis.audit import audit
     from sonet_policy.widgets import findings_table
 
     csv = lab_day["apps"]["02-coverage-audit.ipynb"]["csv"]

@@ -11,13 +11,14 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from sonet_policy import batch
-from sonet_policy.evaluate import evaluate
-from sonet_policy.rules import default_rulebook
+import sonet_policy.engine.frame as batch
+from sonet_policy.book.rules import default_rulebook
+from sonet_policy.engine.encode import _KEYED_TABLES
+from sonet_policy.engine.evaluate import evaluate
 
 BOOK = default_rulebook()
 # The globals of the scenario module whose functions evaluate runs: pytest's doctest collection (importlib mode) may
-# import sonet_policy/scenario.py a second time, and patching that copy would change nothing evaluate reads.
+# import sonet_policy/engine/encode.py a second time, and patching that copy would change nothing evaluate reads.
 LIVE = batch.encode_keyed.__globals__
 CASES = pd.read_csv("tests/cases/scenarios.csv", dtype=str, keep_default_na=False)[list(BOOK.inputs)]
 # Text a person or a spreadsheet might leave in any column: spellings, blanks, full width, near misses.
@@ -190,7 +191,7 @@ def test_tables_reused_across_calls_answer_as_a_fresh_evaluate(tmp_path, keyed_a
     stays bounded."""
     import shutil
 
-    from sonet_policy.rules import load_rulebook
+    from sonet_policy.book.rules import load_rulebook
 
     monkeypatch.setitem(LIVE, "_KEY_CACHE_BYTES", 1 << 30)  # these hostile frames' tables take a few MB
     shutil.copytree("data", tmp_path / "data")
@@ -204,7 +205,7 @@ def test_tables_reused_across_calls_answer_as_a_fresh_evaluate(tmp_path, keyed_a
     typed = {name: pd.CategoricalDtype(v) for name, v in cats.items()}
     reversed_ = {name: pd.CategoricalDtype(v[::-1]) for name, v in cats.items()}
     frames = [base, base.sample(frac=1.0, random_state=3, ignore_index=True), base.iloc[::-3]]
-    BOOK._cache.pop("keyed_tables", None)
+    BOOK.cache.put(_KEYED_TABLES, {})
     for book in (BOOK, other, BOOK):
         for dtypes in (typed, reversed_):
             for frame in frames:
@@ -218,17 +219,17 @@ def test_tables_reused_across_calls_answer_as_a_fresh_evaluate(tmp_path, keyed_a
                 pd.testing.assert_frame_equal(evaluate(cat, rulebook=book), fresh)
     assert (evaluate(base.astype(typed))["status"] != evaluate(base.astype(typed), rulebook=other)["status"]).any()
     for book in (BOOK, other):
-        cache = book._cache["keyed_tables"]
+        cache = book.cache.peek(_KEYED_TABLES)
         assert cache["compiled"] is book.compiled()
         assert len(cache["lru"]) == 1  # the categories in either order read as one set (every frame has them all)
     small = CASES.iloc[:20]
     for k in range(12):  # twelve sets of categories: the oldest are dropped
         evaluate(small.astype({name: pd.CategoricalDtype([*set(small[name]), f"x{k}"]) for name in small}))
-    assert len(BOOK._cache["keyed_tables"]["lru"]) == LIVE["_KEY_CACHE_ENTRIES"]
+    assert len(BOOK.cache.peek(_KEYED_TABLES)["lru"]) == LIVE["_KEY_CACHE_ENTRIES"]
     monkeypatch.setitem(LIVE, "_KEY_CACHE_BYTES", 1000)  # tables larger than the bound are not kept
-    BOOK._cache.pop("keyed_tables")
+    BOOK.cache.put(_KEYED_TABLES, {})
     evaluate(base.astype(typed))
-    assert not BOOK._cache["keyed_tables"]["lru"]
+    assert not BOOK.cache.peek(_KEYED_TABLES)["lru"]
 
 
 @pytest.fixture

@@ -17,17 +17,17 @@ import pandas as pd
 
 from sonet_policy.paths import CLAUSES_CSV, PACKAGE_DIR, RULES_DIR
 
-# Modules that are about this page by nature, each with the reason (and the owner, for the lead). None: devices.py
-# finds the device rows and their areas through data/source/section_scope.csv (column device_rows).
+# Modules that are about this page by nature, each with the reason (and the owner, for the lead). None:
+# source/catalogue.py finds the device rows and their areas through data/source/section_scope.csv (column device_rows).
 PAGE_MODULES: dict[str, str] = {}
 # (module, literal) pairs where an English word equals a code or a decision name.
 ENGLISH = {
-    ("audit.py", "none"),  # an empty output shown as 'none'
-    ("io.py", "none"),  # a message word
-    ("downloads.py", "none"),  # "got 0: none", "the sheet has none" (the analyst helper's module)
-    ("rules.py", "none"),  # "nearest: none"
-    ("dmn.py", "number"),  # FEEL's typeRef "number"
-    ("proposals.py", "wifi"),  # ProposalEditor's default table (the proposals helper's module)
+    ("analysis/audit.py", "none"),  # an empty output shown as 'none'
+    ("files/scenarios.py", "none"),  # a message word
+    ("widgets/downloads.py", "none"),  # "got 0: none", "the sheet has none" (the analyst helper's module)
+    ("book/rules.py", "none"),  # "nearest: none"
+    ("export/dmn.py", "number"),  # FEEL's typeRef "number"
+    ("analysis/proposals.py", "wifi"),  # ProposalEditor's default table (the proposals helper's module)
 }
 
 

@@ -7,10 +7,7 @@ import pandas as pd
 import pytest
 
 from sonet_policy import evaluate
-from sonet_policy.cli import main
-from sonet_policy.devices import catalogue
-from sonet_policy.errors import ScenarioError
-from sonet_policy.population import (
+from sonet_policy.analysis.population import (
     POPULATION_COLUMNS,
     assumptions,
     impact,
@@ -18,6 +15,9 @@ from sonet_policy.population import (
     load_population,
     synthetic_population,
 )
+from sonet_policy.cli.main import main
+from sonet_policy.errors import ScenarioError
+from sonet_policy.source.catalogue import catalogue
 
 N = 40_000
 

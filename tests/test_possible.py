@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from sonet_policy import evaluate, possible
+from sonet_policy.book.rules import default_rulebook
 from sonet_policy.errors import ScenarioError
-from sonet_policy.rules import default_rulebook
 
 BOOK = default_rulebook()
 DAYS = [None, 0, 31, 32, 40]  # a value in every interval of the day axis (and empty)

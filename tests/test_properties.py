@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sonet_policy import default_rulebook, evaluate, explain
-from sonet_policy.evaluate import STATUSES
+from sonet_policy.engine.evaluate import STATUSES
 
 INPUT_ORDER = ("area", "plan", "device", "setup", "keep_number", "days_since_phone_stop")
 
@@ -216,8 +216,8 @@ def test_many_distinct_unknown_devices_stay_cheap_and_suggest_like_nearest() -> 
     """Each distinct unknown label gets the suggestions of ``devices.nearest`` up to ``NEAREST_LIMIT`` labels;
     past it the error still names the field and the value (a column of customer ids read as devices must not
     cost a difflib search per row)."""
-    from sonet_policy.devices import nearest
-    from sonet_policy.scenario import NEAREST_LIMIT
+    from sonet_policy.engine.encode import NEAREST_LIMIT
+    from sonet_policy.source.catalogue import nearest
 
     labels = ["PR-600kl", "rv23OSE", "ＰＲ－６００ＫＬ", "x" * 500] + [f"C{i:07d}" for i in range(NEAREST_LIMIT + 50)]
     row = dict(area="west", plan="other", setup="v6plus_router", keep_number="no")
@@ -278,8 +278,8 @@ def test_any_csv_file_round_trips_every_row(tmp_path_factory, rows, blank_at, en
     import csv
     import io
 
-    from sonet_policy.files import neutralise
-    from sonet_policy.io import evaluate_file
+    from sonet_policy.files.scenarios import evaluate_file
+    from sonet_policy.files.write import neutralise
 
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")

@@ -10,9 +10,7 @@ import pandas as pd
 import pytest
 
 from sonet_policy import RuleBookError, evaluate, load_rulebook
-from sonet_policy.cli import main
-from sonet_policy.paths import RULES_DIR
-from sonet_policy.proposals import (
+from sonet_policy.analysis.proposals import (
     BaselineWriteError,
     copy_rulebook,
     create_proposal,
@@ -21,6 +19,8 @@ from sonet_policy.proposals import (
     validate_proposal,
     write_table,
 )
+from sonet_policy.cli.main import main
+from sonet_policy.paths import RULES_DIR
 
 
 def digest(folder) -> dict[str, str]:
@@ -189,7 +189,7 @@ def test_cli_new_and_check(tmp_path, capsys):
 
 
 def test_review_validates_audits_and_diffs_against_the_baseline(proposal):
-    from sonet_policy.proposals import review_proposal
+    from sonet_policy.analysis.proposals import review_proposal
 
     table = read_table(proposal / "device_action.csv")
     save_table(proposal, "device_action", table[table["rule_id"] != "DEV-W-1K"])
@@ -212,7 +212,7 @@ def test_review_validates_audits_and_diffs_against_the_baseline(proposal):
 
 
 def test_editor_saves_a_valid_edit_and_shows_the_change(proposal):
-    from sonet_policy.proposals import ProposalEditor
+    from sonet_policy.analysis.proposals import ProposalEditor
 
     editor = ProposalEditor(proposal, "wifi")
     on_disk = read_table(proposal / "wifi.csv")
@@ -226,7 +226,7 @@ def test_editor_saves_a_valid_edit_and_shows_the_change(proposal):
 
 
 def test_editor_shows_problems_escaped_and_writes_nothing(proposal):
-    from sonet_policy.proposals import ProposalEditor
+    from sonet_policy.analysis.proposals import ProposalEditor
 
     before = digest(proposal)
     editor = ProposalEditor(proposal, "number")
@@ -239,7 +239,7 @@ def test_editor_shows_problems_escaped_and_writes_nothing(proposal):
 
 
 def test_editor_adds_rows_and_switches_tables(proposal):
-    from sonet_policy.proposals import ProposalEditor
+    from sonet_policy.analysis.proposals import ProposalEditor
 
     editor = ProposalEditor(proposal, "number")
     editor.add_row.click()
@@ -254,7 +254,7 @@ def test_editor_adds_rows_and_switches_tables(proposal):
 
 
 def test_editor_on_the_baseline_reads_but_never_saves():
-    from sonet_policy.proposals import ProposalEditor
+    from sonet_policy.analysis.proposals import ProposalEditor
 
     editor = ProposalEditor(RULES_DIR, "wifi")
     editor.set_cell(0, "wifi", "continues")
@@ -272,7 +272,7 @@ def test_a_table_symlinked_to_the_baseline_is_never_written(proposal):
 
 
 def test_editor_plain_text_names_the_table_and_the_last_message_without_paths(tmp_path) -> None:
-    from sonet_policy.proposals import ProposalEditor
+    from sonet_policy.analysis.proposals import ProposalEditor
 
     editor = ProposalEditor(create_proposal("p1", root=tmp_path), "device_action")
     expected = "ProposalEditor: device_action.csv of proposal 'p1', 11 rows; 11 rows of device_action.csv from p1"

@@ -12,13 +12,13 @@ import pandas as pd
 import pytest
 
 from sonet_policy import load_rulebook
-from sonet_policy.audit import audit, counts
-from sonet_policy.cli import main
+from sonet_policy.analysis.audit import audit, counts
+from sonet_policy.analysis.proposals import read_table, review_proposal
+from sonet_policy.cli.main import main
 from sonet_policy.paths import RULES_DIR
-from sonet_policy.proposals import read_table, review_proposal
-from sonet_policy.revision import PageError, align, apply_edits, compare, review, stamp, update
-from sonet_policy.source import page_text, read_clauses
-from sonet_policy.splitter import split_page
+from sonet_policy.source.clauses import page_text, read_clauses
+from sonet_policy.source.revision import PageError, align, apply_edits, compare, review, stamp, update
+from sonet_policy.source.splitter import split_page
 
 PAGE = page_text()
 LINES = PAGE.splitlines()
@@ -366,14 +366,14 @@ def test_the_loader_reads_a_proposals_own_clauses_and_checks_the_hash_format(rev
 
 
 def test_stamp_never_writes_the_baseline() -> None:
-    from sonet_policy.proposals import BaselineWriteError
+    from sonet_policy.analysis.proposals import BaselineWriteError
 
     with pytest.raises(BaselineWriteError):
         stamp(RULES_DIR)
 
 
 def test_proposal_check_lists_stale_citations_uncited_clauses_and_customers_who_move(revised, capsys) -> None:
-    from sonet_policy.population import synthetic_population
+    from sonet_policy.analysis.population import synthetic_population
 
     folder, _ = revised
     for rid, cell in (("V4-OTH-V6-32", ">=30"), ("V4-OTH-V6-31", "[0,29]")):
@@ -534,8 +534,8 @@ def test_the_shipped_book_is_stamped_and_no_citation_is_stale() -> None:
 
 def test_a_changed_clause_text_in_a_copy_flags_exactly_the_rows_citing_it(tmp_path) -> None:
     """The copy's own clauses.csv says other text for dev.e.n1: its two rules and two invariants turn stale."""
-    from sonet_policy.proposals import copy_rulebook
-    from sonet_policy.source import CLAUSES_CSV
+    from sonet_policy.analysis.proposals import copy_rulebook
+    from sonet_policy.source.clauses import CLAUSES_CSV
 
     folder = copy_rulebook(RULES_DIR, tmp_path / "copy")
     clauses = read_table(CLAUSES_CSV)
@@ -574,8 +574,8 @@ def test_an_edited_clause_that_invariants_cite_flags_the_invariant_rows_with_fil
 
 
 def test_an_invariant_stamp_that_is_not_a_hash_names_file_row_and_column(tmp_path) -> None:
+    from sonet_policy.analysis.proposals import copy_rulebook
     from sonet_policy.errors import RuleBookError
-    from sonet_policy.proposals import copy_rulebook
 
     folder = copy_rulebook(RULES_DIR, tmp_path / "copy")
     table = read_table(folder / "invariants.csv")
@@ -591,8 +591,8 @@ def test_the_stamps_change_no_answer(tmp_path) -> None:
     """The shipped book and a copy without any cited_hash column compile to the same grids and answer a
     population the same (the stamps are read by the audit only)."""
     from sonet_policy import evaluate
-    from sonet_policy.population import synthetic_population
-    from sonet_policy.proposals import copy_rulebook
+    from sonet_policy.analysis.population import synthetic_population
+    from sonet_policy.analysis.proposals import copy_rulebook
 
     folder = copy_rulebook(RULES_DIR, tmp_path / "unstamped")
     for path in folder.glob("*.csv"):

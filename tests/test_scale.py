@@ -6,14 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sonet_policy.evaluate import evaluate
-from sonet_policy.rules import default_rulebook
+from sonet_policy.book.rules import default_rulebook
+from sonet_policy.engine.evaluate import evaluate
 
 dask = pytest.importorskip("dask")
 dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
 
-from sonet_policy.scale import evaluate_dask  # noqa: E402  (after the optional imports)
+from sonet_policy.engine.scale import evaluate_dask  # noqa: E402  (after the optional imports)
 
 
 @pytest.fixture(scope="module", autouse=True)

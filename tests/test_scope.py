@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from sonet_policy.scope import describe, expand, merge_cells, scope_mask
+from sonet_policy.book.scope import describe, expand, merge_cells, scope_mask
 
 AXES = {
     "area": ["east", "west"],

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from sonet_policy import evaluate, explain, load_rulebook
+from sonet_policy.engine.explain import render_html
 from sonet_policy.errors import RuleBookError
-from sonet_policy.explain import render_html
-from sonet_policy.io import evaluate_file, read_scenarios
+from sonet_policy.files.scenarios import evaluate_file, read_scenarios
 from sonet_policy.paths import PACKAGE_DIR, RULES_DIR
 
 SCRIPT = "<script>alert(1)</script>"
@@ -222,7 +222,7 @@ def test_the_package_never_evaluates_text() -> None:
 
 def test_os_module_is_not_reachable_from_a_condition() -> None:
     """The cell grammar refuses anything but plain values, ranges and comparisons."""
-    from sonet_policy.conditions import parse_cell
+    from sonet_policy.book.conditions import parse_cell
     from sonet_policy.errors import ConditionError
 
     for cell in ("os.system('x')", "lambda: 1", "1 or 1", "[0,31] and True", "east;west", "east west"):

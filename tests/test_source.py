@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from sonet_policy import default_rulebook
-from sonet_policy.devices import build_catalogue, expand_notation, label_key, nearest, read_catalogue
-from sonet_policy.source import NORMATIVE_KINDS, page_text, read_clauses
+from sonet_policy.source.catalogue import build_catalogue, expand_notation, label_key, nearest, read_catalogue
+from sonet_policy.source.clauses import NORMATIVE_KINDS, page_text, read_clauses
 
 
 def _flat(text: str) -> str:
@@ -64,7 +64,7 @@ def test_shipped_catalogue_equals_a_fresh_build_from_the_page() -> None:
 
 
 def test_build_devices_writes_the_shipped_catalogue_byte_for_byte(tmp_path) -> None:
-    from sonet_policy.cli import main
+    from sonet_policy.cli.main import main
     from sonet_policy.paths import DEVICES_CSV
 
     assert main(["build-devices", "--output", str(tmp_path / "devices.csv")]) == 0
@@ -74,7 +74,7 @@ def test_build_devices_writes_the_shipped_catalogue_byte_for_byte(tmp_path) -> N
 def test_device_rows_and_their_areas_come_from_section_scope(tmp_path) -> None:
     """Which clauses are device rows is data (section_scope.csv, column device_rows): change it, the catalogue
     follows; a pattern that does not compile is named by file, row and column."""
-    from sonet_policy.devices import SECTION_SCOPE_CSV
+    from sonet_policy.source.catalogue import SECTION_SCOPE_CSV
 
     scope = pd.read_csv(SECTION_SCOPE_CSV, dtype=str, keep_default_na=False)
     edited = scope.copy()

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sonet_policy.population import synthetic_population
-from sonet_policy.proposals import create_proposal, read_table
+from sonet_policy.analysis.population import synthetic_population
+from sonet_policy.analysis.proposals import create_proposal, read_table
 from sonet_policy.widgets import DiffView
 
 CLASS_NAMES = re.compile(r"\b[A-Z][A-Za-z]*(Error|Exception)\b|Traceback|Error:")
@@ -28,7 +28,7 @@ def population():
 
 
 def test_diff_view_offers_the_proposals_found_and_the_what_ifs(tmp_path, population):
-    from sonet_policy.whatif import what_ifs
+    from sonet_policy.analysis.whatif import what_ifs
 
     folder = create_proposal("stops-everywhere", root=tmp_path)
     table = read_table(folder / "wifi.csv")
@@ -77,14 +77,14 @@ def test_no_widget_module_shows_a_python_class_name():
     import sonet_policy
 
     root = Path(sonet_policy.__file__).parent
-    for path in [*sorted((root / "widgets").glob("*.py")), root / "proposals.py"]:
+    for path in [*sorted((root / "widgets").glob("*.py")), root / "analysis" / "proposals.py"]:
         text = path.read_text(encoding="utf-8")
         for pattern in ("type(exc).__name__", "type(e).__name__", "{exc!r}", "{e!r}", "repr(exc)", "repr(e)"):
             assert pattern not in text, f"{path.name} shows {pattern}"
 
 
 def test_changed_scenarios_carry_the_clause_ids_and_their_japanese_text(population):
-    from sonet_policy.rules import default_rulebook
+    from sonet_policy.book.rules import default_rulebook
 
     view = DiffView(population=population)
     view.run()
@@ -107,7 +107,7 @@ def test_changed_scenarios_carry_the_clause_ids_and_their_japanese_text(populati
 
 
 def test_the_coverage_heat_map_prints_each_cells_share_equal_to_the_coverage_table():
-    from sonet_policy.coverage import coverage_shares, share_label, share_matrix
+    from sonet_policy.analysis.coverage import coverage_shares, share_label, share_matrix
     from sonet_policy.widgets.audit import coverage_share_figure
 
     shares = coverage_shares(rows="area", columns="device")
@@ -128,7 +128,7 @@ def test_the_coverage_heat_map_prints_each_cells_share_equal_to_the_coverage_tab
 
 
 def test_a_cell_says_100_only_when_every_scenario_is_covered():
-    from sonet_policy.coverage import share_label
+    from sonet_policy.analysis.coverage import share_label
 
     assert share_label(0.9999) == "99%" and share_label(1e-6) == "1%" and share_label(1.0) == "100%"
 
@@ -205,8 +205,8 @@ def _customers() -> list[list[object]]:
 
 
 def test_read_frame_names_workbook_rows_as_excel_shows_them(tmp_path):
-    from sonet_policy.evaluate import evaluate
-    from sonet_policy.formats import read_frame
+    from sonet_policy.engine.evaluate import evaluate
+    from sonet_policy.files.formats import read_frame
 
     rows = _customers()
     path = _workbook(tmp_path / "c.xlsx", [*rows[:3], [None] * len(rows[0]), *rows[3:]])  # a blank row too
@@ -230,8 +230,8 @@ def test_an_uploaded_workbook_names_the_bad_row_as_excel_and_the_cli_do(tmp_path
     import subprocess
     import sys
 
-    from sonet_policy.downloads import read_upload
     from sonet_policy.widgets import PopulationView
+    from sonet_policy.widgets.downloads import read_upload
 
     path = _workbook(tmp_path / "customers.xlsx", _customers())  # 2 blank rows, header in row 3
     frame = read_upload(_upload(path))
@@ -253,7 +253,7 @@ def test_a_broken_workbook_row_is_the_same_message_from_the_cli_and_the_upload(t
     import subprocess
     import sys
 
-    from sonet_policy.downloads import UploadError, read_upload
+    from sonet_policy.widgets.downloads import UploadError, read_upload
 
     rows = _customers()
     rows[3] = [*rows[3], "stray"]  # a value beyond the header in the 3rd data row: row 6

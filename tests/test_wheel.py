@@ -21,11 +21,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sonet_policy.audit import audit, counts
-from sonet_policy.dmn import to_dmn
-from sonet_policy.evaluate import evaluate
+from sonet_policy.analysis.audit import audit, counts
+from sonet_policy.book.rules import default_rulebook
+from sonet_policy.engine.evaluate import evaluate
+from sonet_policy.export.dmn import to_dmn
 from sonet_policy.paths import DATA_DIR, PROJECT_DIR
-from sonet_policy.rules import default_rulebook
 
 pytestmark = pytest.mark.wheel
 
@@ -137,7 +137,7 @@ def test_version(installed: Installed) -> None:
 
 
 def test_explain_gives_the_checkouts_answer(installed: Installed) -> None:
-    from sonet_policy.explain import explain
+    from sonet_policy.engine.explain import explain
 
     got = json.loads(installed.cli("explain", *SCENARIO, "--format", "json").stdout)
     want = json.loads(

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sonet_policy.rules import default_rulebook
+from sonet_policy.book.rules import default_rulebook
 from sonet_policy.widgets import (
     AnswerCards,
     AuditView,
@@ -163,7 +163,7 @@ def test_heatmap_is_a_deterministic_png():
 
 
 def test_findings_table_sorts_stably_and_flattens_lists():
-    from sonet_policy.audit import audit
+    from sonet_policy.analysis.audit import audit
 
     findings = audit()
     table = findings_table(findings, sort_by="decision")
@@ -233,7 +233,7 @@ def test_audit_view_findings_are_a_grid_and_download_as_csv_and_excel():
 
 
 def test_audit_view_heat_map_draws_shares_and_opens_a_pairs_findings():
-    from sonet_policy.coverage import pair_findings
+    from sonet_policy.analysis.coverage import pair_findings
 
     view = AuditView()
     assert view.heatmap.description.startswith("coverage heat map: share covered")  # the PNG, when asked
@@ -258,7 +258,7 @@ def test_the_clickable_heat_map_is_the_coverage_share_table():
     with the table's counts in its tooltip; decision by decision, in the PNG's order."""
     from matplotlib.colors import to_hex
 
-    from sonet_policy.coverage import coverage_shares, share_label, share_matrix
+    from sonet_policy.analysis.coverage import coverage_shares, share_label, share_matrix
     from sonet_policy.widgets import ShareHeatMap
     from sonet_policy.widgets.audit import coverage_share_figure
 
@@ -320,8 +320,8 @@ def test_a_heat_map_click_opens_the_pairs_findings_as_the_picker_does():
 def test_audit_view_shows_a_broken_rule_book_in_the_app(tmp_path):
     import shutil
 
+    from sonet_policy.book.rules import load_rulebook
     from sonet_policy.paths import RULES_DIR
-    from sonet_policy.rules import load_rulebook
 
     shutil.copytree(RULES_DIR, tmp_path / "rules")
     view = AuditView(rulebook=load_rulebook(tmp_path / "rules"))
@@ -455,7 +455,7 @@ def test_population_view_says_a_bad_upload_in_one_line_without_class_names():
 
 
 def test_impact_bars_png_is_deterministic():
-    from sonet_policy.population import synthetic_population
+    from sonet_policy.analysis.population import synthetic_population
 
     result = population_impact(synthetic_population(500, seed=2))
     assert impact_bars(result).png == impact_bars(result).png
@@ -472,8 +472,8 @@ def _tree_digest(folder):
 
 
 def test_diff_view_compares_a_copy_and_leaves_the_baseline_alone():
+    from sonet_policy.analysis.population import synthetic_population
     from sonet_policy.paths import RULES_DIR
-    from sonet_policy.population import synthetic_population
 
     before = _tree_digest(RULES_DIR)
     view = DiffView(population=synthetic_population(2000, seed=1))
@@ -492,9 +492,9 @@ def test_diff_view_compares_a_copy_and_leaves_the_baseline_alone():
 
 
 def test_diff_view_takes_an_analysts_folder_and_reports_a_missing_one(tmp_path):
+    from sonet_policy.analysis.population import synthetic_population
+    from sonet_policy.analysis.whatif import set_cell
     from sonet_policy.paths import RULES_DIR
-    from sonet_policy.population import synthetic_population
-    from sonet_policy.whatif import set_cell
 
     copy = set_cell(RULES_DIR, tmp_path / "copy", "wifi.csv", "WIFI-3", "wifi", "stops")
     view = DiffView(population=synthetic_population(1000, seed=1))
@@ -515,7 +515,7 @@ def test_diff_view_takes_an_analysts_folder_and_reports_a_missing_one(tmp_path):
 def test_diff_view_downloads_its_tables_as_csv_and_excel():
     import io
 
-    from sonet_policy.population import synthetic_population
+    from sonet_policy.analysis.population import synthetic_population
 
     view = DiffView(population=synthetic_population(1000, seed=2))
     assert view.files == {} and view.downloads.value == ""
@@ -611,7 +611,7 @@ def test_explorer_shows_the_five_answers_on_one_row_above_the_cards():
 def test_explorer_shows_the_customer_message_with_a_copy_button_and_english():
     import html as html_lib
 
-    from sonet_policy.message import customer_message
+    from sonet_policy.engine.message import customer_message
 
     app = ScenarioExplorer(area="west", plan="other", device="rv-230se", setup="v6plus_router", keep_number=False)
     app.set(days=31)

@@ -10,9 +10,10 @@ An app displays as its widget; its plain-text form is a short summary of what it
   next (:mod:`sonet_policy.widgets.interview`).
 * :func:`compare` / :class:`CompareView`: scenarios side by side, the differing answers and their rules.
 * :class:`AuditView`: the audit's findings, a coverage heat map and each finding's witness (needs
-  :mod:`sonet_policy.audit`).
-* :class:`PopulationView`: a synthetic customer base evaluated in one call (needs :mod:`sonet_policy.population`).
-* :class:`DiffView`: a baseline against a changed copy (needs :mod:`sonet_policy.diff`).
+  :mod:`sonet_policy.analysis.audit`).
+* :class:`PopulationView`: a synthetic customer base evaluated in one call (needs
+:mod:`sonet_policy.analysis.population`).
+* :class:`DiffView`: a baseline against a changed copy (needs :mod:`sonet_policy.analysis.diff`).
 * :class:`CustomersView`: a customer file uploaded, every row answered in a grid, one row loaded into an explorer.
 
 >>> app = ScenarioExplorer(area="west", plan="other", device="rv-230se", setup="v6plus_router",
@@ -23,7 +24,7 @@ An app displays as its widget; its plain-text form is a short summary of what it
 
 from __future__ import annotations
 
-from .audit import (
+from sonet_policy.widgets.audit import (
     FINDING_SORTS,
     AuditView,
     coverage_counts,
@@ -33,11 +34,11 @@ from .audit import (
     findings_table,
     uncited_clauses,
 )
-from .base import STATUS_COLOURS, STATUS_ORDER, PNGFigure, error_html, render_png, show_html
-from .compare import CompareView, ScenarioComparison, compare
-from .customers import CustomersView, customer_answers, customer_scenario, read_customers
-from .dashboard import Dashboard, dashboard
-from .diff import (
+from sonet_policy.widgets.base import STATUS_COLOURS, STATUS_ORDER, PNGFigure, error_html, render_png, show_html
+from sonet_policy.widgets.compare import CompareView, ScenarioComparison, compare
+from sonet_policy.widgets.customers import CustomersView, customer_answers, customer_scenario, read_customers
+from sonet_policy.widgets.dashboard import Dashboard, dashboard
+from sonet_policy.widgets.diff import (
     CHANGE_VIEW_COLUMNS,
     DiffView,
     build_what_if,
@@ -46,7 +47,7 @@ from .diff import (
     rules_involved,
     what_if_labels,
 )
-from .explorer import (
+from sonet_policy.widgets.explorer import (
     AnswerCards,
     ScenarioExplorer,
     answer_cards,
@@ -54,9 +55,16 @@ from .explorer import (
     explain_scenario,
     explorer_defaults,
 )
-from .heatmap import ShareHeatMap, heatmap_cells
-from .interview import UNKNOWN
-from .population import SYNTHETIC_NOTE, PopulationImpact, PopulationView, groupings, impact_bars, population_impact
+from sonet_policy.widgets.heatmap import ShareHeatMap, heatmap_cells
+from sonet_policy.widgets.interview import UNKNOWN
+from sonet_policy.widgets.population import (
+    SYNTHETIC_NOTE,
+    PopulationImpact,
+    PopulationView,
+    groupings,
+    impact_bars,
+    population_impact,
+)
 
 __all__ = [
     "CHANGE_VIEW_COLUMNS",

@@ -9,15 +9,15 @@ import ipywidgets as w
 import numpy as np
 import pandas as pd
 
-from ..engine import CompiledBook, broadcast
-from ..rules import RuleBook, default_rulebook
+from sonet_policy.book.compile import CompiledBook, broadcast
+from sonet_policy.book.rules import RuleBook, default_rulebook
 
 if TYPE_CHECKING:  # matplotlib and the diff module load only when a view needs them
     from matplotlib.figure import Figure
 
-from .base import STATUS_COLOURS, STATUS_ORDER, PNGFigure, _App, error_html, render_png, show_html
-from .explorer import ScenarioExplorer
-from .heatmap import ShareHeatMap
+from sonet_policy.widgets.base import STATUS_COLOURS, STATUS_ORDER, PNGFigure, _App, error_html, render_png, show_html
+from sonet_policy.widgets.explorer import ScenarioExplorer
+from sonet_policy.widgets.heatmap import ShareHeatMap
 
 _STATUS_RANK = {"ok": 0, "uncovered": 1, "conflict": 2}
 
@@ -104,10 +104,10 @@ def coverage_heatmap(book: RuleBook) -> PNGFigure:
 def coverage_share_figure(shares: pd.DataFrame) -> Figure:
     """The figure of :func:`coverage_share_heatmap` (a :class:`matplotlib.figure.Figure`, not rendered): one
     panel per decision, each cell coloured by the share of the pair's scenarios the decision answers and
-    printing it (:func:`~sonet_policy.coverage.share_label`: ``97%``); grey and empty where every combination
+    printing it (:func:`~sonet_policy.analysis.coverage.share_label`: ``97%``); grey and empty where every combination
     is ruled out. Pale yellow is little covered, dark green all: no red, which the charts keep for conflicts.
 
-    >>> from sonet_policy.coverage import coverage_shares
+    >>> from sonet_policy.analysis.coverage import coverage_shares
     >>> fig = coverage_share_figure(coverage_shares(rows="area", columns="device"))
     >>> sorted({t.get_text() for t in fig.axes[0].texts})
     ['100%']
@@ -115,7 +115,7 @@ def coverage_share_figure(shares: pd.DataFrame) -> Figure:
     import matplotlib as mpl
     from matplotlib.figure import Figure
 
-    from ..coverage import share_label, share_matrix
+    from sonet_policy.analysis.coverage import share_label, share_matrix
 
     decisions = list(dict.fromkeys(shares["decision"]))
     fig = Figure(figsize=(12, 1.3 * len(decisions) + 1.2), dpi=90, layout="constrained")
@@ -140,7 +140,7 @@ def coverage_share_figure(shares: pd.DataFrame) -> Figure:
 
 
 def coverage_share_heatmap(shares: pd.DataFrame) -> PNGFigure:
-    """The heat map of :func:`~sonet_policy.coverage.coverage_shares` (:func:`coverage_share_figure`): one
+    """The heat map of :func:`~sonet_policy.analysis.coverage.coverage_shares` (:func:`coverage_share_figure`): one
     panel per decision, each cell the share of the pair's scenarios the decision answers, printed in the cell
     (1 = every combination of the other inputs covered, 0 = none); grey where every combination is ruled out.
     A pair with one uncovered corner is a near-1 cell, not a solid alarm."""
@@ -155,14 +155,14 @@ def coverage_share_heatmap(shares: pd.DataFrame) -> PNGFigure:
 def pair_options(shares: pd.DataFrame) -> list[tuple[str, tuple[str, str]]]:
     """``(label, (row value, column value))`` of every pair some decision leaves partly open (a gap or a
     conflict share above 0), worst first; the label gives each such decision's covered share as the heat map
-    prints it (:func:`~sonet_policy.coverage.share_label`: rounded down).
+    prints it (:func:`~sonet_policy.analysis.coverage.share_label`: rounded down).
 
-    >>> from sonet_policy.coverage import coverage_shares
+    >>> from sonet_policy.analysis.coverage import coverage_shares
     >>> options = pair_options(coverage_shares(rows="area", columns="device"))
     >>> options[0][0].split(":")[0], len(options[0][1])
     ('west × PR-600KI', 2)
     """
-    from ..coverage import share_label
+    from sonet_policy.analysis.coverage import share_label
 
     rows, columns = shares.columns[0], shares.columns[1]
     open_ = shares[(shares["gap"] > 0) | (shares["conflict"] > 0)]
@@ -192,7 +192,7 @@ def findings_table(findings: pd.DataFrame, *, sort_by: str = "kind") -> pd.DataF
     """The audit's findings as text columns for a table, sorted by ``sort_by`` (a stable sort: ties keep the
     audit's order). The ``#`` column is the finding's row in the audit (what :class:`AuditView` lists).
 
-    >>> from sonet_policy.audit import audit
+    >>> from sonet_policy.analysis.audit import audit
     >>> findings_table(audit(), sort_by="decision")["decision"].is_monotonic_increasing
     True
     """
@@ -238,7 +238,7 @@ class AuditView(_App):
     """
 
     def __init__(self, *, rulebook: RuleBook | None = None, population: pd.DataFrame | None = None) -> None:
-        from ..tables import grid
+        from sonet_policy.widgets.tables import grid
 
         self.book = rulebook or default_rulebook()
         self.population = population
@@ -294,10 +294,10 @@ class AuditView(_App):
 
     def run(self, *, reload: bool = False) -> None:
         """Run the audit (reloading the rule book from its folder first when ``reload``) and redraw."""
-        from ..audit import audit
-        from ..coverage import coverage_shares
-        from ..downloads import download_links
-        from ..rules import load_rulebook
+        from sonet_policy.analysis.audit import audit
+        from sonet_policy.analysis.coverage import coverage_shares
+        from sonet_policy.book.rules import load_rulebook
+        from sonet_policy.widgets.downloads import download_links
 
         try:
             if reload:
@@ -379,7 +379,7 @@ class AuditView(_App):
             show_html(self.pair_out, error_html(exc))
 
     def _show_pair(self, pair: tuple[str, str] | None) -> None:
-        from ..coverage import pair_findings
+        from sonet_policy.analysis.coverage import pair_findings
 
         if pair is None or self.findings.empty:
             self.pair_findings = self.findings.iloc[0:0]

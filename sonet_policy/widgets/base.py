@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import ipywidgets as w
 from IPython.display import HTML
 
-from ..display import WidgetApp
+from sonet_policy.widgets.app import WidgetApp
 
 if TYPE_CHECKING:  # matplotlib and the diff module load only when a view needs them
     from matplotlib.figure import Figure
@@ -61,7 +61,7 @@ def error_lines(exc: BaseException, *, most: int = 10) -> list[str]:
     >>> error_lines(KeyError("no what-if named 'x'"))
     ["no what-if named 'x'"]
     """
-    from ..errors import RuleBookError
+    from sonet_policy.errors import RuleBookError
 
     if isinstance(exc, RuleBookError) and not exc.problems.empty:
         lines = [f"rule book {exc.folder}: {len(exc.problems)} problem(s)"] if exc.folder else []
@@ -94,12 +94,6 @@ class _App(WidgetApp):
     """Displays as its ``widget``; plain text is :meth:`summary`."""
 
     widget: w.Widget
-
-
-def _has_module(name: str) -> bool:
-    from importlib.util import find_spec
-
-    return find_spec(f"sonet_policy.{name}") is not None
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Several customers in the explorer: a customer file uploaded, every row answered in one grid, one row loaded.
 
-The file is read by the kit's own readers (CSV and Excel as :func:`sonet_policy.downloads.read_upload` reads
-them, Parquet by :func:`sonet_policy.formats.read_frame`), with the guarantees of the CLI: one answer row per
+The file is read by the kit's own readers (CSV and Excel as :func:`sonet_policy.widgets.downloads.read_upload` reads
+them, Parquet by :func:`sonet_policy.files.formats.read_frame`), with the guarantees of the CLI: one answer row per
 input row, a bad row's problem in its own ``error`` cell (its row and field named), a file that cannot be read
 in one line naming the file, Japanese headers accepted, formulas neutralised in the downloads.
 """
@@ -15,10 +15,10 @@ from pathlib import Path
 import ipywidgets as w
 import pandas as pd
 
-from ..errors import ScenarioError
-from ..rules import RuleBook, default_rulebook
-from .base import _App
-from .population import _one_line
+from sonet_policy.book.rules import RuleBook, default_rulebook
+from sonet_policy.errors import ScenarioError
+from sonet_policy.widgets.base import _App
+from sonet_policy.widgets.population import _one_line
 
 ROW = "row"  # the column of the answers table that names the row a spreadsheet shows (header = row 1)
 
@@ -37,8 +37,8 @@ def read_customers(value: object, *, rulebook: RuleBook | None = None) -> pd.Dat
     >>> read_customers(up).index.tolist()
     [2]
     """
-    from ..downloads import UploadError, _uploaded_files, read_upload
-    from ..formats import format_of
+    from sonet_policy.files.formats import format_of
+    from sonet_policy.widgets.downloads import UploadError, _uploaded_files, read_upload
 
     book = rulebook or default_rulebook()
     files = _uploaded_files(value)
@@ -63,7 +63,7 @@ def read_customers(value: object, *, rulebook: RuleBook | None = None) -> pd.Dat
 
 
 def _read_parquet(name: str, data: bytes, book: RuleBook) -> pd.DataFrame:
-    from ..downloads import read_with_cli_reader
+    from sonet_policy.widgets.downloads import read_with_cli_reader
 
     frame = read_with_cli_reader(name, data, book, format="parquet")
     frame.index = frame.index + 1  # data row 1 is the second row of a sheet (header = 1), as CSV and Excel
@@ -73,7 +73,7 @@ def _read_parquet(name: str, data: bytes, book: RuleBook) -> pd.DataFrame:
 def customer_answers(frame: pd.DataFrame, *, rulebook: RuleBook | None = None) -> pd.DataFrame:
     """Every row of ``frame`` answered, one answer row per input row, in order: ``row`` (the frame's index),
     ``status`` and ``error``, the customer's own columns as given (one named like an answer column gets
-    ``_input``, as the CLI does), then the other answer columns of :func:`~sonet_policy.evaluate.evaluate`. A bad
+    ``_input``, as the CLI does), then the other answer columns of :func:`~sonet_policy.engine.evaluate.evaluate`. A bad
     row is not an exception: its ``error`` cell starts with ``row N:`` and names the field. Raises nothing for
     bad rows.
 
@@ -83,7 +83,7 @@ def customer_answers(frame: pd.DataFrame, *, rulebook: RuleBook | None = None) -
     >>> answers["row"].tolist(), answers["error"].str.startswith("row 3: area").tolist()
     ([2, 3], [False, True])
     """
-    from ..evaluate import evaluate, output_columns
+    from sonet_policy.engine.evaluate import evaluate, output_columns
 
     book = rulebook or default_rulebook()
     answer_cols = output_columns(book)
@@ -121,7 +121,7 @@ def customer_scenario(frame: pd.DataFrame, row: int, *, rulebook: RuleBook | Non
     >>> customer_scenario(frame, 2)[0]["keep_number"], customer_scenario(frame, 2)[1]
     (False, [])
     """
-    from ..explain import explain
+    from sonet_policy.engine.explain import explain
 
     book = rulebook or default_rulebook()
     record = frame.loc[row]
@@ -150,8 +150,8 @@ def customer_scenario(frame: pd.DataFrame, row: int, *, rulebook: RuleBook | Non
 
 
 def _status_counts(answers: pd.DataFrame) -> str:
-    """``ok 3, partial 1``: the rows per status, in the order of :data:`~sonet_policy.batch.STATUSES`."""
-    from ..batch import STATUSES
+    """``ok 3, partial 1``: the rows per status, in the order of :data:`~sonet_policy.engine.frame.STATUSES`."""
+    from sonet_policy.engine.frame import STATUSES
 
     counts = answers["status"].value_counts()
     return ", ".join(f"{s} {int(counts[s])}" for s in STATUSES if counts.get(s, 0))
@@ -188,8 +188,8 @@ class CustomersView(_App):
     """
 
     def __init__(self, explorer: object | None = None, *, rulebook: RuleBook | None = None) -> None:
-        from ..formats import EXTENSIONS
-        from ..tables import grid
+        from sonet_policy.files.formats import EXTENSIONS
+        from sonet_policy.widgets.tables import grid
 
         self.book = rulebook or getattr(explorer, "book", None) or default_rulebook()
         self.explorer = explorer
@@ -239,7 +239,7 @@ class CustomersView(_App):
 
     def load(self, frame: pd.DataFrame, *, name: str = "customers") -> None:
         """Answer every row of ``frame`` (inputs named as :func:`read_customers` names them) and show them."""
-        from ..downloads import download_links
+        from sonet_policy.widgets.downloads import download_links
 
         answers = customer_answers(frame, rulebook=self.book)
         self.frame, self.answers, self.name = frame, answers, name

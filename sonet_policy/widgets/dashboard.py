@@ -8,20 +8,20 @@ from urllib.parse import urlencode
 
 import ipywidgets as w
 
-from ..rules import RuleBook, default_rulebook
+from sonet_policy.book.rules import RuleBook, default_rulebook
 
 if TYPE_CHECKING:  # matplotlib and the diff module load only when a view needs them
     pass
 
-from .audit import AuditView
-from .base import _App, _has_module
-from .compare import CompareView
-from .explorer import ScenarioExplorer
+from sonet_policy.widgets.audit import AuditView
+from sonet_policy.widgets.base import _App
+from sonet_policy.widgets.compare import CompareView
+from sonet_policy.widgets.explorer import ScenarioExplorer
 
 
 class Dashboard(_App):
     """The Voilà dashboard: the explorer (interview mode included), scenarios side by side (``compare``: an input
-    of the book to vary and its values), and the audit when :mod:`sonet_policy.audit` is installed."""
+    of the book to vary and its values), and the audit."""
 
     def __init__(
         self,
@@ -38,8 +38,7 @@ class Dashboard(_App):
         vary, values = compare or (None, "")
         self.compare = CompareView(self.explorer, vary=vary, values=values)
         self.tabs: dict[str, _App] = {"Scenario explorer": self.explorer}
-        if _has_module("audit"):
-            self.tabs["Coverage audit"] = AuditView(rulebook=self.book)
+        self.tabs["Coverage audit"] = AuditView(rulebook=self.book)
         self.tabs["Compare 比較"] = self.compare
         self.tab = w.Tab(children=[app.widget for app in self.tabs.values()], titles=list(self.tabs))
         self.url_message = w.HTML()  # one line per bad key or value of the page's URL
@@ -48,7 +47,7 @@ class Dashboard(_App):
         self.url_state = None
         extras: list[w.Widget] = []
         if url:
-            from .urlstate import UrlState
+            from sonet_policy.widgets.urlstate import UrlState
 
             self.url_state = UrlState()
             self.url_state.observe(self._url_loaded, names="loaded")
@@ -63,8 +62,8 @@ class Dashboard(_App):
         """Set the explorer to the scenario a query string names (what a shared URL does), and the compare tab to
         its input and values; returns the problems, one line each naming the field (that input keeps its
         value), and shows them above the tabs."""
-        from .compare import _input_name
-        from .urlstate import parse_query, split_compare
+        from sonet_policy.widgets.compare import _input_name
+        from sonet_policy.widgets.urlstate import parse_query, split_compare
 
         query, compared = split_compare(query)
         values, problems = parse_query(query, rulebook=self.book)
@@ -88,7 +87,7 @@ class Dashboard(_App):
             self._write_url()
 
     def _write_url(self) -> None:
-        from .urlstate import scenario_query
+        from sonet_policy.widgets.urlstate import scenario_query
 
         if self.url_state is not None and self.url_state.loaded:
             query = scenario_query(self.explorer.scenario)

@@ -10,17 +10,17 @@ from typing import TYPE_CHECKING
 import ipywidgets as w
 import pandas as pd
 
-from ..rules import RuleBook, default_rulebook
+from sonet_policy.book.rules import RuleBook, default_rulebook
 
 if TYPE_CHECKING:  # matplotlib and the diff module load only when a view needs them
-    from ..diff import DiffResult
+    from sonet_policy.analysis.diff import DiffResult
 
-from .base import _App, error_html, show_html
+from sonet_policy.widgets.base import _App, error_html, show_html
 
 
 def what_if_labels() -> dict[str, str]:
     """The named what-ifs of ``data/what_ifs.csv``: label -> name."""
-    from ..whatif import what_ifs
+    from sonet_policy.analysis.whatif import what_ifs
 
     table = what_ifs()
     return dict(zip(table["label"], table["what_if"], strict=True))
@@ -34,7 +34,7 @@ def build_what_if(name: str, dst: str | Path) -> Path:
     >>> build_what_if("West adopts East's device table", Path(tempfile.mkdtemp()) / "w").name
     'w'
     """
-    from ..whatif import build_what_if as build
+    from sonet_policy.analysis.whatif import build_what_if as build
 
     return build(what_if_labels().get(name, name), dst)
 
@@ -43,8 +43,8 @@ def rules_involved(result: DiffResult) -> pd.DataFrame:
     """The rules named in a diff's changed boxes: rule id, decision, side (before, after or both), boxes.
 
     >>> import tempfile
-    >>> from sonet_policy.diff import diff
-    >>> from sonet_policy.whatif import west_adopts_east
+    >>> from sonet_policy.analysis.diff import diff
+    >>> from sonet_policy.analysis.whatif import west_adopts_east
     >>> r = diff(default_rulebook(), west_adopts_east(tempfile.mkdtemp() + "/w"))
     >>> rules_involved(r).set_index("rule_id").loc["DEV-W-2", "side"]
     'before'
@@ -81,8 +81,8 @@ def changes_with_clauses(result: DiffResult) -> pd.DataFrame:
     ``id 「text」``, the after side's page first, then the before side's for a clause it no longer has).
 
     >>> import tempfile
-    >>> from sonet_policy.diff import diff
-    >>> from sonet_policy.whatif import west_adopts_east
+    >>> from sonet_policy.analysis.diff import diff
+    >>> from sonet_policy.analysis.whatif import west_adopts_east
     >>> table = changes_with_clauses(diff(default_rulebook(), west_adopts_east(tempfile.mkdtemp() + "/w")))
     >>> table.loc[0, "before_clauses"], table.loc[0, "clauses_ja"].startswith("dev.")
     ('dev.w.r2 dev.w.n2', True)
@@ -112,17 +112,18 @@ PROPOSAL_PREFIX = "proposal "
 
 
 def proposal_folders(root: Path | str | None = None) -> dict[str, Path]:
-    """The proposals under ``root`` (default :func:`sonet_policy.proposals.proposals_dir`): name -> folder, each
+    """The proposals under ``root`` (default :func:`sonet_policy.analysis.proposals.proposals_dir`): name -> folder,
+    each
     a folder holding a ``decisions.csv``, sorted by name; empty when there is no such folder.
 
     >>> import tempfile
-    >>> from sonet_policy.proposals import create_proposal
+    >>> from sonet_policy.analysis.proposals import create_proposal
     >>> root = tempfile.mkdtemp()
     >>> _ = create_proposal("mine", root=root)
     >>> list(proposal_folders(root))
     ['mine']
     """
-    from ..proposals import proposals_dir
+    from sonet_policy.analysis.proposals import proposals_dir
 
     root = Path(root) if root is not None else proposals_dir()
     try:
@@ -136,7 +137,7 @@ class DiffView(_App):
     """The baseline against a changed copy, behind a button: changed scenarios (with the page's clauses),
     rules involved, customers changing answer by decision. The dropdown offers the shipped what-ifs (written to
     a temporary folder), the proposals found under ``proposals`` (default
-    :func:`sonet_policy.proposals.proposals_dir`; **↻** looks again) and, last, any folder typed in the box.
+    :func:`sonet_policy.analysis.proposals.proposals_dir`; **↻** looks again) and, last, any folder typed in the box.
 
     >>> view = DiffView(population_size=2000)
     >>> view.run()
@@ -167,7 +168,7 @@ class DiffView(_App):
         self.button = w.Button(description="Compare with the baseline", button_style="primary")
         self.out = w.Output()
         self.result = None
-        from ..tables import grid
+        from sonet_policy.widgets.tables import grid
 
         self.grids = {title: grid(pd.DataFrame(), caption=title) for title in DIFF_TABLES}
         self.downloads = w.HTML()
@@ -198,7 +199,7 @@ class DiffView(_App):
     @property
     def population(self) -> pd.DataFrame:
         if self._population is None:
-            from ..population import synthetic_population
+            from sonet_policy.analysis.population import synthetic_population
 
             self._population = synthetic_population(self.population_size, seed=self.seed_value)
         return self._population
@@ -207,7 +208,7 @@ class DiffView(_App):
         """Build the changed copy in a temporary folder (or take the folder), diff it, and show the tables."""
         import tempfile
 
-        from ..diff import diff
+        from sonet_policy.analysis.diff import diff
 
         choice = self.what_if.value or ""
         try:
@@ -230,7 +231,7 @@ class DiffView(_App):
                 g.update(pd.DataFrame())
             self.downloads.value, self.files = "", {}
             return
-        from ..downloads import download_links
+        from sonet_policy.widgets.downloads import download_links
 
         r = self.result
         kind = "SYNTHETIC customers" if self.population.attrs.get("synthetic") else "customers"

@@ -9,18 +9,25 @@ from typing import TYPE_CHECKING
 
 import ipywidgets as w
 
-from ..errors import ScenarioError
-from ..explain import Explanation, explain, render_html
-from ..message import CustomerMessage, customer_message
-from ..message import render_html as message_html
-from ..possible import Possibilities, possible
-from ..rules import RuleBook, default_rulebook
+from sonet_policy.book.rules import RuleBook, default_rulebook
+from sonet_policy.engine.explain import Explanation, explain, render_html
+from sonet_policy.engine.message import CustomerMessage, customer_message
+from sonet_policy.engine.message import render_html as message_html
+from sonet_policy.engine.possible import Possibilities, possible
+from sonet_policy.errors import ScenarioError
 
 if TYPE_CHECKING:  # matplotlib and the diff module load only when a view needs them
     pass
 
-from .base import _App, error_html, show_html
-from .interview import UNKNOWN, UNKNOWN_LABEL, ask_next_html, input_label, interview_html, interview_row
+from sonet_policy.widgets.base import _App, error_html, show_html
+from sonet_policy.widgets.interview import (
+    UNKNOWN,
+    UNKNOWN_LABEL,
+    ask_next_html,
+    input_label,
+    interview_html,
+    interview_row,
+)
 
 
 def explorer_defaults(book: RuleBook) -> dict[str, object]:
@@ -90,12 +97,12 @@ class AnswerCards:
 
 
 def answer_cards(**scenario: object) -> AnswerCards:
-    """:class:`AnswerCards` of one scenario (keywords as for :func:`~sonet_policy.explain.explain`)."""
+    """:class:`AnswerCards` of one scenario (keywords as for :func:`~sonet_policy.engine.explain.explain`)."""
     return AnswerCards(explain(**scenario))
 
 
 def explain_scenario(scenario: Mapping[str, object], *, rulebook: RuleBook | None = None) -> Explanation:
-    """The explorer's compute step: :func:`~sonet_policy.explain.explain` of one scenario dict.
+    """The explorer's compute step: :func:`~sonet_policy.engine.explain.explain` of one scenario dict.
 
     >>> explain_scenario({**explorer_defaults(default_rulebook()), "device": "ＰＲ－６００ＫＩ"}).codes["device_action"]
     'keeps_working'
@@ -129,15 +136,6 @@ def answer_row(explanation: Explanation | None) -> str:
     return "<div class='sp-answer-row' style='display:flex;flex-wrap:wrap;gap:6px'>" + "".join(cells) + "</div>"
 
 
-def answer_row_text(explanation: Explanation | None) -> str:
-    """The same line as plain text: ``decision=code`` for each decision (what the summary and tests read)."""
-    if explanation is None:
-        return "error (see the app)"
-    if explanation.status == "invalid":
-        return f"invalid: {explanation.error}"
-    return " ".join(f"{d.decision}={d.code}" for d in explanation.decisions)
-
-
 def _css_names(name: str, headers: tuple[str, ...]) -> list[str]:
     """CSS classes of an input's control: ``sp-<input>`` and ``sp-<alias>`` for each ASCII header alias."""
     out = [f"sp-{name.replace('_', '-')}"]
@@ -155,7 +153,7 @@ class ScenarioExplorer(_App):
     every keystroke), an integer a number box (with an "empty" checkbox where empty is a value of its own).
     Every input can also be *unknown* (interview mode): the dropdowns' first option 「不明 / unknown」, an
     "unknown" checkbox beside the device and the number (``unknown[name]``; unknown is not empty). While any
-    input is unknown the cards come from :func:`~sonet_policy.possible.possible`: each decision's answer once
+    input is unknown the cards come from :func:`~sonet_policy.engine.possible.possible`: each decision's answer once
     settled, else the answers still possible and what they depend on, and a "次に聞く / Ask next" box on top
     that highlights the control to ask about. With everything known the cards are the full explanation.
 
@@ -269,7 +267,7 @@ class ScenarioExplorer(_App):
         inputs = self.__dict__.get("inputs")
         book = self.__dict__.get("book")
         if inputs is not None and book is not None:
-            from ..text import header_key
+            from sonet_policy.text import header_key
 
             name = book.header_lookup().get(header_key(attr))
             if name in inputs:
@@ -349,7 +347,7 @@ class ScenarioExplorer(_App):
         """Set controls by input name or header alias (an integer: None ticks its "empty" box; :data:`UNKNOWN`
         makes an input unknown)."""
         lookup = self.book.header_lookup()
-        from ..text import header_key
+        from sonet_policy.text import header_key
 
         named = {}
         for key, value in values.items():

@@ -1,7 +1,7 @@
 """The clickable coverage heat map: the share of each pair's scenarios a decision answers, as a grid of buttons.
 
 The same matrix as the PNG of :func:`~sonet_policy.widgets.audit.coverage_share_heatmap` (rows: decision x the
-first axis, columns: the second axis; each cell prints :func:`~sonet_policy.coverage.share_label` on the PNG's
+first axis, columns: the second axis; each cell prints :func:`~sonet_policy.analysis.coverage.share_label` on the PNG's
 colour scale, grey where every combination is ruled out), drawn by a tiny anywidget as an HTML grid (its ES
 module and CSS are inline, so Voilà serves it offline). Each cell is a button (focusable; Enter or Space clicks
 it) whose tooltip gives the counts; a click sets the synced ``selected`` trait to ``[decision, row value,
@@ -9,7 +9,7 @@ column value]``, and the cells of the pair in ``selected`` are outlined (set ``s
 empty decision to outline a pair in every decision). Its plain text is a one-line summary: the saved notebook
 and nbval never depend on widget state.
 
->>> from sonet_policy.coverage import coverage_shares
+>>> from sonet_policy.analysis.coverage import coverage_shares
 >>> m = ShareHeatMap(coverage_shares(rows="area", columns="device"))
 >>> m
 ShareHeatMap: share covered, 5 decisions x 2 area x 40 device
@@ -125,10 +125,10 @@ _CSS = """
 def heatmap_cells(shares: pd.DataFrame) -> list[dict[str, object]]:
     """The cells of the clickable map, decision by decision, row value by row value, column value by column
     value (the PNG's order): ``decision``, ``row``, ``column``, ``share`` (None with no scenario), ``label``
-    (:func:`~sonet_policy.coverage.share_label`), ``colour`` and ``text_colour`` (the PNG's: matplotlib's
+    (:func:`~sonet_policy.analysis.coverage.share_label`), ``colour`` and ``text_colour`` (the PNG's: matplotlib's
     ``YlGn`` from 0 to 1, white text above 0.6, grey with no scenario), and ``tooltip`` (the counts).
 
-    >>> from sonet_policy.coverage import coverage_shares
+    >>> from sonet_policy.analysis.coverage import coverage_shares
     >>> cell = heatmap_cells(coverage_shares(rows="area", columns="device"))[0]
     >>> cell["tooltip"].endswith("covered, 0 gap, 0 conflict"), cell["colour"].startswith("#")
     (True, True)
@@ -136,7 +136,7 @@ def heatmap_cells(shares: pd.DataFrame) -> list[dict[str, object]]:
     import matplotlib as mpl
     from matplotlib.colors import to_hex
 
-    from ..coverage import share_label, share_matrix
+    from sonet_policy.analysis.coverage import share_label, share_matrix
 
     rows, columns = str(shares.columns[0]), str(shares.columns[1])
     cmap = mpl.colormaps["YlGn"]
@@ -170,7 +170,7 @@ def heatmap_cells(shares: pd.DataFrame) -> list[dict[str, object]]:
 
 
 class ShareHeatMap(anywidget.AnyWidget):
-    """The clickable share heat map of ``shares`` (:func:`~sonet_policy.coverage.coverage_shares`): ``cells``
+    """The clickable share heat map of ``shares`` (:func:`~sonet_policy.analysis.coverage.coverage_shares`): ``cells``
     (:func:`heatmap_cells`) and ``data`` (the axes) are drawn; ``selected`` is ``[decision, row value, column
     value]`` of the cell last clicked (or set from Python; ``[]``: none)."""
 

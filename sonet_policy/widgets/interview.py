@@ -1,4 +1,4 @@
-"""Interview mode: the answer cards from partial knowledge (:func:`sonet_policy.possible.possible`).
+"""Interview mode: the answer cards from partial knowledge (:func:`sonet_policy.engine.possible.possible`).
 
 A support agent fills in what the customer knows, in any order; every input can be *unknown*
 (:data:`UNKNOWN`), which is not the same as empty (for an integer input whose empty cell is a value of its own,
@@ -7,8 +7,8 @@ otherwise the answers still possible (code, the rule book's Japanese label, Engl
 inputs they depend on; the question to ask next comes first. Labels, domains and order come from the rule
 book (``inputs.csv``, ``codes.csv``, ``decisions.csv``): nothing here names an input or a code.
 
->>> from sonet_policy.possible import possible
->>> from sonet_policy.rules import default_rulebook
+>>> from sonet_policy.engine.possible import possible
+>>> from sonet_policy.book.rules import default_rulebook
 >>> book = default_rulebook()
 >>> markup = interview_html(possible(area="west"), rulebook=book)
 >>> "data-decision='ipv4' data-code='open'" in markup, "class='sp-ask-next-box'" in ask_next_html(
@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import html
 
-from ..explain import FINDING_LABELS
-from ..possible import Possibilities
-from ..rules import RuleBook, default_rulebook
+from sonet_policy.book.rules import RuleBook, default_rulebook
+from sonet_policy.engine.explain import FINDING_LABELS
+from sonet_policy.engine.possible import Possibilities
 
 
 class _Unknown:
@@ -80,7 +80,7 @@ def code_labels(book: RuleBook, decision: str, code: str) -> tuple[str, str]:
 
 
 def ask_next_html(poss: Possibilities, *, rulebook: RuleBook | None = None, note: str = "") -> str:
-    """The "次に聞く / Ask next" box: the input :func:`~sonet_policy.possible.possible` proposes, with its label,
+    """The "次に聞く / Ask next" box: the input :func:`~sonet_policy.engine.possible.possible` proposes, with its label,
     how many decisions stay open after it on average, and what is still unknown (``note``: a line above it,
     e.g. a typed value that names nothing)."""
     book = rulebook or default_rulebook()

@@ -10,16 +10,24 @@ import ipywidgets as w
 import numpy as np
 import pandas as pd
 
-from ..rules import RuleBook, default_rulebook
+from sonet_policy.book.rules import RuleBook, default_rulebook
 
 if TYPE_CHECKING:  # matplotlib and the diff module load only when a view needs them
     from matplotlib.figure import Figure
 
-from .base import UNANSWERED_COLOUR, PNGFigure, _App, error_html, render_png, series_colours, show_html
+from sonet_policy.widgets.base import (
+    UNANSWERED_COLOUR,
+    PNGFigure,
+    _App,
+    error_html,
+    render_png,
+    series_colours,
+    show_html,
+)
 
 SYNTHETIC_NOTE = (
     "SYNTHETIC customer base: invented customers drawn from documented shares "
-    "(sonet_policy.population.assumptions()), not So-net figures."
+    "(sonet_policy.analysis.population.assumptions()), not So-net figures."
 )
 
 
@@ -63,16 +71,16 @@ def population_impact(
 ) -> PopulationImpact:
     """Evaluate ``population`` in one call and count the impact per group of ``by``.
 
-    >>> from sonet_policy.population import synthetic_population
+    >>> from sonet_policy.analysis.population import synthetic_population
     >>> result = population_impact(synthetic_population(500, seed=1))
     >>> int(result.summary["customers"].sum()), result.synthetic
     (500, True)
     """
-    from ..evaluate import evaluate
-    from ..population import impact, impact_summary
+    from sonet_policy.analysis.population import impact, impact_summary
+    from sonet_policy.engine.evaluate import evaluate
 
     if by is None:
-        from ..population import default_by
+        from sonet_policy.analysis.population import default_by
 
         by = default_by(rulebook)
     answers = evaluate(population, rulebook=rulebook)
@@ -91,14 +99,14 @@ def impact_figure(result: PopulationImpact) -> Figure:
     name has one colour across both panels (:func:`~sonet_policy.widgets.base.series_colours`: red is a
     conflict only, amber a gap).
 
-    >>> from sonet_policy.population import synthetic_population
+    >>> from sonet_policy.analysis.population import synthetic_population
     >>> fig = impact_figure(population_impact(synthetic_population(300, seed=2)))
     >>> len(fig.axes), all(ax.texts for ax in fig.axes)
     (2, True)
     """
     from matplotlib.figure import Figure
 
-    from ..population import impact_measures
+    from sonet_policy.analysis.population import impact_measures
 
     s = result.summary
     labels = [" / ".join(map(str, row)) for row in s[list(result.by)].itertuples(index=False)] if result.by else ["all"]
@@ -185,7 +193,7 @@ class PopulationView(_App):
         population: pd.DataFrame | None = None,
         rulebook: RuleBook | None = None,
     ) -> None:
-        from ..tables import grid
+        from sonet_policy.widgets.tables import grid
 
         self.book = rulebook or default_rulebook()
         self.own_population = population
@@ -229,7 +237,7 @@ class PopulationView(_App):
         """Read an uploaded customer file (the ``value`` of the FileUpload: CSV or Excel, headers in English or
         Japanese, as the CLI reads them) and evaluate it in place of the synthetic base. A file that cannot be
         read is one line in the app (no traceback, no Python class name); the view keeps what it showed."""
-        from ..downloads import read_upload
+        from sonet_policy.widgets.downloads import read_upload
 
         if not value:
             return
@@ -263,8 +271,8 @@ class PopulationView(_App):
 
     def run(self) -> None:
         """Generate (or take the given frame), evaluate in one call, and show tables and plots."""
-        from ..downloads import download_links
-        from ..population import synthetic_population
+        from sonet_policy.analysis.population import synthetic_population
+        from sonet_policy.widgets.downloads import download_links
 
         try:
             if self.own_population is not None:
