@@ -536,7 +536,7 @@ def test_diff_view_downloads_its_tables_as_csv_and_excel():
 
 # ------------------------------------------------------------------- the notebooks as committed
 
-NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
