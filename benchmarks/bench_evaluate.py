@@ -41,6 +41,7 @@ from sonet_policy.book.rules import default_rulebook, load_rulebook
 from sonet_policy.engine.evaluate import _tables, evaluate
 from sonet_policy.engine.explain import explain
 from sonet_policy.source.catalogue import _catalogue
+from sonet_policy.widgets.cards import cards_html
 
 
 def machine() -> str:
@@ -278,7 +279,7 @@ def bench_explain(runs: int) -> None:
     explain(**scenario)
     times, _ = timed(lambda: explain(**scenario), runs)
     print(f"explain one scenario: {fmt(times)}")
-    times, _ = timed(lambda: explain(**scenario)._repr_html_(), runs)
+    times, _ = timed(lambda: cards_html(explain(**scenario)), runs)
     print(f"explain + HTML card: {fmt(times)}")
 
 

@@ -17,6 +17,7 @@ from sonet_policy import RuleBookError, evaluate, explain, load_rulebook
 from sonet_policy.book.conditions import parse_cell
 from sonet_policy.errors import ConditionError
 from sonet_policy.paths import PROJECT_DIR, RULES_DIR
+from sonet_policy.widgets.cards import cards_html
 
 GOOD = dict(
     area="west", plan="other", device="RV-230SE", setup="v6plus_router", keep_number=False, days_since_phone_stop=31
@@ -243,7 +244,7 @@ def test_explain_of_an_invalid_scenario_says_why() -> None:
     exp = explain(**{**GOOD, "device": "<script>alert(1)</script>"})
     assert exp.status == "partial" and exp.error.startswith("device:")
     assert exp["ipv4"].status == "invalid" and exp["procedure"].status == "ok"
-    html = exp._repr_html_()
+    html = cards_html(exp)
     assert "<script>" not in html and "&lt;script&gt;" in html
 
 
@@ -310,7 +311,7 @@ def test_cards_show_the_footnotes_that_apply() -> None:
     exp = explain(area="east", plan="sml", device="PR-600KI", setup="wlan_1g", keep_number=False)
     assert [c.clause_id for c in exp["device_action"].footnotes] == ["dev.e.n1"]
     assert [c.clause_id for c in exp["ipv4"].footnotes] == ["net.sml.7"]
-    html = exp._repr_html_()
+    html = cards_html(exp)
     assert "data-clause='dev.e.n1'" in html and "data-clause='net.sml.7'" in html
     assert "footnote dev.e.n1: ※1 PR-600KI / MI" in str(exp)
     plain = explain(area="east", plan="other", device="PR-200NE", setup="rental_only", keep_number=False)

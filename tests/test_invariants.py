@@ -25,6 +25,7 @@ from sonet_policy.book.invariants import (
 from sonet_policy.book.readings import load_choices
 from sonet_policy.errors import RuleBookError
 from sonet_policy.paths import CLAUSES_CSV, PAGE_TXT, RULES_DIR, SOURCE_DIR
+from sonet_policy.widgets.cards import cards_html
 
 CASES = Path(__file__).parent / "cases"
 INPUTS = ["area", "plan", "device", "setup", "keep_number", "days_since_phone_stop"]
@@ -276,7 +277,7 @@ def test_explain_marks_the_answers_involved_in_text_html_and_json() -> None:
     assert [i["invariant_id"] for i in exp["device_action"].invariants] == ["INV-ROUTER-IPV4"]
     assert exp["wifi"].invariants == [] and exp["number"].invariants == []
     assert "inconsistent: INV-ROUTER-IPV4" in str(exp)
-    html = exp._repr_html_()
+    html = cards_html(exp)
     assert html.count("data-invariant='INV-ROUTER-IPV4'") == 2
     data = json.loads(exp.to_json())
     per = {d["decision"]: [i["invariant_id"] for i in d["invariants"]] for d in data["decisions"]}
@@ -414,7 +415,7 @@ def test_cards_and_text_show_the_japanese_next_step_first() -> None:
     assert ipv4.next_step_ja.startswith("PPPoE 方式での IPv4 通信をご利用の場合は")
     text = str(exp)
     assert text.index("次に:   PPPoE 方式") < text.index("next:   Set the connection ID")
-    html = exp._repr_html_()
+    html = cards_html(exp)
     assert html.index("sp-next-ja") < html.index("sp-next-en")
     assert json.loads(exp.to_json())["decisions"][2]["next_step_ja"] == ipv4.next_step_ja
 

@@ -3,7 +3,6 @@ each other rule of the table did not fire."""
 
 from __future__ import annotations
 
-import html
 import json
 from dataclasses import asdict, dataclass, field
 
@@ -80,7 +79,8 @@ class DecisionAnswer:
 
 @dataclass
 class Explanation:
-    """The answer for one scenario. Renders as HTML in a notebook, as text (``str``) and as JSON."""
+    """The answer for one scenario, as text (``str``: what the CLI prints) and as JSON (the widgets draw it as
+    cards: :mod:`sonet_policy.widgets.cards`)."""
 
     scenario: dict[str, object]
     resolved: dict[str, str]
@@ -111,13 +111,14 @@ class Explanation:
     def to_json(self, **kwargs) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, **kwargs)
 
-    def _head(self) -> str:
+    def scenario_line(self) -> str:
+        """The scenario as read, on one line: each input with its Japanese label and its value."""
         return ", ".join(
             f"{k} ({self.labels[k]})={v}" if self.labels.get(k) else f"{k}={v}" for k, v in self.resolved.items()
         )
 
     def __str__(self) -> str:
-        lines = [f"scenario: {self._head()}", f"status: {self.status}"]
+        lines = [f"scenario: {self.scenario_line()}", f"status: {self.status}"]
         if self.error:
             lines.append(f"error: {self.error}")
         for d in self.decisions:
@@ -149,9 +150,6 @@ class Explanation:
         lines.append("")
         lines.append(f"rule book {self.rulebook_hash}")
         return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        return render_html(self)
 
     def __repr__(self) -> str:  # the dataclass repr would be kilobytes; show what the CLI prints
         return str(self)
@@ -331,72 +329,3 @@ def explain(*, rulebook: RuleBook | None = None, **scenario: object) -> Explanat
     status = next((s for s in ("invalid", "conflict", "uncovered") if s in states), "ok")
     status = "partial" if status == "invalid" else status
     return Explanation(dict(scenario), resolved, status, error, answers, book.hash, labels)
-
-
-_CSS = """
-<style>
-.sp-cards{display:flex;flex-wrap:wrap;gap:8px;font-family:sans-serif;font-size:13px}
-.sp-card{border:1px solid #ccc;border-radius:6px;padding:8px 10px;width:330px;background:#fff;color:#222}
-.sp-card h4{margin:0 0 4px 0;font-size:13px;color:#555}
-.sp-code{font-size:16px;font-weight:bold}
-.sp-ok{border-left:6px solid #2e7d32}.sp-uncovered{border-left:6px solid #f9a825}
-.sp-conflict{border-left:6px solid #c62828}.sp-invalid{border-left:6px solid #6a1b9a}
-.sp-clause{color:#333;margin:2px 0 2px 8px}.sp-why{color:#777;font-size:12px}
-.sp-footnote{background:#fff8e1;margin:3px 0;padding:2px 4px}
-.sp-inconsistent{background:#fdecea;color:#b71c1c;margin:3px 0;padding:2px 4px}
-</style>
-"""
-
-
-def render_html(exp: Explanation) -> str:
-    """Answer cards as HTML; every string from a table or the scenario is escaped."""
-    e = html.escape
-    if exp.status == "invalid":
-        return (
-            f"{_CSS}<div class='sp-cards'><div class='sp-card sp-invalid' data-decision='scenario' "
-            f"data-code='invalid'><h4>scenario</h4><div class='sp-code'>invalid</div>"
-            f"<div>{e(exp.error)}</div></div></div>"
-        )
-    cards = []
-    for d in exp.decisions:
-        parts = [
-            f"<div class='sp-card sp-{e(d.status)}' data-decision='{e(d.decision)}' data-code='{e(d.code)}'>",
-            f"<h4>{e(d.decision)} · {e(d.question_ja)} · {e(d.question_en)}</h4>",
-            f"<div class='sp-code'>{e(d.code)}</div>",
-            f"<div>{e(d.label_ja)}</div><div><i>{e(d.label_en)}</i></div>",
-        ]
-        if d.next_step_ja and d.status == "ok":
-            parts.append(f"<div class='sp-next-ja'>次に: {e(d.next_step_ja)}</div>")
-        if d.next_step_en and d.status == "ok":
-            parts.append(f"<div class='sp-next-en'><i>Next: {e(d.next_step_en)}</i></div>")
-        for inv in d.invariants:
-            parts.append(
-                f"<div class='sp-inconsistent' data-invariant='{e(str(inv['invariant_id']))}'>"
-                f"inconsistent with another answer: {e(str(inv['invariant_id']))} ({e(str(inv['statement']))}; "
-                f"clauses {e(', '.join(inv['source']))})</div>"
-            )
-        for alt in d.alternatives:
-            parts.append(f"<div>Or: {e(alt['label_ja'])} <i>({e(alt['label_en'])})</i></div>")
-        for c in d.footnotes:
-            parts.append(
-                f"<div class='sp-footnote' data-clause='{e(c.clause_id)}'>{e(c.text_ja)} "
-                f"<i class='sp-why'>({e(c.text_en)})</i></div>"
-            )
-        for r in d.fired:
-            parts.append(f"<div><b>{e(r.rule_id)}</b> <span class='sp-why'>{e(r.state)}</span></div>")
-            for c in r.clauses:
-                parts.append(f"<div class='sp-clause'>{e(c.clause_id)}: {e(c.text_ja)}</div>")
-        others = [r for r in d.rules if r.state not in ("fired", "conflicting")]
-        if others:
-            items = "".join(f"<li>{e(r.rule_id)} ({e(r.state)}): {e('; '.join(r.reasons))}</li>" for r in others)
-            parts.append(
-                f"<details><summary class='sp-why'>{len(others)} other rule(s)</summary><ul "
-                f"class='sp-why'>{items}</ul></details>"
-            )
-        parts.append("</div>")
-        cards.append("".join(parts))
-    head = e(exp._head())
-    return (
-        f"{_CSS}<div><div class='sp-why'>{head} · status {e(exp.status)} · rule book {e(exp.rulebook_hash)}"
-        f"</div><div class='sp-cards'>{''.join(cards)}</div></div>"
-    )

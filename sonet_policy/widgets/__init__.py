@@ -35,6 +35,7 @@ from sonet_policy.widgets.audit import (
     uncited_clauses,
 )
 from sonet_policy.widgets.base import STATUS_COLOURS, STATUS_ORDER, PNGFigure, error_html, render_png, show_html
+from sonet_policy.widgets.cards import AnswerCards, answer_cards
 from sonet_policy.widgets.compare import CompareView, ScenarioComparison, compare
 from sonet_policy.widgets.customers import CustomersView, customer_answers, customer_scenario, read_customers
 from sonet_policy.widgets.dashboard import Dashboard, dashboard
@@ -48,9 +49,7 @@ from sonet_policy.widgets.diff import (
     what_if_labels,
 )
 from sonet_policy.widgets.explorer import (
-    AnswerCards,
     ScenarioExplorer,
-    answer_cards,
     domain_options,
     explain_scenario,
     explorer_defaults,

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 import ipywidgets as w
 
 from sonet_policy.book.rules import RuleBook, default_rulebook
-
-if TYPE_CHECKING:  # matplotlib and the diff module load only when a view needs them
-    pass
-
 from sonet_policy.widgets.audit import AuditView
 from sonet_policy.widgets.base import _App
 from sonet_policy.widgets.compare import CompareView

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import ipywidgets as w
 
 from sonet_policy.book.rules import RuleBook, default_rulebook
-from sonet_policy.engine.explain import Explanation, explain, render_html
+from sonet_policy.engine.explain import Explanation, explain
 from sonet_policy.engine.message import CustomerMessage, customer_message
 from sonet_policy.engine.message import render_html as message_html
 from sonet_policy.engine.possible import Possibilities, possible
 from sonet_policy.errors import ScenarioError
-
-if TYPE_CHECKING:  # matplotlib and the diff module load only when a view needs them
-    pass
-
 from sonet_policy.widgets.base import _App, error_html, show_html
+from sonet_policy.widgets.cards import answer_row, cards_html
 from sonet_policy.widgets.interview import (
     UNKNOWN,
     UNKNOWN_LABEL,
@@ -78,29 +72,6 @@ def boolean_options(book: RuleBook, name: str) -> list[tuple[str, bool]]:
     return out
 
 
-@dataclass(frozen=True)
-class AnswerCards:
-    """The explorer's answer view of one explanation: HTML cards in a notebook, the CLI's text as plain text.
-
-    >>> cards = AnswerCards(explain_scenario(explorer_defaults(default_rulebook())))
-    >>> "data-code='keeps_working'" in cards._repr_html_(), repr(cards).startswith("scenario: area")
-    (True, True)
-    """
-
-    explanation: Explanation
-
-    def _repr_html_(self) -> str:
-        return render_html(self.explanation)
-
-    def __repr__(self) -> str:
-        return str(self.explanation)
-
-
-def answer_cards(**scenario: object) -> AnswerCards:
-    """:class:`AnswerCards` of one scenario (keywords as for :func:`~sonet_policy.engine.explain.explain`)."""
-    return AnswerCards(explain(**scenario))
-
-
 def explain_scenario(scenario: Mapping[str, object], *, rulebook: RuleBook | None = None) -> Explanation:
     """The explorer's compute step: :func:`~sonet_policy.engine.explain.explain` of one scenario dict.
 
@@ -108,32 +79,6 @@ def explain_scenario(scenario: Mapping[str, object], *, rulebook: RuleBook | Non
     'keeps_working'
     """
     return explain(rulebook=rulebook, **dict(scenario))
-
-
-_ROW_COLOURS = {"ok": "#e8f5e9", "uncovered": "#fff8e1", "conflict": "#ffebee", "invalid": "#eeeeee"}
-
-
-def answer_row(explanation: Explanation | None) -> str:
-    """The five answers on one line (decision: code, coloured by status), escaped HTML, for above the cards.
-
-    >>> row = answer_row(explain_scenario(explorer_defaults(default_rulebook())))
-    >>> "class='sp-answer-row'" in row, "data-row-decision='device_action' data-row-code='keeps_working'" in row
-    (True, True)
-    """
-    if explanation is None:
-        return "<div class='sp-answer-row'>no answer (see below)</div>"
-    if explanation.status == "invalid":
-        return f"<div class='sp-answer-row'>invalid scenario: {html.escape(explanation.error)}</div>"
-    cells = []
-    for d in explanation.decisions:
-        colour = _ROW_COLOURS.get(d.status, "#eeeeee")
-        cells.append(
-            f"<span data-row-decision='{html.escape(d.decision, quote=True)}' "
-            f"data-row-code='{html.escape(d.code, quote=True)}' title='{html.escape(d.label_ja, quote=True)}' "
-            f"style='background:{colour};padding:1px 6px;border-radius:3px;white-space:nowrap'>"
-            f"{html.escape(d.decision)}: <b>{html.escape(d.code)}</b></span>"
-        )
-    return "<div class='sp-answer-row' style='display:flex;flex-wrap:wrap;gap:6px'>" + "".join(cells) + "</div>"
 
 
 def _css_names(name: str, headers: tuple[str, ...]) -> list[str]:
@@ -405,7 +350,7 @@ class ScenarioExplorer(_App):
             else:
                 self.possibilities = None
                 self.explanation = explain_scenario(self.scenario, rulebook=self.book)
-                self.html = render_html(self.explanation)
+                self.html = cards_html(self.explanation)
                 self.message = customer_message(self.explanation, rulebook=self.book)
                 self.row.value = answer_row(self.explanation)
                 self.message_box.value = message_html(self.message) if self.message is not None else ""
