@@ -601,7 +601,7 @@ def test_02_a_header_click_sorts_the_findings_and_a_heat_map_click_opens_a_pairs
 
 def test_02_the_findings_download_reads_back_with_pandas(lab_day) -> None:
     from sonet_policy.analysis.audit import audit
-    from sonet_policy.widgets import findings_table
+    from sonet_policy.analysis.coverage import findings_table
 
     csv = lab_day["apps"]["02-coverage-audit.ipynb"]["csv"]
     expected = findings_table(audit())

@@ -24,16 +24,7 @@ An app displays as its widget; its plain-text form is a short summary of what it
 
 from __future__ import annotations
 
-from sonet_policy.widgets.audit import (
-    FINDING_SORTS,
-    AuditView,
-    coverage_counts,
-    coverage_heatmap,
-    coverage_matrix,
-    coverage_share_heatmap,
-    findings_table,
-    uncited_clauses,
-)
+from sonet_policy.widgets.audit import AuditView, coverage_heatmap, coverage_share_heatmap
 from sonet_policy.widgets.base import STATUS_COLOURS, STATUS_ORDER, PNGFigure, error_html, render_png, show_html
 from sonet_policy.widgets.cards import AnswerCards, answer_cards
 from sonet_policy.widgets.compare import CompareView, ScenarioComparison, compare
@@ -67,7 +58,6 @@ from sonet_policy.widgets.population import (
 
 __all__ = [
     "CHANGE_VIEW_COLUMNS",
-    "FINDING_SORTS",
     "STATUS_COLOURS",
     "STATUS_ORDER",
     "SYNTHETIC_NOTE",
@@ -88,9 +78,7 @@ __all__ = [
     "build_what_if",
     "changes_with_clauses",
     "compare",
-    "coverage_counts",
     "coverage_heatmap",
-    "coverage_matrix",
     "coverage_share_heatmap",
     "customer_answers",
     "customer_scenario",
@@ -99,7 +87,6 @@ __all__ = [
     "error_html",
     "explain_scenario",
     "explorer_defaults",
-    "findings_table",
     "groupings",
     "heatmap_cells",
     "impact_bars",
@@ -109,6 +96,5 @@ __all__ = [
     "render_png",
     "rules_involved",
     "show_html",
-    "uncited_clauses",
     "what_if_labels",
 ]

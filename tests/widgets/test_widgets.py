@@ -19,15 +19,11 @@ from sonet_policy.widgets import (
     DiffView,
     PopulationView,
     ScenarioExplorer,
-    coverage_counts,
     coverage_heatmap,
-    coverage_matrix,
     domain_options,
-    findings_table,
     impact_bars,
     population_impact,
     rules_involved,
-    uncited_clauses,
 )
 
 
@@ -143,43 +139,12 @@ def test_domain_options_label_codes_from_the_inputs_table():
 # ------------------------------------------------------------------------------------------- audit
 
 
-def test_coverage_matrix_marks_the_west_device_gaps_and_conflicts():
-    book = default_rulebook()
-    m = coverage_matrix(book, "device_action")
-    assert m.loc["east", "PR-200NE"] == "covered"
-    assert m.loc["west", "RS-500KI"] == "gap"  # the page lists RS-500 for East only
-    assert m.loc["west", "PR-600KI"] == "conflict"  # DEV-W-1 and DEV-W-1K: no exception declared
-    counts = coverage_counts(book)
-    assert counts.loc["device_action"].sum() == 2 * len(book.models)
-    assert counts.loc["procedure", "covered"] == 2 * len(book.models)
-
-
 def test_heatmap_is_a_deterministic_png():
     book = default_rulebook()
     first, second = coverage_heatmap(book), coverage_heatmap(book)
     assert first.png.startswith(b"\x89PNG") and first.png == second.png
     assert b"Matplotlib" not in first.png  # no version metadata
     assert "40 devices" in repr(first)
-
-
-def test_findings_table_sorts_stably_and_flattens_lists():
-    from sonet_policy.analysis.audit import audit
-
-    findings = audit()
-    table = findings_table(findings, sort_by="decision")
-    assert table["decision"].is_monotonic_increasing
-    assert len(table) == len(findings)
-    first_conflict = table[table["kind"] == "conflict"].iloc[0]
-    assert "," in first_conflict["rules"] and "[" not in first_conflict["rules"]
-    with pytest.raises(ValueError, match="cannot sort"):
-        findings_table(findings, sort_by="colour")
-
-
-def test_uncited_clauses_are_not_cited_by_any_rule():
-    book = default_rulebook()
-    cited = {c for rules in book.rules.values() for r in rules for c in r.source}
-    table = uncited_clauses(book)
-    assert not table.empty and not set(table["clause_id"]) & cited
 
 
 def test_audit_view_picks_a_finding_and_shows_its_witness_in_the_explorer():
