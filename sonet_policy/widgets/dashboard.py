@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from typing import Any
 from urllib.parse import urlencode
 
 import ipywidgets as w
@@ -96,21 +97,14 @@ class Dashboard(_App):
         return "Dashboard: " + ", ".join(self.tabs) + "\n" + self.explorer.summary()
 
 
-def dashboard(
-    *,
-    rulebook: RuleBook | None = None,
-    interview: bool = False,
-    compare: tuple[str, str] | None = None,
-    url: bool = False,
-    **scenario: object,
-) -> Dashboard:
-    """The dashboard app (``notebooks/dashboard.ipynb`` shows it; ``make dashboard`` serves it with Voilà).
-    ``compare=(input, "v1, v2")`` fills the compare tab; ``interview=True`` starts with every input not given
-    unknown; ``url=True`` keeps the scenario in the page's query string (in Voilà only). Returns a
-    :class:`Dashboard`.
+def dashboard(**options: Any) -> Dashboard:
+    """The dashboard app (``notebooks/dashboard.ipynb`` shows it; ``make dashboard`` serves it with Voilà), with
+    the keywords of :class:`Dashboard`: ``compare=(input, "v1, v2")`` fills the compare tab; ``interview=True``
+    starts with every input not given unknown; ``url=True`` keeps the scenario in the page's query string (in
+    Voilà only); ``rulebook``, and inputs for the first scenario. Returns a :class:`Dashboard`.
 
     >>> d = dashboard(compare=("days", "31, 32"))
     >>> d.compare.comparison.varied == [d.book.input_order[-1]]
     True
     """
-    return Dashboard(rulebook=rulebook, interview=interview, compare=compare, url=url, **scenario)
+    return Dashboard(**options)

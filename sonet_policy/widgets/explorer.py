@@ -122,56 +122,9 @@ class ScenarioExplorer(_App):
         self.inputs: dict[str, w.ValueWidget] = {}
         self.empty: dict[str, w.Checkbox] = {}
         self.unknown: dict[str, w.Checkbox] = {}
-        for name, spec in self.book.inputs.items():
-            label = f"{name} {spec.label_ja}".strip()
-            if spec.type == "category":
-                control = w.Dropdown(options=[(UNKNOWN_LABEL, UNKNOWN), *domain_options(self.book, name)])
-                control.description = label
-            elif spec.type == "boolean":
-                control = w.Dropdown(options=[(UNKNOWN_LABEL, UNKNOWN), *boolean_options(self.book, name)])
-                control.description = label
-            elif spec.type == "catalogue":
-                control = w.Combobox(
-                    options=list(spec.domain),
-                    ensure_option=False,
-                    continuous_update=True,  # the cards never show another device than the box
-                    placeholder="any spelling",
-                    description=label,
-                )
-            else:
-                control = w.BoundedIntText(
-                    min=int(spec.minimum),
-                    max=10**9,
-                    continuous_update=True,  # the cards follow each keystroke (not only Enter or leaving the box)
-                    description=label,
-                )
-                if spec.empty == "null":
-                    box = w.Checkbox(description=f"{spec.label_en or name}: empty", indent=True)
-                    for css in _css_names(name, spec.headers):
-                        box.add_class(f"{css}-empty")
-                    self.empty[name] = box
-            if spec.type in ("catalogue", "integer"):
-                box = w.Checkbox(description=UNKNOWN_LABEL, indent=True, tooltip=f"{label}: {UNKNOWN_LABEL}")
-                for css in _css_names(name, spec.headers):
-                    box.add_class(f"{css}-unknown")
-                self.unknown[name] = box
-            for css in _css_names(name, spec.headers):
-                control.add_class(css)
-            self.inputs[name] = control
-        self.out = w.Output()
-        self.out.add_class("sp-answers")
-        self.row = w.HTML()  # the five answers on one line, above the cards
-        self.row.add_class("sp-answer-row-box")
-        self.message_box = w.HTML()  # the customer message (Japanese with a copy button, English beside)
-        self.message_box.add_class("sp-message-box")
-        self.ask_box = w.HTML()  # 次に聞く / Ask next, while an input is unknown
-        self.ask_box.add_class("sp-ask-next-html")
-        self.ask_button = w.Button(description="→ 入力へ / go to it", tooltip="focus the control to ask about")
-        self.ask_button.add_class("sp-ask-next-go")
-        self.ask_button.on_click(lambda _button: self.focus_next())
-        self.ask_row = w.HBox([self.ask_box, self.ask_button])
-        self.ask_row.add_class("sp-ask-next-row")
-        self.ask_slot = w.Box()  # holds ask_row while an input is unknown, nothing otherwise
+        for name in self.book.inputs:
+            self.inputs[name] = self._control(name)
+        self._answer_boxes()
         self.message: CustomerMessage | None = None
         self.possibilities: Possibilities | None = None
         self.note = ""  # a known value possible() cannot read (treated as unknown meanwhile)
@@ -190,12 +143,74 @@ class ScenarioExplorer(_App):
         for control in self.controls:
             control.observe(self._changed, names="value")
         self.update()
-        choices: list[w.ValueWidget] = []  # the choices, each catalogue box with its unknown box under it
+        self.widget = self._layout()
+
+    def _control(self, name: str) -> w.ValueWidget:
+        """The control of one input by its declared type, with its "empty" and "unknown" boxes where it has
+        them (kept in ``empty`` and ``unknown``) and its CSS classes."""
+        spec = self.book.inputs[name]
+        label = f"{name} {spec.label_ja}".strip()
+        if spec.type in ("category", "boolean"):
+            options = domain_options(self.book, name) if spec.type == "category" else boolean_options(self.book, name)
+            control = w.Dropdown(options=[(UNKNOWN_LABEL, UNKNOWN), *options])
+            control.description = label
+        elif spec.type == "catalogue":
+            control = w.Combobox(
+                options=list(spec.domain),
+                ensure_option=False,
+                continuous_update=True,  # the cards never show another device than the box
+                placeholder="any spelling",
+                description=label,
+            )
+        else:
+            control = w.BoundedIntText(
+                min=int(spec.minimum),
+                max=10**9,
+                continuous_update=True,  # the cards follow each keystroke (not only Enter or leaving the box)
+                description=label,
+            )
+            if spec.empty == "null":
+                self.empty[name] = self._box(name, f"{spec.label_en or name}: empty", "empty")
+        if spec.type in ("catalogue", "integer"):
+            self.unknown[name] = self._box(name, UNKNOWN_LABEL, "unknown", tooltip=f"{label}: {UNKNOWN_LABEL}")
+        for css in _css_names(name, spec.headers):
+            control.add_class(css)
+        return control
+
+    def _box(self, name: str, description: str, kind: str, **options: str) -> w.Checkbox:
+        """A checkbox beside an input's control, with the input's CSS classes and ``-<kind>`` after each."""
+        box = w.Checkbox(description=description, indent=True, **options)
+        for css in _css_names(name, self.book.inputs[name].headers):
+            box.add_class(f"{css}-{kind}")
+        return box
+
+    def _answer_boxes(self) -> None:
+        """The widgets that show the answer: the cards, the answers in a row, the customer message and the
+        "ask next" row (shown while an input is unknown)."""
+        self.out = w.Output()
+        self.out.add_class("sp-answers")
+        self.row = w.HTML()  # the five answers on one line, above the cards
+        self.row.add_class("sp-answer-row-box")
+        self.message_box = w.HTML()  # the customer message (Japanese with a copy button, English beside)
+        self.message_box.add_class("sp-message-box")
+        self.ask_box = w.HTML()  # 次に聞く / Ask next, while an input is unknown
+        self.ask_box.add_class("sp-ask-next-html")
+        self.ask_button = w.Button(description="→ 入力へ / go to it", tooltip="focus the control to ask about")
+        self.ask_button.add_class("sp-ask-next-go")
+        self.ask_button.on_click(lambda _button: self.focus_next())
+        self.ask_row = w.HBox([self.ask_box, self.ask_button])
+        self.ask_row.add_class("sp-ask-next-row")
+        self.ask_slot = w.Box()  # holds ask_row while an input is unknown, nothing otherwise
+
+    def _layout(self) -> w.VBox:
+        """The app: the choices (each catalogue box with its unknown box under it) beside the other controls,
+        then the answers and the message."""
+        choices: list[w.ValueWidget] = []
         for n, c in self.inputs.items():
             if self.book.inputs[n].type in ("category", "catalogue"):
                 choices += [c, *([self.unknown[n]] if n in self.unknown else [])]
         others = [c for c in self.controls if not any(c is x for x in choices)]
-        self.widget = w.VBox(
+        widget = w.VBox(
             [
                 self.ask_slot,
                 w.HBox([w.VBox(choices), w.VBox(others)]),
@@ -205,7 +220,8 @@ class ScenarioExplorer(_App):
                 self.message_box,
             ]
         )
-        self.widget.add_class("sp-explorer")
+        widget.add_class("sp-explorer")
+        return widget
 
     def __getattr__(self, attr: str) -> w.ValueWidget:
         """An input's control by its name or a header alias (``app.days``)."""
