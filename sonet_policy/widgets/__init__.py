@@ -24,6 +24,17 @@ An app displays as its widget; its plain-text form is a short summary of what it
 
 from __future__ import annotations
 
+try:  # what the apps load with them; without the notebooks extra, say which extra to install
+    import anywidget  # noqa: F401
+    import IPython.display  # noqa: F401
+    import ipywidgets  # noqa: F401
+except ModuleNotFoundError as missing:
+    raise ImportError(
+        f"sonet_policy.widgets needs {missing.name or 'the notebook packages'} (the notebooks extra): "
+        'pip install "sonet-policy[notebooks]"',
+        name=missing.name,
+    ) from missing
+
 from sonet_policy.widgets.audit import AuditView, coverage_heatmap, coverage_share_heatmap
 from sonet_policy.widgets.base import STATUS_COLOURS, STATUS_ORDER, PNGFigure, error_html, render_png, show_html
 from sonet_policy.widgets.cards import AnswerCards, answer_cards

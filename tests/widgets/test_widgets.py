@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
+import sys
 from datetime import UTC
 from pathlib import Path
 
@@ -497,6 +499,18 @@ def test_diff_view_downloads_its_tables_as_csv_and_excel():
     assert changes["after_code"].tolist() == view.result.changes["after_code"].astype(str).tolist()
     per_decision = pd.read_excel(io.BytesIO(view.files["diff.xlsx"]), sheet_name="per-decision")
     assert per_decision["changed"].tolist() == view.result.summary()["changed"].tolist()
+
+
+# ------------------------------------------------------------------- without the notebooks extra
+
+
+def test_without_ipywidgets_the_import_says_which_extra_to_install(monkeypatch):
+    for name in [n for n in sys.modules if n == "sonet_policy.widgets" or n.startswith("sonet_policy.widgets.")]:
+        monkeypatch.delitem(sys.modules, name)  # put back after the test
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # as if it were not installed
+    with pytest.raises(ImportError, match=r'needs ipywidgets .*pip install "sonet-policy\[notebooks\]"') as caught:
+        importlib.import_module("sonet_policy.widgets")
+    assert not isinstance(caught.value, ModuleNotFoundError) and caught.value.name == "ipywidgets"
 
 
 # ------------------------------------------------------------------- the notebooks as committed
