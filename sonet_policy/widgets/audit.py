@@ -22,13 +22,12 @@ from sonet_policy.analysis.coverage import (
     uncited_clauses,
 )
 from sonet_policy.book.rules import RuleBook, default_rulebook
-
-if TYPE_CHECKING:  # matplotlib and the diff module load only when a view needs them
-    from matplotlib.figure import Figure
-
 from sonet_policy.widgets.base import STATUS_COLOURS, STATUS_ORDER, PNGFigure, _App, error_html, render_png, show_html
 from sonet_policy.widgets.explorer import ScenarioExplorer
 from sonet_policy.widgets.heatmap import ShareHeatMap
+
+if TYPE_CHECKING:  # matplotlib loads only when a figure is drawn
+    from matplotlib.figure import Figure
 
 
 def _panels(decisions: list[str]) -> tuple[Figure, list]:

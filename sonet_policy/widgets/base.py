@@ -14,7 +14,7 @@ from IPython.display import HTML
 from sonet_policy.analysis.coverage import STATES
 from sonet_policy.widgets.app import WidgetApp
 
-if TYPE_CHECKING:  # matplotlib and the diff module load only when a view needs them
+if TYPE_CHECKING:  # matplotlib loads only when a figure is drawn
     from matplotlib.figure import Figure
 
 

@@ -50,7 +50,8 @@ def cards_html(exp: Explanation) -> str:
 
 def _card(d: DecisionAnswer) -> str:
     """One decision's card: the answer, its next step, broken invariants, alternatives, footnotes, the rules
-    that fired with their clauses, and the other rules folded away."""
+    that fired with their clauses, and the other rules folded away. The parts and their order are those of the
+    CLI's text (``Explanation.__str__``), so the two read alike: their steps share a shape, not their markup."""
     e = html.escape
     parts = [
         f"<div class='sp-card sp-{e(d.status)}' data-decision='{e(d.decision)}' data-code='{e(d.code)}'>",
