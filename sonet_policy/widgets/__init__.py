@@ -1,4 +1,5 @@
-"""The widget apps the notebooks and the Voilà dashboard show.
+"""The widget apps the notebooks and the Voilà dashboard show (they need the notebooks extra:
+``pip install "sonet-policy[notebooks]"``; without it, importing them says so).
 
 Each app is a class that holds its controls, an ``Output`` widget and a plain compute step that tests call
 directly. Callback output is written as ``out.outputs = ()`` then ``out.append_display_data(HTML(...))``:
@@ -6,13 +7,14 @@ never ``with out:`` and never ``interact``, which break strict nbval and intermi
 An app displays as its widget; its plain-text form is a short summary of what it shows (nbval compares it).
 
 * :class:`ScenarioExplorer`: one scenario, five answer cards, recomputed on every change (explain takes about 20 ms).
+* :func:`answer_cards` / :class:`AnswerCards`: one explanation as those cards (:mod:`sonet_policy.widgets.cards`).
 * Interview mode in the explorer: any input :data:`UNKNOWN`, the answers still possible and the question to ask
   next (:mod:`sonet_policy.widgets.interview`).
 * :func:`compare` / :class:`CompareView`: scenarios side by side, the differing answers and their rules.
-* :class:`AuditView`: the audit's findings, a coverage heat map and each finding's witness (needs
-  :mod:`sonet_policy.analysis.audit`).
+* :class:`AuditView`: the audit's findings, a coverage heat map and each finding's witness (the tables it shows
+  are computed by :mod:`sonet_policy.analysis.audit` and :mod:`sonet_policy.analysis.coverage`).
 * :class:`PopulationView`: a synthetic customer base evaluated in one call (needs
-:mod:`sonet_policy.analysis.population`).
+  :mod:`sonet_policy.analysis.population`).
 * :class:`DiffView`: a baseline against a changed copy (needs :mod:`sonet_policy.analysis.diff`).
 * :class:`CustomersView`: a customer file uploaded, every row answered in a grid, one row loaded into an explorer.
 
