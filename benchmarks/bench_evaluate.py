@@ -37,7 +37,7 @@ import tracemalloc
 import numpy as np
 import pandas as pd
 
-from sonet_policy.book.rules import default_rulebook, load_rulebook
+from sonet_policy.book.load import default_rulebook, load_rulebook
 from sonet_policy.engine.evaluate import _tables, evaluate
 from sonet_policy.engine.explain import explain
 from sonet_policy.source.catalogue import _catalogue

@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 
 from sonet_policy.book.conditions import integer_axis
-from sonet_policy.book.rules import default_rulebook, load_rulebook
+from sonet_policy.book.load import default_rulebook, load_rulebook
 from sonet_policy.cli.main import main
 from sonet_policy.engine.evaluate import evaluate
 from sonet_policy.engine.explain import explain

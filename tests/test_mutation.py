@@ -30,7 +30,7 @@ import pytest
 
 from sonet_policy import evaluate, load_rulebook
 from sonet_policy.analysis.audit import audit
-from sonet_policy.book.rules import RuleBook
+from sonet_policy.book.model import RuleBook
 from sonet_policy.errors import RuleBookError
 from sonet_policy.paths import RULES_DIR
 

@@ -23,7 +23,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from sonet_policy.book.rules import RuleBook, default_rulebook
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.book.model import RuleBook
 from sonet_policy.engine.evaluate import evaluate
 
 STATES = ("covered", "gap", "conflict")

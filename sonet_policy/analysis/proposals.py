@@ -30,7 +30,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from sonet_policy.book.rules import META_FILES, RuleBook, load_rulebook
+from sonet_policy.book.load import META_FILES, load_rulebook
+from sonet_policy.book.model import RuleBook
 from sonet_policy.errors import PROBLEM_COLUMNS, ProposalBusyError, RuleBookError
 from sonet_policy.files.write import (
     BaselineWriteError,
@@ -337,7 +338,8 @@ def column_choices(folder: Path | str, table: str) -> dict[str, list[str]]:
     >>> choices["hit_policy"][0], "role" in column_choices(RULES_DIR, "codes")
     ('UNIQUE', True)
     """
-    from sonet_policy.book.rules import HIT_POLICIES, INPUT_TYPES
+    from sonet_policy.book.inputs import INPUT_TYPES
+    from sonet_policy.book.tables import HIT_POLICIES
 
     folder = Path(folder)
 

@@ -30,7 +30,8 @@ import pandas as pd
 
 from sonet_policy.book.cache import Slot
 from sonet_policy.book.conditions import Axis, Condition, parse_cell
-from sonet_policy.book.rules import RuleBook, default_rulebook
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.book.model import RuleBook
 from sonet_policy.book.scope import describe, merge_cells
 from sonet_policy.engine.evaluate import evaluate
 from sonet_policy.errors import ConditionError, RuleBookError

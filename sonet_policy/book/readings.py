@@ -15,7 +15,7 @@ import pandas as pd
 
 from sonet_policy.book.cache import Slot
 from sonet_policy.book.conditions import parse_cell
-from sonet_policy.book.rules import RuleBook
+from sonet_policy.book.model import RuleBook
 from sonet_policy.errors import ConditionError, RuleBookError
 
 FILE = "encoding_choices.csv"

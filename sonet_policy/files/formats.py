@@ -36,7 +36,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from sonet_policy.book.rules import RuleBook, default_rulebook
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.book.model import RuleBook
 from sonet_policy.files.scenarios import (
     ScenarioFileError,
     ScenarioFileInfo,

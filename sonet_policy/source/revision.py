@@ -55,7 +55,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from sonet_policy.book.rules import RuleBook, load_rulebook
+from sonet_policy.book.load import load_rulebook
+from sonet_policy.book.model import RuleBook
 from sonet_policy.errors import PageError
 from sonet_policy.paths import PAGE_TXT, RULES_DIR
 from sonet_policy.source.catalogue import SECTION_SCOPE_CSV, build_catalogue, device_tables, expand_notation

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from sonet_policy.book.compile import CompiledBook, broadcast
-from sonet_policy.book.rules import RuleBook, default_rulebook
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.book.model import RuleBook
 
 if TYPE_CHECKING:  # matplotlib and the diff module load only when a view needs them
     from matplotlib.figure import Figure
@@ -296,7 +297,7 @@ class AuditView(_App):
         """Run the audit (reloading the rule book from its folder first when ``reload``) and redraw."""
         from sonet_policy.analysis.audit import audit
         from sonet_policy.analysis.coverage import coverage_shares
-        from sonet_policy.book.rules import load_rulebook
+        from sonet_policy.book.load import load_rulebook
         from sonet_policy.widgets.downloads import download_links
 
         try:

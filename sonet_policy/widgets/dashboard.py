@@ -8,7 +8,8 @@ from urllib.parse import urlencode
 
 import ipywidgets as w
 
-from sonet_policy.book.rules import RuleBook, default_rulebook
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.book.model import RuleBook
 
 if TYPE_CHECKING:  # matplotlib and the diff module load only when a view needs them
     pass

@@ -30,7 +30,8 @@ from typing import Any
 
 import pandas as pd
 
-from sonet_policy.book.rules import RuleBook, default_rulebook
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.book.model import RuleBook
 from sonet_policy.errors import ScenarioError, UploadError
 from sonet_policy.widgets.app import WidgetApp
 from sonet_policy.widgets.tables import cell_text
