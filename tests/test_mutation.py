@@ -295,7 +295,8 @@ def test_every_answer_an_invariant_forbids_is_caught_where_the_rule_decides(tmp_
     """Systematic: for every invariant and every rule of the decision it constrains, the mutant that gives
     that rule a forbidden answer breaks the invariant, wherever the rule alone decides a combination the
     invariant applies to."""
-    from sonet_policy.book.invariants import applies_and_violations, load_invariants
+    from sonet_policy.book.invariants import load_invariants
+    from sonet_policy.engine.invariants import applies_and_violations
 
     baseline = load_rulebook(RULES_DIR)
     frame = domain_frame([baseline])
