@@ -34,7 +34,7 @@ from sonet_policy.book.model import RuleBook
 from sonet_policy.errors import RuleBookError
 from sonet_policy.paths import RULES_DIR
 
-CASES = Path(__file__).parent / "cases" / "scenarios.csv"
+CASES = Path(__file__).parents[1] / "cases" / "scenarios.csv"
 INPUTS = ["area", "plan", "device", "setup", "keep_number", "days_since_phone_stop"]
 ANSWERS = ["procedure", "number", "ipv4", "ipv4_alternatives", "wifi", "wifi_alternatives", "device_action", "status"]
 N_MUTANTS = 120

@@ -22,7 +22,7 @@ from sonet_policy.engine.invariants import applies_and_violations, violations
 from sonet_policy.errors import RuleBookError
 from sonet_policy.paths import CLAUSES_CSV, PAGE_TXT, RULES_DIR, SOURCE_DIR
 
-CASES = Path(__file__).parent / "cases"
+CASES = Path(__file__).parents[1] / "cases"
 INPUTS = ["area", "plan", "device", "setup", "keep_number", "days_since_phone_stop"]
 
 CLAUSES = """clause_id,section,kind,normative,line,text_ja,text_en
