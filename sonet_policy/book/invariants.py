@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from sonet_policy.book.cache import Slot
+from sonet_policy.book.compile import FINDING_CODES
 from sonet_policy.book.conditions import Axis, Condition, parse_cell
 from sonet_policy.book.csvfile import Problems
 from sonet_policy.book.model import RuleBook
@@ -35,7 +36,6 @@ from sonet_policy.errors import ConditionError, RuleBookError
 FILE = "invariants.csv"
 FIXED = ("invariant_id", "then_decision", "then_in", "then_not_in", "source", "note", "cited_hash")
 WHEN = "when_"
-FINDING_CODES = ("uncovered", "conflict")
 
 
 _INVARIANTS: Slot[list[Invariant]] = Slot("invariants")
