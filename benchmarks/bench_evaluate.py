@@ -40,7 +40,6 @@ import pandas as pd
 from sonet_policy.book.load import default_rulebook, load_rulebook
 from sonet_policy.engine.evaluate import _tables, evaluate
 from sonet_policy.engine.explain import explain
-from sonet_policy.source.catalogue import _catalogue
 
 
 def machine() -> str:
@@ -150,7 +149,6 @@ def floor(positions: dict[str, np.ndarray], ok: object = None) -> pd.DataFrame:
 
 def bench_load(runs: int) -> None:
     def fresh():
-        _catalogue.cache_clear()
         return load_rulebook().compiled()
 
     fresh()
