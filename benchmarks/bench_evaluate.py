@@ -37,10 +37,9 @@ import tracemalloc
 import numpy as np
 import pandas as pd
 
-from sonet_policy.book.rules import default_rulebook, load_rulebook
+from sonet_policy.book.load import default_rulebook, load_rulebook
 from sonet_policy.engine.evaluate import _tables, evaluate
 from sonet_policy.engine.explain import explain
-from sonet_policy.source.catalogue import _catalogue
 from sonet_policy.widgets.cards import cards_html
 
 
@@ -151,7 +150,6 @@ def floor(positions: dict[str, np.ndarray], ok: object = None) -> pd.DataFrame:
 
 def bench_load(runs: int) -> None:
     def fresh():
-        _catalogue.cache_clear()
         return load_rulebook().compiled()
 
     fresh()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from sonet_policy.book.rules import load_rulebook
+from sonet_policy.book.load import load_rulebook
 from sonet_policy.source.clauses import page_text
 from sonet_policy.source.revision import align, apply_edits, compare
 from sonet_policy.source.splitter import split_page

@@ -14,8 +14,8 @@ import pytest
 
 from sonet_policy import default_rulebook, explain, load_rulebook
 from sonet_policy.analysis.audit import COLUMNS, KINDS, _Projection, audit, counts, rule_usage
+from sonet_policy.analysis.readings import ANNOTATIONS
 from sonet_policy.book.conditions import Condition
-from sonet_policy.book.readings import ANNOTATIONS
 from sonet_policy.book.scope import expand
 from sonet_policy.cli.main import main
 from sonet_policy.paths import RULES_DIR

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sonet_policy.book.rules import default_rulebook
+from sonet_policy.book.load import default_rulebook
 from sonet_policy.cli.main import main
 from sonet_policy.engine.evaluate import evaluate
 from sonet_policy.export.dmn import DMN_NS, _rectangles, dmn_rules, feel_test, to_dmn

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from sonet_policy.book.rules import default_rulebook
+from sonet_policy.book.load import default_rulebook
 from sonet_policy.cli.main import main
 from sonet_policy.engine.evaluate import evaluate, output_columns
 from sonet_policy.files.formats import evaluate_stream, format_of, read_frame, write_tables

@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 
 from sonet_policy.book.conditions import integer_axis
-from sonet_policy.book.rules import default_rulebook, load_rulebook
+from sonet_policy.book.load import default_rulebook, load_rulebook
 from sonet_policy.cli.main import main
 from sonet_policy.engine.evaluate import evaluate
 from sonet_policy.engine.explain import explain
@@ -374,7 +374,9 @@ def test_an_input_whose_empty_cell_reads_as_a_value_agrees(tmp_path):
     """inputs.csv may say an empty cell reads as a value (kit_sent: empty is false); the export reads null so."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("inputs_as_data", Path(__file__).with_name("test_inputs_as_data.py"))
+    spec = importlib.util.spec_from_file_location(
+        "inputs_as_data", Path(__file__).parent / "book" / "test_inputs_as_data.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     book = load_rulebook(module._kit_sent_book(tmp_path))

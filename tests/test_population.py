@@ -17,7 +17,7 @@ from sonet_policy.analysis.population import (
 )
 from sonet_policy.cli.main import main
 from sonet_policy.errors import ScenarioError
-from sonet_policy.source.catalogue import catalogue
+from sonet_policy.source.catalogue import read_catalogue
 
 N = 40_000
 
@@ -93,9 +93,9 @@ def test_setup_and_days_domains(pop):
     assert ((pop["setup"] == "wlan_router_10g") <= (pop["plan"] == "10g")).all()
     days = pop["days_since_phone_stop"].dropna()
     assert days.min() >= 0 and days.max() <= 90
-    assert set(pop["device"].astype(str)) <= set(catalogue()["model"])
+    assert set(pop["device"].astype(str)) <= set(read_catalogue()["model"])
     # every series of the catalogue is drawn in both areas
-    series = catalogue().set_index("model")["series"]
+    series = read_catalogue().set_index("model")["series"]
     for area in ("east", "west"):
         drawn = set(series[pop.loc[pop["area"] == area, "device"].astype(str)])
         assert drawn == set(series)

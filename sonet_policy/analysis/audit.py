@@ -35,13 +35,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sonet_policy.analysis.invariants import findings as _cross_decision
+from sonet_policy.analysis.invariants import rows_in_finding as _inconsistent_rows
+from sonet_policy.analysis.readings import annotate as _annotate
 from sonet_policy.book.cache import Slot
 from sonet_policy.book.compile import CompiledBook, DecisionGrid
-from sonet_policy.book.invariants import findings as _cross_decision
 from sonet_policy.book.invariants import load_invariants as _load_invariants
-from sonet_policy.book.invariants import rows_in_finding as _inconsistent_rows
-from sonet_policy.book.readings import annotate as _annotate
-from sonet_policy.book.rules import Rule, RuleBook, default_rulebook, load_rulebook
+from sonet_policy.book.load import default_rulebook, load_rulebook
+from sonet_policy.book.model import Rule, RuleBook
 from sonet_policy.book.scope import describe, merge_cells, scope_mask
 from sonet_policy.engine.encode import encode
 

@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 
 from sonet_policy.book.compile import broadcast
-from sonet_policy.book.rules import RuleBook, default_rulebook
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.book.model import RuleBook
 from sonet_policy.engine.evaluate import evaluate
 
 STATES = ("covered", "gap", "conflict")

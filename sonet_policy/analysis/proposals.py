@@ -30,8 +30,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from sonet_policy.book.rules import META_FILES, RuleBook, load_rulebook
-from sonet_policy.errors import PROBLEM_COLUMNS, RuleBookError
+from sonet_policy.book.load import META_FILES, load_rulebook
+from sonet_policy.book.model import RuleBook
+from sonet_policy.errors import PROBLEM_COLUMNS, ProposalBusyError, RuleBookError
 from sonet_policy.files.write import (
     BaselineWriteError,
     OutputError,
@@ -66,10 +67,6 @@ def __getattr__(name: str) -> Path:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-class ProposalBusyError(TimeoutError):
-    """Another process held the proposal's lock for :data:`LOCK_TIMEOUT` seconds; nothing was written."""
-
-
 def refuse_baseline(target: Path | str) -> Path:
     """Return ``target`` resolved, or raise :class:`BaselineWriteError` when it lies in the baseline (the rule
     folder, the page or the catalogue: :func:`sonet_policy.files.write.refuse_protected`). A proposal folder that is
@@ -78,7 +75,7 @@ def refuse_baseline(target: Path | str) -> Path:
     >>> refuse_baseline(RULES_DIR / "wifi.csv")
     Traceback (most recent call last):
     ...
-    sonet_policy.files.write.BaselineWriteError: refusing to write ... it is in the baseline rule book ...
+    sonet_policy.errors.BaselineWriteError: refusing to write ... it is in the baseline rule book ...
     """
     return refuse_protected(target, allow=target if Path(target).is_dir() else None)
 
@@ -341,7 +338,8 @@ def column_choices(folder: Path | str, table: str) -> dict[str, list[str]]:
     >>> choices["hit_policy"][0], "role" in column_choices(RULES_DIR, "codes")
     ('UNIQUE', True)
     """
-    from sonet_policy.book.rules import HIT_POLICIES, INPUT_TYPES
+    from sonet_policy.book.inputs import INPUT_TYPES
+    from sonet_policy.book.tables import HIT_POLICIES
 
     folder = Path(folder)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from sonet_policy.book.rules import RuleBook, default_rulebook, load_rulebook
+from sonet_policy.book.load import default_rulebook, load_rulebook
+from sonet_policy.book.model import RuleBook
 from sonet_policy.errors import RuleBookError
 
 _BOOKS: dict[str, RuleBook] = {}  # the --rules folder of this run -> its book, so a command loads it once

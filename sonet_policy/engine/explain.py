@@ -10,10 +10,11 @@ import numpy as np
 
 from sonet_policy.book.cache import Slot
 from sonet_policy.book.compile import CompiledBook
-from sonet_policy.book.invariants import explain_violations
-from sonet_policy.book.rules import Rule, RuleBook, default_rulebook
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.book.model import Rule, RuleBook
 from sonet_policy.engine.answer import lookup_of, read_scenario
 from sonet_policy.engine.encode import _is_missing
+from sonet_policy.engine.invariants import explain_violations
 
 FINDING_LABELS = {
     "uncovered": ("該当するルールがありません (ページに記載なし)", "Uncovered: the page gives no answer"),

@@ -14,7 +14,8 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 
-from sonet_policy.book.rules import RuleBook, default_rulebook
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.book.model import RuleBook
 from sonet_policy.engine.explain import DecisionAnswer, Explanation
 
 

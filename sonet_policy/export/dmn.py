@@ -49,7 +49,8 @@ import numpy as np
 
 from sonet_policy.book.compile import CompiledBook, Outcome
 from sonet_policy.book.conditions import day_spans
-from sonet_policy.book.rules import RuleBook, default_rulebook
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.book.model import RuleBook
 from sonet_policy.files.write import write_atomically
 
 DMN_NS = "https://www.omg.org/spec/DMN/20191111/MODEL/"

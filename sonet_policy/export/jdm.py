@@ -74,7 +74,8 @@ import math
 
 from sonet_policy.book.compile import CompiledBook
 from sonet_policy.book.conditions import Condition, day_spans
-from sonet_policy.book.rules import RuleBook, default_rulebook
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.book.model import RuleBook
 from sonet_policy.export.dmn import DmnRule, _describe, dmn_rules, output_names
 
 CONTENT_TYPE = "application/vnd.gorules.decision"

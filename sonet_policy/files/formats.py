@@ -36,7 +36,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from sonet_policy.book.rules import RuleBook, default_rulebook
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.book.model import RuleBook
 from sonet_policy.files.scenarios import (
     ScenarioFileError,
     ScenarioFileInfo,
@@ -83,7 +84,7 @@ def format_of(path: Path | str, *, format: str | None = None, output: bool = Fal
     >>> format_of("customers.xls")
     Traceback (most recent call last):
     ...
-    sonet_policy.files.scenarios.ScenarioFileError: customers.xls: the kit reads .csv, .txt, .xlsx, .xlsm, ...
+    sonet_policy.errors.ScenarioFileError: customers.xls: the kit reads .csv, .txt, .xlsx, .xlsm, ...
     """
     if format is not None:
         if format not in FORMATS:

@@ -25,25 +25,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from sonet_policy.book.rules import RuleBook, default_rulebook
-from sonet_policy.errors import ScenarioError
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.book.model import RuleBook
+from sonet_policy.errors import ScenarioFileError
 
 ENCODINGS = {"utf-8-sig": "UTF-8 with BOM", "utf-8": "UTF-8", "cp932": "Shift_JIS (CP932)"}
 _SAMPLE = 1 << 22  # bytes read at a time to detect the encoding (the whole file is read)
 # RFC 4180 line ends: Python's csv writer quotes a cell holding a line-end character only when that character
 # is part of the line terminator, so with "\n" a lone "\r" in a cell (pasted from Excel) would split the row.
 _EOL = "\r\n"
-
-
-class ScenarioFileError(ScenarioError):
-    """A scenario file that cannot be evaluated at all (unreadable, or a required column is missing).
-
-    ``path`` is the file; ``field`` the missing input where that is the problem.
-    """
-
-    def __init__(self, message: str, *, path: Path | str = "", field: str = "") -> None:
-        self.path = str(path)
-        super().__init__(message, field=field)
 
 
 def _cut(text: str, limit: int = 40) -> str:
@@ -121,7 +111,7 @@ def check_encoding(path: Path | str, encoding: str) -> str:
     >>> check_encoding(p, "utf-8")
     Traceback (most recent call last):
     ...
-    sonet_policy.files.scenarios.ScenarioFileError: ...s.csv, line 2: not utf-8 text (byte 0x83: ...): use ...
+    sonet_policy.errors.ScenarioFileError: ...s.csv, line 2: not utf-8 text (byte 0x83: ...): use ...
     """
     try:
         codecs.lookup(encoding)
@@ -243,7 +233,7 @@ def header_info(
     >>> header_info("s.csv", ["エリア", "memo", "memo"], rulebook=default_rulebook(), encoding="utf-8")
     Traceback (most recent call last):
     ...
-    sonet_policy.files.scenarios.ScenarioFileError: s.csv: columns 2 and 3 are both named 'memo'; rename or remove one
+    sonet_policy.errors.ScenarioFileError: s.csv: columns 2 and 3 are both named 'memo'; rename or remove one
     """
     book = rulebook
     seen: dict[str, int] = {}

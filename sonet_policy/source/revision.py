@@ -55,7 +55,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from sonet_policy.book.rules import RuleBook, load_rulebook
+from sonet_policy.book.load import load_rulebook
+from sonet_policy.book.model import RuleBook
+from sonet_policy.errors import PageError
 from sonet_policy.paths import PAGE_TXT, RULES_DIR
 from sonet_policy.source.catalogue import SECTION_SCOPE_CSV, build_catalogue, device_tables, expand_notation
 from sonet_policy.source.clauses import CLAUSE_COLUMNS, NORMATIVE_KINDS, cited_hash, text_key
@@ -715,15 +717,6 @@ def apply_edits(text: str, edits: list[tuple[str, str, str]]) -> str:
 
 
 # ---------------------------------------------------------------- proposals on a new page ----
-
-
-class PageError(ValueError):
-    """A new page the kit cannot turn into a catalogue: lines the splitter or the device notation cannot read."""
-
-    def __init__(self, problems: pd.DataFrame) -> None:
-        self.problems = problems
-        lines = [f"line {r['line']}: {r['problem']}: {r['text']}" for r in problems.to_dict(orient="records")]
-        super().__init__(f"{len(problems)} line(s) of the new page cannot be read:\n  " + "\n  ".join(lines))
 
 
 def _rule_tables(folder: Path) -> list[tuple[str, str]]:

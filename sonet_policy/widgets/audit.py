@@ -21,7 +21,8 @@ from sonet_policy.analysis.coverage import (
     share_matrix,
     uncited_clauses,
 )
-from sonet_policy.book.rules import RuleBook, default_rulebook
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.book.model import RuleBook
 from sonet_policy.widgets.base import STATUS_COLOURS, STATUS_ORDER, PNGFigure, _App, error_html, render_png, show_html
 from sonet_policy.widgets.explorer import ScenarioExplorer
 from sonet_policy.widgets.heatmap import ShareHeatMap
@@ -211,7 +212,7 @@ class AuditView(_App):
     def run(self, *, reload: bool = False) -> None:
         """Run the audit (reloading the rule book from its folder first when ``reload``) and redraw."""
         from sonet_policy.analysis.audit import audit
-        from sonet_policy.book.rules import load_rulebook
+        from sonet_policy.book.load import load_rulebook
         from sonet_policy.widgets.downloads import download_links
 
         try:

@@ -15,7 +15,8 @@ from pathlib import Path
 import ipywidgets as w
 import pandas as pd
 
-from sonet_policy.book.rules import RuleBook, default_rulebook
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.book.model import RuleBook
 from sonet_policy.errors import ScenarioError
 from sonet_policy.widgets.base import _App, error_html
 

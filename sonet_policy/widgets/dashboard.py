@@ -8,7 +8,8 @@ from urllib.parse import urlencode
 
 import ipywidgets as w
 
-from sonet_policy.book.rules import RuleBook, default_rulebook
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.book.model import RuleBook
 from sonet_policy.widgets.audit import AuditView
 from sonet_policy.widgets.base import _App
 from sonet_policy.widgets.compare import CompareView

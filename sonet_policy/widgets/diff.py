@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 import ipywidgets as w
 import pandas as pd
 
-from sonet_policy.book.rules import RuleBook, default_rulebook
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.book.model import RuleBook
 from sonet_policy.widgets.base import _App, error_html, show_html
 
 if TYPE_CHECKING:  # the diff module loads only when a diff runs

@@ -30,8 +30,9 @@ from typing import Any
 
 import pandas as pd
 
-from sonet_policy.book.rules import RuleBook, default_rulebook
-from sonet_policy.errors import ScenarioError
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.book.model import RuleBook
+from sonet_policy.errors import ScenarioError, UploadError
 from sonet_policy.widgets.app import WidgetApp
 from sonet_policy.widgets.tables import cell_text
 
@@ -40,10 +41,6 @@ XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 _FIXED_TIME = datetime(2000, 1, 1)  # workbook properties: the same tables give the same document properties
-
-
-class UploadError(ScenarioError):
-    """An uploaded file that cannot be read as scenarios; the message names the file (and the column)."""
 
 
 def _neutralise(value: object) -> object:
@@ -308,7 +305,7 @@ def read_with_cli_reader(name: str, data: bytes, book: RuleBook, *, format: str)
     >>> read_with_cli_reader("x.parquet", b"PAR1 not parquet", None, format="parquet")
     Traceback (most recent call last):
     ...
-    sonet_policy.widgets.downloads.UploadError: x.parquet: not a Parquet file ...
+    sonet_policy.errors.UploadError: x.parquet: not a Parquet file ...
     """
     from sonet_policy.files.formats import read_frame
 

@@ -6,7 +6,8 @@ from collections.abc import Callable, Mapping
 
 import ipywidgets as w
 
-from sonet_policy.book.rules import RuleBook, default_rulebook
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.book.model import RuleBook
 from sonet_policy.engine.explain import Explanation, explain
 from sonet_policy.engine.message import CustomerMessage, customer_message
 from sonet_policy.engine.message import render_html as message_html

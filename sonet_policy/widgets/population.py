@@ -10,7 +10,8 @@ import ipywidgets as w
 import numpy as np
 import pandas as pd
 
-from sonet_policy.book.rules import RuleBook, default_rulebook
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.book.model import RuleBook
 from sonet_policy.widgets.base import (
     UNANSWERED_COLOUR,
     PNGFigure,

@@ -15,7 +15,7 @@ import pytest
 
 from sonet_policy import explain, load_rulebook
 from sonet_policy.analysis.audit import audit
-from sonet_policy.book.rules import default_rulebook
+from sonet_policy.book.load import default_rulebook
 from sonet_policy.engine.evaluate import evaluate
 from sonet_policy.engine.message import customer_message
 from sonet_policy.files.notebooks import WIDGET_VIEW, pre_save_hook, strip_widgets

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from sonet_policy import explain
-from sonet_policy.book.rules import default_rulebook
+from sonet_policy.book.load import default_rulebook
 from sonet_policy.engine.evaluate import output_columns
 from sonet_policy.paths import DATA_DIR
 from sonet_policy.widgets import CustomersView, ScenarioExplorer, customer_answers, read_customers

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from sonet_policy.book.rules import default_rulebook
+from sonet_policy.book.load import default_rulebook
 from sonet_policy.engine.possible import possible
 from sonet_policy.widgets.compare import CompareView, compare
 from sonet_policy.widgets.dashboard import Dashboard

@@ -84,7 +84,7 @@ def test_no_widget_module_shows_a_python_class_name():
 
 
 def test_changed_scenarios_carry_the_clause_ids_and_their_japanese_text(population):
-    from sonet_policy.book.rules import default_rulebook
+    from sonet_policy.book.load import default_rulebook
 
     view = DiffView(population=population)
     view.run()

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sonet_policy.book.rules import default_rulebook
+from sonet_policy.book.load import default_rulebook
 from sonet_policy.widgets import (
     AnswerCards,
     AuditView,
@@ -287,7 +287,7 @@ def test_a_heat_map_click_opens_the_pairs_findings_as_the_picker_does():
 def test_audit_view_shows_a_broken_rule_book_in_the_app(tmp_path):
     import shutil
 
-    from sonet_policy.book.rules import load_rulebook
+    from sonet_policy.book.load import load_rulebook
     from sonet_policy.paths import RULES_DIR
 
     shutil.copytree(RULES_DIR, tmp_path / "rules")

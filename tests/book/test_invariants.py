@@ -16,18 +16,14 @@ import pytest
 
 from sonet_policy import default_rulebook, evaluate, explain, load_rulebook
 from sonet_policy.analysis.audit import audit, render_text, rows_in_scope
-from sonet_policy.book.invariants import (
-    applies_and_violations,
-    clause_scope_problems,
-    load_invariants,
-    violations,
-)
+from sonet_policy.book.invariants import clause_scope_problems, load_invariants
 from sonet_policy.book.readings import load_choices
+from sonet_policy.engine.invariants import applies_and_violations, violations
 from sonet_policy.errors import RuleBookError
 from sonet_policy.paths import CLAUSES_CSV, PAGE_TXT, RULES_DIR, SOURCE_DIR
 from sonet_policy.widgets.cards import cards_html
 
-CASES = Path(__file__).parent / "cases"
+CASES = Path(__file__).parents[1] / "cases"
 INPUTS = ["area", "plan", "device", "setup", "keep_number", "days_since_phone_stop"]
 
 CLAUSES = """clause_id,section,kind,normative,line,text_ja,text_en
@@ -424,7 +420,7 @@ def test_explain_reads_the_invariants_from_its_own_encoding_as_violations_does()
     """explain looks the scenario up in the invariants' table with the positions it encoded: the same broken
     invariants as :func:`violations` on the raw scenario, on every broken combination and a sample of others."""
     from sonet_policy.analysis.coverage import scenario_grid
-    from sonet_policy.book.invariants import explain_violations, violations
+    from sonet_policy.engine.invariants import explain_violations, violations
 
     book = default_rulebook()
     scenarios, _ = scenario_grid(book)

@@ -2,8 +2,9 @@
 
 Each defect is data (:data:`DEFECTS`): the edits that break a copy of the shipped rule book and the problems
 (file, row, column, message) the one :class:`RuleBookError` must list. A registry test reads the problem
-messages that ``rules.py`` and ``conditions.py`` can produce (from their source, with ``ast``) and fails when
-a message has no broken-book case here, so a new check cannot land untested.
+messages that the loader's modules (``load``, ``csvfile``, ``inputs``, ``tables``, ``conditions``) can produce
+(from their source, with ``ast``) and fails when a message has no broken-book case here, so a new check
+cannot land untested.
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import sonet_policy.book.conditions as conditions_module
-import sonet_policy.book.rules as rules_module
-from sonet_policy.book.rules import load_rulebook
+from sonet_policy.book import conditions, csvfile, inputs, load, tables
+from sonet_policy.book.load import load_rulebook
 from sonet_policy.errors import RuleBookError
 from sonet_policy.paths import RULES_DIR
 
@@ -666,10 +666,14 @@ def _pattern(node: ast.expr) -> str | None:
     return None
 
 
+#: The modules that read a rule book folder and list its problems.
+LOADER_MODULES = (load, csvfile, inputs, tables, conditions)
+
+
 def loader_messages() -> dict[str, str]:
-    """Every problem message of rules.py and every ConditionError of conditions.py/rules.py: {regex: where}."""
+    """Every problem message of the loader's modules and every ConditionError they raise: {regex: where}."""
     found: dict[str, str] = {}
-    for module in (rules_module, conditions_module):
+    for module in LOADER_MODULES:
         path = Path(module.__file__)
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if not isinstance(node, ast.Call):
