@@ -59,7 +59,6 @@ ALLOWED_LONG: set[str] = {
     "sonet_policy.files.formats._csv_source",
     "sonet_policy.files.formats._evaluate_stream",
     "sonet_policy.source.revision.compare",
-    "sonet_policy.widgets.explorer.ScenarioExplorer.__init__",
 }
 
 
