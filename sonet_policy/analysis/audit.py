@@ -76,12 +76,8 @@ def _answer_text(rule: Rule) -> str:
 
 
 def _clauses_of(rules: list[Rule]) -> list[str]:
-    seen: list[str] = []
-    for r in rules:
-        for cid in r.source:
-            if cid not in seen:
-                seen.append(cid)
-    return seen
+    """The clause ids the rules cite, each once, in citation order."""
+    return list(dict.fromkeys(cid for r in rules for cid in r.source))
 
 
 def _near_rules(grid: DecisionGrid, proj: Projection, sub_cell: int) -> str:

@@ -47,6 +47,9 @@ CLAUSE_REPORT_COLUMNS = [
     "section",
 ]
 REVISION_COLUMNS = ["reviewed", "revision", "previous_text_ja"]
+# The cells of a new clause table's row that do not depend on the clause, for added and removed clauses.
+_ADDED = dict(kind="rule", normative="true", text_en="", reviewed="false", revision="added", previous_text_ja="")
+_REMOVED = dict(kind="removed", normative="false", line="", text_ja="", reviewed="false", revision="removed")
 
 
 @dataclass(kw_only=True)
@@ -353,18 +356,14 @@ def _new_clause_table(clauses: pd.DataFrame, old: pd.DataFrame, report: pd.DataF
 
 
 def _added_record(rec: dict) -> dict:
-    return dict(
-        clause_id=rec["new_id"],
-        section=rec["section"],
-        kind="rule",
-        normative="true",
-        line=rec["new_line"],
-        text_ja=rec["new_text"],
-        text_en="",
-        reviewed="false",
-        revision="added",
-        previous_text_ja="",
-    )
+    """A clause new on the page: normative until a person reads it (``source review --kind``), not reviewed."""
+    return {
+        **_ADDED,
+        "clause_id": rec["new_id"],
+        "section": rec["section"],
+        "line": rec["new_line"],
+        "text_ja": rec["new_text"],
+    }
 
 
 def _paired_record(rec: dict, m: pd.Series) -> dict:
@@ -390,18 +389,13 @@ def _paired_record(rec: dict, m: pd.Series) -> dict:
 
 def _removed_record(m: pd.Series) -> dict:
     """A clause gone from the page, kept as an empty row so the rules citing it still load."""
-    return dict(
-        clause_id=m["clause_id"],
-        section=m["section"],
-        kind="removed",
-        normative="false",
-        line="",
-        text_ja="",
-        text_en=m["text_en"],
-        reviewed="false",
-        revision="removed",
-        previous_text_ja=m["text_ja"],
-    )
+    return {
+        **_REMOVED,
+        "clause_id": m["clause_id"],
+        "section": m["section"],
+        "text_en": m["text_en"],
+        "previous_text_ja": m["text_ja"],
+    }
 
 
 # ---------------------------------------------------------------- device rows and numbers ----
