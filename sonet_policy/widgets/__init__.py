@@ -47,6 +47,7 @@ from sonet_policy.widgets.diff import (
     rules_involved,
     what_if_labels,
 )
+from sonet_policy.widgets.editor import ProposalEditor
 from sonet_policy.widgets.explorer import (
     AnswerCards,
     ScenarioExplorer,
@@ -82,6 +83,7 @@ __all__ = [
     "PNGFigure",
     "PopulationImpact",
     "PopulationView",
+    "ProposalEditor",
     "ScenarioComparison",
     "ScenarioExplorer",
     "ShareHeatMap",
