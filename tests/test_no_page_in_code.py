@@ -27,7 +27,7 @@ ENGLISH = {
     ("widgets/downloads.py", "none"),  # "got 0: none", "the sheet has none" (the analyst helper's module)
     ("book/tables.py", "none"),  # "nearest: none"
     ("export/dmn.py", "number"),  # FEEL's typeRef "number"
-    ("analysis/proposals.py", "wifi"),  # ProposalEditor's default table (the proposals helper's module)
+    ("widgets/editor.py", "wifi"),  # ProposalEditor's default table (the proposals helper's module)
 }
 
 

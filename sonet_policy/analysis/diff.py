@@ -37,6 +37,7 @@ from sonet_policy.book.conditions import INF, Axis, day_spans, integer_axis
 from sonet_policy.book.load import load_rulebook
 from sonet_policy.book.model import RuleBook
 from sonet_policy.book.scope import merge_cells
+from sonet_policy.engine.evaluate import evaluate
 
 SIDE_COLUMNS = ("status", "code", "alternatives", "rules")
 
@@ -364,8 +365,6 @@ def _merge(
 
 
 def _population_shift(result: DiffResult, population: pd.DataFrame) -> None:
-    from sonet_policy.engine.evaluate import evaluate
-
     book_a, book_b = result.book_a, result.book_b
     before, after = evaluate(population, rulebook=book_a), evaluate(population, rulebook=book_b)
     names = list(dict.fromkeys([*book_a.decisions, *book_b.decisions]))

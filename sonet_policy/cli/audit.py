@@ -9,6 +9,8 @@ import sys
 from sonet_policy.analysis.audit import KINDS, audit, counts, render_text, rule_usage, to_records
 from sonet_policy.cli import EXIT_FINDINGS
 from sonet_policy.cli.common import rulebook_from
+from sonet_policy.files.formats import write_tables
+from sonet_policy.files.scenarios import read_scenarios
 
 
 def fail_on_kinds(text: str) -> tuple[str, ...]:
@@ -58,8 +60,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     book = rulebook_from(args)
-    from sonet_policy.files.scenarios import read_scenarios
-
     population = read_scenarios(args.population, rulebook=book) if args.population else None
     findings = audit(book, population=population)
     c = counts(findings)
@@ -73,8 +73,6 @@ def run(args: argparse.Namespace) -> int:
         usage = rule_usage(book, population) if population is not None else None
         print(render_text(findings, book=book, usage=usage))
     if args.output:
-        from sonet_policy.files.formats import write_tables
-
         tables = {"findings": findings}
         if population is not None:
             tables["rule_usage"] = rule_usage(book, population)

@@ -6,6 +6,8 @@ import argparse
 import sys
 
 from sonet_policy.analysis.diff import diff
+from sonet_policy.analysis.population import load_population
+from sonet_policy.files.formats import write_tables
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -23,13 +25,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sonet_policy.analysis.population import load_population
-
     population = load_population(args.population) if args.population else None
     result = diff(args.before, args.after, population=population)
     if args.output:
-        from sonet_policy.files.formats import write_tables
-
         tables = {"changes": result.changes, "summary": result.summary()}
         for name in ("transitions", "counts"):
             if getattr(result, name) is not None:

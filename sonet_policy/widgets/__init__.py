@@ -52,6 +52,7 @@ from sonet_policy.widgets.diff import (
     rules_involved,
     what_if_labels,
 )
+from sonet_policy.widgets.editor import ProposalEditor
 from sonet_policy.widgets.explorer import (
     ScenarioExplorer,
     domain_options,
@@ -84,6 +85,7 @@ __all__ = [
     "PNGFigure",
     "PopulationImpact",
     "PopulationView",
+    "ProposalEditor",
     "ScenarioComparison",
     "ScenarioExplorer",
     "ShareHeatMap",

@@ -18,7 +18,7 @@ from sonet_policy.analysis.coverage import (
     share_matrix,
     uncited_clauses,
 )
-from sonet_policy.book.rules import default_rulebook
+from sonet_policy.book.load import default_rulebook
 from sonet_policy.engine.evaluate import evaluate
 
 

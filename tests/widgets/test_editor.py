@@ -3,19 +3,25 @@ numbers shared by the grid and the messages, highlighted bad cells, delete and u
 
 from __future__ import annotations
 
+import hashlib
 from itertools import combinations
 
 import ipywidgets as w
 import pandas as pd
 import pytest
 
-from sonet_policy.analysis.proposals import BAD_CELL, QUIET_NOTE, ProposalEditor, create_proposal, read_table
+from sonet_policy.analysis.proposals import create_proposal, read_table
 from sonet_policy.paths import RULES_DIR
+from sonet_policy.widgets.editor import BAD_CELL, QUIET_NOTE, ProposalEditor
 
 
 @pytest.fixture()
 def proposal(tmp_path):
     return create_proposal("edit", root=tmp_path)
+
+
+def digest(folder) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
 
 
 def _first_category_input(folder) -> tuple[str, list[str], str]:
@@ -161,3 +167,61 @@ def test_metadata_tables_offer_their_declared_choices():
     assert _values(editor.cells[0][editor.columns.index("role")]) == ["answer", "alternative"]
     editor.table.value = "decisions"
     assert isinstance(editor.cells[0][editor.columns.index("hit_policy")], w.Dropdown)
+
+
+# --- checking and saving -------------------------------------------------------------------------------
+
+
+def test_editor_saves_a_valid_edit_and_shows_the_change(proposal):
+    editor = ProposalEditor(proposal, "wifi")
+    on_disk = read_table(proposal / "wifi.csv")
+    assert editor.frame().values.tolist() == on_disk.values.tolist() and editor.columns == list(on_disk.columns)
+    row = editor.frame().index[editor.frame()["rule_id"] == "WIFI-3"][0]
+    editor.set_cell(int(row), "wifi", "stops")
+    assert editor.check().empty and read_table(proposal / "wifi.csv").loc[row, "wifi"] == "continues"
+    book = editor.save()
+    assert book is not None and read_table(proposal / "wifi.csv").loc[row, "wifi"] == "stops"
+    assert book.hash in editor.message.value and "<td>wifi</td>" in editor.message.value
+
+
+def test_editor_shows_problems_escaped_and_writes_nothing(proposal):
+    before = digest(proposal)
+    editor = ProposalEditor(proposal, "number")
+    editor.set_cell(0, "number", "<script>alert(1)</script>")
+    problems = editor.check()
+    assert problems[["row", "column"]].values.tolist() == [[2, "number"]]
+    assert editor.save() is None
+    assert "<script>" not in editor.message.value and "&lt;script&gt;" in editor.message.value
+    assert digest(proposal) == before
+
+
+def test_editor_adds_rows_and_switches_tables(proposal):
+    editor = ProposalEditor(proposal, "number")
+    editor.add_row.click()
+    assert len(editor.frame()) == 2  # an empty new row is not part of the table
+    last = len(editor.cells) - 1
+    for column, value in dict(rule_id="NUM-3", keep_number="false", number="kept", source="pre.1").items():
+        editor.set_cell(last, column, value)
+    problems = editor.check()  # NUM-3 disagrees with NUM-1 where keep_number is false: loads (audit's job)
+    assert problems.empty
+    editor.table.value = "codes"
+    assert editor.columns[:2] == ["decision", "code"] and len(editor.frame()) == len(read_table(proposal / "codes.csv"))
+
+
+def test_editor_on_the_baseline_reads_but_never_saves():
+    before = digest(RULES_DIR)
+    editor = ProposalEditor(RULES_DIR, "wifi")
+    editor.set_cell(0, "wifi", "stops")
+    assert editor.save() is None and "never modified" in editor.message.value
+    assert digest(RULES_DIR) == before
+
+
+def test_editor_plain_text_names_the_table_and_the_last_message_without_paths(tmp_path) -> None:
+    editor = ProposalEditor(create_proposal("p1", root=tmp_path), "device_action")
+    expected = "ProposalEditor: device_action.csv of proposal 'p1', 11 rows; 11 rows of device_action.csv from p1"
+    assert repr(editor) == expected
+    grid = editor.frame()
+    editor.set_cell(int(grid.index[grid["rule_id"] == "DEV-W-1K"][0]), "device_action", "none")
+    book = editor.save()
+    assert book is not None and f"rule book hash {book.hash}" in repr(editor)
+    assert str(tmp_path) not in repr(editor)

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from sonet_policy import default_rulebook, explain, load_rulebook
-from sonet_policy.analysis.audit import COLUMNS, KINDS, _Projection, audit, counts, rule_usage
+from sonet_policy.analysis.audit import COLUMNS, KINDS, audit, counts, rule_usage
 from sonet_policy.analysis.readings import ANNOTATIONS
 from sonet_policy.book.conditions import Condition
 from sonet_policy.book.scope import expand
@@ -267,17 +267,18 @@ def test_scopes_of_the_shipped_book_cover_exactly_the_grid_cells() -> None:
     compiled = book.compiled()
     findings = audit(book)
     for name, grid in compiled.decisions.items():
-        proj = _Projection(compiled, book.decisions[name].inputs)
-        status = np.array([o.status for o in grid.outcomes])[grid.outcome_id[proj.full_cell]]
-        n_rules = np.array([len(o.rules) for o in grid.outcomes])[grid.outcome_id[proj.full_cell]]
+        valid = ~grid.invalid  # the decision's own cells that some combination no constraint rules out reaches
+        axes = {n: compiled.axes[n].labels for n in grid.inputs}
+        status = np.array([o.status for o in grid.outcomes])[grid.outcome_id]
+        n_rules = np.array([len(o.rules) for o in grid.outcomes])[grid.outcome_id]
         truth = {
-            "gap": proj.valid & (status == "uncovered"),
-            "conflict": proj.valid & (status == "conflict"),
-            "overlap": proj.valid & (status == "ok") & (n_rules > 1),
+            "gap": valid & (status == "uncovered"),
+            "conflict": valid & (status == "conflict"),
+            "overlap": valid & (status == "ok") & (n_rules > 1),
         }
         for kind, cells in truth.items():
             scopes = findings[(findings["kind"] == kind) & (findings["decision"] == name)]["scope"].tolist()
-            covered = expand(scopes, proj.axes(), proj.inputs).reshape(-1)
+            covered = expand(scopes, axes, list(grid.inputs)).reshape(-1)
             assert (covered == cells.astype(int)).all(), (name, kind)
 
 

@@ -14,10 +14,12 @@ import pytest
 from sonet_policy import load_rulebook
 from sonet_policy.analysis.audit import audit, counts
 from sonet_policy.analysis.proposals import read_table, review_proposal
+from sonet_policy.analysis.revision import compare, review, stamp, update
 from sonet_policy.cli.main import main
 from sonet_policy.paths import RULES_DIR
+from sonet_policy.source.alignment import align
 from sonet_policy.source.clauses import page_text, read_clauses
-from sonet_policy.source.revision import PageError, align, apply_edits, compare, review, stamp, update
+from sonet_policy.source.revision import PageError, apply_edits
 from sonet_policy.source.splitter import split_page
 
 PAGE = page_text()
@@ -366,7 +368,7 @@ def test_the_loader_reads_a_proposals_own_clauses_and_checks_the_hash_format(rev
 
 
 def test_stamp_never_writes_the_baseline() -> None:
-    from sonet_policy.analysis.proposals import BaselineWriteError
+    from sonet_policy.files.write import BaselineWriteError
 
     with pytest.raises(BaselineWriteError):
         stamp(RULES_DIR)

@@ -306,7 +306,7 @@ def test_cli_diff_json(tmp_path, capsys):
 
 
 def test_builders_refuse_to_write_into_the_baseline(tmp_path):
-    from sonet_policy.analysis.proposals import BaselineWriteError
+    from sonet_policy.files.write import BaselineWriteError
 
     with pytest.raises(BaselineWriteError):
         set_cell(RULES_DIR, RULES_DIR / "copy", "wifi.csv", "WIFI-2", "wifi", "stops")
