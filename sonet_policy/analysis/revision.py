@@ -30,10 +30,11 @@ from sonet_policy.analysis.stale import CITING_FILES
 from sonet_policy.book.invariants import load_invariants
 from sonet_policy.book.load import load_rulebook
 from sonet_policy.book.model import RuleBook
+from sonet_policy.errors import PageError
 from sonet_policy.files.write import write_atomically
 from sonet_policy.paths import CLAUSES_CSV, DEVICES_CSV, PAGE_TXT, RULES_DIR
 from sonet_policy.source.clauses import NORMATIVE_KINDS, book_sources, cited_hash, read_clauses
-from sonet_policy.source.revision import PageError, RevisionReport, compare_clauses, folder_page, number_changes
+from sonet_policy.source.revision import RevisionReport, compare_clauses, folder_page, number_changes
 
 
 class Citation(NamedTuple):

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from sonet_policy.analysis.proposals import proposals_dir, validate_proposal
 from sonet_policy.analysis.revision import compare, review, stamp, update
+from sonet_policy.errors import PageError
 from sonet_policy.paths import RULES_DIR
-from sonet_policy.source.revision import PageError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -28,7 +28,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from sonet_policy.errors import PageError
 from sonet_policy.paths import PAGE_TXT
 from sonet_policy.source.alignment import STATUSES, align
 from sonet_policy.source.catalogue import SECTION_SCOPE_CSV, build_catalogue, device_tables, expand_notation

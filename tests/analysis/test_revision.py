@@ -16,10 +16,11 @@ from sonet_policy.analysis.audit import audit, counts
 from sonet_policy.analysis.proposals import read_table, review_proposal
 from sonet_policy.analysis.revision import compare, review, stamp, update
 from sonet_policy.cli.main import main
+from sonet_policy.errors import PageError
 from sonet_policy.paths import RULES_DIR
 from sonet_policy.source.alignment import align
 from sonet_policy.source.clauses import page_text, read_clauses
-from sonet_policy.source.revision import PageError, apply_edits
+from sonet_policy.source.revision import apply_edits
 from sonet_policy.source.splitter import split_page
 
 PAGE = page_text()
