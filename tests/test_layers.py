@@ -45,7 +45,6 @@ ALLOWED_IMPORTS: set[tuple[str, str]] = {
 ALLOWED_LONG: set[str] = {
     "sonet_policy/engine/encode.py",
     "sonet_policy/files/formats.py",
-    "sonet_policy.engine.explain.explain",
     "sonet_policy.files.formats._csv_source",
     "sonet_policy.files.formats._evaluate_stream",
 }

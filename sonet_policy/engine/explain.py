@@ -12,7 +12,7 @@ from sonet_policy.book.cache import Slot
 from sonet_policy.book.compile import CompiledBook
 from sonet_policy.book.load import default_rulebook
 from sonet_policy.book.model import Rule, RuleBook
-from sonet_policy.engine.answer import lookup_of, read_scenario
+from sonet_policy.engine.answer import Reading, lookup_of, read_scenario
 from sonet_policy.engine.encode import _is_missing
 from sonet_policy.engine.invariants import explain_violations
 
@@ -255,7 +255,6 @@ def explain(*, rulebook: RuleBook | None = None, **scenario: object) -> Explanat
     ('pppoe_router', 'mail_exchange')
     """
     book = rulebook or default_rulebook()
-    compiled = book.compiled()
     # read as evaluate reads a one-row frame, without pandas
     reading = read_scenario(lookup_of(book), scenario=scenario)
     unknown, row = reading.unknown, reading.given
@@ -263,70 +262,70 @@ def explain(*, rulebook: RuleBook | None = None, **scenario: object) -> Explanat
     if unknown:
         error = "; ".join(filter(None, [error, *(f"{k}: not an input of this rule book" for k in unknown)]))
     labels = {name: spec.label_ja for name, spec in book.inputs.items() if spec.label_ja}
-    cells = reading.cells
-    if unknown or all(c < 0 for c in cells.values()):
+    if unknown or all(c < 0 for c in reading.cells.values()):
         return Explanation(dict(scenario), {}, "invalid", error, [], book.hash, labels)
+    resolved = _resolved(book, reading)
+    answers = [
+        _invalid_answer(book, name, reading, error)
+        if reading.cells[name] < 0
+        else _decision_answer(book, name, reading, resolved)
+        for name in book.decisions
+    ]
+    broken = explain_violations(row, rulebook=book, axis_positions=dict(reading.positions))
+    for d in answers:
+        d.invariants = broken.get(d.decision, [])
+    states = {d.status for d in answers}
+    status = next((s for s in ("invalid", "conflict", "uncovered") if s in states), "ok")
+    status = "partial" if status == "invalid" else status
+    return Explanation(dict(scenario), resolved, status, error, answers, book.hash, labels)
+
+
+def _resolved(book: RuleBook, reading: Reading) -> dict[str, str]:
+    """Each readable input as explain shows it: the axis label, or the whole number (``empty`` for none)."""
+    compiled = book.compiled()
     resolved: dict[str, str] = {}
     for name, spec in book.inputs.items():
         pos = reading.positions[name]
         if pos < 0:
             continue
-        raw = row.get(name)
+        raw = reading.given.get(name)
         if spec.kind == "integer":
             resolved[name] = "empty" if _is_missing(raw) else str(raw)  # pd.NA/NaN too
         else:
             resolved[name] = compiled.axes[name].labels[pos]
-    answers = []
-    states = set()
-    for name, spec in book.decisions.items():
-        cell = cells[name]
-        if cell < 0:
-            label_ja, label_en = FINDING_LABELS["invalid"]
-            bad = [reading.field_errors[i] for i in spec.inputs if i in reading.field_errors]
-            why = "; ".join(bad) or error
-            answers.append(
-                DecisionAnswer(
-                    name,
-                    spec.question_en,
-                    spec.question_ja,
-                    "invalid",
-                    "invalid",
-                    label_ja,
-                    f"{label_en} ({why})" if why else label_en,
-                    "",
-                    [],
-                    [],
-                )
-            )
-            states.add("invalid")
-            continue
-        outcome, traces = _trace(compiled, name, cell, reading.positions, resolved)
-        if outcome.status in FINDING_LABELS:
-            label_ja, label_en = FINDING_LABELS[outcome.status]
-            info = {"label_ja": label_ja, "label_en": label_en, "next_step_en": ""}
-        else:
-            info = book.code_info(name, outcome.code)
-        alts = [book.code_info(name, a) for a in outcome.alternatives.split("|") if a]
-        answers.append(
-            DecisionAnswer(
-                name,
-                spec.question_en,
-                spec.question_ja,
-                outcome.status,
-                outcome.code,
-                info["label_ja"],
-                info["label_en"],
-                info["next_step_en"],
-                alts,
-                traces,
-                info.get("next_step_ja", ""),
-            )
-        )
-        states.add(outcome.status)
-    axis_positions = dict(reading.positions)
-    broken = explain_violations(row, rulebook=book, axis_positions=axis_positions)
-    for d in answers:
-        d.invariants = broken.get(d.decision, [])
-    status = next((s for s in ("invalid", "conflict", "uncovered") if s in states), "ok")
-    status = "partial" if status == "invalid" else status
-    return Explanation(dict(scenario), resolved, status, error, answers, book.hash, labels)
+    return resolved
+
+
+def _invalid_answer(book: RuleBook, name: str, reading: Reading, error: str) -> DecisionAnswer:
+    """The answer of a decision one of whose inputs could not be read: ``invalid``, with the fields' errors."""
+    spec = book.decisions[name]
+    label_ja, label_en = FINDING_LABELS["invalid"]
+    why = "; ".join(reading.field_errors[i] for i in spec.inputs if i in reading.field_errors) or error
+    shown_en = f"{label_en} ({why})" if why else label_en
+    question = (spec.question_en, spec.question_ja)
+    return DecisionAnswer(name, *question, "invalid", "invalid", label_ja, shown_en, "", [], [])
+
+
+def _decision_answer(book: RuleBook, name: str, reading: Reading, resolved: dict[str, str]) -> DecisionAnswer:
+    """The answer of one decision with the trace of every rule of its table."""
+    spec = book.decisions[name]
+    outcome, traces = _trace(book.compiled(), name, reading.cells[name], reading.positions, resolved)
+    if outcome.status in FINDING_LABELS:
+        label_ja, label_en = FINDING_LABELS[outcome.status]
+        info = {"label_ja": label_ja, "label_en": label_en, "next_step_en": ""}
+    else:
+        info = book.code_info(name, outcome.code)
+    alts = [book.code_info(name, a) for a in outcome.alternatives.split("|") if a]
+    return DecisionAnswer(
+        name,
+        spec.question_en,
+        spec.question_ja,
+        outcome.status,
+        outcome.code,
+        info["label_ja"],
+        info["label_en"],
+        info["next_step_en"],
+        alts,
+        traces,
+        info.get("next_step_ja", ""),
+    )

@@ -18,8 +18,10 @@ import pandas as pd
 
 from sonet_policy.analysis.diff import diff
 from sonet_policy.analysis.proposals import OPTIONAL_FILES, ProposalBusyError, check_table, read_table, save_table
-from sonet_policy.book.load import HIT_POLICIES, INPUT_TYPES, META_FILES, load_rulebook
+from sonet_policy.book.inputs import INPUT_TYPES
+from sonet_policy.book.load import META_FILES, load_rulebook
 from sonet_policy.book.model import RuleBook
+from sonet_policy.book.tables import HIT_POLICIES
 from sonet_policy.errors import RuleBookError
 from sonet_policy.files.write import BaselineWriteError, OutputError, TargetError
 from sonet_policy.paths import RULES_DIR
