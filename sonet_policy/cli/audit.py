@@ -8,7 +8,7 @@ import sys
 
 from sonet_policy.analysis.audit import KINDS, audit, counts, render_text, rule_usage, to_records
 from sonet_policy.cli import EXIT_FINDINGS
-from sonet_policy.cli.common import rulebook_from
+from sonet_policy.cli.common import rulebook_from, table_output_flags
 from sonet_policy.files.formats import write_tables
 from sonet_policy.files.scenarios import read_scenarios
 
@@ -49,13 +49,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="CSV of scenarios (UTF-8 or CP932, Japanese headers read): count the customers in each finding",
     )
-    p.add_argument(
-        "--output",
-        default=None,
-        help="also write the findings as a table: .csv, .parquet or .xlsx (a sheet of findings, and of rule usage "
-        "with --population); - for standard output",
+    table_output_flags(
+        p,
+        what="the findings as a table: .csv, .parquet or .xlsx (a sheet of findings, and of rule usage with "
+        "--population)",
     )
-    p.add_argument("--raw", action="store_true", help="with --output: keep cells starting with = + - @ as they are")
 
 
 def run(args: argparse.Namespace) -> int:
