@@ -46,9 +46,9 @@ HIT_POLICIES = ("UNIQUE", "ANY", "FIRST", "PRIORITY", "COLLECT")
 INPUT_TYPES = ("category", "catalogue", "boolean", "integer")
 META_FILES = ("decisions.csv", "inputs.csv", "codes.csv")
 #: Optional files of the folder read after loading (cross-decision invariants, recorded readings): in the hash.
-READ_LATER = ("invariants.csv", "encoding_choices.csv")
+READ_LATER = ("invariants.csv", "encoding_choices.csv", "message_texts.csv", "message_clauses.csv", "citations.csv")
 RESERVED_CODES = ("uncovered", "conflict", "invalid")
-RULE_COLUMNS_FIXED = ("rule_id", "exception_of", "source", "note", "cited_hash")
+RULE_COLUMNS_FIXED = ("rule_id", "exception_of", "keeps", "source", "note", "cited_hash")
 CONSTRAINT_COLUMNS_FIXED = ("constraint_id", "field", "message", "source", "cited_hash")
 INPUT_COLUMNS = (
     "input",
@@ -58,6 +58,7 @@ INPUT_COLUMNS = (
     "empty",
     "label_ja",
     "label_en",
+    "question_ja",
     "value_aliases",
     "header_aliases",
     "order",

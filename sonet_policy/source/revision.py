@@ -58,6 +58,7 @@ import pandas as pd
 from sonet_policy.book.rules import RuleBook, load_rulebook
 from sonet_policy.paths import PAGE_TXT, RULES_DIR
 from sonet_policy.source.catalogue import SECTION_SCOPE_CSV, build_catalogue, device_tables, expand_notation
+from sonet_policy.source.citations import stale_text_citations, stamp_texts, text_citations
 from sonet_policy.source.clauses import CLAUSE_COLUMNS, NORMATIVE_KINDS, cited_hash, text_key
 from sonet_policy.source.splitter import split_page
 
@@ -517,6 +518,7 @@ def compare(new_page: str, *, rulebook: RuleBook | str | Path | None = None) -> 
     stale, numbers = [], []
     integer_inputs = _integer_inputs(book)
     citations = _citations(book)
+    citations += [(c.row_id, c.table, c.row, c.source, {}) for c in text_citations(book.folder)]  # citations.csv
     for rid, file, row, source, _cells in citations:
         hits = [cid for cid in source if cid in changed.index]
         if not hits:
@@ -783,6 +785,7 @@ def stamp(
             done.append(rec[id_col])
         if changed:
             write_table(folder / file, frame)
+    done += stamp_texts(folder, texts, write=write_table, ids=ids, missing_only=missing_only)  # citations.csv
     return done
 
 
@@ -807,6 +810,7 @@ def review(folder: Path | str, ids: list[str], *, kind: str | None = None) -> di
     book = load_rulebook(folder)
     rule_ids = set(book.rule_index) | {c.constraint_id for c in book.constraints}
     rule_ids |= {i.invariant_id for i in load_invariants(book)}
+    rule_ids |= {c.row_id for c in text_citations(folder)}  # the rows of the tables citations.csv names
     clause_ids = set(book.clauses["clause_id"])
     unknown = [i for i in ids if i not in rule_ids and i not in clause_ids]
     if unknown:
@@ -947,4 +951,5 @@ def stale_citations(book: RuleBook) -> list[dict]:
                 _order=(k, -1),
             )
         )
+    out += stale_text_citations(book.folder, texts, previous, order=len(items))  # the tables citations.csv names
     return out
