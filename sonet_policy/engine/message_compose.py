@@ -63,6 +63,13 @@ class Section:
     status: str
     heading: str
     lines: list[Line]
+    settles_to: str = ""  # a branched section's status should every branch turn out to say the same words
+
+    def settle(self) -> None:
+        """A branched section whose branches say nothing of their own (the same words for every value) is
+        settled."""
+        if self.status == "open" and self.settles_to and not any(x.style == "branch" for x in self.lines):
+            self.status = self.settles_to
 
     @property
     def ja(self) -> str:
@@ -183,7 +190,10 @@ class _Writer:
         else:
             lines, status = self.pending(decision, plan), "invalid" if plan.invalid else "open"
         heading = self.ctx.data.fill("heading", heading=self.heading(decision))
-        return Section(decision, status, heading, lines)
+        same = {verdict.status for _, verdict in plan.groups} if isinstance(plan, Branches) else set()
+        section = Section(decision, status, heading, lines, same.pop() if len(same) == 1 else "")
+        section.settle()
+        return section
 
 
 def _without_orphan_links(lines: list[Line]) -> list[Line]:
@@ -254,6 +264,7 @@ def compose(ctx: Context, plans: dict[str, Plan], *, notes: list[str] | None = N
     sections = [writer.section(decision, plans[decision]) for decision in ctx.book.decisions if decision in plans]
     dedupe(sections, ctx.page.marks)
     for section in sections:
+        section.settle()
         if not any(line.key for line in section.lines):
             said = writer.template("said_above", heading=writer.heading(section.decision))
             section.lines = [x for x in section.lines if x.style != "link"] + said

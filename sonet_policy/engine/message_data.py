@@ -15,7 +15,6 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 
@@ -148,8 +147,3 @@ def _load(book: RuleBook) -> MessageData:
 def message_data(book: RuleBook) -> MessageData:
     """The message data of ``book`` (read once per book). Raises RuleBookError when a file cannot be read."""
     return book.cache.get(_DATA, lambda: _load(book))
-
-
-def shipped_files() -> tuple[Path, Path]:
-    """The shipped message files (the tests check their rows against the page)."""
-    return RULES_DIR / TEXTS, RULES_DIR / CLAUSES
