@@ -148,49 +148,49 @@ class _Writer:
             self.notes.append(self.ctx.data.fill("note.conflict", heading=heading, rules=rules))
         return lines
 
-    def pending(self, decision: str, plan: Pending) -> list[Line]:
-        heading, label = self.heading(decision), self.label(plan.input)
+    def pending(self, decision: str, how: Pending) -> list[Line]:
+        heading, label = self.heading(decision), self.label(how.input)
         lines = self.template("pending", heading=heading, label=label)
-        if plan.invalid:
-            if plan.input not in self.asked:  # one note and one line per field to correct
-                self.asked.add(plan.input)
-                self.notes.append(self.ctx.data.fill("note.invalid", heading=heading, label=label, error=plan.error))
+        if how.invalid:
+            if how.input not in self.asked:  # one note and one line per field to correct
+                self.asked.add(how.input)
+                self.notes.append(self.ctx.data.fill("note.invalid", heading=heading, label=label, error=how.error))
             return lines + self.template("invalid", label=label)
-        if plan.input not in self.asked:
-            self.asked.add(plan.input)
-            question = self.ctx.data.questions.get(plan.input)
+        if how.input not in self.asked:
+            self.asked.add(how.input)
+            question = self.ctx.data.questions.get(how.input)
             if question:
                 self.group += 1
-                lines.append(Line(question, "", f"inputs.csv {plan.input} question_ja", "question", group=self.group))
+                lines.append(Line(question, "", f"inputs.csv {how.input} question_ja", "question", group=self.group))
             else:
                 lines += self.template("ask", label=label)
         return lines
 
-    def branches(self, decision: str, plan: Branches) -> list[Line]:
-        per_group = [self.verdict(decision, verdict) for _, verdict in plan.groups]
+    def branches(self, decision: str, how: Branches) -> list[Line]:
+        per_group = [self.verdict(decision, verdict) for _, verdict in how.groups]
         keys = [{line.key for line in lines if line.key} for lines in per_group]
         common = set.intersection(*keys) if keys else set()
         said_first = {line.group for line in per_group[0] if line.key in common}
         out = [line for line in per_group[0] if line.group in said_first]  # said to every branch: once, above
-        for (values, _), head, lines in zip(plan.groups, plan.heads, per_group, strict=True):
+        for (values, _), head, lines in zip(how.groups, how.heads, per_group, strict=True):
             own = _without_orphan_links([line for line in lines if line.key is None or line.key not in common])
             if not own:
                 continue
-            path = ((plan.input, frozenset(values)),)
+            path = ((how.input, frozenset(values)),)
             self.group += 1
-            out.append(Line(head, "", f"message_texts.csv branch.{plan.input}", "branch", group=self.group, path=path))
+            out.append(Line(head, "", f"message_texts.csv branch.{how.input}", "branch", group=self.group, path=path))
             out += on_path(own, path)
         return out
 
-    def section(self, decision: str, plan: Plan) -> Section:
-        if isinstance(plan, Settled):
-            lines, status = self.verdict(decision, plan.verdict), plan.verdict.status
-        elif isinstance(plan, Branches):
-            lines, status = self.branches(decision, plan), "open"
+    def section(self, decision: str, how: Plan) -> Section:
+        if isinstance(how, Settled):
+            lines, status = self.verdict(decision, how.verdict), how.verdict.status
+        elif isinstance(how, Branches):
+            lines, status = self.branches(decision, how), "open"
         else:
-            lines, status = self.pending(decision, plan), "invalid" if plan.invalid else "open"
+            lines, status = self.pending(decision, how), "invalid" if how.invalid else "open"
         heading = self.ctx.data.fill("heading", heading=self.heading(decision))
-        same = {verdict.status for _, verdict in plan.groups} if isinstance(plan, Branches) else set()
+        same = {verdict.status for _, verdict in how.groups} if isinstance(how, Branches) else set()
         section = Section(decision, status, heading, lines, same.pop() if len(same) == 1 else "")
         section.settle()
         return section
