@@ -568,3 +568,26 @@ def test_a_page_that_moves_32_and_31_days_to_61_and_60_flags_every_row_quoting_t
     assert {"V4-OTH-V6-32", "V4-OTH-V6-31", "EC-PRE-STOP", "ipv4/reapply_v6plus", "ipv4/ipoe_support_desk"} <= quoting
     assert {"branch.days_since_phone_stop.>=32", "branch.days_since_phone_stop.0-31"} <= quoting
     assert quoting <= stale, quoting - stale
+
+
+# ---------------------------------------------------------------- the view ----
+
+
+def test_the_view_offers_copy_and_a_printable_page_and_keeps_notes_out_of_the_text() -> None:
+    import html as html_lib
+    import json
+
+    from sonet_policy.widgets.message import printable_html, render_html
+
+    msg = message_of(area="west", plan="sml", device="PR-600KI", setup="wlan_1g", keep_number=False)
+    markup = render_html(msg)
+    assert f"<textarea class='sp-message-ja' readonly>{html_lib.escape(msg.ja)}</textarea>" in markup
+    assert "navigator.clipboard.writeText(t.value)" in markup and "w.print()" in markup
+    page = re.search(r'data-page="([^"]*)"', markup).group(1)
+    assert json.loads(html_lib.unescape(page)) == printable_html(msg)
+    assert all(html_lib.escape(note) in markup for note in msg.notes)
+    assert not any(note in msg.ja for note in msg.notes), "the agent's notes are never in the text to send"
+    printable = printable_html(msg)
+    assert printable.startswith("<!doctype html>") and "@media print{.notes{display:none}}" in printable
+    hostile = Message([Section("x", "ok", "<b>", [Line("<script>", "", "x", "sentence")])], ["</textarea>"])
+    assert "<script>" not in render_html(hostile) and "</textarea></" not in render_html(hostile)
