@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from sonet_policy.engine.answer import answer
     from sonet_policy.engine.evaluate import evaluate
     from sonet_policy.engine.explain import explain
+    from sonet_policy.engine.message import message
     from sonet_policy.engine.possible import possible
     from sonet_policy.errors import RuleBookError, ScenarioError
 
@@ -39,6 +40,7 @@ _HOME = {  # public name -> the module that defines it
     "answer": "sonet_policy.engine.answer",
     "evaluate": "sonet_policy.engine.evaluate",
     "explain": "sonet_policy.engine.explain",
+    "message": "sonet_policy.engine.message",
     "possible": "sonet_policy.engine.possible",
 }
 
@@ -65,5 +67,6 @@ __all__ = [
     "evaluate",
     "explain",
     "load_rulebook",
+    "message",
     "possible",
 ]

@@ -58,13 +58,12 @@ TOOLS_CELLS = [
     "from sonet_policy import explain\n"
     "from sonet_policy.analysis.audit import audit\n"
     "from sonet_policy.widgets.downloads import download_links\n"
-    "from sonet_policy.engine.message import customer_message\n"
+    "from sonet_policy.widgets.message import show_message\n"
     "from sonet_policy.widgets.tables import grid\n"
     "findings = audit()",
     'grid(findings[["kind", "decision", "scope", "message"]], caption="findings")',
     'download_links({"findings": findings, "kinds": findings["kind"].value_counts().reset_index()}, stem="audit")',
-    'customer_message(explain(area="west", plan="other", device="RV-230SE", setup="v6plus_router", '
-    "keep_number=False, days=31))",
+    'show_message(area="west", plan="other", device="RV-230SE", setup="v6plus_router", keep_number=False, days=31)',
 ]
 
 sync_api = skip_without_chromium()

@@ -33,6 +33,7 @@ from sonet_policy.book.model import RuleBook
 from sonet_policy.errors import PageError
 from sonet_policy.files.write import write_atomically
 from sonet_policy.paths import CLAUSES_CSV, DEVICES_CSV, PAGE_TXT, RULES_DIR
+from sonet_policy.source.citations import stamp_texts, text_citations
 from sonet_policy.source.clauses import NORMATIVE_KINDS, book_sources, cited_hash, read_clauses
 from sonet_policy.source.revision import RevisionReport, compare_clauses, folder_page, number_changes
 
@@ -66,6 +67,7 @@ def compare(new_page: str, *, rulebook: RuleBook | str | Path | None = None) -> 
     relocated_rows = clauses["status"].eq("moved") & clauses["old_id"].ne(clauses["new_id"])
     changed = clauses[clauses["status"].isin(("edited", "removed")) | relocated_rows].set_index("old_id")
     citations = _citations(book)
+    citations += [Citation(c.row_id, c.table, c.row, c.source, {}) for c in text_citations(book.folder)]
     integer_inputs = {name for name, spec in book.inputs.items() if spec.type == "integer"}
     return dataclasses.replace(
         report,
@@ -216,6 +218,7 @@ def stamp(
             done.append(rec[id_col])
         if changed:
             write_table(folder / file, frame)
+    done += stamp_texts(folder, texts, write=write_table, ids=ids, missing_only=missing_only)  # citations.csv
     return done
 
 
@@ -235,6 +238,7 @@ def review(folder: Path | str, ids: list[str], *, kind: str | None = None) -> di
     book = load_rulebook(folder)
     rule_ids = set(book.rule_index) | {c.constraint_id for c in book.constraints}
     rule_ids |= {i.invariant_id for i in load_invariants(book)}
+    rule_ids |= {c.row_id for c in text_citations(folder)}  # the rows of the tables citations.csv names
     clause_ids = set(book.clauses["clause_id"])
     unknown = [i for i in ids if i not in rule_ids and i not in clause_ids]
     if unknown:

@@ -16,6 +16,7 @@ from sonet_policy.analysis.cells import Projection, rule_scope, witness
 from sonet_policy.book.invariants import FILE as INVARIANTS_CSV
 from sonet_policy.book.invariants import load_invariants
 from sonet_policy.book.model import RuleBook
+from sonet_policy.source.citations import stale_text_citations
 from sonet_policy.source.clauses import cited_hash
 
 CITING_FILES = (("constraints.csv", "constraint_id"), (INVARIANTS_CSV, "invariant_id"))  # besides the rule tables
@@ -38,7 +39,8 @@ def stale_citations(book: RuleBook) -> list[dict]:
         previous = {c: t for c, t in zip(book.clauses["clause_id"], book.clauses["previous_text_ja"], strict=True) if t}
     recorded = _recorded_hashes(book)
     out: list[dict] = []
-    for k, (item, decision, source) in enumerate(_citing(book)):
+    items = list(_citing(book))
+    for k, (item, decision, source) in enumerate(items):
         rid = getattr(item, "rule_id", None) or getattr(item, "constraint_id", None) or item.invariant_id
         if rid not in recorded or recorded[rid] == cited_hash([texts.get(c, "") for c in source]):
             continue
@@ -70,6 +72,7 @@ def stale_citations(book: RuleBook) -> list[dict]:
                 _order=(k, -1),
             )
         )
+    out += stale_text_citations(book.folder, texts, previous, order=len(items))  # the tables citations.csv names
     return out
 
 

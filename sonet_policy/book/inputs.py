@@ -36,6 +36,7 @@ INPUT_COLUMNS = (
     "empty",
     "label_ja",
     "label_en",
+    "question_ja",
     "value_aliases",
     "header_aliases",
     "order",

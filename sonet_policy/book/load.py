@@ -35,7 +35,7 @@ from sonet_policy.source.clauses import clauses as load_clauses
 
 META_FILES = ("decisions.csv", "inputs.csv", "codes.csv")
 #: Optional files of the folder read after loading (cross-decision invariants, recorded readings): in the hash.
-READ_LATER = ("invariants.csv", "encoding_choices.csv")
+READ_LATER = ("invariants.csv", "encoding_choices.csv", "message_texts.csv", "message_clauses.csv", "citations.csv")
 _REQUIRED = {
     "decisions.csv": DECISIONS_REQUIRED,
     "inputs.csv": INPUTS_REQUIRED,

@@ -22,6 +22,7 @@ from sonet_policy.errors import ConditionError, RuleBookError
 FILE = "encoding_choices.csv"
 _CHOICES: Slot[pd.DataFrame] = Slot("encoding_choices")
 FIXED = ("choice_id", "kind", "decision", "rules", "passage", "reading", "alternative")
+OPTIONAL = ("cited_hash",)  # the stamp of the passage a person read (source stamp), as on the rules
 
 
 def load_choices(book: RuleBook) -> pd.DataFrame:
@@ -50,7 +51,7 @@ def _load(book: RuleBook) -> pd.DataFrame:
         if col not in frame.columns:
             add(0, col, "", "required column is missing")
     for col in frame.columns:
-        if col not in FIXED and col not in book.inputs:
+        if col not in FIXED + OPTIONAL and col not in book.inputs:
             add(0, col, "", "unknown column (an input of inputs.csv, or one of " + ", ".join(FIXED) + ")")
     if problems:
         raise RuleBookError(problems, folder=str(book.folder))

@@ -9,8 +9,7 @@ import ipywidgets as w
 from sonet_policy.book.load import default_rulebook
 from sonet_policy.book.model import RuleBook
 from sonet_policy.engine.explain import Explanation, explain
-from sonet_policy.engine.message import CustomerMessage, customer_message
-from sonet_policy.engine.message import render_html as message_html
+from sonet_policy.engine.message import Message, message_of
 from sonet_policy.engine.possible import Possibilities, possible
 from sonet_policy.errors import ScenarioError
 from sonet_policy.widgets.base import _App, error_html, show_html
@@ -23,6 +22,7 @@ from sonet_policy.widgets.interview import (
     interview_html,
     interview_row,
 )
+from sonet_policy.widgets.message import render_html as message_html
 
 
 def explorer_defaults(book: RuleBook) -> dict[str, object]:
@@ -126,7 +126,7 @@ class ScenarioExplorer(_App):
         for name in self.book.inputs:
             self.inputs[name] = self._control(name)
         self._answer_boxes()
-        self.message: CustomerMessage | None = None
+        self.message: Message | None = None
         self.possibilities: Possibilities | None = None
         self.note = ""  # a known value possible() cannot read (treated as unknown meanwhile)
         self.listeners: list[Callable[[], None]] = []  # called after each update (compare view, URL state)
@@ -368,9 +368,9 @@ class ScenarioExplorer(_App):
                 self.possibilities = None
                 self.explanation = explain_scenario(self.scenario, rulebook=self.book)
                 self.html = cards_html(self.explanation)
-                self.message = customer_message(self.explanation, rulebook=self.book)
+                self.message = message_of(rulebook=self.book, **self.scenario)
                 self.row.value = answer_row(self.explanation)
-                self.message_box.value = message_html(self.message) if self.message is not None else ""
+                self.message_box.value = message_html(self.message)
         except Exception as exc:  # shown to the analyst, not swallowed
             self.explanation, self.message, self.possibilities = None, None, None
             self.html = error_html(exc)
@@ -394,13 +394,10 @@ class ScenarioExplorer(_App):
                 notes[exc.field] = f"{exc} (treated as unknown until it is valid)"
                 known.pop(exc.field)
         self.note = "; ".join(notes.values())
-        self.explanation, self.message = None, None
+        self.explanation, self.message = None, message_of(rulebook=self.book, **self.known)
         self.html = interview_html(self.possibilities, rulebook=self.book, notes=notes)
         self.row.value = interview_row(self.possibilities)
-        self.message_box.value = (
-            "<div class='sp-message sp-message-waiting'>お客さまへのご案内は、すべての項目が分かってから作成します。"
-            " <i>(The message is written once every input is known.)</i></div>"
-        )
+        self.message_box.value = message_html(self.message)  # settled sections, branches or questions
 
     def _show_ask_next(self) -> None:
         ask = self.next_question

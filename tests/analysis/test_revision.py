@@ -19,6 +19,7 @@ from sonet_policy.cli.main import main
 from sonet_policy.errors import PageError
 from sonet_policy.paths import RULES_DIR
 from sonet_policy.source.alignment import align
+from sonet_policy.source.citations import text_citations
 from sonet_policy.source.clauses import page_text, read_clauses
 from sonet_policy.source.revision import apply_edits
 from sonet_policy.source.splitter import split_page
@@ -145,7 +146,11 @@ def test_a_model_added_to_a_row_edits_that_row_only_and_adds_the_model() -> None
         dict(change="added", area="east", model="PR-300NE", row="dev.e.r2")
     ]
     stale = [(s["rule_id"], s["table"], s["row"]) for s in report.stale_rules]
-    assert stale == [("DEV-E-2", "device_action.csv", 4), ("INV-EXCHANGE-WIFI", "invariants.csv", 4)]
+    assert stale == [
+        ("DEV-E-2", "device_action.csv", 4),
+        ("INV-EXCHANGE-WIFI", "invariants.csv", 4),
+        ("device_action/onsite_exchange", "codes.csv", 20),  # its label quotes the row (citations.csv)
+    ]
     assert report.numbers == [], "the digits inside a model name are not a number of the page"
     assert "PR-300NE" in set(report.new_catalogue["model"])
 
@@ -174,15 +179,19 @@ def test_a_model_moved_between_areas_is_removed_from_one_table_and_added_to_the_
     cat = report.new_catalogue.set_index("model")
     assert cat.loc["RS-500KI", "west"] and not cat.loc["RS-500KI", "east"]
     stale = {s["rule_id"] for s in report.stale_rules}
-    assert stale == {"DEV-E-1", "DEV-W-1", "WIFI-W1", "INV-ROUTER-WIFI", "INV-ROUTER-IPV4"}
+    assert stale == {"DEV-E-1", "DEV-W-1", "WIFI-W1", "INV-ROUTER-WIFI", "INV-ROUTER-IPV4"} | {
+        "EC-WEST1-KIT",  # the readings and the code label that quote the two rows (citations.csv)
+        "EC-RS500-WEST",
+        "device_action/none",
+    }
 
 
 def test_a_footnote_sentence_removed_is_removed_and_its_rule_is_stale() -> None:
     report = compare(apply_edits(PAGE, FOOTNOTE_DROPPED))
     assert report.counts() == {"unchanged": 118, "moved": 0, "edited": 0, "added": 0, "removed": 1}
     assert status_of(report, "dev.w.n1b") == "removed"
-    (stale,) = report.stale_rules
-    assert stale["rule_id"] == "DEV-W-1K"
+    assert [s["rule_id"] for s in report.stale_rules] == ["DEV-W-1K", "EC-WEST1-KIT"]  # the reading quotes it too
+    stale = report.stale_rules[0]
     assert stale["clauses"] == [
         dict(
             clause_id="dev.w.n1b",
@@ -205,7 +214,12 @@ def test_a_changed_day_bound_points_at_the_rule_cells_that_use_it() -> None:
     }
     assert ("net.ov6.4", 32, 30, "V4-OTH-V6-32", ">=32", "exact") in cells
     assert ("net.ov6.8", 32, 30, "V4-OTH-V6-31", "[0,31]", "adjacent") in cells
-    assert {s["rule_id"] for s in report.stale_rules} == {"V4-OTH-V6-32", "V4-OTH-V6-31"}
+    assert {s["rule_id"] for s in report.stale_rules} == {"V4-OTH-V6-32", "V4-OTH-V6-31"} | {
+        "EC-PRE-STOP",  # every other row of the book that quotes the days (citations.csv)
+        "ipv4/reapply_v6plus",
+        "branch.days_since_phone_stop.>=32",
+        "branch.days_since_phone_stop.0-31",
+    }
 
 
 def test_a_sentence_added_gets_a_new_id_and_renumbers_nothing_else() -> None:
@@ -313,7 +327,14 @@ def test_the_audit_of_the_proposal_shows_stale_citations_and_the_new_clause(revi
     stale = findings[findings["kind"] == "stale_citation"].set_index(
         findings[findings["kind"] == "stale_citation"]["rules"].str[0]
     )
-    assert set(stale.index) == {"DEV-E-2", "DEV-W-1K", "V4-OTH-V6-32", "V4-OTH-V6-31", "INV-EXCHANGE-WIFI"}
+    assert set(stale.index) == {"DEV-E-2", "DEV-W-1K", "V4-OTH-V6-32", "V4-OTH-V6-31", "INV-EXCHANGE-WIFI"} | {
+        "EC-PRE-STOP",  # the rows of the tables citations.csv names
+        "EC-WEST1-KIT",
+        "ipv4/reapply_v6plus",
+        "device_action/onsite_exchange",
+        "branch.days_since_phone_stop.>=32",
+        "branch.days_since_phone_stop.0-31",
+    }
     assert "Invariant INV-EXCHANGE-WIFI (invariants.csv row 4)" in stale.loc["INV-EXCHANGE-WIFI", "message"]
     assert stale.loc["INV-EXCHANGE-WIFI", "invariant"] == "INV-EXCHANGE-WIFI"
     row = stale.loc["V4-OTH-V6-32"]
@@ -387,14 +408,14 @@ def test_proposal_check_lists_stale_citations_uncited_clauses_and_customers_who_
     result = review_proposal(folder, population=population)
     assert result.ok
     change = result.findings_change.set_index("kind")["change"]
-    assert change["stale_citation"] == 5 and change["uncited_clause"] == 1
+    assert change["stale_citation"] == 11 and change["uncited_clause"] == 1
     moved = result.diff.shift.set_index("decision").loc["ipv4", "changed"]
     days = population["days_since_phone_stop"]
     expected = ((population["plan"] == "other") & (population["setup"] == "v6plus_router") & days.isin([30, 31])).sum()
     assert moved == expected > 0
     assert main(["proposal", "check", str(folder)]) == 0
     out = capsys.readouterr().out
-    assert "stale_citation: 5" in out and "uncited_clause: 1" in out and "net.owl.3" in out
+    assert "stale_citation: 11" in out and "uncited_clause: 1" in out and "net.owl.3" in out
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -502,7 +523,11 @@ def test_a_row_moved_to_the_other_areas_table_takes_a_row_id_there(tmp_path) -> 
         dict(change="added", area="west", model="PR-200NE", row="dev.w.r4"),
         dict(change="removed", area="east", model="PR-200NE", row="dev.e.r2"),
     ]
-    assert [s["rule_id"] for s in report.stale_rules] == ["DEV-E-2", "INV-EXCHANGE-WIFI"]
+    assert [s["rule_id"] for s in report.stale_rules] == [
+        "DEV-E-2",
+        "INV-EXCHANGE-WIFI",
+        "device_action/onsite_exchange",
+    ]
     folder, _ = update(page, "row-moved", root=tmp_path)
     table = read_clauses(folder / "clauses.csv")
     assert table.loc["dev.e.r2", "revision"] == "removed" and table.loc["dev.w.r4", "revision"] == "moved"
@@ -523,7 +548,7 @@ def citing_rows(folder) -> dict[str, tuple[str, ...]]:
     for file, id_col in zip(CITING_TABLES, ("constraint_id", "invariant_id"), strict=True):
         table = read_table(folder / file)
         out |= {rec[id_col]: tuple(rec["source"].split("|")) for rec in table.to_dict(orient="records")}
-    return out
+    return out | {c.row_id: c.source for c in text_citations(folder)}  # the tables citations.csv names
 
 
 def test_the_shipped_book_is_stamped_and_no_citation_is_stale() -> None:
@@ -547,7 +572,11 @@ def test_a_changed_clause_text_in_a_copy_flags_exactly_the_rows_citing_it(tmp_pa
     findings = audit(folder)
     stale = findings[findings["kind"] == "stale_citation"]
     expected = {rid for rid, source in citing_rows(folder).items() if "dev.e.n1" in source}
-    assert expected == {"DEV-E-1X", "WIFI-2", "INV-ROUTER-IPV4", "INV-KEEPS-WIFI"}
+    assert expected == {"DEV-E-1X", "WIFI-2", "INV-ROUTER-IPV4", "INV-KEEPS-WIFI"} | {
+        "EC-WEST1-KIT",
+        "EC-WEST1-WIFI",
+        "device_action/keeps_working",
+    }
     assert sorted(stale["rules"].str[0]) == sorted(expected)
     by_id = stale.set_index(stale["rules"].str[0])
     assert "Invariant INV-KEEPS-WIFI (invariants.csv row 5)" in by_id.loc["INV-KEEPS-WIFI", "message"]

@@ -1,5 +1,5 @@
-"""The analyst's tools of issue 15 that the apps build on: grids, downloads and uploads, the customer message,
-and the notebook save rule (coverage shares: tests/analysis/test_coverage.py)."""
+"""The analyst's tools of issue 15 that the apps build on: grids, downloads and uploads, and the notebook save
+rule (coverage shares: tests/analysis/test_coverage.py; the customer message: tests/engine/test_message.py)."""
 
 from __future__ import annotations
 
@@ -7,19 +7,15 @@ import codecs
 import io
 import json
 import re
-import shutil
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from sonet_policy import explain, load_rulebook
+from sonet_policy import explain
 from sonet_policy.analysis.audit import audit
-from sonet_policy.book.load import default_rulebook
 from sonet_policy.engine.evaluate import evaluate
-from sonet_policy.engine.message import customer_message
 from sonet_policy.files.notebooks import WIDGET_VIEW, pre_save_hook, strip_widgets
-from sonet_policy.paths import PROJECT_DIR, RULES_DIR
+from sonet_policy.paths import PROJECT_DIR
 from sonet_policy.widgets.downloads import (
     UploadError,
     csv_bytes,
@@ -31,7 +27,6 @@ from sonet_policy.widgets.downloads import (
 from sonet_policy.widgets.tables import Grid, grid, grid_options, plain_text
 
 WEST_RV = dict(area="west", plan="other", device="RV-230SE", setup="v6plus_router", keep_number=False, days=31)
-EAST_GAP = dict(area="east", plan="other", device="PR-600KI", setup="v6plus_router", keep_number=True, days=None)
 
 # ----------------------------------------------------------------------------------------------- grids
 
@@ -195,109 +190,6 @@ def test_upload_errors_name_the_file_not_a_temporary_path() -> None:
         read_upload(())
     with pytest.raises(UploadError, match=r"^c\.xlsx, sheet 'table': required column 'plan' \(プラン\), 'device'"):
         read_upload(_upload("c.xlsx", excel_bytes(pd.DataFrame({"area": ["west"]}))))
-
-
-# ----------------------------------------------------------------------------------------------- message
-
-
-def _book_texts(book) -> set[str]:
-    texts = set(book.codes["label_ja"].dropna())
-    if "next_step_ja" in book.codes.columns:
-        texts |= set(book.codes["next_step_ja"].dropna())
-    texts |= set(book.clauses["text_ja"])
-    texts |= {spec.question_ja for spec in book.decisions.values()}
-    return {t.strip() for t in texts if isinstance(t, str)}
-
-
-def _sentences(message_ja: str) -> list[str]:
-    out = []
-    for line in message_ja.splitlines():
-        m = re.fullmatch(r"【(.*)】", line)
-        out.append(m.group(1) if m else line.removeprefix("・"))
-    return out
-
-
-@pytest.mark.parametrize("scenario", [WEST_RV, EAST_GAP, WEST_RV | {"days": 32, "keep_number": True}])
-@pytest.mark.parametrize("clauses", [False, True])
-def test_every_japanese_line_of_the_message_is_text_of_the_book(scenario, clauses) -> None:
-    book = default_rulebook()
-    message = customer_message(explain(**scenario), clauses=clauses)
-    texts = _book_texts(book)
-    assert message.lines
-    assert [s for s in _sentences(message.ja) if s not in texts] == []
-    assert len(message.ja.splitlines()) == len(message.en.splitlines())
-
-
-def test_message_gives_the_answers_footnotes_and_alternatives_of_the_page() -> None:
-    book = default_rulebook()
-    e = explain(**WEST_RV)
-    message = customer_message(e)
-    lines = message.ja.splitlines()
-    for d in e.decisions:
-        assert d.label_ja in lines
-        for c in d.footnotes:
-            assert c.text_ja in lines
-        for alt in d.alternatives:
-            assert "・" + alt["label_ja"] in lines
-    assert lines.count(book.decisions["ipv4"].question_ja.join("【】")) == 1
-    assert message.en.splitlines()[1] == e["procedure"].label_en
-
-
-def test_message_leaves_out_what_the_page_does_not_answer() -> None:
-    e = explain(**EAST_GAP)
-    assert e["ipv4"].status == "uncovered"
-    message = customer_message(e)
-    assert {line.decision for line in message.lines} == {"procedure", "number", "wifi", "device_action"}
-    assert any(n.startswith("ipv4 left out of the message: the page gives no answer") for n in message.notes)
-    assert "該当するルール" not in message.ja  # the kit's own finding label is not the page's text
-
-
-def test_message_of_an_invalid_scenario_is_empty_with_the_reason() -> None:
-    book = default_rulebook()
-    bad = {name: "?" for name, spec in book.inputs.items() if spec.required}  # every decision unanswered
-    e = explain(**bad)
-    assert e.status == "invalid"
-    message = customer_message(e)
-    assert message.lines == [] and message.ja == ""
-    assert message.notes[0].startswith("invalid scenario, no message")
-
-
-def test_message_of_a_partial_answer_leaves_out_the_unanswered_decisions() -> None:
-    # An unknown device leaves the decisions that read it unanswered; the others still go to the customer.
-    e = explain(**(WEST_RV | {"device": "PR-700KI"}))
-    assert e.status == "partial"
-    unanswered = {d.decision for d in e.decisions if d.status == "invalid"}
-    message = customer_message(e)
-    assert unanswered and {line.decision for line in message.lines} == {
-        d.decision for d in e.decisions if d.status == "ok"
-    }
-    notes = [n for n in message.notes if "not answered" in n]
-    assert {n.split()[0] for n in notes} == unanswered and all("PR-700KI" in n for n in notes)
-
-
-def test_message_takes_next_step_ja_from_the_book_when_it_has_one(tmp_path: Path) -> None:
-    folder = tmp_path / "rules"
-    shutil.copytree(RULES_DIR, folder)
-    codes = pd.read_csv(folder / "codes.csv", dtype=str, keep_default_na=False)
-    clause = default_rulebook().clauses.loc["proc.12", "text_ja"]  # 下記よりお問い合わせください。
-    codes["next_step_ja"] = ""
-    codes.loc[(codes["decision"] == "procedure") & (codes["code"] == "support_desk"), "next_step_ja"] = clause
-    codes.to_csv(folder / "codes.csv", index=False)
-    book = load_rulebook(folder)
-    e = explain(rulebook=book, **WEST_RV)
-    message = customer_message(e, rulebook=book)
-    assert message.ja.splitlines()[:3] == ["【解約方法】", e["procedure"].label_ja, clause]
-    assert message.lines[2].source == "codes.csv procedure/support_desk next_step_ja"
-    assert not any(n.startswith("no next_step_ja") and "procedure/" in n for n in message.notes)
-    with pytest.raises(ValueError, match="pass its rulebook"):
-        customer_message(e)  # the explanation came from the changed copy
-
-
-def test_message_html_escapes_and_offers_a_copy_button() -> None:
-    html = customer_message(explain(**WEST_RV))._repr_html_()
-    assert "<textarea class='sp-message-ja' readonly>【解約方法】" in html
-    assert "class='sp-copy'" in html and "navigator.clipboard.writeText(t.value)" in html
-    assert "「回収キット」" in html
 
 
 # ----------------------------------------------------------------------------------------------- notebooks

@@ -67,8 +67,9 @@ def test_with_only_the_area_known_wifi_and_ipv4_show_several_answers():
     assert app.widget.children[0].children == (app.ask_row,)
     highlighted = [n for n, c in app.inputs.items() if "sp-ask-next" in c._dom_classes]
     assert highlighted == [expected.ask_next]
-    # no customer message until everything is known
-    assert "sp-copy" not in app.message_box.value
+    # the customer message from what is known: settled sections, branches or the question (issue 21)
+    assert "sp-copy" in app.message_box.value and app.message is not None
+    assert {s.status for s in app.message.sections} >= {"open"}
 
 
 def test_answering_the_next_question_settles_decisions_as_possible_says():

@@ -590,14 +590,14 @@ def test_explorer_shows_the_five_answers_on_one_row_above_the_cards():
 def test_explorer_shows_the_customer_message_with_a_copy_button_and_english():
     import html as html_lib
 
-    from sonet_policy.engine.message import customer_message
+    from sonet_policy.engine.message import message_of
 
     app = ScenarioExplorer(area="west", plan="other", device="rv-230se", setup="v6plus_router", keep_number=False)
     app.set(days=31)
-    expected = customer_message(app.explanation)
+    expected = message_of(**app.scenario)
     assert app.message.ja == expected.ja and "【解約方法】" in app.message.ja
     box = app.message_box.value
-    assert "sp-copy" in box and "textarea" in box
+    assert "sp-copy" in box and "sp-print" in box and "textarea" in box
     assert html_lib.escape(expected.ja) in box and html_lib.escape(expected.en) in box
-    app.set(plan="sml", setup="wlan_router_10g")  # a partial answer: the decision left out is named in the notes
+    app.set(plan="sml", setup="wlan_router_10g")  # ruled out: the field to correct, and a note for the agent
     assert app.message.notes and html_lib.escape(app.message.notes[0]) in app.message_box.value
