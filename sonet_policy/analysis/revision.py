@@ -58,8 +58,8 @@ def compare(new_page: str, *, rulebook: RuleBook | str | Path | None = None) -> 
     >>> report = compare(page_text().replace("PR-200NE |", "PR-200NE PR-300NE |", 1))
     >>> report.counts()["edited"], report.devices.values.tolist()
     (1, [['added', 'east', 'PR-300NE', 'dev.e.r2']])
-    >>> [s["rule_id"] for s in report.stale_rules]
-    ['DEV-E-2', 'INV-EXCHANGE-WIFI']
+    >>> [s["rule_id"] for s in report.stale_rules]  # a rule, an invariant, a code whose label quotes the row
+    ['DEV-E-2', 'INV-EXCHANGE-WIFI', 'device_action/onsite_exchange']
     """
     book = rulebook if isinstance(rulebook, RuleBook) else load_rulebook(rulebook or RULES_DIR)
     report = compare_clauses(new_page, book.clauses, old_page=folder_page(book.folder))

@@ -6,7 +6,7 @@ exception leaves standing of the rule it overrides) and ``question_ja`` in ``inp
 A rule book folder without the message files reads the shipped ones (a what-if copy made by hand, a synthetic
 book): the templates are the kit's, the clause uses name clauses of the shipped page and match nothing else.
 
->>> from sonet_policy.book.rules import default_rulebook
+>>> from sonet_policy.book.load import default_rulebook
 >>> data = message_data(default_rulebook())
 >>> data.fill("heading", heading="X").startswith(data.fill("heading", heading="")[:1])
 True

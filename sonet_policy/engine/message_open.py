@@ -80,7 +80,7 @@ def _groups(ids: np.ndarray, valid: np.ndarray, axis: int) -> dict[int, list[int
 def models_text(ctx: Context, models: list[str]) -> str:
     """Models as the page lists them: one family's suffixes joined (「PR-600KI / MI」), families by ``list_sep``.
 
-    >>> from sonet_policy.book.rules import default_rulebook
+    >>> from sonet_policy.book.load import default_rulebook
     >>> from sonet_policy.engine.message import context
     >>> models_text(context(default_rulebook()), ["PR-600KI", "PR-600MI", "XG-100NE"]).split("XG")[0][:15]
     'PR-600KI / MI、'

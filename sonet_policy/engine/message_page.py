@@ -9,7 +9,7 @@ anchor is the first sentence before it, in the same section of the page, that ca
 no other footnote (「廃止 (※) されます」 for 「※ 他社電話事業者で…を除く」). A footnote without an anchor among the
 sentences is a note of its own (「※ ルーター機能の自動停止 …」).
 
->>> from sonet_policy.book.rules import default_rulebook
+>>> from sonet_policy.book.load import default_rulebook
 >>> from sonet_policy.engine.message_data import message_data
 >>> book = default_rulebook()
 >>> page = page_of(book, message_data(book))
