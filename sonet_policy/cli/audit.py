@@ -58,7 +58,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     book = rulebook_from(args)
-    from sonet_policy.files.scenarios import read_scenarios
+    from sonet_policy.files.read import read_scenarios
 
     population = read_scenarios(args.population, rulebook=book) if args.population else None
     findings = audit(book, population=population)
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         usage = rule_usage(book, population) if population is not None else None
         print(render_text(findings, book=book, usage=usage))
     if args.output:
-        from sonet_policy.files.formats import write_tables
+        from sonet_policy.files.write_tables import write_tables
 
         tables = {"findings": findings}
         if population is not None:

@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     population = load_population(args.population) if args.population else None
     result = diff(args.before, args.after, population=population)
     if args.output:
-        from sonet_policy.files.formats import write_tables
+        from sonet_policy.files.write_tables import write_tables
 
         tables = {"changes": result.changes, "summary": result.summary()}
         for name in ("transitions", "counts"):

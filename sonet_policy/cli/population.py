@@ -35,7 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sonet_policy.files.formats import write_tables
+    from sonet_policy.files.write_tables import write_tables
 
     frame = synthetic_population(args.n, seed=args.seed)
     write_tables(args.output, {"customers": frame}, raw=args.raw, lineterminator="\n")
