@@ -2,10 +2,10 @@
 
 The encoding is decided on the whole file first (:mod:`sonet_policy.files.encoding`), and the header is line 1.
 The rows are read by pyarrow: the file is cut into pieces at record ends (a line end outside quotes), each piece
-parsed into one batch, the input columns straight into dictionaries (evaluate reads their codes). Only one raw
-piece is in memory at a time, however long the file. A file pyarrow does not take as pandas does (an unclosed
-quote, a row with fewer or more fields than the header) is read by pandas instead, which pads a short row and
-names the line of a long one.
+parsed into one batch (the input columns straight into dictionaries when asked: evaluate reads their codes).
+Only one raw piece is in memory at a time, however long the file. A file pyarrow does not take as pandas does
+(an unclosed quote, a row with fewer or more fields than the header) is read by pandas instead, which pads a
+short row and names the line of a long one.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def csv_source(path: Path, *, shown: str, book: RuleBook, options: ReadOptions, 
     handle = open(path, "rb")  # noqa: SIM115 - closed by the batches' generator
     total = os.fstat(handle.fileno()).st_size
     if fast and scan.quotes_balanced:
-        inputs = header_map(info.columns, rulebook=book)
+        inputs = header_map(info.columns, rulebook=book) if options.dictionaries else {}
         encoded = {k: pa.string() for k, c in enumerate(info.columns) if c in inputs}
         batches = _arrow_batches(handle, shown, info, options, set(encoded))
         return Source(info, batches, total, handle.tell, encoded=encoded)

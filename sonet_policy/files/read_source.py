@@ -20,13 +20,16 @@ FIRST_DATA_ROW = 2  # the header is row 1
 @dataclass(frozen=True)
 class ReadOptions:
     """How to read a scenario file: its ``format`` (None: by extension), the ``sheet`` of a workbook (a name or a
-    number from 1), a forced ``encoding`` of a CSV, and the batch bounds (rows and bytes of the file)."""
+    number from 1), a forced ``encoding`` of a CSV, the batch bounds (rows and bytes of the file), and whether a
+    CSV's input columns are parsed into dictionaries (``dictionaries``: cheaper to evaluate and to write to
+    Parquet; plain text is cheaper to parse and to write back as text)."""
 
     format: str | None = None
     sheet: str | None = None
     encoding: str | None = None
     chunksize: int = 200_000
     chunk_bytes: int = 16 << 20
+    dictionaries: bool = False
 
 
 @dataclass

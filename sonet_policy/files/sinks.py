@@ -20,7 +20,8 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
-from sonet_policy.files.write import open_output
+from sonet_policy.files.arrow import plain
+from sonet_policy.files.write import open_output, write_back_soon
 from sonet_policy.files.write_excel import XlsxWriter
 
 _EOL = "\r\n"  # RFC 4180: a lone CR inside a value (pasted from Excel) is quoted, never a row end
@@ -63,6 +64,8 @@ class _CsvSink:
         out.write((b"\xef\xbb\xbf" if bom else b"") + buf.getvalue().encode("utf-8"))
 
     def write(self, batch: Any) -> None:
+        # text dictionaries decoded here, once per batch: pyarrow's CSV writer decodes them slowly, slice by slice
+        batch = pa.RecordBatch.from_arrays([plain(c) for c in batch.columns], names=batch.schema.names)
         if self.writer is None:
             try:
                 options = pcsv.WriteOptions(include_header=False, eol=_EOL)
@@ -73,8 +76,9 @@ class _CsvSink:
         if self.writer is False:
             frame = batch.to_pandas()
             self.out.write(frame.to_csv(index=False, header=False, lineterminator=_EOL).encode("utf-8"))
-            return
-        self.writer.write_batch(batch)
+        else:
+            self.writer.write_batch(batch)
+        write_back_soon(self.out)
 
     def rewind(self) -> bool:
         return _rewind(self.out)
@@ -113,6 +117,7 @@ class _ParquetSink:
         if self.writer is None:
             self._open(batch.schema, direct)
         self.writer.write_batch(batch)
+        write_back_soon(self.out)
 
     def _open(self, schema: Any, direct: bool) -> None:
         coded = [

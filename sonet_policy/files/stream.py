@@ -9,8 +9,8 @@ earlier output as it was.
 
 Per batch: blank rows dropped, the input columns handed to evaluate as they were read (text dictionaries become
 categoricals, whose codes evaluate reads), the answers turned into dictionary arrays, the guard applied to each
-column (a dictionary through its values only), text dictionaries decoded for a CSV or a workbook; one writer
-thread formats and writes a batch while the next one is read and evaluated.
+column (a dictionary through its values only); one writer thread decodes, formats and writes a batch while the
+next one is read and evaluated.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import pandas as pd
 import pyarrow as pa
 
 from sonet_policy.book.rules import RuleBook, default_rulebook
-from sonet_policy.files.arrow import AnswerArrays, blank_rows, flat_text, for_evaluate, plain
+from sonet_policy.files.arrow import AnswerArrays, blank_rows, flat_text, for_evaluate
 from sonet_policy.files.encoding import ENCODINGS
 from sonet_policy.files.extensions import STDIN, format_of
 from sonet_policy.files.guard import neutralise, neutralise_array
@@ -58,9 +58,9 @@ class StreamOptions:
     raw: bool = False
     progress: bool = True
 
-    def reading(self, kind: str) -> ReadOptions:
+    def reading(self, kind: str, *, dictionaries: bool) -> ReadOptions:
         budget = self.chunk_bytes or (1 << 30)
-        return ReadOptions(kind, self.sheet, self.encoding, self.chunksize, budget)
+        return ReadOptions(kind, self.sheet, self.encoding, self.chunksize, budget, dictionaries)
 
 
 @dataclass
@@ -169,10 +169,10 @@ class _Restart(Exception):
 def _stream(job: _Job, *, fast: bool) -> StreamSummary:
     """Read, evaluate and write every batch of the job's input (see :func:`evaluate_file`)."""
     options, book = job.options, job.book
+    # a CSV's inputs are parsed into dictionaries for a Parquet output (written as they are); as text otherwise
+    reading = options.reading(job.in_kind, dictionaries=job.out_kind == "parquet")
     with ExitStack() as stack:
-        source = stack.enter_context(
-            open_source(job.path, job.shown, book=book, options=options.reading(job.in_kind), fast=fast)
-        )
+        source = stack.enter_context(open_source(job.path, job.shown, book=book, options=reading, fast=fast))
         empty = job.answer(pd.DataFrame(index=pd.RangeIndex(0)))  # the answer columns and the statuses
         answer_names = [str(c) for c in empty.columns]
         names = _output_names(source.info, answer_names)
@@ -251,8 +251,6 @@ class _Batches:
             arrays = [flat_text(a) for a in arrays]
         if not self.raw:
             arrays = [neutralise_array(a) for a in arrays]
-        if self.out_kind != "parquet":  # pyarrow's CSV writer decodes a dictionary slowly, slice by slice
-            arrays = [plain(a) for a in arrays]
         if self.schema is None:
             self.schema = pa.schema([pa.field(n, a.type) for n, a in zip(self.names, arrays, strict=True)])
         return pa.RecordBatch.from_arrays(arrays, schema=self.schema)

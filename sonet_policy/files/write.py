@@ -407,6 +407,26 @@ def write_atomically(path: Path | str, write: Callable[[Path], None], *, allow: 
         write(tmp)
 
 
+def write_back_soon(handle: IO) -> None:
+    """Have the kernel start writing what ``handle`` holds to disk now, without waiting for it: a long output
+    written in parts then has little left for the flush to disk before the rename (:func:`open_output`). Only a
+    regular file, only where the system can (``posix_fadvise``); otherwise nothing happens.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryFile() as handle:
+    ...     _ = handle.write(b"answers")
+    ...     write_back_soon(handle)
+    """
+    advise = getattr(os, "posix_fadvise", None)
+    try:
+        handle.flush()
+        fd = handle.fileno()
+        if advise is not None and stat.S_ISREG(os.fstat(fd).st_mode):
+            advise(fd, 0, 0, os.POSIX_FADV_DONTNEED)  # Linux: starts the writeback of the dirty pages
+    except (OSError, ValueError, AttributeError):  # a closed file, a notebook's stdout: nothing to start
+        pass
+
+
 # ---------------------------------------------------------------- tables for people ----
 
 
