@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # a plain decimal number (-5, +3.5, -1e3) is read as a number, not a formula: left as it is
 PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-_FORMULA_BYTES = sorted(ord(c) for c in FORMULA_START)
+_FORMULA_FIRST = np.isin(np.arange(256), [ord(c) for c in FORMULA_START])  # byte -> starts a formula
 
 
 def neutralise(value: object) -> object:
@@ -118,6 +118,4 @@ def _formula_candidates(array: Any) -> Any:
     offsets = np.frombuffer(offsets_buf, dtype=width, count=n + 1, offset=array.offset * np.dtype(width).itemsize)
     data = np.frombuffer(data_buf, dtype=np.uint8)
     starts = offsets[:-1]
-    lut = np.zeros(256, dtype=bool)
-    lut[_FORMULA_BYTES] = True
-    return lut[data[np.minimum(starts, data.size - 1)]] & (offsets[1:] > starts)
+    return _FORMULA_FIRST.take(data.take(starts, mode="clip")) & (offsets[1:] > starts)

@@ -160,7 +160,7 @@ def _record_pieces(handle: Any, size: int) -> Iterator[bytes]:
         while cut < 0:
             lo = max(0, len(data) - window)
             tail = np.frombuffer(data, dtype=np.uint8, offset=lo)
-            before = data.count(b'"', 0, lo) & 1  # (the count itself overflows the uint8 sum)
+            before = np.count_nonzero(np.frombuffer(data, dtype=np.uint8, count=lo) == 34) & 1  # (uint8 overflows)
             parity = (before + np.cumsum(tail == 34, dtype=np.uint8)) & 1
             ends = np.flatnonzero((tail == 10) & (parity == 0))
             if ends.size:
