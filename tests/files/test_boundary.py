@@ -827,7 +827,7 @@ def test_an_immutable_file_is_one_line_exit_1(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["answers.csv", "s.csv"]
 
 
-def test_errno_of_a_write_error_is_kept(tmp_path: Path, monkeypatch) -> None:
+def test_errno_of_a_write_error_is_kept(tmp_path: Path) -> None:
     from sonet_policy.files.write import OutputError, write_atomically
 
     def full(tmp: Path) -> None:
