@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sonet_policy.analysis.audit import audit, counts
 from sonet_policy.book.compile import compile_rulebook
-from sonet_policy.book.rules import load_rulebook
+from sonet_policy.book.load import load_rulebook
 from sonet_policy.source.clauses import clauses as load_clauses
 
 ROOT = Path(__file__).resolve().parents[1]

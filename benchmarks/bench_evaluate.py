@@ -37,10 +37,10 @@ import tracemalloc
 import numpy as np
 import pandas as pd
 
-from sonet_policy.book.rules import default_rulebook, load_rulebook
+from sonet_policy.book.load import default_rulebook, load_rulebook
 from sonet_policy.engine.evaluate import _tables, evaluate
 from sonet_policy.engine.explain import explain
-from sonet_policy.source.catalogue import _catalogue
+from sonet_policy.widgets.cards import cards_html
 
 
 def machine() -> str:
@@ -150,7 +150,6 @@ def floor(positions: dict[str, np.ndarray], ok: object = None) -> pd.DataFrame:
 
 def bench_load(runs: int) -> None:
     def fresh():
-        _catalogue.cache_clear()
         return load_rulebook().compiled()
 
     fresh()
@@ -278,7 +277,7 @@ def bench_explain(runs: int) -> None:
     explain(**scenario)
     times, _ = timed(lambda: explain(**scenario), runs)
     print(f"explain one scenario: {fmt(times)}")
-    times, _ = timed(lambda: explain(**scenario)._repr_html_(), runs)
+    times, _ = timed(lambda: cards_html(explain(**scenario)), runs)
     print(f"explain + HTML card: {fmt(times)}")
 
 

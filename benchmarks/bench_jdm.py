@@ -31,7 +31,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_evaluate import bench_pydmnrules, fmt, load, machine, population, timed, wait_quiet  # noqa: E402
 
-from sonet_policy.book.rules import default_rulebook  # noqa: E402
+from sonet_policy.book.load import default_rulebook  # noqa: E402
 from sonet_policy.engine.answer import answer  # noqa: E402
 from sonet_policy.engine.evaluate import evaluate  # noqa: E402
 from sonet_policy.engine.explain import explain  # noqa: E402

@@ -31,7 +31,7 @@ def peak_kb():
 import pandas as pd
 from sonet_policy.engine.evaluate import evaluate
 from sonet_policy.files.stream import evaluate_file
-from sonet_policy.book.rules import default_rulebook
+from sonet_policy.book.load import default_rulebook
 book = default_rulebook(); book.compiled()
 t0, c0 = time.perf_counter(), time.process_time()
 rows = 0

@@ -12,9 +12,11 @@ from __future__ import annotations
 import argparse
 import time
 
-from sonet_policy.book.rules import load_rulebook
+from sonet_policy.analysis.revision import compare
+from sonet_policy.book.load import load_rulebook
+from sonet_policy.source.alignment import align
 from sonet_policy.source.clauses import page_text
-from sonet_policy.source.revision import align, apply_edits, compare
+from sonet_policy.source.revision import apply_edits
 from sonet_policy.source.splitter import split_page
 
 EDITS = [

@@ -56,7 +56,7 @@ import pyarrow as pa, pyarrow.csv as pcsv, pyarrow.parquet as pq
 from floor_stream import INPUTS, stream
 from sonet_policy import evaluate
 from sonet_policy.files.stream import evaluate_file
-from sonet_policy.book.rules import default_rulebook
+from sonet_policy.book.load import default_rulebook
 
 def cpu():
     u = resource.getrusage(resource.RUSAGE_SELF)
@@ -103,7 +103,7 @@ HEADER = "エリア,プラン,機器名,利用環境,番号継続,電話機能�
 def generate(path: Path, rows: int, *, seed: int = 0, chunk: int = 250_000, memo: int = 0) -> int:
     """Write ``rows`` scenario rows (plus a blank line every other chunk) in chunks; returns blank lines.
     ``memo``: a last column of that many bytes of text per row (a few starting with ``=``)."""
-    from sonet_policy.book.rules import default_rulebook
+    from sonet_policy.book.load import default_rulebook
 
     rng = np.random.default_rng(seed)
     models = np.array(list(default_rulebook().models) + ["PR-600kl", "ＰＲ－６００ＫＩ", "rv 230 se"], dtype=object)

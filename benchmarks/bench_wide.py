@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from sonet_policy.analysis.audit import audit
-from sonet_policy.book.rules import load_rulebook
+from sonet_policy.book.load import load_rulebook
 from sonet_policy.engine.evaluate import evaluate
 from sonet_policy.paths import RULES_DIR
 

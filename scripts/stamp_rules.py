@@ -1,7 +1,7 @@
 """Stamp the shipped rule book: each rule's, constraint's and invariant's ``cited_hash`` records the clause text it
 cites, so a later page revision flags exactly the rules standing on changed text (``stale_citation``).
 
-The kit never writes ``data/rules`` (:func:`sonet_policy.source.revision.stamp` refuses it); this maintainers' script
+The kit never writes ``data/rules`` (:func:`sonet_policy.analysis.revision.stamp` refuses it); this maintainers' script
 stamps a temporary copy and copies back the tables whose bytes changed. Run it after adding a rule to a shipped
 table (``make stamp``), or with ids after a person re-read those rules against the page::
 
@@ -18,9 +18,9 @@ import tempfile
 from pathlib import Path
 
 from sonet_policy.analysis.proposals import copy_rulebook
+from sonet_policy.analysis.revision import stamp
 from sonet_policy.paths import RULES_DIR
 from sonet_policy.source.clauses import read_clauses
-from sonet_policy.source.revision import stamp
 
 
 def main(ids: list[str]) -> int:

@@ -17,10 +17,12 @@ from importlib.metadata import version as _version
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from sonet_policy.book.rules import RuleBook, default_rulebook, load_rulebook
+    from sonet_policy.book.load import default_rulebook, load_rulebook
+    from sonet_policy.book.model import RuleBook
     from sonet_policy.engine.answer import answer
     from sonet_policy.engine.evaluate import evaluate
     from sonet_policy.engine.explain import explain
+    from sonet_policy.engine.message import message
     from sonet_policy.engine.possible import possible
     from sonet_policy.errors import RuleBookError, ScenarioError
 
@@ -30,14 +32,15 @@ except PackageNotFoundError:  # run from a checkout that was never installed (PY
     __version__ = "0.0.0+unknown"
 
 _HOME = {  # public name -> the module that defines it
-    "RuleBook": "sonet_policy.book.rules",
-    "default_rulebook": "sonet_policy.book.rules",
-    "load_rulebook": "sonet_policy.book.rules",
+    "RuleBook": "sonet_policy.book.model",
+    "default_rulebook": "sonet_policy.book.load",
+    "load_rulebook": "sonet_policy.book.load",
     "RuleBookError": "sonet_policy.errors",
     "ScenarioError": "sonet_policy.errors",
     "answer": "sonet_policy.engine.answer",
     "evaluate": "sonet_policy.engine.evaluate",
     "explain": "sonet_policy.engine.explain",
+    "message": "sonet_policy.engine.message",
     "possible": "sonet_policy.engine.possible",
 }
 
@@ -64,5 +67,6 @@ __all__ = [
     "evaluate",
     "explain",
     "load_rulebook",
+    "message",
     "possible",
 ]

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sonet_policy.book.rules import default_rulebook
+from sonet_policy.book.load import default_rulebook
 from sonet_policy.engine.answer import answer, lookup_of
 from sonet_policy.engine.evaluate import evaluate
 from sonet_policy.engine.explain import explain
@@ -137,7 +137,7 @@ def test_a_book_with_a_boolean_input_and_another_book_are_read_on_their_own(tmp_
     # two books at once: each has its own cached lk
     import shutil
 
-    from sonet_policy.book.rules import load_rulebook
+    from sonet_policy.book.load import load_rulebook
 
     shutil.copytree("data", tmp_path / "data")
     inputs = tmp_path / "data/rules/inputs.csv"

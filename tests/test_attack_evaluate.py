@@ -20,7 +20,7 @@ import pyarrow as pa
 import pytest
 
 import sonet_policy.engine.frame as batch
-from sonet_policy.book.rules import default_rulebook
+from sonet_policy.book.load import default_rulebook
 from sonet_policy.engine.evaluate import evaluate
 
 BOOK = default_rulebook()
@@ -253,7 +253,7 @@ def test_a_large_frame_evaluated_at_interpreter_exit(tmp_path) -> None:
             import atexit
             import pandas as pd
             from sonet_policy.engine.evaluate import evaluate
-            from sonet_policy.book.rules import default_rulebook
+            from sonet_policy.book.load import default_rulebook
 
             book = default_rulebook()
             row = {{name: value for name, value in zip(book.input_order, ["west", "other", "RV-230SE",

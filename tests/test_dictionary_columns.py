@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from sonet_policy.book.rules import default_rulebook
+from sonet_policy.book.load import default_rulebook
 from sonet_policy.engine.evaluate import evaluate
 
 BOOK = default_rulebook()

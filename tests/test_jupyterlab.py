@@ -58,13 +58,12 @@ TOOLS_CELLS = [
     "from sonet_policy import explain\n"
     "from sonet_policy.analysis.audit import audit\n"
     "from sonet_policy.widgets.downloads import download_links\n"
-    "from sonet_policy.engine.message import customer_message\n"
+    "from sonet_policy.widgets.message import show_message\n"
     "from sonet_policy.widgets.tables import grid\n"
     "findings = audit()",
     'grid(findings[["kind", "decision", "scope", "message"]], caption="findings")',
     'download_links({"findings": findings, "kinds": findings["kind"].value_counts().reset_index()}, stem="audit")',
-    'customer_message(explain(area="west", plan="other", device="RV-230SE", setup="v6plus_router", '
-    "keep_number=False, days=31))",
+    'show_message(area="west", plan="other", device="RV-230SE", setup="v6plus_router", keep_number=False, days=31)',
 ]
 
 sync_api = skip_without_chromium()
@@ -601,7 +600,7 @@ def test_02_a_header_click_sorts_the_findings_and_a_heat_map_click_opens_a_pairs
 
 def test_02_the_findings_download_reads_back_with_pandas(lab_day) -> None:
     from sonet_policy.analysis.audit import audit
-    from sonet_policy.widgets import findings_table
+    from sonet_policy.analysis.coverage import findings_table
 
     csv = lab_day["apps"]["02-coverage-audit.ipynb"]["csv"]
     expected = findings_table(audit())

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 
 import sonet_policy.engine.frame as batch
-from sonet_policy.book.rules import default_rulebook
+from sonet_policy.book.load import default_rulebook
 from sonet_policy.engine.encode import _KEYED_TABLES
 from sonet_policy.engine.evaluate import evaluate
 
@@ -191,7 +191,7 @@ def test_tables_reused_across_calls_answer_as_a_fresh_evaluate(tmp_path, keyed_a
     stays bounded."""
     import shutil
 
-    from sonet_policy.book.rules import load_rulebook
+    from sonet_policy.book.load import load_rulebook
 
     monkeypatch.setitem(LIVE, "_KEY_CACHE_BYTES", 1 << 30)  # these hostile frames' tables take a few MB
     shutil.copytree("data", tmp_path / "data")

@@ -25,9 +25,9 @@ ENGLISH = {
     ("analysis/audit.py", "none"),  # an empty output shown as 'none'
     ("files/header.py", "none"),  # a message word: "it has none" (no column)
     ("widgets/downloads.py", "none"),  # "got 0: none", "the sheet has none" (the analyst helper's module)
-    ("book/rules.py", "none"),  # "nearest: none"
+    ("book/tables.py", "none"),  # "nearest: none"
     ("export/dmn.py", "number"),  # FEEL's typeRef "number"
-    ("analysis/proposals.py", "wifi"),  # ProposalEditor's default table (the proposals helper's module)
+    ("widgets/editor.py", "wifi"),  # ProposalEditor's default table (the proposals helper's module)
 }
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from sonet_policy import evaluate, possible
-from sonet_policy.book.rules import default_rulebook
+from sonet_policy.book.load import default_rulebook
 from sonet_policy.errors import ScenarioError
 
 BOOK = default_rulebook()

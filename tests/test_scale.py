@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sonet_policy.book.rules import default_rulebook
+from sonet_policy.book.load import default_rulebook
 from sonet_policy.engine.evaluate import evaluate
 
 dask = pytest.importorskip("dask")

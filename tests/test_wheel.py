@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 
 from sonet_policy.analysis.audit import audit, counts
-from sonet_policy.book.rules import default_rulebook
+from sonet_policy.book.load import default_rulebook
 from sonet_policy.engine.evaluate import evaluate
 from sonet_policy.export.dmn import to_dmn
 from sonet_policy.paths import DATA_DIR, PROJECT_DIR

@@ -1,2 +1,1 @@
-"""The analyst's workflow over rule books: audit, coverage, diff, population impact, what-ifs and proposals.
-"""
+"""The analyst's workflow over rule books: audit, coverage, diff, population impact, what-ifs and proposals."""

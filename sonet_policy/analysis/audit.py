@@ -16,7 +16,7 @@ Kinds of finding, each judged by the decision's hit policy:
   not hold (:mod:`sonet_policy.book.invariants`). Findings that come from a recorded reading of an ambiguous
   passage carry it in ``encoding_choices`` (:mod:`sonet_policy.book.readings`).
 * ``stale_citation``: a rule, constraint or invariant whose ``cited_hash`` no longer matches the clauses it cites
-  (the page changed under it; :mod:`sonet_policy.source.revision`).
+  (the page changed under it; :mod:`sonet_policy.analysis.stale`).
 
 Each decision is compiled over its own inputs (the ``wifi`` table reads area, device and setup), and adjacent
 cells with the same kind and rules are merged into a few boxes (:func:`sonet_policy.book.scope.merge_cells`): one
@@ -35,13 +35,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sonet_policy.analysis.cells import Projection, rule_scope, witness
+from sonet_policy.analysis.invariants import findings as _cross_decision
+from sonet_policy.analysis.invariants import rows_in_finding as _inconsistent_rows
+from sonet_policy.analysis.readings import annotate as _annotate
+from sonet_policy.analysis.stale import stale_citations
 from sonet_policy.book.cache import Slot
-from sonet_policy.book.compile import CompiledBook, DecisionGrid
-from sonet_policy.book.invariants import findings as _cross_decision
+from sonet_policy.book.compile import DecisionGrid
 from sonet_policy.book.invariants import load_invariants as _load_invariants
-from sonet_policy.book.invariants import rows_in_finding as _inconsistent_rows
-from sonet_policy.book.readings import annotate as _annotate
-from sonet_policy.book.rules import Rule, RuleBook, default_rulebook, load_rulebook
+from sonet_policy.book.load import default_rulebook, load_rulebook
+from sonet_policy.book.model import Rule, RuleBook
 from sonet_policy.book.scope import describe, merge_cells, scope_mask
 from sonet_policy.engine.encode import encode
 
@@ -62,56 +65,6 @@ def _book(rulebook: RuleBook | str | Path | None) -> RuleBook:
     return load_rulebook(rulebook)
 
 
-class _Projection:
-    """A decision's own grid: which of its cells hold a valid combination (not ruled out for every value of the
-    other inputs by a constraint that blocks the decision), and how to read a scenario for one of them."""
-
-    def __init__(self, compiled: CompiledBook, inputs: tuple[str, ...], decision: str | None = None) -> None:
-        self.compiled = compiled
-        if decision is None:
-            decision = next(d for d, g in compiled.decisions.items() if g.inputs == tuple(inputs))
-        self.grid = compiled.decisions[decision]
-        self.inputs = list(self.grid.inputs)
-        self.shape = self.grid.shape
-        self.valid = ~self.grid.invalid
-        self.full_cell = np.arange(self.grid.n_cells)  # the decision's own cells (kept for callers of old)
-
-    def axes(self) -> dict[str, tuple[str, ...]]:
-        return {name: self.compiled.axes[name].labels for name in self.inputs}
-
-
-def witness(compiled: CompiledBook, cell: int, decision: str) -> dict[str, object]:
-    """A scenario for one cell of ``decision``'s grid, ready for ``explain(**witness)``: the decision's inputs
-    from the cell (an integer: the interval's first value, None for empty), the other inputs from a
-    combination no constraint rules out where there is one (first values of their axes)."""
-    grid = compiled.decisions[decision]
-    pos = grid.positions(int(cell))
-    others = [n for n in compiled.inputs if n not in pos]
-    if others:
-        full = compiled.grid_over(compiled.inputs)
-        if full.n_cells <= 1 << 22:  # choose the completion that no constraint rules out (small books)
-            fixed = tuple(pos[n] if n in pos else slice(None) for n in compiled.inputs)
-            ruled = compiled.ruled_out_over(compiled.inputs, compiled.constraints)[fixed]
-            free = np.flatnonzero(~ruled.reshape(-1))
-            if free.size:
-                sub = np.unravel_index(int(free[0]), ruled.shape)
-                pos.update({n: int(p) for n, p in zip(others, sub, strict=True)})
-        for n in others:
-            pos.setdefault(n, 0)
-    out: dict[str, object] = {}
-    for name in compiled.inputs:
-        axis = compiled.axes[name]
-        p = pos[name]
-        if axis.kind == "integer":
-            iv = axis.intervals[p]
-            out[name] = None if iv is None else int(iv[0])
-        elif axis.kind == "boolean":
-            out[name] = axis.labels[p] == "true"
-        else:
-            out[name] = axis.labels[p]
-    return out
-
-
 def _clause_text(book: RuleBook, cids: list[str]) -> str:
     """``id 「Japanese text」`` for each clause (the texts are looked up once per book)."""
     texts = book.cache.get(_CLAUSE_JA, lambda: dict(zip(book.clauses.index, book.clauses["text_ja"], strict=True)))
@@ -124,15 +77,11 @@ def _answer_text(rule: Rule) -> str:
 
 
 def _clauses_of(rules: list[Rule]) -> list[str]:
-    seen: list[str] = []
-    for r in rules:
-        for cid in r.source:
-            if cid not in seen:
-                seen.append(cid)
-    return seen
+    """The clause ids the rules cite, each once, in citation order."""
+    return list(dict.fromkeys(cid for r in rules for cid in r.source))
 
 
-def _near_rules(grid: DecisionGrid, proj: _Projection, sub_cell: int) -> str:
+def _near_rules(grid: DecisionGrid, proj: Projection, sub_cell: int) -> str:
     """The rules closest to answering ``sub_cell``: they fail on exactly one input, and of those the ones whose
     holding conditions are the most specific (a condition on one of two areas weighs 1/2, on 14 of 40 devices
     26/40). This is what an analyst compares a gap with."""
@@ -165,11 +114,9 @@ def _short(text: str, limit: int = 60) -> str:
 def _findings_of_decision(book: RuleBook, name: str) -> list[dict]:
     compiled = book.compiled()
     grid = compiled.decisions[name]
-    spec = book.decisions[name]
-    proj = _Projection(compiled, spec.inputs, name)
-    cells = proj.full_cell
+    proj = Projection(compiled, name)
     valid = proj.valid
-    outcome = grid.outcome_id[cells]
+    outcome = grid.outcome_id
     position = {r.rule_id: i for i, r in enumerate(grid.rules)}
     out: list[dict] = []
 
@@ -227,38 +174,16 @@ def _findings_of_decision(book: RuleBook, name: str) -> list[dict]:
     return out
 
 
-def rule_scope(rule: object, compiled: CompiledBook, inputs: tuple[str, ...] | list[str]) -> dict[str, object]:
-    """The values of each input in ``inputs`` that ``rule``'s conditions allow, where they do not allow all: one
-    label, or a list of labels (a finding's ``scope``). ``rule`` is anything with ``conditions`` (a rule, a
-    constraint, an invariant).
-
-    >>> book = default_rulebook()
-    >>> rule = book.rules["ipv4"][0]
-    >>> set(rule_scope(rule, book.compiled(), book.decisions["ipv4"].inputs)) <= set(book.inputs)
-    True
-    """
-    scope: dict[str, object] = {}
-    for name in inputs:
-        cond = rule.conditions.get(name)
-        if cond is None or cond.any:
-            continue
-        mask = cond.mask(compiled.axes[name])
-        labels = [label for label, keep in zip(compiled.axes[name].labels, mask, strict=True) if keep]
-        if len(labels) != len(mask):
-            scope[name] = labels[0] if len(labels) == 1 else labels
-    return scope
-
-
-def _scope_cells(scope: dict, proj: _Projection) -> np.ndarray:
+def _scope_cells(scope: dict, proj: Projection) -> np.ndarray:
     return scope_mask(scope, proj.axes(), proj.inputs).reshape(-1) & proj.valid
 
 
-def _dead_rules(book: RuleBook, grid: DecisionGrid, proj: _Projection) -> list[dict]:
+def _dead_rules(book: RuleBook, grid: DecisionGrid, proj: Projection) -> list[dict]:
     compiled = proj.compiled
-    cells, valid = proj.full_cell, proj.valid
-    matches = grid.matches[:, cells] & valid
-    deciding = grid.deciding[:, cells] & valid
-    winners = grid.winners[:, cells] & valid
+    valid = proj.valid
+    matches = grid.matches & valid
+    deciding = grid.deciding & valid
+    winners = grid.winners & valid
     active = winners if grid.hit_policy in ("FIRST", "PRIORITY") else deciding
     alive = active.any(axis=1)
     order = " > ".join(book.priority(grid.name)) if grid.hit_policy == "PRIORITY" else ""
@@ -268,15 +193,13 @@ def _dead_rules(book: RuleBook, grid: DecisionGrid, proj: _Projection) -> list[d
         m = matches[i]
         others: list[Rule] = []
         if not m.any():
-            if grid.matches[i, cells].any():
+            if grid.matches[i].any():
                 reason = "it matches only combinations that a constraint rules out"
             else:
                 reason = "its condition is empty: no combination of the domain satisfies it"
         elif not deciding[i].any():
             others = [
-                r
-                for j, r in enumerate(grid.rules)
-                if rule.rule_id in r.exception_of and (grid.matches[j, cells] & m).any()
+                r for j, r in enumerate(grid.rules) if rule.rule_id in r.exception_of and (grid.matches[j] & m).any()
             ]
             names = ", ".join(o.rule_id for o in others)
             reason = f"wherever it matches, an exception that also matches overrides it ({names})"
@@ -370,8 +293,6 @@ def audit(rulebook: RuleBook | str | Path | None = None, *, population: pd.DataF
         found.extend(_findings_of_decision(book, name))
     found.extend(_uncited(book))
     found.extend(_cross_decision(book))
-    from sonet_policy.source.revision import stale_citations
-
     found.extend(stale_citations(book))
     kind_rank = {k: i for i, k in enumerate(KINDS)}
     decision_rank = {d: i for i, d in enumerate(book.decisions)}
@@ -439,7 +360,7 @@ def rows_in_scope(
     if decision not in book.decisions:
         raise ValueError(f"decision {decision!r} is not in the rule book ({', '.join(book.decisions)})")
     compiled = book.compiled()
-    proj = _Projection(compiled, book.decisions[decision].inputs, decision)
+    proj = Projection(compiled, decision)
     inside = scope_mask(dict(finding.get("scope") or {}), proj.axes(), proj.inputs).reshape(-1)
     cell = encode(population, compiled).cell(compiled, decision)
     ok = cell >= 0

@@ -1,4 +1,7 @@
-"""Coverage as shares: for each pair of values of two inputs (say area x device), how much of the pair's
+"""Coverage: which pairs of input values each decision covers, and how much of them; the clauses no rule
+cites; the audit's findings as a table.
+
+Coverage as shares: for each pair of values of two inputs (say area x device), how much of the pair's
 scenarios each decision answers, leaves open (gap) or answers twice (conflict), and the audit's findings
 behind a pair.
 
@@ -23,11 +26,15 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from sonet_policy.book.rules import RuleBook, default_rulebook
+from sonet_policy.book.compile import broadcast
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.book.model import RuleBook
 from sonet_policy.engine.evaluate import evaluate
 
 STATES = ("covered", "gap", "conflict")
 _STATE_OF_CODE = {"uncovered": "gap", "conflict": "conflict"}  # evaluate's codes for the two findings
+_STATUS_RANK = {"ok": 0, "uncovered": 1, "conflict": 2}  # an outcome's state, worst last (as STATES)
+FINDING_SORTS = ("kind", "decision", "rules", "scope")
 
 
 def default_axes(rulebook: RuleBook | None = None) -> tuple[str, str]:
@@ -196,3 +203,114 @@ def pair_findings(findings: pd.DataFrame, pair: Mapping[str, object], *, decisio
         keep = keep and all(_scope_holds(scope, str(k), str(v)) for k, v in pair.items())
         mask.append(keep)
     return findings[np.array(mask, dtype=bool)] if len(findings) else findings
+
+
+# ------------------------------------------------------------------------ the worst state of each pair
+
+
+def matrix_inputs(book: RuleBook) -> tuple[str, str]:
+    """The two inputs a coverage matrix spans: a category input (rows) and the catalogue (columns), else the
+    first two inputs.
+
+    >>> matrix_inputs(default_rulebook())
+    ('area', 'device')
+    """
+    kinds = {n: s.type for n, s in book.inputs.items()}
+    cols = next((n for n, t in kinds.items() if t == "catalogue"), None)
+    rows = next((n for n, t in kinds.items() if t == "category" and n != cols), None)
+    names = [n for n in book.inputs if n not in (rows, cols)]
+    rows = rows or names.pop(0)
+    cols = cols or names.pop(0)
+    return rows, cols
+
+
+def coverage_matrix(book: RuleBook, decision: str) -> pd.DataFrame:
+    """Rows x columns (a category input x the catalogue: see :func:`matrix_inputs`) for one decision:
+    ``conflict`` if any valid combination of the other inputs is a conflict, else ``gap`` if any is uncovered,
+    else ``covered`` (``n/a``: every combination ruled out).
+
+    >>> m = coverage_matrix(default_rulebook(), "procedure")
+    >>> m.shape, set(m.to_numpy().ravel())
+    ((2, 40), {'covered'})
+    """
+    compiled = book.compiled()
+    grid = compiled.decisions[decision]
+    rows, cols = matrix_inputs(book)
+    rank_of_outcome = np.array([_STATUS_RANK[o.status] for o in grid.outcomes], dtype=np.int8)
+    rank = np.where(grid.invalid, -1, rank_of_outcome[grid.outcome_id])
+    dims = (*grid.inputs, *(n for n in (rows, cols) if n not in grid.inputs))
+    full = broadcast(rank, grid.inputs, grid.shape, dims)
+    full = np.broadcast_to(full, tuple(len(compiled.axes[n].labels) for n in dims))
+    worst = full.max(axis=tuple(k for k, n in enumerate(dims) if n not in (rows, cols))) if len(dims) > 2 else full
+    kept = [n for n in dims if n in (rows, cols)]
+    if kept != [rows, cols]:
+        worst = worst.T
+    labels = np.array(["n/a", *STATES], dtype=object)[worst + 1]
+    return pd.DataFrame(
+        labels,
+        index=pd.Index(compiled.axes[rows].labels, name=rows),
+        columns=pd.Index(compiled.axes[cols].labels, name=cols),
+    )
+
+
+def coverage_counts(book: RuleBook) -> pd.DataFrame:
+    """How many pairs of :func:`coverage_matrix` (area x device in the shipped book) each decision covers,
+    leaves a gap in, or answers in conflict.
+
+    >>> coverage_counts(default_rulebook()).loc["procedure", "covered"]
+    np.int64(80)
+    """
+    rows = {d: coverage_matrix(book, d).stack().value_counts() for d in book.decisions}
+    frame = pd.DataFrame(rows).T.reindex(columns=list(STATES)).fillna(0).astype("int64")
+    frame.index.name = "decision"
+    return frame
+
+
+# ------------------------------------------------------------------------------ clauses and findings
+
+
+def uncited_clauses(book: RuleBook) -> pd.DataFrame:
+    """The page's clauses that no rule and no constraint cites (``normative`` says whether one should be).
+
+    >>> set(uncited_clauses(default_rulebook()).columns) >= {"clause_id", "normative", "text_ja"}
+    True
+    """
+    cited = {cid for rules in book.rules.values() for r in rules for cid in r.source}
+    cited |= {cid for c in book.constraints for cid in c.source}
+    clauses = book.clauses.reset_index(drop=True) if "clause_id" in book.clauses.columns else book.clauses.reset_index()
+    out = clauses[~clauses["clause_id"].isin(sorted(cited))]
+    return out[["clause_id", "section", "normative", "text_ja", "text_en"]].reset_index(drop=True)
+
+
+def finding_text(value: object) -> str:
+    """One cell of a finding as text: a scope as ``input=a|b, …``, a list as ``a, b`` (an encoding choice, a
+    dict, as its id), nothing for a missing value.
+
+    >>> finding_text({"area": "west", "device": ["RS-500KI", "RS-500MI"]}), finding_text(["DEV-W-1", "DEV-W-1K"])
+    ('area=west, device=RS-500KI|RS-500MI', 'DEV-W-1, DEV-W-1K')
+    """
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={'|'.join(map(str, v)) if isinstance(v, list) else v}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):  # an encoding choice (a dict) shows as its id
+        return ", ".join(str(v.get("choice_id", v)) if isinstance(v, dict) else str(v) for v in value)
+    return str(value)
+
+
+def findings_table(findings: pd.DataFrame, *, sort_by: str = "kind") -> pd.DataFrame:
+    """The audit's findings as text columns for a table (:func:`finding_text`), sorted by ``sort_by`` (a
+    stable sort: ties keep the audit's order). The ``#`` column is the finding's row in the audit. Raises
+    ValueError for a ``sort_by`` that is not a column of the findings.
+
+    >>> from sonet_policy.analysis.audit import audit
+    >>> findings_table(audit(), sort_by="decision")["decision"].is_monotonic_increasing
+    True
+    """
+    if sort_by not in findings.columns:
+        raise ValueError(f"cannot sort findings by {sort_by!r}; choose one of {', '.join(findings.columns)}")
+    table = pd.DataFrame({"#": range(len(findings))}, index=findings.index)
+    for col in findings.columns:
+        table[col] = findings[col].map(finding_text).astype("str") if col != "customers" else findings[col]
+    key = "#" if sort_by == "kind" else sort_by
+    return table.sort_values(key, kind="stable").reset_index(drop=True)

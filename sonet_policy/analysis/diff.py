@@ -13,7 +13,7 @@ A what-if is a changed *copy* of the baseline (never an edit of it): :mod:`sonet
 into a new folder.
 
 >>> import tempfile
->>> from sonet_policy.book.rules import load_rulebook
+>>> from sonet_policy.book.load import load_rulebook
 >>> from sonet_policy.paths import RULES_DIR
 >>> from sonet_policy.analysis.whatif import set_cell
 >>> dst = set_cell(RULES_DIR, tempfile.mkdtemp() + "/p", "wifi.csv", "WIFI-3", "wifi", "stops")
@@ -34,8 +34,10 @@ import pandas as pd
 
 from sonet_policy.book.compile import CompiledBook
 from sonet_policy.book.conditions import INF, Axis, day_spans, integer_axis
-from sonet_policy.book.rules import RuleBook, load_rulebook
+from sonet_policy.book.load import load_rulebook
+from sonet_policy.book.model import RuleBook
 from sonet_policy.book.scope import merge_cells
+from sonet_policy.engine.evaluate import evaluate
 
 SIDE_COLUMNS = ("status", "code", "alternatives", "rules")
 
@@ -171,7 +173,7 @@ def _json_default(value):
 def common_axes(a: CompiledBook, b: CompiledBook) -> tuple[dict[str, Axis], list[str]]:
     """The common refinement of two books' axes (every input of either), and notes on values only one has.
 
-    >>> from sonet_policy.book.rules import default_rulebook
+    >>> from sonet_policy.book.load import default_rulebook
     >>> c = default_rulebook().compiled()
     >>> axes, notes = common_axes(c, c)
     >>> all(axes[n].labels == c.axes[n].labels for n in c.inputs), notes
@@ -363,8 +365,6 @@ def _merge(
 
 
 def _population_shift(result: DiffResult, population: pd.DataFrame) -> None:
-    from sonet_policy.engine.evaluate import evaluate
-
     book_a, book_b = result.book_a, result.book_b
     before, after = evaluate(population, rulebook=book_a), evaluate(population, rulebook=book_b)
     names = list(dict.fromkeys([*book_a.decisions, *book_b.decisions]))

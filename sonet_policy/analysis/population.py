@@ -30,6 +30,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.files.read import read_scenarios
 from sonet_policy.paths import DATA_DIR
 
 SHARES_CSV = DATA_DIR / "population_shares.csv"
@@ -39,8 +41,6 @@ UNIFORM_SPAN = 90
 
 def __getattr__(name: str) -> object:
     if name == "POPULATION_COLUMNS":  # the columns of a synthetic population: customer_id, the inputs, synthetic
-        from sonet_policy.book.rules import default_rulebook
-
         return ["customer_id", *default_rulebook().input_order, "synthetic"]
     raise AttributeError(name)
 
@@ -128,8 +128,6 @@ def synthetic_population(
     >>> bool(((pop["setup"] == "wlan_router_10g") <= (pop["plan"] == "10g")).all())
     True
     """
-    from sonet_policy.book.rules import default_rulebook
-
     if n < 0:
         raise ValueError(f"n must be 0 or more, not {n}")
     book = rulebook or default_rulebook()
@@ -197,7 +195,7 @@ def load_population(path: Path | str) -> pd.DataFrame:
     parses them and reports bad ones per row); the index is the file's line number. Required columns: area,
     plan, device, setup, keep_number; days_since_phone_stop is optional. A ``customer_id`` column is added
     (row numbers from 1) when absent, and ``synthetic`` is False unless the file says otherwise. Raises
-    :class:`~sonet_policy.files.header.ScenarioFileError` (a :class:`ScenarioError`) naming a missing column.
+    :class:`~sonet_policy.errors.ScenarioFileError` (a :class:`ScenarioError`) naming a missing column.
 
     >>> import tempfile, os
     >>> d = tempfile.mkdtemp()
@@ -207,13 +205,9 @@ def load_population(path: Path | str) -> pd.DataFrame:
     >>> row["customer_id"], row["device"], bool(row["synthetic"])
     ('1', 'RV-230SE', False)
     """
-    from sonet_policy.files.read import read_scenarios
-
     frame = read_scenarios(path)
     if "customer_id" not in frame.columns:
         frame.insert(0, "customer_id", [str(i) for i in range(1, len(frame) + 1)])
-    from sonet_policy.book.rules import default_rulebook
-
     for name, spec in default_rulebook().inputs.items():  # an optional input's absent column: every row empty
         if not spec.required and name not in frame.columns:
             frame[name] = ""
@@ -242,8 +236,6 @@ def default_by(rulebook: object = None) -> tuple[str, ...]:
     >>> len(default_by())
     2
     """
-    from sonet_policy.book.rules import default_rulebook
-
     book = rulebook or default_rulebook()
     return tuple([n for n, spec in book.inputs.items() if spec.type == "category"][:2])
 

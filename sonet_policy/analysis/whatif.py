@@ -5,7 +5,7 @@ of ``data/what_ifs.csv``: :func:`build_what_if`, :func:`west_adopts_east`). Comp
 :func:`sonet_policy.analysis.diff.diff`.
 
 >>> import tempfile
->>> from sonet_policy.book.rules import load_rulebook
+>>> from sonet_policy.book.load import load_rulebook
 >>> book = load_rulebook(set_cell(RULES_DIR, tempfile.mkdtemp() + "/p", "wifi.csv", "WIFI-3", "wifi", "stops"))
 >>> [r.answer for r in book.rules["wifi"] if r.rule_id == "WIFI-3"]
 ['stops']
@@ -109,7 +109,7 @@ def west_adopts_east(dst: Path | str, *, src: Path | str = RULES_DIR) -> Path:
     ids suffixed ``-W``), written to ``dst`` (a new folder); ``src`` is only read. Returns ``dst``.
 
     >>> import tempfile
-    >>> from sonet_policy.book.rules import load_rulebook
+    >>> from sonet_policy.book.load import load_rulebook
     >>> book = load_rulebook(west_adopts_east(tempfile.mkdtemp() + "/w"))
     >>> [r.rule_id for r in book.rules["device_action"] if "west" in r.conditions["area"].values]
     ['DEV-E-1-W', 'DEV-E-1X-W', 'DEV-E-2-W', 'DEV-E-3-W', 'DEV-E-4-W', 'DEV-E-4X-W']

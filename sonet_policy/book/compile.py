@@ -9,7 +9,7 @@ the decisions that read one of its inputs (a decision that reads none of them an
 those inputs are). Evaluating a population is encoding each row to one cell per decision plus array lookups;
 explaining, auditing, diffing and answering from partial knowledge read the same grids.
 
->>> from sonet_policy.book.rules import default_rulebook
+>>> from sonet_policy.book.load import default_rulebook
 >>> compiled = default_rulebook().compiled()
 >>> {name: grid.n_cells for name, grid in compiled.decisions.items()} == {
 ...     name: int(np.prod([len(compiled.axes[i].labels) for i in spec.inputs]))
@@ -29,12 +29,13 @@ from sonet_policy.book.cache import Slot
 from sonet_policy.book.conditions import Axis, integer_axis
 
 if TYPE_CHECKING:  # pragma: no cover
-    from sonet_policy.book.rules import Constraint, Rule, RuleBook
+    from sonet_policy.book.model import Constraint, Rule, RuleBook
 
 FINDING_CODES = ("uncovered", "conflict")
 
 
 _PRIORITY: Slot[dict[str, list[str]]] = Slot("priority")
+_COMPILED: Slot[CompiledBook] = Slot("compiled")
 
 
 @dataclass(frozen=True)
@@ -307,8 +308,13 @@ def _never_valid(compiled: CompiledBook, inputs: tuple[str, ...], blocking: list
     return np.broadcast_to(ruled, tuple(len(compiled.axes[i].labels) for i in inputs)).reshape(-1).copy()
 
 
+def compiled(book: RuleBook) -> CompiledBook:
+    """The compiled form of ``book``, built once per book (``book.compiled()`` is the same)."""
+    return book.cache.get(_COMPILED, lambda: compile_rulebook(book))
+
+
 def compile_rulebook(book: RuleBook) -> CompiledBook:
-    """Compile every decision of ``book`` (use ``book.compiled()`` for the cached form)."""
+    """Compile every decision of ``book`` anew (:func:`compiled` keeps the form on the book)."""
     axes = build_axes(book)
     compiled = CompiledBook(book, axes, {}, [])
     for c in book.constraints:

@@ -27,7 +27,7 @@ INF = math.inf
 
 _RANGE = re.compile(r"^([\[(])\s*(-?\d+)\s*,\s*(-?\d+)\s*([\])])$")
 _COMPARE = re.compile(r"^(>=|<=|>|<|=)?\s*(-?\d+)$")
-_VALUE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]*$")
+PLAIN_VALUE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]*$")
 
 
 @dataclass(frozen=True)
@@ -183,7 +183,7 @@ def parse_cell(text: object, input_name: str, kind: str, domain: tuple[str, ...]
     values: set[str] = set()
     for p in parts:
         value = p.lower() if kind == "boolean" else p
-        if not _VALUE.match(value):
+        if not PLAIN_VALUE.match(value):
             raise ConditionError(f"{p!r} is not a plain value (letters, digits, '_' and '-' only)")
         if domain is not None and value not in domain:
             raise ConditionError(f"{p!r} is not a value of {input_name} ({'|'.join(domain)})")

@@ -36,6 +36,9 @@ COMMANDS: dict[str, Command] = {
     "export-jdm": Command("export_jdm", "write the rule book as a JDM decision graph (JSON) for GoRules zen-engine"),
     "population": Command("population", "write a synthetic customer base (CSV) for impact counts", rules=False),
     "possible": Command("possible", "what each decision can still answer when only some inputs are known"),
+    "message": Command(
+        "message", "the customer message in Japanese for the inputs known so far (the page's own sentences)"
+    ),
     "proposal": Command(
         "proposal", "start (new) or validate and diff (check) an edited copy of the rule book", rules=False
     ),

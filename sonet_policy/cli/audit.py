@@ -8,7 +8,9 @@ import sys
 
 from sonet_policy.analysis.audit import KINDS, audit, counts, render_text, rule_usage, to_records
 from sonet_policy.cli import EXIT_FINDINGS
-from sonet_policy.cli.common import rulebook_from
+from sonet_policy.cli.common import rulebook_from, table_output_flags
+from sonet_policy.files.read import read_scenarios
+from sonet_policy.files.write_tables import write_tables
 
 
 def fail_on_kinds(text: str) -> tuple[str, ...]:
@@ -47,19 +49,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="CSV of scenarios (UTF-8 or CP932, Japanese headers read): count the customers in each finding",
     )
-    p.add_argument(
-        "--output",
-        default=None,
-        help="also write the findings as a table: .csv, .parquet or .xlsx (a sheet of findings, and of rule usage "
-        "with --population); - for standard output",
+    table_output_flags(
+        p,
+        what="the findings as a table: .csv, .parquet or .xlsx (a sheet of findings, and of rule usage with "
+        "--population)",
     )
-    p.add_argument("--raw", action="store_true", help="with --output: keep cells starting with = + - @ as they are")
 
 
 def run(args: argparse.Namespace) -> int:
     book = rulebook_from(args)
-    from sonet_policy.files.read import read_scenarios
-
     population = read_scenarios(args.population, rulebook=book) if args.population else None
     findings = audit(book, population=population)
     c = counts(findings)
@@ -73,8 +71,6 @@ def run(args: argparse.Namespace) -> int:
         usage = rule_usage(book, population) if population is not None else None
         print(render_text(findings, book=book, usage=usage))
     if args.output:
-        from sonet_policy.files.write_tables import write_tables
-
         tables = {"findings": findings}
         if population is not None:
             tables["rule_usage"] = rule_usage(book, population)

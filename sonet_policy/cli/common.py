@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from typing import Any
 
-from sonet_policy.book.rules import RuleBook, default_rulebook, load_rulebook
+from sonet_policy.book.load import default_rulebook, load_rulebook
+from sonet_policy.book.model import RuleBook
 from sonet_policy.errors import RuleBookError
 
 _BOOKS: dict[str, RuleBook] = {}  # the --rules folder of this run -> its book, so a command loads it once
@@ -70,6 +73,26 @@ def input_flags(p: argparse.ArgumentParser, *, help_suffix: str = "") -> None:
         p.add_argument(
             *flags, dest=f"input__{name}", metavar="VALUE", default=None, help=f"{label}: {what} {help_suffix}".strip()
         )
+
+
+def table_output_flags(p: argparse.ArgumentParser, *, what: str) -> None:
+    """``--output`` (also write ``what``) and ``--raw`` (keep formula-like cells as they are)."""
+    p.add_argument("--output", default=None, help=f"also write {what}; - for standard output")
+    p.add_argument("--raw", action="store_true", help="with --output: keep cells starting with = + - @ as they are")
+
+
+def scenario_flags(p: argparse.ArgumentParser, *, help_suffix: str) -> None:
+    """The flags of a command about one scenario: one per input, and ``--format text|json``."""
+    input_flags(p, help_suffix=help_suffix)
+    p.add_argument("--format", choices=("text", "json"), default="text")
+
+
+def print_for_scenario(function: Callable[..., Any], args: argparse.Namespace) -> Any:
+    """Call ``function(rulebook=…, **the inputs given)`` and print its result as ``--format`` asks; returns it."""
+    book = rulebook_from(args)
+    result = function(rulebook=book, **given_inputs(args, book))
+    print(result.to_json(indent=2) if args.format == "json" else str(result))
+    return result
 
 
 def given_inputs(args: argparse.Namespace, book: RuleBook) -> dict[str, object]:

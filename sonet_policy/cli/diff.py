@@ -6,6 +6,9 @@ import argparse
 import sys
 
 from sonet_policy.analysis.diff import diff
+from sonet_policy.analysis.population import load_population
+from sonet_policy.cli.common import table_output_flags
+from sonet_policy.files.write_tables import write_tables
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -13,23 +16,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("after", help="rule book folder B (after), e.g. proposals/my-edit")
     p.add_argument("--population", default=None, help="customer CSV to count who changes answer")
     p.add_argument("--format", choices=("text", "json"), default="text")
-    p.add_argument(
-        "--output",
-        default=None,
-        help="also write the tables: .csv or .parquet (the changes), .xlsx (a sheet each: changes, summary, and with "
-        "--population transitions and counts); - for standard output",
+    table_output_flags(
+        p,
+        what="the tables: .csv or .parquet (the changes), .xlsx (a sheet each: changes, summary, and with --population "
+        "transitions and counts)",
     )
-    p.add_argument("--raw", action="store_true", help="with --output: keep cells starting with = + - @ as they are")
 
 
 def run(args: argparse.Namespace) -> int:
-    from sonet_policy.analysis.population import load_population
-
     population = load_population(args.population) if args.population else None
     result = diff(args.before, args.after, population=population)
     if args.output:
-        from sonet_policy.files.write_tables import write_tables
-
         tables = {"changes": result.changes, "summary": result.summary()}
         for name in ("transitions", "counts"):
             if getattr(result, name) is not None:

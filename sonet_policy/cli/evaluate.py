@@ -7,6 +7,9 @@ import sys
 
 from sonet_policy.cli.common import rulebook_from
 from sonet_policy.cli.terminal import printable
+from sonet_policy.engine.evaluate import evaluate
+from sonet_policy.errors import ScenarioFileError
+from sonet_policy.files.stream import evaluate_file
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -37,10 +40,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sonet_policy.engine.evaluate import evaluate  # what the command runs is imported when it runs
-    from sonet_policy.files.header import ScenarioFileError
-    from sonet_policy.files.stream import evaluate_file
-
     book = rulebook_from(args)
     if args.chunksize < 1 or not 0 < args.chunk_mb < 2**20:  # also refuses nan and inf
         print("error: --chunksize must be at least 1, --chunk-mb between 0 and 1048576", file=sys.stderr)

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from sonet_policy.analysis.population import synthetic_population
+from sonet_policy.files.write_tables import write_tables
 
 
 def _count(text: str) -> int:
@@ -35,8 +36,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sonet_policy.files.write_tables import write_tables
-
     frame = synthetic_population(args.n, seed=args.seed)
     write_tables(args.output, {"customers": frame}, raw=args.raw, lineterminator="\n")
     print(f"{len(frame)} SYNTHETIC customers (seed {args.seed}) → {args.output}", file=sys.stderr)

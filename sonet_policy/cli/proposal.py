@@ -6,7 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from sonet_policy.analysis.proposals import PROPOSALS_ENV, RULES_DIR, create_proposal, proposals_dir, review_proposal
+from sonet_policy.analysis.population import load_population
+from sonet_policy.analysis.proposals import PROPOSALS_ENV, create_proposal, proposals_dir, review_proposal
+from sonet_policy.paths import RULES_DIR
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -40,8 +42,6 @@ def run(args: argparse.Namespace) -> int:
         return 0
     root = Path(args.root) if args.root else proposals_dir()
     folder = Path(args.name) if Path(args.name).is_dir() else root / args.name
-    from sonet_policy.analysis.population import load_population
-
     population = load_population(args.population) if args.population else None
     review = review_proposal(folder, population=population)
     print(review, file=sys.stdout if review.ok else sys.stderr)

@@ -6,7 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from sonet_policy.source.revision import RULES_DIR, PageError, compare, review, stamp, update
+from sonet_policy.analysis.proposals import proposals_dir, validate_proposal
+from sonet_policy.analysis.revision import compare, review, stamp, update
+from sonet_policy.errors import PageError
+from sonet_policy.paths import RULES_DIR
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -32,9 +35,7 @@ def _read_page(path: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sonet_policy.analysis.proposals import PROPOSALS_DIR
-
-    root = Path(args.root) if args.root else PROPOSALS_DIR
+    root = Path(args.root) if args.root else proposals_dir()
     if args.action in ("diff", "update") and len(args.targets) != 1:
         print(f"error: source {args.action} takes one page file (NEW.txt)", file=sys.stderr)
         return 2
@@ -53,8 +54,6 @@ def run(args: argparse.Namespace) -> int:
             return 2
         print(str(report))
         print(f"proposal {args.proposal} → {folder}: the new page, clauses.csv, devices.csv and the rules as they were")
-        from sonet_policy.analysis.proposals import validate_proposal
-
         problems = validate_proposal(folder)
         if len(problems):  # e.g. a rule names a model the new page no longer lists: the person edits the rule
             print(f"the proposal does not load yet ({len(problems)} problem(s)); edit its tables:")

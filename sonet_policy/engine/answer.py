@@ -29,7 +29,8 @@ import pandas as pd
 
 from sonet_policy.book.cache import Slot
 from sonet_policy.book.compile import CompiledBook
-from sonet_policy.book.rules import RuleBook, default_rulebook
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.book.model import RuleBook
 from sonet_policy.engine.encode import (
     _INT64_MAX,
     _encode_boolean,

@@ -21,7 +21,7 @@ per input, and ``evaluate`` answers the rows a chunk at a time from tables per k
 whose columns hold few values among their leading rows (:class:`Leading`) is looked up in those values a block
 of rows at a time, in two threads, while the blocks already looked up are answered.
 
->>> from sonet_policy.book.rules import default_rulebook
+>>> from sonet_policy.book.load import default_rulebook
 >>> book = default_rulebook()
 >>> first = book.input_order[0]
 >>> enc = encode(pd.DataFrame({first: [book.inputs[first].domain[0], "??"]}), book.compiled())
@@ -48,7 +48,7 @@ import pandas as pd
 
 from sonet_policy.book.cache import Slot
 from sonet_policy.book.compile import CompiledBook, ConstraintGrid
-from sonet_policy.book.rules import InputSpec, RuleBook
+from sonet_policy.book.model import InputSpec, RuleBook
 from sonet_policy.source.catalogue import normalise_labels
 from sonet_policy.text import header_key, value_key
 
@@ -610,7 +610,7 @@ def input_columns(frame: pd.DataFrame, book: RuleBook) -> dict[str, object]:
     case or padding, its labels, its ``header_aliases``: as the file reader maps them). Inputs without a column
     are left out.
 
-    >>> from sonet_policy.book.rules import default_rulebook
+    >>> from sonet_policy.book.load import default_rulebook
     >>> book = default_rulebook()
     >>> name = book.input_order[0]
     >>> input_columns(pd.DataFrame(columns=[f" {name.upper()} "]), book)
@@ -1071,7 +1071,7 @@ def encode_keyed(
     (:class:`Spaced`: its rows are keyed by the caller, a chunk at a time). ``hashed``: as in
     :func:`encode_fields`.
 
-    >>> from sonet_policy.book.rules import default_rulebook
+    >>> from sonet_policy.book.load import default_rulebook
     >>> compiled = default_rulebook().compiled()
     >>> first = compiled.inputs[0]
     >>> enc = encode_keyed(pd.DataFrame({first: ["??"] * 3}), compiled)

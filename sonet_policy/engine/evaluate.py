@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from sonet_policy.book.rules import RuleBook, default_rulebook
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.book.model import RuleBook
 from sonet_policy.engine.frame import STATUSES, _tables, evaluate_frame, output_columns, rules_categories_known
 
 __all__ = ["STATUSES", "_tables", "evaluate", "output_columns", "rules_categories_known"]

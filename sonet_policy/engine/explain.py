@@ -3,7 +3,6 @@ each other rule of the table did not fire."""
 
 from __future__ import annotations
 
-import html
 import json
 from dataclasses import asdict, dataclass, field
 
@@ -11,10 +10,11 @@ import numpy as np
 
 from sonet_policy.book.cache import Slot
 from sonet_policy.book.compile import CompiledBook
-from sonet_policy.book.invariants import explain_violations
-from sonet_policy.book.rules import Rule, RuleBook, default_rulebook
-from sonet_policy.engine.answer import lookup_of, read_scenario
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.book.model import Rule, RuleBook
+from sonet_policy.engine.answer import Reading, lookup_of, read_scenario
 from sonet_policy.engine.encode import _is_missing
+from sonet_policy.engine.invariants import explain_violations
 
 FINDING_LABELS = {
     "uncovered": ("該当するルールがありません (ページに記載なし)", "Uncovered: the page gives no answer"),
@@ -80,7 +80,8 @@ class DecisionAnswer:
 
 @dataclass
 class Explanation:
-    """The answer for one scenario. Renders as HTML in a notebook, as text (``str``) and as JSON."""
+    """The answer for one scenario, as text (``str``: what the CLI prints) and as JSON (the widgets draw it as
+    cards: :mod:`sonet_policy.widgets.cards`)."""
 
     scenario: dict[str, object]
     resolved: dict[str, str]
@@ -111,13 +112,14 @@ class Explanation:
     def to_json(self, **kwargs) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, **kwargs)
 
-    def _head(self) -> str:
+    def scenario_line(self) -> str:
+        """The scenario as read, on one line: each input with its Japanese label and its value."""
         return ", ".join(
             f"{k} ({self.labels[k]})={v}" if self.labels.get(k) else f"{k}={v}" for k, v in self.resolved.items()
         )
 
     def __str__(self) -> str:
-        lines = [f"scenario: {self._head()}", f"status: {self.status}"]
+        lines = [f"scenario: {self.scenario_line()}", f"status: {self.status}"]
         if self.error:
             lines.append(f"error: {self.error}")
         for d in self.decisions:
@@ -149,9 +151,6 @@ class Explanation:
         lines.append("")
         lines.append(f"rule book {self.rulebook_hash}")
         return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        return render_html(self)
 
     def __repr__(self) -> str:  # the dataclass repr would be kilobytes; show what the CLI prints
         return str(self)
@@ -256,7 +255,6 @@ def explain(*, rulebook: RuleBook | None = None, **scenario: object) -> Explanat
     ('pppoe_router', 'mail_exchange')
     """
     book = rulebook or default_rulebook()
-    compiled = book.compiled()
     # read as evaluate reads a one-row frame, without pandas
     reading = read_scenario(lookup_of(book), scenario=scenario)
     unknown, row = reading.unknown, reading.given
@@ -264,139 +262,70 @@ def explain(*, rulebook: RuleBook | None = None, **scenario: object) -> Explanat
     if unknown:
         error = "; ".join(filter(None, [error, *(f"{k}: not an input of this rule book" for k in unknown)]))
     labels = {name: spec.label_ja for name, spec in book.inputs.items() if spec.label_ja}
-    cells = reading.cells
-    if unknown or all(c < 0 for c in cells.values()):
+    if unknown or all(c < 0 for c in reading.cells.values()):
         return Explanation(dict(scenario), {}, "invalid", error, [], book.hash, labels)
-    resolved: dict[str, str] = {}
-    for name, spec in book.inputs.items():
-        pos = reading.positions[name]
-        if pos < 0:
-            continue
-        raw = row.get(name)
-        if spec.kind == "integer":
-            resolved[name] = "empty" if _is_missing(raw) else str(raw)  # pd.NA/NaN too
-        else:
-            resolved[name] = compiled.axes[name].labels[pos]
-    answers = []
-    states = set()
-    for name, spec in book.decisions.items():
-        cell = cells[name]
-        if cell < 0:
-            label_ja, label_en = FINDING_LABELS["invalid"]
-            bad = [reading.field_errors[i] for i in spec.inputs if i in reading.field_errors]
-            why = "; ".join(bad) or error
-            answers.append(
-                DecisionAnswer(
-                    name,
-                    spec.question_en,
-                    spec.question_ja,
-                    "invalid",
-                    "invalid",
-                    label_ja,
-                    f"{label_en} ({why})" if why else label_en,
-                    "",
-                    [],
-                    [],
-                )
-            )
-            states.add("invalid")
-            continue
-        outcome, traces = _trace(compiled, name, cell, reading.positions, resolved)
-        if outcome.status in FINDING_LABELS:
-            label_ja, label_en = FINDING_LABELS[outcome.status]
-            info = {"label_ja": label_ja, "label_en": label_en, "next_step_en": ""}
-        else:
-            info = book.code_info(name, outcome.code)
-        alts = [book.code_info(name, a) for a in outcome.alternatives.split("|") if a]
-        answers.append(
-            DecisionAnswer(
-                name,
-                spec.question_en,
-                spec.question_ja,
-                outcome.status,
-                outcome.code,
-                info["label_ja"],
-                info["label_en"],
-                info["next_step_en"],
-                alts,
-                traces,
-                info.get("next_step_ja", ""),
-            )
-        )
-        states.add(outcome.status)
-    axis_positions = dict(reading.positions)
-    broken = explain_violations(row, rulebook=book, axis_positions=axis_positions)
+    resolved = _resolved(book, reading)
+    answers = [
+        _invalid_answer(book, name, reading, error)
+        if reading.cells[name] < 0
+        else _decision_answer(book, name, reading, resolved)
+        for name in book.decisions
+    ]
+    broken = explain_violations(row, rulebook=book, axis_positions=dict(reading.positions))
     for d in answers:
         d.invariants = broken.get(d.decision, [])
+    states = {d.status for d in answers}
     status = next((s for s in ("invalid", "conflict", "uncovered") if s in states), "ok")
     status = "partial" if status == "invalid" else status
     return Explanation(dict(scenario), resolved, status, error, answers, book.hash, labels)
 
 
-_CSS = """
-<style>
-.sp-cards{display:flex;flex-wrap:wrap;gap:8px;font-family:sans-serif;font-size:13px}
-.sp-card{border:1px solid #ccc;border-radius:6px;padding:8px 10px;width:330px;background:#fff;color:#222}
-.sp-card h4{margin:0 0 4px 0;font-size:13px;color:#555}
-.sp-code{font-size:16px;font-weight:bold}
-.sp-ok{border-left:6px solid #2e7d32}.sp-uncovered{border-left:6px solid #f9a825}
-.sp-conflict{border-left:6px solid #c62828}.sp-invalid{border-left:6px solid #6a1b9a}
-.sp-clause{color:#333;margin:2px 0 2px 8px}.sp-why{color:#777;font-size:12px}
-.sp-footnote{background:#fff8e1;margin:3px 0;padding:2px 4px}
-.sp-inconsistent{background:#fdecea;color:#b71c1c;margin:3px 0;padding:2px 4px}
-</style>
-"""
+def _resolved(book: RuleBook, reading: Reading) -> dict[str, str]:
+    """Each readable input as explain shows it: the axis label, or the whole number (``empty`` for none)."""
+    compiled = book.compiled()
+    resolved: dict[str, str] = {}
+    for name, spec in book.inputs.items():
+        pos = reading.positions[name]
+        if pos < 0:
+            continue
+        raw = reading.given.get(name)
+        if spec.kind == "integer":
+            resolved[name] = "empty" if _is_missing(raw) else str(raw)  # pd.NA/NaN too
+        else:
+            resolved[name] = compiled.axes[name].labels[pos]
+    return resolved
 
 
-def render_html(exp: Explanation) -> str:
-    """Answer cards as HTML; every string from a table or the scenario is escaped."""
-    e = html.escape
-    if exp.status == "invalid":
-        return (
-            f"{_CSS}<div class='sp-cards'><div class='sp-card sp-invalid' data-decision='scenario' "
-            f"data-code='invalid'><h4>scenario</h4><div class='sp-code'>invalid</div>"
-            f"<div>{e(exp.error)}</div></div></div>"
-        )
-    cards = []
-    for d in exp.decisions:
-        parts = [
-            f"<div class='sp-card sp-{e(d.status)}' data-decision='{e(d.decision)}' data-code='{e(d.code)}'>",
-            f"<h4>{e(d.decision)} · {e(d.question_ja)} · {e(d.question_en)}</h4>",
-            f"<div class='sp-code'>{e(d.code)}</div>",
-            f"<div>{e(d.label_ja)}</div><div><i>{e(d.label_en)}</i></div>",
-        ]
-        if d.next_step_ja and d.status == "ok":
-            parts.append(f"<div class='sp-next-ja'>次に: {e(d.next_step_ja)}</div>")
-        if d.next_step_en and d.status == "ok":
-            parts.append(f"<div class='sp-next-en'><i>Next: {e(d.next_step_en)}</i></div>")
-        for inv in d.invariants:
-            parts.append(
-                f"<div class='sp-inconsistent' data-invariant='{e(str(inv['invariant_id']))}'>"
-                f"inconsistent with another answer: {e(str(inv['invariant_id']))} ({e(str(inv['statement']))}; "
-                f"clauses {e(', '.join(inv['source']))})</div>"
-            )
-        for alt in d.alternatives:
-            parts.append(f"<div>Or: {e(alt['label_ja'])} <i>({e(alt['label_en'])})</i></div>")
-        for c in d.footnotes:
-            parts.append(
-                f"<div class='sp-footnote' data-clause='{e(c.clause_id)}'>{e(c.text_ja)} "
-                f"<i class='sp-why'>({e(c.text_en)})</i></div>"
-            )
-        for r in d.fired:
-            parts.append(f"<div><b>{e(r.rule_id)}</b> <span class='sp-why'>{e(r.state)}</span></div>")
-            for c in r.clauses:
-                parts.append(f"<div class='sp-clause'>{e(c.clause_id)}: {e(c.text_ja)}</div>")
-        others = [r for r in d.rules if r.state not in ("fired", "conflicting")]
-        if others:
-            items = "".join(f"<li>{e(r.rule_id)} ({e(r.state)}): {e('; '.join(r.reasons))}</li>" for r in others)
-            parts.append(
-                f"<details><summary class='sp-why'>{len(others)} other rule(s)</summary><ul "
-                f"class='sp-why'>{items}</ul></details>"
-            )
-        parts.append("</div>")
-        cards.append("".join(parts))
-    head = e(exp._head())
-    return (
-        f"{_CSS}<div><div class='sp-why'>{head} · status {e(exp.status)} · rule book {e(exp.rulebook_hash)}"
-        f"</div><div class='sp-cards'>{''.join(cards)}</div></div>"
+def _invalid_answer(book: RuleBook, name: str, reading: Reading, error: str) -> DecisionAnswer:
+    """The answer of a decision one of whose inputs could not be read: ``invalid``, with the fields' errors."""
+    spec = book.decisions[name]
+    label_ja, label_en = FINDING_LABELS["invalid"]
+    why = "; ".join(reading.field_errors[i] for i in spec.inputs if i in reading.field_errors) or error
+    shown_en = f"{label_en} ({why})" if why else label_en
+    question = (spec.question_en, spec.question_ja)
+    return DecisionAnswer(name, *question, "invalid", "invalid", label_ja, shown_en, "", [], [])
+
+
+def _decision_answer(book: RuleBook, name: str, reading: Reading, resolved: dict[str, str]) -> DecisionAnswer:
+    """The answer of one decision with the trace of every rule of its table."""
+    spec = book.decisions[name]
+    outcome, traces = _trace(book.compiled(), name, reading.cells[name], reading.positions, resolved)
+    if outcome.status in FINDING_LABELS:
+        label_ja, label_en = FINDING_LABELS[outcome.status]
+        info = {"label_ja": label_ja, "label_en": label_en, "next_step_en": ""}
+    else:
+        info = book.code_info(name, outcome.code)
+    alts = [book.code_info(name, a) for a in outcome.alternatives.split("|") if a]
+    return DecisionAnswer(
+        name,
+        spec.question_en,
+        spec.question_ja,
+        outcome.status,
+        outcome.code,
+        info["label_ja"],
+        info["label_en"],
+        info["next_step_en"],
+        alts,
+        traces,
+        info.get("next_step_ja", ""),
     )

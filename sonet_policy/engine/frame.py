@@ -19,7 +19,8 @@ import pandas as pd
 import sonet_policy.engine.encode as _scenario
 from sonet_policy.book.cache import Slot
 from sonet_policy.book.compile import CompiledBook
-from sonet_policy.book.rules import RuleBook, default_rulebook
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.book.model import RuleBook
 from sonet_policy.engine.answer import _one_row_frame
 from sonet_policy.engine.encode import Keyed, Leading, Spaced, encode_keyed, leading
 

@@ -1,185 +1,200 @@
-"""The customer message: for one explained scenario, the Japanese text a support agent can paste into an email
-or read out, with English beside it for review.
+"""The customer message: the kit's answer in the customer's language, built from the page as the page puts it.
 
-Every Japanese line is text of the rule book, never of this module: the decision's heading
-(``decisions.csv`` ``question_ja``), the answer (``codes.csv`` ``label_ja``), its next step (``codes.csv``
-``next_step_ja`` where the book has that column and a value; with ``clauses=True`` also the page's clauses
-that the deciding rules cite), the alternatives the page offers, and the footnotes (※) that apply. A decision
-the page does not answer for this scenario (uncovered, or in conflict) is left out of the Japanese text and
-named in the review notes: the message never says what the page does not.
+Each decision gets a section (``decisions.csv`` order, its ``question_ja`` as heading): the sentences of the
+clauses its deciding rules cite, in the page's order (:mod:`~sonet_policy.engine.message_lines`); a conflict's
+sentences of both sides, with a note for the agent; a template for what the page does not answer; while an
+input is unknown, branches on it or its question (:mod:`~sonet_policy.engine.message_open`); for an invalid
+input, the field to correct. No sentence is said twice (:mod:`~sonet_policy.engine.message_compose`). Every
+Japanese word comes from the page or from a data file of the book (:mod:`~sonet_policy.engine.message_data`):
+nothing here writes Japanese.
+
+* :func:`message` (``sonet_policy.message``): the message for the inputs known so far, as a dict (what
+  ``message --format json`` prints); :func:`message_of` gives the :class:`Message` itself.
+* :func:`message_column`: the Japanese message of every row of an evaluated frame, composed once per distinct
+  combination of answers.
+
+>>> m = message(area="west", plan="other", device="RV-230SE", setup="v6plus_router", keep_number=False,
+...             days_since_phone_stop=31)
+>>> [s["status"] for s in m["sections"]]
+['ok', 'ok', 'ok', 'ok', 'ok']
 """
 
 from __future__ import annotations
 
-import html
-from dataclasses import dataclass, field
+import re
 
-from sonet_policy.book.rules import RuleBook, default_rulebook
-from sonet_policy.engine.explain import DecisionAnswer, Explanation
+import numpy as np
+import pandas as pd
 
+from sonet_policy.book.compile import CompiledBook
+from sonet_policy.book.invariants import load_invariants
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.book.model import RuleBook
+from sonet_policy.engine.invariants import violations
+from sonet_policy.engine.message_compose import Message, Pending, Plan, Section, Settled, Verdict, compose
+from sonet_policy.engine.message_data import message_data
+from sonet_policy.engine.message_lines import Context, Line
+from sonet_policy.engine.message_open import MAX_BRANCHES, plan_decision
+from sonet_policy.engine.message_page import page_of
+from sonet_policy.engine.possible import Possibilities, possible
+from sonet_policy.errors import ScenarioError
+from sonet_policy.text import header_key
 
-@dataclass(frozen=True)
-class MessageLine:
-    """One line of the message: its Japanese text, the English beside it, and where the text comes from
-    (``kind``: heading, answer, next_step, clause, alternative, footnote; ``source``: file and key)."""
-
-    decision: str
-    kind: str
-    ja: str
-    en: str
-    source: str
-
-
-@dataclass
-class CustomerMessage:
-    """The message for one scenario. ``ja`` is the text to paste; ``en`` the same lines in English;
-    ``notes`` what the reviewer should know (decisions left out, and why). Displays as HTML (the Japanese
-    in a text box with a copy button, the English beside); plain text is the Japanese then the notes."""
-
-    lines: list[MessageLine]
-    notes: list[str] = field(default_factory=list)
-    scenario: str = ""
-
-    @property
-    def ja(self) -> str:
-        return "\n".join(_decorate(line, line.ja) for line in self.lines)
-
-    @property
-    def en(self) -> str:
-        return "\n".join(_decorate(line, line.en) for line in self.lines)
-
-    def __str__(self) -> str:
-        notes = "".join(f"\n# {n}" for n in self.notes)
-        return f"{self.ja}{notes}" if self.lines else notes.lstrip("\n")
-
-    def __repr__(self) -> str:
-        return str(self)
-
-    def _repr_html_(self) -> str:
-        return render_html(self)
+__all__ = ["Line", "Message", "Section", "context", "message", "message_column", "message_of"]
 
 
-def _decorate(line: MessageLine, text: str) -> str:
-    if line.kind == "heading":
-        return f"【{text}】"
-    if line.kind == "alternative":
-        return f"・{text}"
-    return text
+def context(book: RuleBook) -> Context:
+    """What a message of ``book`` is written from (read once per book)."""
+    data = message_data(book)
+    return Context(book, data, page_of(book, data))
 
 
-def _next_steps_ja(book: RuleBook) -> dict[tuple[str, str], str]:
-    """``(decision, code) -> next_step_ja`` where the book's codes.csv has that column and a value."""
-    codes = book.codes
-    if "next_step_ja" not in codes.columns:
-        return {}
+def _names(book: RuleBook, known: dict[str, object]) -> dict[str, object]:
+    """``known`` keyed by input names (a header alias such as ``days`` read as its input)."""
+    lookup = book.header_lookup()
     out = {}
-    for decision, code, text in zip(codes["decision"], codes["code"], codes["next_step_ja"], strict=True):
-        if isinstance(text, str) and text.strip():
-            out[(str(decision), str(code))] = text.strip()
+    for key, value in known.items():
+        name = key if key in book.inputs else lookup.get(header_key(key))
+        if name is None:
+            raise ScenarioError(f"{key}: not an input of this rule book ({', '.join(book.inputs)})", field=key)
+        out[name] = value
     return out
 
 
-def _decision_lines(
-    d: DecisionAnswer, book: RuleBook, next_ja: dict[tuple[str, str], str], *, clauses: bool, seen: set[str]
-) -> list[MessageLine]:
-    lines = [MessageLine(d.decision, "heading", d.question_ja, d.question_en, f"decisions.csv {d.decision}")]
-
-    def add(kind: str, ja: str, en: str, source: str) -> None:
-        if ja and ja not in seen:
-            seen.add(ja)
-            lines.append(MessageLine(d.decision, kind, ja, en, source))
-
-    add("answer", d.label_ja, d.label_en, f"codes.csv {d.decision}/{d.code} label_ja")
-    step = next_ja.get((d.decision, d.code), "")
-    if step:
-        add("next_step", step, d.next_step_en, f"codes.csv {d.decision}/{d.code} next_step_ja")
-    if clauses:
-        for rule in d.fired:
-            for c in rule.clauses:
-                if not c.footnote:
-                    add("clause", c.text_ja, c.text_en, f"clauses.csv {c.clause_id}")
-    for alt in d.alternatives:
-        add("alternative", alt["label_ja"], alt["label_en"], f"codes.csv {d.decision}/{alt['code']} label_ja")
-    for c in d.footnotes:
-        add("footnote", c.text_ja, c.text_en, f"clauses.csv {c.clause_id}")
-    return lines
+def _readable(book: RuleBook, known: dict[str, object]) -> tuple[dict[str, object], dict[str, str], Possibilities]:
+    """The known inputs possible() can read, the others with why, and what is possible from the readable ones."""
+    known, bad = dict(known), {}
+    while True:
+        try:
+            return known, bad, possible(rulebook=book, **known)
+        except ScenarioError as exc:
+            if exc.field not in known:
+                raise
+            bad[exc.field] = str(exc)
+            known.pop(exc.field)
 
 
-def customer_message(
-    explanation: Explanation, *, rulebook: RuleBook | None = None, clauses: bool = False
-) -> CustomerMessage:
-    """Compose the customer message for ``explanation`` (a result of :func:`sonet_policy.engine.explain`).
+def _scenario_value(compiled: CompiledBook, name: str, pos: int) -> object:
+    axis = compiled.axes[name]
+    if axis.kind == "integer":
+        interval = axis.intervals[pos]
+        return None if interval is None else int(interval[0])
+    return axis.labels[pos]
 
-    Per decision, in the book's order: its heading, the answer, the next step (``next_step_ja`` of
-    codes.csv where the book has it), with ``clauses`` the page's clauses the deciding rules cite, the
-    alternatives, the footnotes that apply; a sentence already given is not repeated. A decision left
-    unanswered (a partial answer: a field it reads is missing or invalid) is left out with a note saying why;
-    an invalid scenario (no decision answered) gives an empty message whose notes say why. Raises ValueError
-    when ``rulebook`` is not the book that made the explanation.
 
-    >>> from sonet_policy import explain
-    >>> e = explain(area="west", plan="other", device="RV-230SE", setup="v6plus_router", keep_number=False,
-    ...             days=31)
-    >>> m = customer_message(e)
-    >>> m.ja.splitlines()[:2]
-    ['【解約方法】', 'So-net サポートデスクで解約を受け付けております。']
-    >>> m.en.splitlines()[1]
-    'Cancel through the support desk'
+def _invariant_notes(ctx: Context, fixed: dict[str, int], plans: dict[str, Plan]) -> list[str]:
+    """A note per invariant the answers break, where each decision it reads is settled (the same whatever the
+    unknown inputs are) and each input its own condition reads is known."""
+    book = ctx.book
+    compiled = book.compiled()
+    row = {n: _scenario_value(compiled, n, fixed.get(n, 0)) for n in book.inputs}
+    notes = []
+    broken = None
+    for inv in load_invariants(book):
+        involved = {n for n, cond in inv.conditions.items() if not cond.any}
+        if not involved <= set(fixed) or not all(isinstance(plans[d], Settled) for d in inv.decisions):
+            continue
+        broken = violations(pd.DataFrame([row]), rulebook=book) if broken is None else broken
+        if not bool(broken[inv.invariant_id].iloc[0]):
+            continue
+        heading = book.decisions[inv.then_decision].question_ja
+        other = ctx.data.fill("list_sep").join(book.decisions[d].question_ja for d in inv.when)
+        clauses = ", ".join(inv.source)
+        notes.append(
+            ctx.data.fill(
+                "note.inconsistent", heading=heading, other=other, invariant=inv.invariant_id, clauses=clauses
+            )
+        )
+    return notes
+
+
+def message_of(*, rulebook: RuleBook | None = None, max_branches: int = MAX_BRANCHES, **known: object) -> Message:
+    """The :class:`Message` for the inputs ``known`` (any spelling the file reader accepts; an input left out is
+    unknown, one given empty is known to be empty). A value that names nothing makes the sections that read it
+    ask to correct it. Raises :class:`~sonet_policy.errors.ScenarioError` for a keyword that is no input."""
+    book = rulebook or default_rulebook()
+    ctx = context(book)
+    readable, bad, poss = _readable(book, _names(book, known))
+    compiled = book.compiled()
+    fixed = {n: compiled.axes[n].labels.index(label) for n, label in poss.known.items()}
+    plans: dict[str, Plan] = {}
+    for decision, spec in book.decisions.items():
+        wrong = [n for n in spec.inputs if n in bad]
+        if wrong:
+            plans[decision] = Pending(wrong[0], invalid=True, error=bad[wrong[0]])
+        else:
+            plans[decision] = plan_decision(ctx, compiled, decision, fixed, prefer=poss.ask_next, most=max_branches)
+    return compose(ctx, plans, notes=_invariant_notes(ctx, fixed, plans))
+
+
+def message(*, rulebook: RuleBook | None = None, **known: object) -> dict:
+    """The customer message for the inputs known so far, as a dict: ``ja`` (the text to send), ``sections``
+    (per decision: ``decision``, ``status``, ``ja``, ``lines`` with each line's ``ja`` and ``source``: a clause
+    id, or the data file and key of a template), ``notes`` (for the agent) and ``rulebook_hash``. An input left
+    out is unknown. Raises :class:`~sonet_policy.errors.ScenarioError` for a keyword that is no input.
+
+    >>> m = message(area="east", plan="sml", setup="wlan_1g", keep_number=True)
+    >>> [s["status"] for s in m["sections"]]
+    ['ok', 'ok', 'open', 'open', 'open']
+    """
+    return message_of(rulebook=rulebook, **known).to_dict()
+
+
+# ------------------------------------------------------------------ a whole evaluated frame ----
+
+_FIELD = re.compile(r"(?:^|; )([A-Za-z][A-Za-z0-9_]*): ")
+
+
+def _error_fields(error: str) -> dict[str, str]:
+    """The fields an ``error`` cell names, each with its part of the text."""
+    marks = list(_FIELD.finditer(error or ""))
+    out = {}
+    for k, m in enumerate(marks):
+        end = marks[k + 1].start() if k + 1 < len(marks) else len(error)
+        out.setdefault(m.group(1), error[m.end() : end])
+    return out
+
+
+def _row_plans(book: RuleBook, row: dict[str, str]) -> dict[str, Plan]:
+    """The plans of one row of :func:`~sonet_policy.engine.evaluate.evaluate`'s output."""
+    index = book.rule_index
+    by_decision: dict[str, list[str]] = {}
+    for rid in row["rules"].split():
+        if rid in index:
+            by_decision.setdefault(index[rid].decision, []).append(rid)
+    fields = _error_fields(row["error"])
+    plans: dict[str, Plan] = {}
+    for decision, spec in book.decisions.items():
+        code, rules = row[decision], tuple(by_decision.get(decision, ()))
+        if code:
+            status = code if code in ("uncovered", "conflict") else "ok"
+            plans[decision] = Settled(Verdict(status, rules if status != "uncovered" else ()))
+            continue
+        named = [n for n in spec.inputs if n in fields] or list(spec.inputs[:1])
+        why = fields.get(named[0], row["error"])
+        plans[decision] = Pending(named[0], invalid=not why.startswith("missing"), error=why)
+    return plans
+
+
+def message_column(answers: pd.DataFrame, *, rulebook: RuleBook | None = None) -> pd.Series:
+    """The Japanese message (``ja``) of every row of ``answers`` (the output of
+    :func:`~sonet_policy.engine.evaluate.evaluate`), on its index, named ``message_ja``: composed once per
+    distinct combination of the decisions' answers, the deciding rules and the error.
+
+    >>> from sonet_policy.engine.evaluate import evaluate
+    >>> rows = pd.DataFrame([dict(area="west", plan="other", device="RV-230SE", setup="v6plus_router",
+    ...                           keep_number=False, days_since_phone_stop=31)] * 3)
+    >>> column = message_column(evaluate(rows))
+    >>> column.nunique(), column.iloc[0] == message_of(**rows.iloc[0].to_dict()).ja
+    (1, True)
     """
     book = rulebook or default_rulebook()
-    if explanation.rulebook_hash != book.hash:
-        raise ValueError(
-            f"the explanation comes from rule book {explanation.rulebook_hash}, not {book.hash}: pass its rulebook="
-        )
-    scenario = ", ".join(f"{k}={v}" for k, v in explanation.resolved.items())
-    if explanation.status == "invalid":
-        return CustomerMessage([], [f"invalid scenario, no message: {explanation.error}"], scenario)
-    next_ja = _next_steps_ja(book)
-    lines: list[MessageLine] = []
-    notes: list[str] = []
-    seen: set[str] = set()
-    no_step: list[str] = []
-    for d in explanation.decisions:
-        if d.status != "ok":
-            rules = ", ".join(r.rule_id for r in d.fired)
-            if d.status == "invalid":  # a partial answer: a field this decision reads is missing or invalid
-                why = f"not answered ({d.label_en})"
-            elif d.status == "uncovered":
-                why = "the page gives no answer"
-            else:
-                why = f"the page's rules disagree ({rules})"
-            notes.append(f"{d.decision} left out of the message: {why} for this scenario")
-            continue
-        lines.extend(_decision_lines(d, book, next_ja, clauses=clauses, seen=seen))
-        if (d.decision, d.code) not in next_ja:
-            no_step.append(f"{d.decision}/{d.code}")
-    if no_step:
-        notes.append(f"no next_step_ja in the rule book for {', '.join(no_step)}: the answer stands alone")
-    return CustomerMessage(lines, notes, scenario)
-
-
-_CSS = """
-<style>
-.sp-message{display:flex;gap:12px;flex-wrap:wrap;font-family:sans-serif;font-size:13px}
-.sp-message textarea{width:460px;height:260px;font-size:13px}
-.sp-message .sp-en{width:460px;color:#333;white-space:pre-wrap}
-.sp-message .sp-notes{color:#8a6d00}
-</style>
-"""
-
-
-def render_html(message: CustomerMessage) -> str:
-    """The Japanese text in a read-only text box with a copy button (the browser's clipboard; no kernel or
-    server involved), the English beside it, the review notes below. Every text is escaped."""
-    e = html.escape
-    ja = message.ja
-    copy = (
-        "var t=this.parentNode.querySelector('textarea');t.select();"
-        "if(navigator.clipboard){navigator.clipboard.writeText(t.value)}else{document.execCommand('copy')}"
-    )
-    notes = "".join(f"<div class='sp-notes'>{e(n)}</div>" for n in message.notes)
-    return (
-        f"{_CSS}<div class='sp-message'><div><textarea class='sp-message-ja' readonly>{e(ja)}</textarea><br>"
-        f"<button class='sp-copy' onclick=\"{copy}\">Copy the Japanese text</button></div>"
-        f"<div class='sp-en'>{e(message.en)}</div></div>{notes}"
-    )
+    ctx = context(book)
+    columns = [*book.decisions, "rules", "error"]
+    keys = answers[columns].astype(object).where(answers[columns].notna(), "").astype(str)
+    group = keys.groupby(columns, sort=False).ngroup().to_numpy()
+    first = pd.Series(np.arange(len(keys))).groupby(group).first()
+    texts = np.empty(len(first), dtype=object)
+    for g, at in first.items():
+        texts[int(g)] = compose(ctx, _row_plans(book, keys.iloc[int(at)].to_dict())).ja
+    return pd.Series(texts[group] if len(group) else [], index=answers.index, name="message_ja", dtype=object)

@@ -12,7 +12,7 @@ averaged over its values with equal weight (every axis value of the input, an in
 included, that leaves the scenario answerable). Ties go to the input declared first. ``None`` when every
 decision is decided.
 
->>> from sonet_policy.book.rules import default_rulebook
+>>> from sonet_policy.book.load import default_rulebook
 >>> book = default_rulebook()
 >>> p = possible(**{book.input_order[0]: "west"})
 >>> sorted(p.decisions) == sorted(book.decisions), p.ask_next in book.inputs
@@ -29,7 +29,8 @@ import pandas as pd
 
 from sonet_policy.book.cache import Slot
 from sonet_policy.book.compile import CompiledBook, broadcast
-from sonet_policy.book.rules import RuleBook, default_rulebook
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.book.model import RuleBook
 from sonet_policy.engine.encode import encode_fields
 from sonet_policy.errors import ScenarioError
 from sonet_policy.text import header_key

@@ -34,7 +34,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from sonet_policy.book.rules import RuleBook, default_rulebook
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.book.model import RuleBook
 from sonet_policy.engine.frame import evaluate_frame
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -1,2 +1,1 @@
-"""The rule book in other engines' formats: DMN 1.3 and GoRules JDM.
-"""
+"""The rule book in other engines' formats: DMN 1.3 and GoRules JDM."""

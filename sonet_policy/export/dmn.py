@@ -39,7 +39,6 @@ Constraints (combinations the page rules out) are not part of any decision and a
 from __future__ import annotations
 
 import itertools
-import math
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,8 +47,9 @@ from pathlib import Path
 import numpy as np
 
 from sonet_policy.book.compile import CompiledBook, Outcome
-from sonet_policy.book.conditions import day_spans
-from sonet_policy.book.rules import RuleBook, default_rulebook
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.book.model import RuleBook
+from sonet_policy.export.expressions import CellSyntax, SpanForms
 from sonet_policy.files.write import write_atomically
 
 DMN_NS = "https://www.omg.org/spec/DMN/20191111/MODEL/"
@@ -70,9 +70,39 @@ class DmnRule:
     cut_out: tuple[str, ...] = ()  # exceptions whose cells this rule leaves out
     part: tuple[int, int] = (1, 1)
 
+    def description(self) -> str:
+        """The rule ids and clause ids it stands for, the exceptions cut out, whether it is one side of a conflict
+        and which part of its region it covers (a DMN rule's ``<description>``, a JDM row's ``_description``)."""
+        parts = [f"rules: {', '.join(self.rules)}", f"clauses: {', '.join(self.sources)}"]
+        if self.cut_out:
+            parts.append(f"exceptions cut out: {', '.join(self.cut_out)}")
+        if self.kind == "conflict":
+            parts.append("CONFLICT: overlaps a rule with another answer (the page contradicts itself here)")
+        if self.part[1] > 1:
+            parts.append(f"part {self.part[0]} of {self.part[1]}")
+        return "; ".join(parts)
+
 
 def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class FeelSyntax(CellSyntax):
+    """FEEL unary tests: ``"a","b"`` or ``not("a","b")``, ``[0..31]``, ``>=32``, ``null``, ``-`` for any value."""
+
+    spans = SpanForms(at_least=">={lo}", at_most="<={hi}", single="{lo}", between="[{lo}..{hi}]")
+
+    def literal(self, value: str) -> str:
+        return _quote(value)
+
+    def complement(self, values: str) -> str:
+        return f"not({values})"
+
+    def integer(self, name: str, empty: bool, parts: list[str]) -> str:
+        return ",".join((["null"] if empty else []) + parts)
+
+
+FEEL = FeelSyntax()
 
 
 def feel_test(compiled: CompiledBook, name: str, positions: tuple[int, ...]) -> str:
@@ -82,28 +112,7 @@ def feel_test(compiled: CompiledBook, name: str, positions: tuple[int, ...]) -> 
     >>> feel_test(c, "days_since_phone_stop", (1,)), feel_test(c, "area", (0, 1)), feel_test(c, "plan", (1,))
     ('[0..31]', '-', '"sml"')
     """
-    axis = compiled.axes[name]
-    chosen = sorted(set(positions))
-    if len(chosen) == len(axis.labels):
-        return "-"
-    if axis.kind == "integer":
-        empty, spans = day_spans(axis, chosen)
-        parts = ["null"] if empty else []
-        for lo, hi in spans:
-            if hi == math.inf:
-                parts.append(f">={int(lo)}")
-            elif hi == lo + 1:
-                parts.append(f"{int(lo)}")
-            else:
-                parts.append(f"[{int(lo)}..{int(hi) - 1}]")
-        return ",".join(parts)
-    if axis.kind == "boolean":
-        return ",".join(axis.labels[p] for p in chosen)
-    inside = [_quote(axis.labels[p]) for p in chosen]
-    outside = [_quote(label) for p, label in enumerate(axis.labels) if p not in chosen]
-    if len(",".join(outside)) + 5 < len(",".join(inside)):
-        return f"not({','.join(outside)})"
-    return ",".join(inside)
+    return FEEL.test(compiled, name, positions)
 
 
 CellTest = Callable[[CompiledBook, str, tuple[int, ...]], str]
@@ -146,12 +155,8 @@ def _cover(mask: np.ndarray, compiled: CompiledBook, inputs: tuple[str, ...], te
 
 
 def _sources(book: RuleBook, ids: tuple[str, ...]) -> tuple[str, ...]:
-    seen: list[str] = []
-    for rid in ids:
-        for cid in book.rule_index[rid].source:
-            if cid not in seen:
-                seen.append(cid)
-    return tuple(seen)
+    """The clause ids the rules cite, each once, in citation order."""
+    return tuple(dict.fromkeys(cid for rid in ids for cid in book.rule_index[rid].source))
 
 
 def output_names(book: RuleBook, decision: str) -> list[str]:
@@ -233,17 +238,6 @@ def _text(parent: ET.Element, tag: str, text: str, **attrs: str) -> ET.Element:
     return el
 
 
-def _describe(rule: DmnRule) -> str:
-    parts = [f"rules: {', '.join(rule.rules)}", f"clauses: {', '.join(rule.sources)}"]
-    if rule.cut_out:
-        parts.append(f"exceptions cut out: {', '.join(rule.cut_out)}")
-    if rule.kind == "conflict":
-        parts.append("CONFLICT: overlaps a rule with another answer (the page contradicts itself here)")
-    if rule.part[1] > 1:
-        parts.append(f"part {rule.part[0]} of {rule.part[1]}")
-    return "; ".join(parts)
-
-
 def to_dmn(rulebook: RuleBook | None = None, *, input_values: bool = True) -> str:
     """The rule book as DMN 1.3 XML text (namespace :data:`DMN_NS`).
 
@@ -294,7 +288,7 @@ def to_dmn(rulebook: RuleBook | None = None, *, input_values: bool = True) -> st
                 _text(el, "outputValues", ",".join(_quote(c) for c in codes), id=f"table_{name}_output_{out}_values")
         for n, rule in enumerate(dmn_rules(name, rulebook=book), start=1):
             el = _sub(table, "rule", id=f"table_{name}_rule_{n}", label=rule.label)
-            _sub(el, "description", _describe(rule))
+            _sub(el, "description", rule.description())
             for k, entry in enumerate(rule.entries):
                 _text(el, "inputEntry", entry, id=f"table_{name}_rule_{n}_in_{k}")
             for k, value in enumerate(rule.outputs):

@@ -70,12 +70,13 @@ whose empty cell reads as a value (``inputs.csv`` column ``empty``) reads null a
 from __future__ import annotations
 
 import json
-import math
 
 from sonet_policy.book.compile import CompiledBook
-from sonet_policy.book.conditions import Condition, day_spans
-from sonet_policy.book.rules import RuleBook, default_rulebook
-from sonet_policy.export.dmn import DmnRule, _describe, dmn_rules, output_names
+from sonet_policy.book.conditions import Axis, Condition
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.book.model import RuleBook
+from sonet_policy.export.dmn import DmnRule, dmn_rules, output_names
+from sonet_policy.export.expressions import CellSyntax, SpanForms
 
 CONTENT_TYPE = "application/vnd.gorules.decision"
 RESERVED = ("request", "invalid", "answers", "response")  # node names besides the decisions
@@ -105,6 +106,44 @@ def _expression_column(book: RuleBook, name: str) -> bool:
     return book.inputs[name].type == "integer" or _empty_value(book, name) is not None
 
 
+class ZenSyntax(CellSyntax):
+    """ZEN cells (see the module docstring): unary tests on the column's ``field`` for categories and booleans,
+    standard expressions naming the input for day counts and for inputs whose empty cell reads as a value."""
+
+    any_value = ""
+    separator = ", "
+    spans = SpanForms(
+        at_least="{name} >= {lo}", at_most="{name} <= {hi}", single="{name} == {lo}", between="{name} in [{lo}..{hi}]"
+    )
+
+    def literal(self, value: str) -> str:
+        return _literal(value)
+
+    def complement(self, values: str) -> str:
+        return f"not in [{values}]"
+
+    def integer(self, name: str, empty: bool, parts: list[str]) -> str:
+        tests = " or ".join(parts)
+        if not parts:
+            return f"{name} == null"
+        if empty:
+            return f"{name} == null or {tests}"
+        return f"{name} != null and ({tests})" if len(parts) > 1 else f"{name} != null and {tests}"
+
+    def held(self, compiled: CompiledBook | None, name: str, axis: Axis, chosen: list[int]) -> str:
+        book = getattr(compiled, "book", None)
+        default = _empty_value(book, name) if book is not None else None
+        if default is None:
+            return super().held(compiled, name, axis, chosen)
+        value = f"({name} ?? {_literal(default)})"  # an empty cell reads as a value: an expression on either
+        if axis.kind == "boolean":
+            return f"{value} == {axis.labels[chosen[0]]}" if len(chosen) == 1 else ""
+        return f"{value} in [{', '.join(_literal(axis.labels[p]) for p in chosen)}]"
+
+
+ZEN = ZenSyntax()
+
+
 def zen_test(compiled: CompiledBook, name: str, positions: tuple[int, ...]) -> str:
     """The ZEN cell (unary test) that holds exactly on ``positions`` of the input's axis.
 
@@ -116,42 +155,7 @@ def zen_test(compiled: CompiledBook, name: str, positions: tuple[int, ...]) -> s
     >>> zen_test(c, "plan", (1,)), zen_test(c, "area", (0, 1)), zen_test(c, "keep_number", (1,))
     ('"sml"', '', 'true')
     """
-    axis = compiled.axes[name]
-    chosen = sorted(set(positions))
-    if len(chosen) == len(axis.labels):
-        return ""
-    book = getattr(compiled, "book", None)
-    default = _empty_value(book, name) if book is not None else None
-    if default is not None:  # an empty cell reads as a value: a standard expression on the input or that value
-        value = f"({name} ?? {_literal(default)})"
-        if axis.kind == "boolean":
-            return f"{value} == {axis.labels[chosen[0]]}" if len(chosen) == 1 else ""
-        return f"{value} in [{', '.join(_literal(axis.labels[p]) for p in chosen)}]"
-    if axis.kind == "integer":  # a standard expression on the input (see the module docstring)
-        empty, spans = day_spans(axis, chosen)
-        parts = []
-        for lo, hi in spans:
-            if hi == math.inf:
-                parts.append(f"{name} >= {int(lo)}")
-            elif lo == -math.inf:
-                parts.append(f"{name} <= {int(hi) - 1}")
-            elif hi == lo + 1:
-                parts.append(f"{name} == {int(lo)}")
-            else:
-                parts.append(f"{name} in [{int(lo)}..{int(hi) - 1}]")
-        tests = " or ".join(parts)
-        if not parts:
-            return f"{name} == null"
-        if empty:
-            return f"{name} == null or {tests}"
-        return f"{name} != null and ({tests})" if len(parts) > 1 else f"{name} != null and {tests}"
-    if axis.kind == "boolean":
-        return ", ".join(axis.labels[p] for p in chosen)
-    inside = [_literal(axis.labels[p]) for p in chosen]
-    outside = [_literal(label) for p, label in enumerate(axis.labels) if p not in chosen]
-    if len(", ".join(outside)) + 9 < len(", ".join(inside)):
-        return f"not in [{', '.join(outside)}]"
-    return ", ".join(inside)
+    return ZEN.test(compiled, name, positions)
 
 
 def _column(book: RuleBook, column_id: str, name: str) -> dict:
@@ -239,7 +243,7 @@ def _decision_table(book: RuleBook, decision: str, rules: list[DmnRule]) -> dict
     outputs.append({"id": f"{decision}_out_rules", "name": "rules", "field": "rules", "type": "expression"})
     rows = []
     for k, rule in enumerate(rules, start=1):
-        row = {"_id": f"{decision}_{k}", "_description": _describe(rule)}
+        row = {"_id": f"{decision}_{k}", "_description": rule.description()}
         for n, entry in zip(spec.inputs, rule.entries, strict=True):
             row[f"{decision}_in_{n}"] = entry
         for o, value in zip(outs, rule.outputs, strict=True):

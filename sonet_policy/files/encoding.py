@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from sonet_policy.files.header import ScenarioFileError
+from sonet_policy.errors import ScenarioFileError
 
 ENCODINGS = {"utf-8-sig": "UTF-8 with BOM", "utf-8": "UTF-8", "cp932": "Shift_JIS (CP932)"}
 _SAMPLE = 1 << 22  # bytes read at a time
@@ -85,7 +85,7 @@ def _check(path: Path | str, encoding: str) -> TextScan:
     >>> _check(p, "utf-8")
     Traceback (most recent call last):
     ...
-    sonet_policy.files.header.ScenarioFileError: ...s.csv, line 2: not utf-8 text (byte 0x83: ...): use ...
+    sonet_policy.errors.ScenarioFileError: ...s.csv, line 2: not utf-8 text (byte 0x83: ...): use ...
     """
     try:
         codecs.lookup(encoding)

@@ -10,8 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from sonet_policy.files.header import ScenarioFileError
-from sonet_policy.files.write import TargetError
+from sonet_policy.errors import ScenarioFileError, TargetError
 
 FORMATS = ("csv", "xlsx", "parquet")
 EXTENSIONS = {".csv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx", ".parquet": "parquet", ".pq": "parquet"}
@@ -29,7 +28,7 @@ def format_of(path: Path | str, *, format: str | None = None, output: bool = Fal
     >>> format_of("customers.xls")
     Traceback (most recent call last):
     ...
-    sonet_policy.files.header.ScenarioFileError: customers.xls: the kit reads .csv, .txt, .xlsx, .xlsm, ...
+    sonet_policy.errors.ScenarioFileError: customers.xls: the kit reads .csv, .txt, .xlsx, .xlsm, ...
     """
     error = TargetError if output else ScenarioFileError
     if format is not None:

@@ -9,21 +9,10 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from sonet_policy.book.rules import RuleBook, default_rulebook
-from sonet_policy.errors import ScenarioError
-
-
-class ScenarioFileError(ScenarioError):
-    """A scenario file that cannot be evaluated at all (unreadable, or a required column is missing).
-
-    ``path`` is the file; ``field`` the missing input where that is the problem.
-    """
-
-    def __init__(self, message: str, *, path: Path | str = "", field: str = "") -> None:
-        self.path = str(path)
-        super().__init__(message, field=field)
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.book.model import RuleBook
+from sonet_policy.errors import ScenarioFileError
 
 
 @dataclass
@@ -83,7 +72,7 @@ def header_info(
     >>> header_info("s.csv", ["エリア", "memo", "memo"], rulebook=default_rulebook(), encoding="utf-8")
     Traceback (most recent call last):
     ...
-    sonet_policy.files.header.ScenarioFileError: s.csv: columns 2 and 3 are both named 'memo'; rename or remove one
+    sonet_policy.errors.ScenarioFileError: s.csv: columns 2 and 3 are both named 'memo'; rename or remove one
     """
     path = where if path is None else path
     _refuse_duplicates(where, raw if raw is not None else columns, path)

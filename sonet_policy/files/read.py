@@ -28,10 +28,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from sonet_policy.book.rules import RuleBook, default_rulebook
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.book.model import RuleBook
+from sonet_policy.errors import ScenarioFileError
 from sonet_policy.files.arrow import as_text, blank_rows
 from sonet_policy.files.extensions import STDIN, format_of
-from sonet_policy.files.header import ScenarioFileError, ScenarioFileInfo
+from sonet_policy.files.header import ScenarioFileInfo
 from sonet_policy.files.read_csv import RowWidthFallback, csv_source
 from sonet_policy.files.read_excel import xlsx_source
 from sonet_policy.files.read_parquet import parquet_source
@@ -113,7 +115,7 @@ def local_file(source: Path | str | bytes, *, kind: str, name: str | None = None
     ...     shown
     Traceback (most recent call last):
     ...
-    sonet_policy.files.header.ScenarioFileError: customers.csv: no such file; give a csv file
+    sonet_policy.errors.ScenarioFileError: customers.csv: no such file; give a csv file
     """
     if not isinstance(source, bytes) and os.fspath(source) != STDIN:
         path = Path(source)

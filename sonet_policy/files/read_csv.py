@@ -23,9 +23,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pcsv
 
-from sonet_policy.book.rules import RuleBook
+from sonet_policy.book.model import RuleBook
+from sonet_policy.errors import ScenarioFileError
 from sonet_policy.files.encoding import ENCODINGS, TextScan, detect_encoding, scan_text
-from sonet_policy.files.header import ScenarioFileError, ScenarioFileInfo, header_info, header_map
+from sonet_policy.files.header import ScenarioFileInfo, header_info, header_map
 from sonet_policy.files.read_source import ReadOptions, Source
 
 _PIECE = 4 << 20  # bytes of CSV parsed into one batch, at most (peak RSS stays under 300 MB)

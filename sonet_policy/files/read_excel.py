@@ -14,8 +14,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from sonet_policy.book.rules import RuleBook
-from sonet_policy.files.header import ScenarioFileError, header_info
+from sonet_policy.book.model import RuleBook
+from sonet_policy.errors import ScenarioFileError
+from sonet_policy.files.header import header_info
 from sonet_policy.files.read_source import ReadOptions, Source
 
 _ROWS_PER_BATCH = 50_000  # at most, whatever the chunksize: a worksheet's rows are built in Python

@@ -14,9 +14,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sonet_policy.book.rules import RuleBook
+from sonet_policy.book.model import RuleBook
+from sonet_policy.errors import ScenarioFileError
 from sonet_policy.files.arrow import is_text
-from sonet_policy.files.header import ScenarioFileError, header_info, header_map
+from sonet_policy.files.header import header_info, header_map
 from sonet_policy.files.read_source import ReadOptions, Source
 
 # bytes in memory of a Parquet batch, at most: the rows are read as Arrow data, without the copies parsing text

@@ -29,12 +29,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from sonet_policy.book.rules import RuleBook, default_rulebook
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.book.model import RuleBook
+from sonet_policy.errors import ScenarioFileError
 from sonet_policy.files.arrow import AnswerArrays, blank_rows, flat_text, for_evaluate
 from sonet_policy.files.encoding import ENCODINGS
 from sonet_policy.files.extensions import STDIN, format_of
 from sonet_policy.files.guard import neutralise, neutralise_array
-from sonet_policy.files.header import ScenarioFileError, ScenarioFileInfo, cut, header_map
+from sonet_policy.files.header import ScenarioFileInfo, cut, header_map
 from sonet_policy.files.read import local_file, open_source
 from sonet_policy.files.read_csv import RowWidthFallback
 from sonet_policy.files.read_source import ReadOptions, Source
@@ -119,7 +121,7 @@ def evaluate_file(
     and about ``chunk_bytes`` bytes of the file. A CSV output is UTF-8 with CRLF line ends, every text value
     quoted; ``bom`` starts it with a BOM, so that Excel opens it as UTF-8. Cells and headers a spreadsheet would
     run as formulas get a leading ``'`` unless ``raw``. A progress bar (tqdm, on stderr) shows when
-    ``progress``. Raises :class:`~sonet_policy.files.header.ScenarioFileError` before any row is read when a
+    ``progress``. Raises :class:`~sonet_policy.errors.ScenarioFileError` before any row is read when a
     required column is missing, :class:`~sonet_policy.files.write.TargetError` / ``BaselineWriteError`` /
     ``OutputError`` for an output it cannot write.
 

@@ -41,36 +41,11 @@ from typing import IO
 
 import pandas as pd
 
+from sonet_policy.errors import BaselineWriteError, Interrupted, OutputError, TargetError
 from sonet_policy.files.guard import neutralise_frame
 from sonet_policy.paths import DEVICES_CSV, RULES_DIR, SOURCE_DIR
 
 STDOUT = "-"
-
-
-class TargetError(ValueError):
-    """An output path the kit will not write: empty, a folder, a parent that is a file, a dangling symlink, a
-    block device or a socket. ``path`` is the path as given. A usage error (exit code 2)."""
-
-    def __init__(self, message: str, *, path: object = "") -> None:
-        self.path = str(path)
-        super().__init__(message)
-
-
-class BaselineWriteError(PermissionError):
-    """A write aimed at the baseline (the rule folder, the page or the catalogue), which the kit never modifies."""
-
-
-class OutputError(OSError):
-    """Writing ``path`` failed (the disk is full, permission denied, a read-only file system …). The message is
-    one line naming the path and what to do; ``errno`` is the system's error number (exit code 1)."""
-
-    def __init__(self, path: object, code: int | None, reason: str) -> None:
-        super().__init__(code, reason)
-        self.filename = str(path)
-        self.message = f"cannot write {path}: {reason}"
-
-    def __str__(self) -> str:
-        return self.message
 
 
 _HINTS = {
@@ -134,7 +109,7 @@ def rules_in_use(folder: Path | str | None) -> Iterator[None]:
     ...     refuse_protected(book / "answers.csv")
     Traceback (most recent call last):
     ...
-    sonet_policy.files.write.BaselineWriteError: refusing to write ... it is in the rule book in use (--rules) ...
+    sonet_policy.errors.BaselineWriteError: refusing to write ... it is in the rule book in use (--rules) ...
     """
     if folder is None or not Path(folder).is_dir():
         yield
@@ -157,7 +132,7 @@ def refuse_protected(target: Path | str, *, allow: Path | str | None = None) -> 
     >>> refuse_protected(RULES_DIR / ".." / "rules" / "wifi.csv")
     Traceback (most recent call last):
     ...
-    sonet_policy.files.write.BaselineWriteError: refusing to write ... it is in the baseline rule book ...
+    sonet_policy.errors.BaselineWriteError: refusing to write ... it is in the baseline rule book ...
     """
     real = Path(os.path.realpath(os.fspath(target)))
     folders: dict[tuple[int, int], tuple[str, Path]] = {}
@@ -448,15 +423,6 @@ def write_csv(
 
 
 # ---------------------------------------------------------------- signals ----
-
-
-class Interrupted(BaseException):
-    """A termination signal (SIGTERM, SIGHUP) turned into an exception, as Ctrl-C is KeyboardInterrupt: the
-    writes in progress clean up. ``signum`` is the signal; the command line exits with ``128 + signum``."""
-
-    def __init__(self, signum: int) -> None:
-        self.signum = signum
-        super().__init__(f"interrupted by {signal.Signals(signum).name}")
 
 
 # The signals received within :func:`signals_raise`. The handler raises where the main thread happens to be; code

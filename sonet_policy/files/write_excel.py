@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from sonet_policy.files.header import ScenarioFileError
+from sonet_policy.errors import ScenarioFileError
 from sonet_policy.files.write import write_atomically
 
 XLSX_MAX_ROWS = 1_048_576  # a worksheet's rows, the header included

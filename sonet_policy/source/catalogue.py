@@ -13,7 +13,6 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -153,17 +152,6 @@ def read_catalogue(path: Path | str = DEVICES_CSV) -> pd.DataFrame:
         if value in frame.columns:
             frame[value] = frame[value].str.lower().eq("true")
     return frame
-
-
-@lru_cache(maxsize=8)
-def _catalogue(path: str, _mtime_ns: int = 0, _size: int = 0) -> pd.DataFrame:
-    return read_catalogue(path)
-
-
-def catalogue(path: Path | str = DEVICES_CSV) -> pd.DataFrame:
-    """Cached :func:`read_catalogue` (a copy)."""
-    stat = Path(path).stat()  # keyed by modification time and size: a proposal's file may be rewritten
-    return _catalogue(str(path), stat.st_mtime_ns, stat.st_size).copy()
 
 
 def nearest(label: str, models: list[str] | tuple[str, ...], n: int = 3) -> list[str]:

@@ -1,4 +1,5 @@
-"""The widget apps the notebooks and the Voilà dashboard show.
+"""The widget apps the notebooks and the Voilà dashboard show (they need the notebooks extra:
+``pip install "sonet-policy[notebooks]"``; without it, importing them says so).
 
 Each app is a class that holds its controls, an ``Output`` widget and a plain compute step that tests call
 directly. Callback output is written as ``out.outputs = ()`` then ``out.append_display_data(HTML(...))``:
@@ -6,13 +7,14 @@ never ``with out:`` and never ``interact``, which break strict nbval and intermi
 An app displays as its widget; its plain-text form is a short summary of what it shows (nbval compares it).
 
 * :class:`ScenarioExplorer`: one scenario, five answer cards, recomputed on every change (explain takes about 20 ms).
+* :func:`answer_cards` / :class:`AnswerCards`: one explanation as those cards (:mod:`sonet_policy.widgets.cards`).
 * Interview mode in the explorer: any input :data:`UNKNOWN`, the answers still possible and the question to ask
   next (:mod:`sonet_policy.widgets.interview`).
 * :func:`compare` / :class:`CompareView`: scenarios side by side, the differing answers and their rules.
-* :class:`AuditView`: the audit's findings, a coverage heat map and each finding's witness (needs
-  :mod:`sonet_policy.analysis.audit`).
+* :class:`AuditView`: the audit's findings, a coverage heat map and each finding's witness (the tables it shows
+  are computed by :mod:`sonet_policy.analysis.audit` and :mod:`sonet_policy.analysis.coverage`).
 * :class:`PopulationView`: a synthetic customer base evaluated in one call (needs
-:mod:`sonet_policy.analysis.population`).
+  :mod:`sonet_policy.analysis.population`).
 * :class:`DiffView`: a baseline against a changed copy (needs :mod:`sonet_policy.analysis.diff`).
 * :class:`CustomersView`: a customer file uploaded, every row answered in a grid, one row loaded into an explorer.
 
@@ -24,17 +26,20 @@ An app displays as its widget; its plain-text form is a short summary of what it
 
 from __future__ import annotations
 
-from sonet_policy.widgets.audit import (
-    FINDING_SORTS,
-    AuditView,
-    coverage_counts,
-    coverage_heatmap,
-    coverage_matrix,
-    coverage_share_heatmap,
-    findings_table,
-    uncited_clauses,
-)
+try:  # what the apps load with them; without the notebooks extra, say which extra to install
+    import anywidget  # noqa: F401
+    import IPython.display  # noqa: F401
+    import ipywidgets  # noqa: F401
+except ModuleNotFoundError as missing:
+    raise ImportError(
+        f"sonet_policy.widgets needs {missing.name or 'the notebook packages'} (the notebooks extra): "
+        'pip install "sonet-policy[notebooks]"',
+        name=missing.name,
+    ) from missing
+
+from sonet_policy.widgets.audit import AuditView, coverage_heatmap, coverage_share_heatmap
 from sonet_policy.widgets.base import STATUS_COLOURS, STATUS_ORDER, PNGFigure, error_html, render_png, show_html
+from sonet_policy.widgets.cards import AnswerCards, answer_cards
 from sonet_policy.widgets.compare import CompareView, ScenarioComparison, compare
 from sonet_policy.widgets.customers import CustomersView, customer_answers, customer_scenario, read_customers
 from sonet_policy.widgets.dashboard import Dashboard, dashboard
@@ -47,10 +52,9 @@ from sonet_policy.widgets.diff import (
     rules_involved,
     what_if_labels,
 )
+from sonet_policy.widgets.editor import ProposalEditor
 from sonet_policy.widgets.explorer import (
-    AnswerCards,
     ScenarioExplorer,
-    answer_cards,
     domain_options,
     explain_scenario,
     explorer_defaults,
@@ -68,7 +72,6 @@ from sonet_policy.widgets.population import (
 
 __all__ = [
     "CHANGE_VIEW_COLUMNS",
-    "FINDING_SORTS",
     "STATUS_COLOURS",
     "STATUS_ORDER",
     "SYNTHETIC_NOTE",
@@ -82,6 +85,7 @@ __all__ = [
     "PNGFigure",
     "PopulationImpact",
     "PopulationView",
+    "ProposalEditor",
     "ScenarioComparison",
     "ScenarioExplorer",
     "ShareHeatMap",
@@ -89,9 +93,7 @@ __all__ = [
     "build_what_if",
     "changes_with_clauses",
     "compare",
-    "coverage_counts",
     "coverage_heatmap",
-    "coverage_matrix",
     "coverage_share_heatmap",
     "customer_answers",
     "customer_scenario",
@@ -100,7 +102,6 @@ __all__ = [
     "error_html",
     "explain_scenario",
     "explorer_defaults",
-    "findings_table",
     "groupings",
     "heatmap_cells",
     "impact_bars",
@@ -110,6 +111,5 @@ __all__ = [
     "render_png",
     "rules_involved",
     "show_html",
-    "uncited_clauses",
     "what_if_labels",
 ]

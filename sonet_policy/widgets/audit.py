@@ -9,89 +9,57 @@ import ipywidgets as w
 import numpy as np
 import pandas as pd
 
-from sonet_policy.book.compile import CompiledBook, broadcast
-from sonet_policy.book.rules import RuleBook, default_rulebook
-
-if TYPE_CHECKING:  # matplotlib and the diff module load only when a view needs them
-    from matplotlib.figure import Figure
-
+from sonet_policy.analysis.coverage import (
+    FINDING_SORTS,
+    coverage_matrix,
+    coverage_shares,
+    finding_text,
+    findings_table,
+    matrix_inputs,
+    pair_findings,
+    share_label,
+    share_matrix,
+    uncited_clauses,
+)
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.book.model import RuleBook
 from sonet_policy.widgets.base import STATUS_COLOURS, STATUS_ORDER, PNGFigure, _App, error_html, render_png, show_html
 from sonet_policy.widgets.explorer import ScenarioExplorer
 from sonet_policy.widgets.heatmap import ShareHeatMap
 
-_STATUS_RANK = {"ok": 0, "uncovered": 1, "conflict": 2}
+if TYPE_CHECKING:  # matplotlib loads only when a figure is drawn
+    from matplotlib.figure import Figure
 
 
-def _matrix_inputs(book: RuleBook) -> tuple[str, str]:
-    """The two inputs a coverage matrix spans: a category input (rows) and the catalogue (columns), else the
-    first two inputs."""
-    kinds = {n: s.type for n, s in book.inputs.items()}
-    cols = next((n for n, t in kinds.items() if t == "catalogue"), None)
-    rows = next((n for n, t in kinds.items() if t == "category" and n != cols), None)
-    names = [n for n in book.inputs if n not in (rows, cols)]
-    rows = rows or names.pop(0)
-    cols = cols or names.pop(0)
-    return rows, cols
+def _panels(decisions: list[str]) -> tuple[Figure, list]:
+    """A figure with one panel per decision, stacked (the two coverage heat maps)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(12, 1.3 * len(decisions) + 1.2), dpi=90, layout="constrained")
+    return fig, list(fig.subplots(len(decisions), 1, squeeze=False)[:, 0])
 
 
-def coverage_matrix(book: RuleBook, decision: str) -> pd.DataFrame:
-    """Rows x columns (a category input x the catalogue: see :func:`_matrix_inputs`) for one decision:
-    ``conflict`` if any valid combination of the other inputs is a conflict, else ``gap`` if any is uncovered,
-    else ``covered`` (``n/a``: every combination ruled out).
-
-    >>> m = coverage_matrix(default_rulebook(), "procedure")
-    >>> m.shape, set(m.to_numpy().ravel())
-    ((2, 40), {'covered'})
-    """
-    compiled: CompiledBook = book.compiled()
-    grid = compiled.decisions[decision]
-    rows, cols = _matrix_inputs(book)
-    rank_of_outcome = np.array([_STATUS_RANK[o.status] for o in grid.outcomes], dtype=np.int8)
-    rank = np.where(grid.invalid, -1, rank_of_outcome[grid.outcome_id])
-    dims = (*grid.inputs, *(n for n in (rows, cols) if n not in grid.inputs))
-    full = broadcast(rank, grid.inputs, grid.shape, dims)
-    full = np.broadcast_to(full, tuple(len(compiled.axes[n].labels) for n in dims))
-    worst = full.max(axis=tuple(k for k, n in enumerate(dims) if n not in (rows, cols))) if len(dims) > 2 else full
-    kept = [n for n in dims if n in (rows, cols)]
-    if kept != [rows, cols]:
-        worst = worst.T
-    labels = np.array(["n/a", *STATUS_ORDER], dtype=object)[worst + 1]
-    return pd.DataFrame(
-        labels,
-        index=pd.Index(compiled.axes[rows].labels, name=rows),
-        columns=pd.Index(compiled.axes[cols].labels, name=cols),
-    )
-
-
-def coverage_counts(book: RuleBook) -> pd.DataFrame:
-    """How many (area, device) pairs each decision covers, leaves a gap in, or answers in conflict.
-
-    >>> coverage_counts(default_rulebook()).loc["procedure", "covered"]
-    np.int64(80)
-    """
-    rows = {d: coverage_matrix(book, d).stack().value_counts() for d in book.decisions}
-    frame = pd.DataFrame(rows).T.reindex(columns=list(STATUS_ORDER)).fillna(0).astype("int64")
-    frame.index.name = "decision"
-    return frame
+def _label_panel(ax, matrix: pd.DataFrame, decision: str, *, last: bool) -> None:
+    """A panel's labels: the matrix's rows down, its columns across (named under the last panel only), the
+    decision to the left."""
+    ax.set_yticks(range(len(matrix.index)), list(matrix.index), fontsize=8)
+    ax.set_xticks(range(len(matrix.columns)), list(matrix.columns) if last else [], rotation=90, fontsize=7)
+    ax.set_ylabel(decision, rotation=0, ha="right", va="center", fontsize=9)
 
 
 def coverage_heatmap(book: RuleBook) -> PNGFigure:
     """The heat map areas x devices, one panel per decision, coloured covered / gap / conflict."""
     from matplotlib.colors import ListedColormap
-    from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
     decisions = list(book.decisions)
-    fig = Figure(figsize=(12, 1.3 * len(decisions) + 1.2), dpi=90, layout="constrained")
-    axes = fig.subplots(len(decisions), 1, squeeze=False)[:, 0]
+    fig, axes = _panels(decisions)
     cmap = ListedColormap(["#bdbdbd", *(STATUS_COLOURS[s] for s in STATUS_ORDER)])
     value = {"n/a": 0, **{s: k + 1 for k, s in enumerate(STATUS_ORDER)}}
     for ax, name in zip(axes, decisions, strict=True):
         m = coverage_matrix(book, name)
         ax.imshow(m.replace(value).to_numpy(dtype=float), cmap=cmap, vmin=0, vmax=3, aspect="auto")
-        ax.set_yticks(range(len(m.index)), list(m.index), fontsize=8)
-        ax.set_xticks(range(len(m.columns)), list(m.columns) if ax is axes[-1] else [], rotation=90, fontsize=7)
-        ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+        _label_panel(ax, m, name, last=ax is axes[-1])
     fig.legend(
         handles=[Patch(color=STATUS_COLOURS[s], label=s) for s in STATUS_ORDER],
         loc="outside upper center",
@@ -113,13 +81,9 @@ def coverage_share_figure(shares: pd.DataFrame) -> Figure:
     ['100%']
     """
     import matplotlib as mpl
-    from matplotlib.figure import Figure
-
-    from sonet_policy.analysis.coverage import share_label, share_matrix
 
     decisions = list(dict.fromkeys(shares["decision"]))
-    fig = Figure(figsize=(12, 1.3 * len(decisions) + 1.2), dpi=90, layout="constrained")
-    axes = fig.subplots(len(decisions), 1, squeeze=False)[:, 0]
+    fig, axes = _panels(decisions)
     cmap = mpl.colormaps["YlGn"].with_extremes(bad="#bdbdbd")
     image = None
     for ax, name in zip(axes, decisions, strict=True):
@@ -131,9 +95,7 @@ def coverage_share_figure(shares: pd.DataFrame) -> Figure:
             if text:
                 colour = "white" if v > 0.6 else "black"
                 ax.text(j, i, text, ha="center", va="center", rotation=90, fontsize=6.5, color=colour)
-        ax.set_yticks(range(len(m.index)), list(m.index), fontsize=8)
-        ax.set_xticks(range(len(m.columns)), list(m.columns) if ax is axes[-1] else [], rotation=90, fontsize=7)
-        ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+        _label_panel(ax, m, name, last=ax is axes[-1])
     if image is not None:
         fig.colorbar(image, ax=list(axes), label="share covered", shrink=0.6)
     return fig
@@ -162,8 +124,6 @@ def pair_options(shares: pd.DataFrame) -> list[tuple[str, tuple[str, str]]]:
     >>> options[0][0].split(":")[0], len(options[0][1])
     ('west × PR-600KI', 2)
     """
-    from sonet_policy.analysis.coverage import share_label
-
     rows, columns = shares.columns[0], shares.columns[1]
     open_ = shares[(shares["gap"] > 0) | (shares["conflict"] > 0)]
     out = []
@@ -175,52 +135,9 @@ def pair_options(shares: pd.DataFrame) -> list[tuple[str, tuple[str, str]]]:
     return [(label, pair) for _, label, pair in out]
 
 
-def _cell_text(value: object) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return ""
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={'|'.join(map(str, v)) if isinstance(v, list) else v}" for k, v in value.items())
-    if isinstance(value, (list, tuple)):  # an encoding choice (a dict) shows as its id
-        return ", ".join(str(v.get("choice_id", v)) if isinstance(v, dict) else str(v) for v in value)
-    return str(value)
-
-
-FINDING_SORTS = ("kind", "decision", "rules", "scope")
-
-
-def findings_table(findings: pd.DataFrame, *, sort_by: str = "kind") -> pd.DataFrame:
-    """The audit's findings as text columns for a table, sorted by ``sort_by`` (a stable sort: ties keep the
-    audit's order). The ``#`` column is the finding's row in the audit (what :class:`AuditView` lists).
-
-    >>> from sonet_policy.analysis.audit import audit
-    >>> findings_table(audit(), sort_by="decision")["decision"].is_monotonic_increasing
-    True
-    """
-    if sort_by not in findings.columns:
-        raise ValueError(f"cannot sort findings by {sort_by!r}; choose one of {', '.join(findings.columns)}")
-    table = pd.DataFrame({"#": range(len(findings))}, index=findings.index)
-    for col in findings.columns:
-        table[col] = findings[col].map(_cell_text).astype("str") if col != "customers" else findings[col]
-    key = "#" if sort_by == "kind" else sort_by
-    return table.sort_values(key, kind="stable").reset_index(drop=True)
-
-
-def uncited_clauses(book: RuleBook) -> pd.DataFrame:
-    """The page's clauses that no rule and no constraint cites (``normative`` says whether one should be).
-
-    >>> set(uncited_clauses(default_rulebook()).columns) >= {"clause_id", "normative", "text_ja"}
-    True
-    """
-    cited = {cid for rules in book.rules.values() for r in rules for cid in r.source}
-    cited |= {cid for c in book.constraints for cid in c.source}
-    clauses = book.clauses.reset_index(drop=True) if "clause_id" in book.clauses.columns else book.clauses.reset_index()
-    out = clauses[~clauses["clause_id"].isin(sorted(cited))]
-    return out[["clause_id", "section", "normative", "text_ja", "text_en"]].reset_index(drop=True)
-
-
 def _finding_label(i: int, rec: pd.Series) -> str:
     head = f"#{i} {rec['kind']}" + (f" · {rec['decision']}" if rec["decision"] else "")
-    text = _cell_text(rec["scope"]) or _cell_text(rec["rules"])
+    text = finding_text(rec["scope"]) or finding_text(rec["rules"])
     return f"{head}: {text}"[:110]
 
 
@@ -268,7 +185,7 @@ class AuditView(_App):
         self.pair.observe(lambda change: self._picked_pair(change["new"]), names="value")
         self.map.observe(lambda change: self._clicked(change["new"]), names="selected")
         self.rerun.on_click(lambda button: self.run(reload=True))
-        rows, columns = _matrix_inputs(self.book)
+        rows, columns = matrix_inputs(self.book)
         self.widget = w.VBox(
             [
                 self.rerun,
@@ -295,8 +212,7 @@ class AuditView(_App):
     def run(self, *, reload: bool = False) -> None:
         """Run the audit (reloading the rule book from its folder first when ``reload``) and redraw."""
         from sonet_policy.analysis.audit import audit
-        from sonet_policy.analysis.coverage import coverage_shares
-        from sonet_policy.book.rules import load_rulebook
+        from sonet_policy.book.load import load_rulebook
         from sonet_policy.widgets.downloads import download_links
 
         try:
@@ -304,7 +220,7 @@ class AuditView(_App):
                 self.book = load_rulebook(self.book.folder)
                 self.explorer.book = self.book
             self.findings = audit(self.book, population=self.population)
-            rows, columns = _matrix_inputs(self.book)
+            rows, columns = matrix_inputs(self.book)
             self.shares = coverage_shares(self.book, rows=rows, columns=columns)
             self._heatmap = None
             self.uncited = uncited_clauses(self.book)
@@ -379,8 +295,6 @@ class AuditView(_App):
             show_html(self.pair_out, error_html(exc))
 
     def _show_pair(self, pair: tuple[str, str] | None) -> None:
-        from sonet_policy.analysis.coverage import pair_findings
-
         if pair is None or self.findings.empty:
             self.pair_findings = self.findings.iloc[0:0]
             show_html(self.pair_out, "<p>Every pair is covered by every decision.</p>" if pair is None else "")

@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING
 import ipywidgets as w
 from IPython.display import HTML
 
+from sonet_policy.analysis.coverage import STATES
 from sonet_policy.widgets.app import WidgetApp
 
-if TYPE_CHECKING:  # matplotlib and the diff module load only when a view needs them
+if TYPE_CHECKING:  # matplotlib loads only when a figure is drawn
     from matplotlib.figure import Figure
 
 
-STATUS_ORDER = ("covered", "gap", "conflict")
+STATUS_ORDER = STATES  # the coverage states, in the order of the heat maps' legends
 STATUS_COLOURS = {"covered": "#2e7d32", "gap": "#f9a825", "conflict": "#c62828"}
 UNANSWERED_COLOUR = "#9e9e9e"  # no answer at all (invalid, or a gap or conflict counted together)
 # colours for answers and measures: none of them is the red, amber or green of a finding, nor the grey

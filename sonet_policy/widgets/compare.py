@@ -4,7 +4,7 @@ the page's Japanese clauses) behind the differing answers.
 Keyword names are the rule book's inputs (or their header aliases), never the package's:
 ``compare(base, days_since_phone_stop=[31, 32])`` varies the day count of ``base``.
 
->>> from sonet_policy.book.rules import default_rulebook
+>>> from sonet_policy.book.load import default_rulebook
 >>> base = {"area": "west", "plan": "other", "device": "RV-230SE", "setup": "v6plus_router", "keep_number": False}
 >>> c = compare(base, days=[31, 32])
 >>> c.differing, [e.codes["ipv4"] for e in c.explanations]
@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import ipywidgets as w
 import pandas as pd
 
-from sonet_policy.book.rules import RuleBook, default_rulebook
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.book.model import RuleBook
 from sonet_policy.engine.explain import Explanation, explain
 from sonet_policy.text import header_key
 from sonet_policy.widgets.base import _App, error_html, show_html

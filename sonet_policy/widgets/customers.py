@@ -15,11 +15,11 @@ from pathlib import Path
 import ipywidgets as w
 import pandas as pd
 
-from sonet_policy.book.rules import RuleBook, default_rulebook
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.book.model import RuleBook
 from sonet_policy.errors import ScenarioError
-from sonet_policy.widgets.base import _App
+from sonet_policy.widgets.base import _App, error_html
 from sonet_policy.widgets.downloads import read_upload
-from sonet_policy.widgets.population import _one_line
 
 ROW = "row"  # the column of the answers table that names the row a spreadsheet shows (header = row 1)
 
@@ -205,7 +205,7 @@ class CustomersView(_App):
         try:
             frame = read_customers(value, rulebook=self.book)
         except (ScenarioError, LookupError, OSError) as exc:  # the readers' own one-line messages
-            self.note.value = _one_line(exc)
+            self.note.value = error_html(exc)
             return
         self.load(frame, name=str(frame.attrs.get("uploaded_file") or "customers"))
 

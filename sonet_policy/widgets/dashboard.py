@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING
+from typing import Any
 from urllib.parse import urlencode
 
 import ipywidgets as w
 
-from sonet_policy.book.rules import RuleBook, default_rulebook
-
-if TYPE_CHECKING:  # matplotlib and the diff module load only when a view needs them
-    pass
-
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.book.model import RuleBook
 from sonet_policy.widgets.audit import AuditView
 from sonet_policy.widgets.base import _App
 from sonet_policy.widgets.compare import CompareView
@@ -101,21 +98,14 @@ class Dashboard(_App):
         return "Dashboard: " + ", ".join(self.tabs) + "\n" + self.explorer.summary()
 
 
-def dashboard(
-    *,
-    rulebook: RuleBook | None = None,
-    interview: bool = False,
-    compare: tuple[str, str] | None = None,
-    url: bool = False,
-    **scenario: object,
-) -> Dashboard:
-    """The dashboard app (``notebooks/dashboard.ipynb`` shows it; ``make dashboard`` serves it with Voilà).
-    ``compare=(input, "v1, v2")`` fills the compare tab; ``interview=True`` starts with every input not given
-    unknown; ``url=True`` keeps the scenario in the page's query string (in Voilà only). Returns a
-    :class:`Dashboard`.
+def dashboard(**options: Any) -> Dashboard:
+    """The dashboard app (``notebooks/dashboard.ipynb`` shows it; ``make dashboard`` serves it with Voilà), with
+    the keywords of :class:`Dashboard`: ``compare=(input, "v1, v2")`` fills the compare tab; ``interview=True``
+    starts with every input not given unknown; ``url=True`` keeps the scenario in the page's query string (in
+    Voilà only); ``rulebook``, and inputs for the first scenario. Returns a :class:`Dashboard`.
 
     >>> d = dashboard(compare=("days", "31, 32"))
     >>> d.compare.comparison.varied == [d.book.input_order[-1]]
     True
     """
-    return Dashboard(rulebook=rulebook, interview=interview, compare=compare, url=url, **scenario)
+    return Dashboard(**options)

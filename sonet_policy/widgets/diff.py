@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING
 import ipywidgets as w
 import pandas as pd
 
-from sonet_policy.book.rules import RuleBook, default_rulebook
-
-if TYPE_CHECKING:  # matplotlib and the diff module load only when a view needs them
-    from sonet_policy.analysis.diff import DiffResult
-
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.book.model import RuleBook
 from sonet_policy.widgets.base import _App, error_html, show_html
+
+if TYPE_CHECKING:  # the diff module loads only when a diff runs
+    from sonet_policy.analysis.diff import DiffResult
 
 
 def what_if_labels() -> dict[str, str]:

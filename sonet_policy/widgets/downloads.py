@@ -30,8 +30,8 @@ from typing import Any
 
 import pandas as pd
 
-from sonet_policy.book.rules import RuleBook
-from sonet_policy.errors import ScenarioError
+from sonet_policy.book.model import RuleBook
+from sonet_policy.errors import ScenarioError, UploadError
 from sonet_policy.files.extensions import format_of
 from sonet_policy.files.guard import neutralise, neutralise_frame
 from sonet_policy.files.read import read_scenarios
@@ -42,10 +42,6 @@ CSV_MIME = "text/csv"
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 _FIXED_TIME = datetime(2000, 1, 1)  # workbook properties: the same tables give the same document properties
-
-
-class UploadError(ScenarioError):
-    """An uploaded file that cannot be read as scenarios; the message names the file (and the column)."""
 
 
 def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:

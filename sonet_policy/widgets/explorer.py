@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import ipywidgets as w
 
-from sonet_policy.book.rules import RuleBook, default_rulebook
-from sonet_policy.engine.explain import Explanation, explain, render_html
-from sonet_policy.engine.message import CustomerMessage, customer_message
-from sonet_policy.engine.message import render_html as message_html
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.book.model import RuleBook
+from sonet_policy.engine.explain import Explanation, explain
+from sonet_policy.engine.message import Message, message_of
 from sonet_policy.engine.possible import Possibilities, possible
 from sonet_policy.errors import ScenarioError
-
-if TYPE_CHECKING:  # matplotlib and the diff module load only when a view needs them
-    pass
-
 from sonet_policy.widgets.base import _App, error_html, show_html
+from sonet_policy.widgets.cards import answer_row, cards_html
 from sonet_policy.widgets.interview import (
     UNKNOWN,
     UNKNOWN_LABEL,
@@ -28,6 +22,7 @@ from sonet_policy.widgets.interview import (
     interview_html,
     interview_row,
 )
+from sonet_policy.widgets.message import render_html as message_html
 
 
 def explorer_defaults(book: RuleBook) -> dict[str, object]:
@@ -78,29 +73,6 @@ def boolean_options(book: RuleBook, name: str) -> list[tuple[str, bool]]:
     return out
 
 
-@dataclass(frozen=True)
-class AnswerCards:
-    """The explorer's answer view of one explanation: HTML cards in a notebook, the CLI's text as plain text.
-
-    >>> cards = AnswerCards(explain_scenario(explorer_defaults(default_rulebook())))
-    >>> "data-code='keeps_working'" in cards._repr_html_(), repr(cards).startswith("scenario: area")
-    (True, True)
-    """
-
-    explanation: Explanation
-
-    def _repr_html_(self) -> str:
-        return render_html(self.explanation)
-
-    def __repr__(self) -> str:
-        return str(self.explanation)
-
-
-def answer_cards(**scenario: object) -> AnswerCards:
-    """:class:`AnswerCards` of one scenario (keywords as for :func:`~sonet_policy.engine.explain.explain`)."""
-    return AnswerCards(explain(**scenario))
-
-
 def explain_scenario(scenario: Mapping[str, object], *, rulebook: RuleBook | None = None) -> Explanation:
     """The explorer's compute step: :func:`~sonet_policy.engine.explain.explain` of one scenario dict.
 
@@ -108,32 +80,6 @@ def explain_scenario(scenario: Mapping[str, object], *, rulebook: RuleBook | Non
     'keeps_working'
     """
     return explain(rulebook=rulebook, **dict(scenario))
-
-
-_ROW_COLOURS = {"ok": "#e8f5e9", "uncovered": "#fff8e1", "conflict": "#ffebee", "invalid": "#eeeeee"}
-
-
-def answer_row(explanation: Explanation | None) -> str:
-    """The five answers on one line (decision: code, coloured by status), escaped HTML, for above the cards.
-
-    >>> row = answer_row(explain_scenario(explorer_defaults(default_rulebook())))
-    >>> "class='sp-answer-row'" in row, "data-row-decision='device_action' data-row-code='keeps_working'" in row
-    (True, True)
-    """
-    if explanation is None:
-        return "<div class='sp-answer-row'>no answer (see below)</div>"
-    if explanation.status == "invalid":
-        return f"<div class='sp-answer-row'>invalid scenario: {html.escape(explanation.error)}</div>"
-    cells = []
-    for d in explanation.decisions:
-        colour = _ROW_COLOURS.get(d.status, "#eeeeee")
-        cells.append(
-            f"<span data-row-decision='{html.escape(d.decision, quote=True)}' "
-            f"data-row-code='{html.escape(d.code, quote=True)}' title='{html.escape(d.label_ja, quote=True)}' "
-            f"style='background:{colour};padding:1px 6px;border-radius:3px;white-space:nowrap'>"
-            f"{html.escape(d.decision)}: <b>{html.escape(d.code)}</b></span>"
-        )
-    return "<div class='sp-answer-row' style='display:flex;flex-wrap:wrap;gap:6px'>" + "".join(cells) + "</div>"
 
 
 def _css_names(name: str, headers: tuple[str, ...]) -> list[str]:
@@ -177,57 +123,10 @@ class ScenarioExplorer(_App):
         self.inputs: dict[str, w.ValueWidget] = {}
         self.empty: dict[str, w.Checkbox] = {}
         self.unknown: dict[str, w.Checkbox] = {}
-        for name, spec in self.book.inputs.items():
-            label = f"{name} {spec.label_ja}".strip()
-            if spec.type == "category":
-                control = w.Dropdown(options=[(UNKNOWN_LABEL, UNKNOWN), *domain_options(self.book, name)])
-                control.description = label
-            elif spec.type == "boolean":
-                control = w.Dropdown(options=[(UNKNOWN_LABEL, UNKNOWN), *boolean_options(self.book, name)])
-                control.description = label
-            elif spec.type == "catalogue":
-                control = w.Combobox(
-                    options=list(spec.domain),
-                    ensure_option=False,
-                    continuous_update=True,  # the cards never show another device than the box
-                    placeholder="any spelling",
-                    description=label,
-                )
-            else:
-                control = w.BoundedIntText(
-                    min=int(spec.minimum),
-                    max=10**9,
-                    continuous_update=True,  # the cards follow each keystroke (not only Enter or leaving the box)
-                    description=label,
-                )
-                if spec.empty == "null":
-                    box = w.Checkbox(description=f"{spec.label_en or name}: empty", indent=True)
-                    for css in _css_names(name, spec.headers):
-                        box.add_class(f"{css}-empty")
-                    self.empty[name] = box
-            if spec.type in ("catalogue", "integer"):
-                box = w.Checkbox(description=UNKNOWN_LABEL, indent=True, tooltip=f"{label}: {UNKNOWN_LABEL}")
-                for css in _css_names(name, spec.headers):
-                    box.add_class(f"{css}-unknown")
-                self.unknown[name] = box
-            for css in _css_names(name, spec.headers):
-                control.add_class(css)
-            self.inputs[name] = control
-        self.out = w.Output()
-        self.out.add_class("sp-answers")
-        self.row = w.HTML()  # the five answers on one line, above the cards
-        self.row.add_class("sp-answer-row-box")
-        self.message_box = w.HTML()  # the customer message (Japanese with a copy button, English beside)
-        self.message_box.add_class("sp-message-box")
-        self.ask_box = w.HTML()  # 次に聞く / Ask next, while an input is unknown
-        self.ask_box.add_class("sp-ask-next-html")
-        self.ask_button = w.Button(description="→ 入力へ / go to it", tooltip="focus the control to ask about")
-        self.ask_button.add_class("sp-ask-next-go")
-        self.ask_button.on_click(lambda _button: self.focus_next())
-        self.ask_row = w.HBox([self.ask_box, self.ask_button])
-        self.ask_row.add_class("sp-ask-next-row")
-        self.ask_slot = w.Box()  # holds ask_row while an input is unknown, nothing otherwise
-        self.message: CustomerMessage | None = None
+        for name in self.book.inputs:
+            self.inputs[name] = self._control(name)
+        self._answer_boxes()
+        self.message: Message | None = None
         self.possibilities: Possibilities | None = None
         self.note = ""  # a known value possible() cannot read (treated as unknown meanwhile)
         self.listeners: list[Callable[[], None]] = []  # called after each update (compare view, URL state)
@@ -245,12 +144,74 @@ class ScenarioExplorer(_App):
         for control in self.controls:
             control.observe(self._changed, names="value")
         self.update()
-        choices: list[w.ValueWidget] = []  # the choices, each catalogue box with its unknown box under it
+        self.widget = self._layout()
+
+    def _control(self, name: str) -> w.ValueWidget:
+        """The control of one input by its declared type, with its "empty" and "unknown" boxes where it has
+        them (kept in ``empty`` and ``unknown``) and its CSS classes."""
+        spec = self.book.inputs[name]
+        label = f"{name} {spec.label_ja}".strip()
+        if spec.type in ("category", "boolean"):
+            options = domain_options(self.book, name) if spec.type == "category" else boolean_options(self.book, name)
+            control = w.Dropdown(options=[(UNKNOWN_LABEL, UNKNOWN), *options])
+            control.description = label
+        elif spec.type == "catalogue":
+            control = w.Combobox(
+                options=list(spec.domain),
+                ensure_option=False,
+                continuous_update=True,  # the cards never show another device than the box
+                placeholder="any spelling",
+                description=label,
+            )
+        else:
+            control = w.BoundedIntText(
+                min=int(spec.minimum),
+                max=10**9,
+                continuous_update=True,  # the cards follow each keystroke (not only Enter or leaving the box)
+                description=label,
+            )
+            if spec.empty == "null":
+                self.empty[name] = self._box(name, f"{spec.label_en or name}: empty", "empty")
+        if spec.type in ("catalogue", "integer"):
+            self.unknown[name] = self._box(name, UNKNOWN_LABEL, "unknown", tooltip=f"{label}: {UNKNOWN_LABEL}")
+        for css in _css_names(name, spec.headers):
+            control.add_class(css)
+        return control
+
+    def _box(self, name: str, description: str, kind: str, **options: str) -> w.Checkbox:
+        """A checkbox beside an input's control, with the input's CSS classes and ``-<kind>`` after each."""
+        box = w.Checkbox(description=description, indent=True, **options)
+        for css in _css_names(name, self.book.inputs[name].headers):
+            box.add_class(f"{css}-{kind}")
+        return box
+
+    def _answer_boxes(self) -> None:
+        """The widgets that show the answer: the cards, the answers in a row, the customer message and the
+        "ask next" row (shown while an input is unknown)."""
+        self.out = w.Output()
+        self.out.add_class("sp-answers")
+        self.row = w.HTML()  # the five answers on one line, above the cards
+        self.row.add_class("sp-answer-row-box")
+        self.message_box = w.HTML()  # the customer message (Japanese with a copy button, English beside)
+        self.message_box.add_class("sp-message-box")
+        self.ask_box = w.HTML()  # 次に聞く / Ask next, while an input is unknown
+        self.ask_box.add_class("sp-ask-next-html")
+        self.ask_button = w.Button(description="→ 入力へ / go to it", tooltip="focus the control to ask about")
+        self.ask_button.add_class("sp-ask-next-go")
+        self.ask_button.on_click(lambda _button: self.focus_next())
+        self.ask_row = w.HBox([self.ask_box, self.ask_button])
+        self.ask_row.add_class("sp-ask-next-row")
+        self.ask_slot = w.Box()  # holds ask_row while an input is unknown, nothing otherwise
+
+    def _layout(self) -> w.VBox:
+        """The app: the choices (each catalogue box with its unknown box under it) beside the other controls,
+        then the answers and the message."""
+        choices: list[w.ValueWidget] = []
         for n, c in self.inputs.items():
             if self.book.inputs[n].type in ("category", "catalogue"):
                 choices += [c, *([self.unknown[n]] if n in self.unknown else [])]
         others = [c for c in self.controls if not any(c is x for x in choices)]
-        self.widget = w.VBox(
+        widget = w.VBox(
             [
                 self.ask_slot,
                 w.HBox([w.VBox(choices), w.VBox(others)]),
@@ -260,7 +221,8 @@ class ScenarioExplorer(_App):
                 self.message_box,
             ]
         )
-        self.widget.add_class("sp-explorer")
+        widget.add_class("sp-explorer")
+        return widget
 
     def __getattr__(self, attr: str) -> w.ValueWidget:
         """An input's control by its name or a header alias (``app.days``)."""
@@ -405,10 +367,10 @@ class ScenarioExplorer(_App):
             else:
                 self.possibilities = None
                 self.explanation = explain_scenario(self.scenario, rulebook=self.book)
-                self.html = render_html(self.explanation)
-                self.message = customer_message(self.explanation, rulebook=self.book)
+                self.html = cards_html(self.explanation)
+                self.message = message_of(rulebook=self.book, **self.scenario)
                 self.row.value = answer_row(self.explanation)
-                self.message_box.value = message_html(self.message) if self.message is not None else ""
+                self.message_box.value = message_html(self.message)
         except Exception as exc:  # shown to the analyst, not swallowed
             self.explanation, self.message, self.possibilities = None, None, None
             self.html = error_html(exc)
@@ -432,13 +394,10 @@ class ScenarioExplorer(_App):
                 notes[exc.field] = f"{exc} (treated as unknown until it is valid)"
                 known.pop(exc.field)
         self.note = "; ".join(notes.values())
-        self.explanation, self.message = None, None
+        self.explanation, self.message = None, message_of(rulebook=self.book, **self.known)
         self.html = interview_html(self.possibilities, rulebook=self.book, notes=notes)
         self.row.value = interview_row(self.possibilities)
-        self.message_box.value = (
-            "<div class='sp-message sp-message-waiting'>お客さまへのご案内は、すべての項目が分かってから作成します。"
-            " <i>(The message is written once every input is known.)</i></div>"
-        )
+        self.message_box.value = message_html(self.message)  # settled sections, branches or questions
 
     def _show_ask_next(self) -> None:
         ask = self.next_question

@@ -8,7 +8,7 @@ inputs they depend on; the question to ask next comes first. Labels, domains and
 book (``inputs.csv``, ``codes.csv``, ``decisions.csv``): nothing here names an input or a code.
 
 >>> from sonet_policy.engine.possible import possible
->>> from sonet_policy.book.rules import default_rulebook
+>>> from sonet_policy.book.load import default_rulebook
 >>> book = default_rulebook()
 >>> markup = interview_html(possible(area="west"), rulebook=book)
 >>> "data-decision='ipv4' data-code='open'" in markup, "class='sp-ask-next-box'" in ask_next_html(
@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import html
 
-from sonet_policy.book.rules import RuleBook, default_rulebook
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.book.model import RuleBook
 from sonet_policy.engine.explain import FINDING_LABELS
 from sonet_policy.engine.possible import Possibilities
 

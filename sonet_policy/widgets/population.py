@@ -10,11 +10,8 @@ import ipywidgets as w
 import numpy as np
 import pandas as pd
 
-from sonet_policy.book.rules import RuleBook, default_rulebook
-
-if TYPE_CHECKING:  # matplotlib and the diff module load only when a view needs them
-    from matplotlib.figure import Figure
-
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.book.model import RuleBook
 from sonet_policy.widgets.base import (
     UNANSWERED_COLOUR,
     PNGFigure,
@@ -24,6 +21,9 @@ from sonet_policy.widgets.base import (
     series_colours,
     show_html,
 )
+
+if TYPE_CHECKING:  # matplotlib loads only when a figure is drawn
+    from matplotlib.figure import Figure
 
 SYNTHETIC_NOTE = (
     "SYNTHETIC customer base: invented customers drawn from documented shares "
@@ -170,11 +170,6 @@ def impact_bars(result: PopulationImpact) -> PNGFigure:
     )
 
 
-def _one_line(exc: BaseException) -> str:
-    """An error as escaped lines without the Python class name (the messages name file, row and column)."""
-    return error_html(exc)
-
-
 class PopulationView(_App):
     """A synthetic customer base (size and seed as controls) evaluated in one call behind a button: counts
     tables and bar plots by the chosen grouping. ``population=`` shows an analyst's own frame instead.
@@ -244,7 +239,7 @@ class PopulationView(_App):
         try:
             frame = read_upload(value, rulebook=self.book)
         except Exception as exc:  # the reader's own one-line message
-            self.upload_note.value = _one_line(exc)
+            self.upload_note.value = error_html(exc)
             return
         name = frame.attrs.get("uploaded_file") or getattr(frame.attrs.get("scenario_file"), "path", "the file")
         self.own_population = frame
@@ -282,7 +277,7 @@ class PopulationView(_App):
             self.result = population_impact(population, by=self.groupings[self.by.value], rulebook=self.book)
             plot = impact_bars(self.result)
         except Exception as exc:  # shown in the app, one line
-            show_html(self.out, _one_line(exc))
+            show_html(self.out, error_html(exc))
             return
         head = SYNTHETIC_NOTE if self.result.synthetic else "Customer base given by the analyst."
         totals = self.result.totals().reset_index()

@@ -8,7 +8,7 @@ JupyterLab's own URL is never rewritten. Keys are the book's input names (header
 that input as it was. The dashboard's compare tab adds :data:`COMPARE_KEYS`: the input it varies and the
 values as typed (``compare=days_since_phone_stop&compare_values=31%2C+32``).
 
->>> from sonet_policy.book.rules import default_rulebook
+>>> from sonet_policy.book.load import default_rulebook
 >>> book = default_rulebook()
 >>> values, problems = parse_query("area=%E8%A5%BF&colour=red&days=", rulebook=book)
 >>> values, problems
@@ -23,7 +23,8 @@ from urllib.parse import parse_qsl, urlencode
 import anywidget
 import traitlets
 
-from sonet_policy.book.rules import RuleBook, default_rulebook
+from sonet_policy.book.load import default_rulebook
+from sonet_policy.book.model import RuleBook
 from sonet_policy.engine.possible import possible
 from sonet_policy.errors import ScenarioError
 from sonet_policy.text import header_key

@@ -16,11 +16,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from sonet_policy.book.rules import default_rulebook
+from sonet_policy.book.load import default_rulebook
 from sonet_policy.cli.main import main
 from sonet_policy.engine.evaluate import evaluate, output_columns
+from sonet_policy.errors import ScenarioFileError
 from sonet_policy.files.extensions import format_of
-from sonet_policy.files.header import ScenarioFileError
 from sonet_policy.files.read import read_scenarios
 from sonet_policy.files.stream import evaluate_file
 from sonet_policy.files.write_tables import write_tables

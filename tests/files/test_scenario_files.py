@@ -12,8 +12,9 @@ import pytest
 from sonet_policy import default_rulebook, evaluate
 from sonet_policy.cli.main import main
 from sonet_policy.engine.evaluate import output_columns
+from sonet_policy.errors import ScenarioFileError
 from sonet_policy.files.encoding import detect_encoding
-from sonet_policy.files.header import ScenarioFileError, header_map
+from sonet_policy.files.header import header_map
 from sonet_policy.files.read import inspect_file, read_scenarios
 from sonet_policy.files.stream import evaluate_file
 

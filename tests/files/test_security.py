@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 
 from sonet_policy import evaluate, explain, load_rulebook
-from sonet_policy.engine.explain import render_html
 from sonet_policy.errors import RuleBookError
 from sonet_policy.files.read import read_scenarios
 from sonet_policy.files.stream import evaluate_file
 from sonet_policy.paths import PACKAGE_DIR, RULES_DIR
+from sonet_policy.widgets.cards import cards_html
 
 SCRIPT = "<script>alert(1)</script>"
 VALID = dict(area="west", plan="other", device="RV-230SE", setup="v6plus_router", keep_number=False, days=31)
@@ -81,8 +81,8 @@ def test_rule_table_text_is_never_executed(tmp_path: Path, file: str, line: int,
             assert column in ("note", "message", "rule_id")  # text columns: the payload is kept as plain data
             out = evaluate(pd.DataFrame([VALID]), rulebook=book)
             exp = explain(rulebook=book, **VALID)
-            rendered = exp._repr_html_() + str(exp) + exp.to_json() + out.to_csv()
-            assert "<script" not in exp._repr_html_().lower().replace("<style", "")
+            rendered = cards_html(exp) + str(exp) + exp.to_json() + out.to_csv()
+            assert "<script" not in cards_html(exp).lower().replace("<style", "")
             del rendered
         assert not marker.exists(), f"{payload!r} in {file}:{line}:{column} ran"
 
@@ -99,7 +99,7 @@ def test_scenario_text_is_never_executed(tmp_path: Path) -> None:
     for payload in payloads(marker):
         exp = explain(**{**VALID, "device": payload})
         assert exp.status == "partial" and exp.error.startswith("device: ") and exp["wifi"].code == "invalid"
-        render_html(exp)
+        cards_html(exp)
     # through a file and the streaming command, with the payload also as a header and an extra column
     path = tmp_path / "s.csv"
     frame.assign(**{payloads(marker)[0].replace(",", " "): payloads(marker)[2]}).to_csv(path, index=False)
@@ -113,7 +113,7 @@ def test_scenario_text_is_never_executed(tmp_path: Path) -> None:
 def test_explanation_html_escapes_an_invalid_device() -> None:
     exp = explain(**{**VALID, "device": SCRIPT})
     assert exp.status == "partial" and exp["device_action"].code == "invalid"
-    html = exp._repr_html_()
+    html = cards_html(exp)
     assert "<script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert SCRIPT in exp.error  # the error keeps the text as typed; only the HTML escapes it
@@ -130,7 +130,7 @@ def test_explanation_html_escapes_labels_and_notes_of_the_rule_book(tmp_path: Pa
     book = load_rulebook(folder)
     exp = explain(rulebook=book, **VALID)
     assert exp.status == "ok"
-    html = exp._repr_html_()
+    html = cards_html(exp)
     for raw in (SCRIPT, "<img src=x", "</div><script>", "<svg onload"):
         assert raw not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
