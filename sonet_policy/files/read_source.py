@@ -17,7 +17,7 @@ from sonet_policy.files.header import ScenarioFileInfo
 FIRST_DATA_ROW = 2  # the header is row 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ReadOptions:
     """How to read a scenario file: its ``format`` (None: by extension), the ``sheet`` of a workbook (a name or a
     number from 1), a forced ``encoding`` of a CSV, the batch bounds (rows and bytes of the file), and whether a

@@ -44,7 +44,7 @@ from sonet_policy.files.sinks import open_sink
 from sonet_policy.files.write import STDOUT, raise_if_interrupted
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class StreamOptions:
     """How :func:`evaluate_file` reads and writes: the formats (None: by extension), the ``sheet`` of a workbook,
     a forced ``encoding``, the batch bounds (rows, bytes of the input; None: no byte budget), a BOM on a CSV
@@ -62,7 +62,14 @@ class StreamOptions:
 
     def reading(self, kind: str, *, dictionaries: bool) -> ReadOptions:
         budget = self.chunk_bytes or (1 << 30)
-        return ReadOptions(kind, self.sheet, self.encoding, self.chunksize, budget, dictionaries)
+        return ReadOptions(
+            format=kind,
+            sheet=self.sheet,
+            encoding=self.encoding,
+            chunksize=self.chunksize,
+            chunk_bytes=budget,
+            dictionaries=dictionaries,
+        )
 
 
 @dataclass
@@ -135,7 +142,17 @@ def evaluate_file(
     >>> pd.read_parquet(d / "out.parquet")["memo"].tolist()
     ["'=1+1"]
     """
-    options = StreamOptions(format, output_format, sheet, encoding, chunksize, chunk_bytes, bom, raw, progress)
+    options = StreamOptions(
+        format=format,
+        output_format=output_format,
+        sheet=sheet,
+        encoding=encoding,
+        chunksize=chunksize,
+        chunk_bytes=chunk_bytes,
+        bom=bom,
+        raw=raw,
+        progress=progress,
+    )
     book = rulebook or default_rulebook()
     out_kind = format_of(output, format=output_format, output=True)
     in_kind = format_of(input, format=format)
@@ -143,14 +160,23 @@ def evaluate_file(
         if _same_file(Path(input), Path(output)):
             raise ScenarioFileError(f"{output}: the output would overwrite the input", path=output)
     with local_file(input, kind=in_kind) as (path, shown):
-        job = _Job(path, shown, output, in_kind, out_kind, book, lambda frame: evaluate(frame, rulebook=book), options)
+        job = _Job(
+            path=path,
+            shown=shown,
+            output=output,
+            in_kind=in_kind,
+            out_kind=out_kind,
+            book=book,
+            answer=lambda frame: evaluate(frame, rulebook=book),
+            options=options,
+        )
         try:
             return _stream(job, fast=True)
         except _Restart:  # pyarrow met a row of another width: pandas reads the file (pads or names the row)
             return _stream(job, fast=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class _Job:
     """One stream: the input on disk and as the user named it, the output, both formats, the book, options."""
 
