@@ -2,9 +2,9 @@
 
 Issue 9 item 8: 100,000 rows with a 3 KB memo column peaked at 967 MB when chunks were bounded by rows only
 (200,000 rows: the whole file in one chunk). That reader is gone from the kit: ``chunk_bytes=None`` today only
-lifts the ``--chunk-mb`` budget, and the streaming reader still cuts the file into pieces of 2 MB and batches of
-at most 3 MB (``formats._PIECE``, ``formats._BATCH``). So the rows-only peer here is a plain pipeline measured in
-the same run: pandas' ``read_csv(chunksize=200_000)``, ``evaluate`` per chunk, ``to_csv`` appended. Each run is a
+lifts the ``--chunk-mb`` budget, and the streaming reader still parses the file in pieces of at most 4 MB cut at
+record ends (``sonet_policy.files.read_csv``). So the rows-only peer here is a plain pipeline measured in the same
+run: pandas' ``read_csv(chunksize=200_000)``, ``evaluate`` per chunk, ``to_csv`` appended. Each run is a
 fresh child process; its peak RSS (VmHWM) is read from /proc, beside wall and CPU seconds. A baseline child that
 only loads the rule book shows what the kit costs before any row.
 
@@ -30,7 +30,7 @@ def peak_kb():
             return int(line.split()[1])
 import pandas as pd
 from sonet_policy.engine.evaluate import evaluate
-from sonet_policy.files.scenarios import evaluate_file
+from sonet_policy.files.stream import evaluate_file
 from sonet_policy.book.load import default_rulebook
 book = default_rulebook(); book.compiled()
 t0, c0 = time.perf_counter(), time.process_time()
@@ -42,7 +42,9 @@ if sys.argv[3] == "rows-only":  # the peer: chunks of 200,000 rows, however wide
         rows += len(chunk)
 elif sys.argv[1] != "-":
     budget = None if sys.argv[3] == "none" else int(sys.argv[3])
-    rows = evaluate_file(sys.argv[1], sys.argv[2], rulebook=book, progress=False, chunk_bytes=budget).rows
+    summary = evaluate_file(sys.argv[1], sys.argv[2], evaluate=evaluate, rulebook=book, progress=False,
+                            chunk_bytes=budget)
+    rows = summary.rows
 wall, cpu = time.perf_counter() - t0, time.process_time() - c0
 print(json.dumps(dict(seconds=wall, cpu=cpu, rows=rows, peak_kb=peak_kb())))
 """
@@ -73,7 +75,7 @@ def main() -> None:
         print(f"input: {args.rows:,} rows, {size:,.0f} MB ({args.memo:,}-byte memo)")
         for label, budget in (
             ("peer: pandas, 200,000 rows per chunk", "rows-only"),
-            ("kit, no --chunk-mb (3 MB batch cap)", "none"),
+            ("kit, no --chunk-mb (4 MB piece cap)", "none"),
             ("kit, --chunk-mb 16 (the default)", str(16 << 20)),
         ):
             r = run_child(str(src), str(Path(tmp) / "out.csv"), budget)

@@ -23,7 +23,7 @@ PAGE_MODULES: dict[str, str] = {}
 # (module, literal) pairs where an English word equals a code or a decision name.
 ENGLISH = {
     ("analysis/audit.py", "none"),  # an empty output shown as 'none'
-    ("files/scenarios.py", "none"),  # a message word
+    ("files/header.py", "none"),  # a message word: "it has none" (no column)
     ("widgets/downloads.py", "none"),  # "got 0: none", "the sheet has none" (the analyst helper's module)
     ("book/tables.py", "none"),  # "nearest: none"
     ("export/dmn.py", "number"),  # FEEL's typeRef "number"

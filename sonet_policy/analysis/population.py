@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from sonet_policy.book.load import default_rulebook
-from sonet_policy.files.scenarios import read_scenarios
+from sonet_policy.files.read import read_scenarios
 from sonet_policy.paths import DATA_DIR
 
 SHARES_CSV = DATA_DIR / "population_shares.csv"
@@ -190,12 +190,12 @@ def synthetic_population(
 def load_population(path: Path | str) -> pd.DataFrame:
     """Read an analyst's own customer CSV with the scenario columns, as people have such files.
 
-    Read by :func:`sonet_policy.files.scenarios.read_scenarios`: UTF-8 with or without BOM or Shift_JIS/CP932, Japanese
+    Read by :func:`sonet_policy.files.read.read_scenarios`: UTF-8 with or without BOM or Shift_JIS/CP932, Japanese
     headers (エリア, プラン, 機器名 …), blank lines dropped, extra columns kept, every cell text (``evaluate``
     parses them and reports bad ones per row); the index is the file's line number. Required columns: area,
     plan, device, setup, keep_number; days_since_phone_stop is optional. A ``customer_id`` column is added
     (row numbers from 1) when absent, and ``synthetic`` is False unless the file says otherwise. Raises
-    :class:`~sonet_policy.files.scenarios.ScenarioFileError` (a :class:`ScenarioError`) naming a missing column.
+    :class:`~sonet_policy.errors.ScenarioFileError` (a :class:`ScenarioError`) naming a missing column.
 
     >>> import tempfile, os
     >>> d = tempfile.mkdtemp()

@@ -9,8 +9,8 @@ import sys
 from sonet_policy.analysis.audit import KINDS, audit, counts, render_text, rule_usage, to_records
 from sonet_policy.cli import EXIT_FINDINGS
 from sonet_policy.cli.common import rulebook_from, table_output_flags
-from sonet_policy.files.formats import write_tables
-from sonet_policy.files.scenarios import read_scenarios
+from sonet_policy.files.read import read_scenarios
+from sonet_policy.files.write_tables import write_tables
 
 
 def fail_on_kinds(text: str) -> tuple[str, ...]:

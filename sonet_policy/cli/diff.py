@@ -8,7 +8,7 @@ import sys
 from sonet_policy.analysis.diff import diff
 from sonet_policy.analysis.population import load_population
 from sonet_policy.cli.common import table_output_flags
-from sonet_policy.files.formats import write_tables
+from sonet_policy.files.write_tables import write_tables
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -7,7 +7,9 @@ import sys
 
 from sonet_policy.cli.common import rulebook_from
 from sonet_policy.cli.terminal import printable
-from sonet_policy.files.scenarios import ScenarioFileError, evaluate_file
+from sonet_policy.engine.evaluate import evaluate
+from sonet_policy.errors import ScenarioFileError
+from sonet_policy.files.stream import evaluate_file
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -46,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
         summary = evaluate_file(
             args.input,
             args.output,
+            evaluate=evaluate,
             chunksize=args.chunksize,
             rulebook=book,
             progress=not args.no_progress,

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from sonet_policy.analysis.population import synthetic_population
-from sonet_policy.files.formats import write_tables
+from sonet_policy.files.write_tables import write_tables
 
 
 def _count(text: str) -> int:

@@ -18,8 +18,8 @@
 * **One line when it fails.** :class:`TargetError` (a target the kit will not write: exit 2),
   :class:`BaselineWriteError` (exit 2) and :class:`OutputError` (the disk is full, permission denied: exit 1)
   each say which path and what to do.
-* **Formulas are neutralised** in what people open in a spreadsheet (:func:`neutralise_frame`, OWASP's CSV
-  injection advice), unless raw text is asked for.
+* **Formulas are neutralised** in what people open in a spreadsheet (:mod:`sonet_policy.files.guard`, the one
+  rule), unless raw text is asked for.
 * **Signals** (:func:`signals_raise`): SIGTERM and SIGHUP raise :class:`Interrupted` (as Ctrl-C raises
   KeyboardInterrupt), so the temporary file is removed and the old output stays as it was.
 """
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import shutil
 import signal
 import stat
@@ -43,6 +42,7 @@ from typing import IO
 import pandas as pd
 
 from sonet_policy.errors import BaselineWriteError, Interrupted, OutputError, TargetError
+from sonet_policy.files.guard import neutralise_frame
 from sonet_policy.paths import DEVICES_CSV, RULES_DIR, SOURCE_DIR
 
 STDOUT = "-"
@@ -382,63 +382,34 @@ def write_atomically(path: Path | str, write: Callable[[Path], None], *, allow: 
         write(tmp)
 
 
-# ---------------------------------------------------------------- formulas ----
+def write_back_soon(handle: IO) -> None:
+    """Have the kernel start writing what ``handle`` holds to disk now, without waiting for it: a long output
+    written in parts then has little left for the flush to disk before the rename (:func:`open_output`). Only a
+    regular file, only where the system can (``posix_fadvise``); otherwise nothing happens.
 
-# OWASP "CSV Injection": a cell starting with one of these is run as a formula by Excel, LibreOffice, Sheets
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-# a plain decimal number (-5, +3.5, -1e3) is read as a number, not a formula: left as it is
-_NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
-
-
-def neutralise(value: object) -> object:
-    """``value`` made safe to open in a spreadsheet: text that a spreadsheet would run as a formula gets a
-    leading ``'`` (OWASP's advice); plain numbers such as ``-5`` and anything that is not text are unchanged.
-
-    >>> neutralise("=HYPERLINK(A1)"), neutralise("-5"), neutralise("-2+3+cmd|' /C calc'!A0"), neutralise("ok")
-    ("'=HYPERLINK(A1)", '-5', "'-2+3+cmd|' /C calc'!A0", 'ok')
+    >>> import tempfile
+    >>> with tempfile.TemporaryFile() as handle:
+    ...     _ = handle.write(b"answers")
+    ...     write_back_soon(handle)
     """
-    if isinstance(value, str) and value.startswith(FORMULA_START) and not re.fullmatch(_NUMBER, value):
-        return "'" + value
-    return value
+    advise = getattr(os, "posix_fadvise", None)
+    try:
+        handle.flush()
+        fd = handle.fileno()
+        if advise is not None and stat.S_ISREG(os.fstat(fd).st_mode):
+            advise(fd, 0, 0, os.POSIX_FADV_DONTNEED)  # Linux: starts the writeback of the dirty pages
+    except (OSError, ValueError, AttributeError):  # a closed file, a notebook's stdout: nothing to start
+        pass
 
 
-def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with every text cell and every column name passed through :func:`neutralise` (a copy only
-    where something changes; numbers, booleans and missing values are left as they are).
-
-    >>> neutralise_frame(pd.DataFrame({"memo": ["=1+1", "-5", "fine"], "@x": [1, 2, 3]})).to_dict("list")
-    {'memo': ["'=1+1", '-5', 'fine'], "'@x": [1, 2, 3]}
-    """
-    out = frame
-    for k in range(len(frame.columns)):
-        col = frame.iloc[:, k]
-        if not len(col) or (col.dtype.kind not in "OSU" and not isinstance(col.dtype, pd.StringDtype)):
-            continue
-        try:
-            risky = col.str.startswith(FORMULA_START, na=False).astype(bool)
-        except (AttributeError, TypeError):  # an object column of other things (bytes, lists …): cell by cell
-            risky = col.map(lambda v: neutralise(v) is not v).astype(bool)
-        if not risky.any():
-            continue
-        risky &= ~col[risky].astype(str).str.fullmatch(_NUMBER).reindex(col.index, fill_value=False).astype(bool)
-        if not risky.any():
-            continue
-        if out is frame:
-            out = frame.copy()
-        fixed = col.astype(object).copy()
-        fixed[risky] = "'" + col[risky].astype(str)
-        out.isetitem(k, fixed)
-    names = [neutralise(c) for c in frame.columns]
-    if names != list(frame.columns):
-        out = out.set_axis(names, axis=1) if out is not frame else frame.set_axis(names, axis=1)
-    return out
+# ---------------------------------------------------------------- tables for people ----
 
 
 def write_csv(
     path: Path | str, frame: pd.DataFrame, *, raw: bool = False, bom: bool = False, lineterminator: str = "\r\n"
 ) -> None:
     """Write ``frame`` as a CSV for people (UTF-8, ``bom`` for Excel) through :func:`open_output`; formulas are
-    neutralised (:func:`neutralise_frame`) unless ``raw``.
+    neutralised (:func:`sonet_policy.files.guard.neutralise_frame`) unless ``raw``.
 
     >>> import tempfile, pathlib
     >>> target = pathlib.Path(tempfile.mkdtemp()) / "out.csv"

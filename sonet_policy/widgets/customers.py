@@ -1,9 +1,9 @@
 """Several customers in the explorer: a customer file uploaded, every row answered in one grid, one row loaded.
 
-The file is read by the kit's own readers (CSV and Excel as :func:`sonet_policy.widgets.downloads.read_upload` reads
-them, Parquet by :func:`sonet_policy.files.formats.read_frame`), with the guarantees of the CLI: one answer row per
-input row, a bad row's problem in its own ``error`` cell (its row and field named), a file that cannot be read
-in one line naming the file, Japanese headers accepted, formulas neutralised in the downloads.
+The file is read by the CLI's reader (:func:`sonet_policy.widgets.downloads.read_upload`, which calls
+:func:`sonet_policy.files.read.read_scenarios`), with the guarantees of the CLI: one answer row per input row, a
+bad row's problem in its own ``error`` cell (its row and field named), a file that cannot be read in one line
+naming the file, Japanese headers accepted, formulas neutralised in the downloads.
 """
 
 from __future__ import annotations
@@ -19,14 +19,16 @@ from sonet_policy.book.load import default_rulebook
 from sonet_policy.book.model import RuleBook
 from sonet_policy.errors import ScenarioError
 from sonet_policy.widgets.base import _App, error_html
+from sonet_policy.widgets.downloads import read_upload
 
 ROW = "row"  # the column of the answers table that names the row a spreadsheet shows (header = row 1)
 
 
 def read_customers(value: object, *, rulebook: RuleBook | None = None) -> pd.DataFrame:
     """The customers in one uploaded file (the ``value`` of an ``ipywidgets.FileUpload``: CSV, Excel or
-    Parquet), inputs renamed from their headers (Japanese too), every cell text; the index is the row a
-    spreadsheet shows (header = 1), for every format. ``attrs["uploaded_file"]`` is the file's name.
+    Parquet), as :func:`sonet_policy.widgets.downloads.read_upload` reads it: inputs renamed from their headers
+    (Japanese too), every cell text; the index (``row``) is the row a spreadsheet shows (header = 1), for every
+    format. ``attrs["uploaded_file"]`` is the file's name.
 
     Raises :class:`~sonet_policy.errors.ScenarioError` (one line naming the file, no temporary path) when there
     is not exactly one file, its type is not one the kit reads, it cannot be read, or a required column is
@@ -37,37 +39,7 @@ def read_customers(value: object, *, rulebook: RuleBook | None = None) -> pd.Dat
     >>> read_customers(up).index.tolist()
     [2]
     """
-    from sonet_policy.files.formats import format_of
-    from sonet_policy.widgets.downloads import UploadError, _uploaded_files, read_upload
-
-    book = rulebook or default_rulebook()
-    files = _uploaded_files(value)
-    if len(files) != 1:
-        return read_upload(value, rulebook=book)  # its message: choose exactly one customer file
-    name, data = files[0]
-    try:
-        kind = format_of(name)
-    except ScenarioError:  # its message speaks of the CLI's --format: say it for the screen
-        suffix = Path(name).suffix or "a file without extension"
-        hint = " (an .xls workbook: save it as .xlsx in Excel)" if suffix.lower() == ".xls" else ""
-        raise UploadError(
-            f"{name}: the kit reads CSV, Excel (.xlsx, .xlsm) and Parquet customer files, not {suffix}{hint}"
-        ) from None
-    if kind != "parquet":
-        frame = read_upload(value, rulebook=book)
-    else:
-        frame = _read_parquet(name, data, book)
-    frame.attrs["uploaded_file"] = name
-    frame.index.name = ROW
-    return frame
-
-
-def _read_parquet(name: str, data: bytes, book: RuleBook) -> pd.DataFrame:
-    from sonet_policy.widgets.downloads import read_with_cli_reader
-
-    frame = read_with_cli_reader(name, data, book, format="parquet")
-    frame.index = frame.index + 1  # data row 1 is the second row of a sheet (header = 1), as CSV and Excel
-    return frame
+    return read_upload(value, rulebook=rulebook)
 
 
 def customer_answers(frame: pd.DataFrame, *, rulebook: RuleBook | None = None) -> pd.DataFrame:
@@ -188,7 +160,7 @@ class CustomersView(_App):
     """
 
     def __init__(self, explorer: object | None = None, *, rulebook: RuleBook | None = None) -> None:
-        from sonet_policy.files.formats import EXTENSIONS
+        from sonet_policy.files.extensions import EXTENSIONS
         from sonet_policy.widgets.tables import grid
 
         self.book = rulebook or getattr(explorer, "book", None) or default_rulebook()

@@ -6,12 +6,13 @@
   page, so a click saves it with no request to any server: it works the same in JupyterLab and in Voilà.
   Shown in an ``ipywidgets.HTML`` (as :func:`download_links` does), the links live in the widget and never
   bloat a saved notebook.
-* :func:`read_upload`: what an ``ipywidgets.FileUpload`` holds (CSV or Excel bytes) as a scenario frame, read
-  by the same readers and with the same header mapping as the CLI.
+* :func:`read_upload`: what an ``ipywidgets.FileUpload`` holds (CSV, Excel or Parquet bytes) as a scenario frame,
+  read by the CLI's reader (:func:`sonet_policy.files.read.read_scenarios`).
 
-Files that people open in a spreadsheet get their formulas neutralised: a text cell (or header) that starts
-with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is prefixed with a single quote (OWASP's advice on
-CSV injection), so a rule's note or a customer's memo is shown, never run.
+Files that people open in a spreadsheet get their formulas neutralised by the CLI's rule
+(:mod:`sonet_policy.files.guard`): a text cell (or header) that starts with ``=``, ``+``, ``-``, ``@``, a tab or a
+carriage return is prefixed with a single quote (OWASP's advice on CSV injection), unless it is a plain number
+such as ``-5``; so a rule's note or a customer's memo is shown, never run.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import codecs
 import html
 import io
 import re
-import tempfile
 import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -30,42 +30,37 @@ from typing import Any
 
 import pandas as pd
 
-from sonet_policy.book.load import default_rulebook
 from sonet_policy.book.model import RuleBook
 from sonet_policy.errors import ScenarioError, UploadError
+from sonet_policy.files.extensions import format_of
+from sonet_policy.files.guard import neutralise, neutralise_frame
+from sonet_policy.files.read import read_scenarios
 from sonet_policy.widgets.app import WidgetApp
 from sonet_policy.widgets.tables import cell_text
 
 CSV_MIME = "text/csv"
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 _FIXED_TIME = datetime(2000, 1, 1)  # workbook properties: the same tables give the same document properties
 
 
-def _neutralise(value: object) -> object:
-    # same rule as files.neutralise: a text cell starting with = + - @ tab or CR gets a leading single quote
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
 def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``frame`` ready for a spreadsheet: mappings and lists as text (as the grids show them), and
-    every text cell and header that Excel would read as a formula prefixed with a single quote.
+    every text cell and header that Excel would run as a formula prefixed with a single quote (plain numbers such
+    as ``-5`` stay numbers: :func:`sonet_policy.files.guard.neutralise`).
 
-    >>> spreadsheet_safe(pd.DataFrame({"=note": ["=1+1", "-x", "ok"], "n": [-1, 2, 3]})).to_dict("list")
-    {"'=note": ["'=1+1", "'-x", 'ok'], 'n': [-1, 2, 3]}
+    >>> spreadsheet_safe(pd.DataFrame({"=note": ["=1+1", "-x", "-5"], "n": [-1, 2, 3]})).to_dict("list")
+    {"'=note": ["'=1+1", "'-x", '-5'], 'n': [-1, 2, 3]}
     """
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"a download is made of pandas DataFrames, not {type(frame).__name__}")
     out = frame.copy()
-    out.columns = [_neutralise(c if isinstance(c, str) else cell_text(c)) for c in out.columns]
-    for col in out.columns:
-        series = out[col]
+    out.columns = [neutralise(c if isinstance(c, str) else cell_text(c)) for c in out.columns]
+    for k in range(len(out.columns)):
+        series = out.iloc[:, k]
         if series.dtype == object or isinstance(series.dtype, (pd.StringDtype, pd.CategoricalDtype)):
-            out[col] = series.map(lambda v: _neutralise(v if isinstance(v, str) else cell_text(v))).astype(object)
-    return out
+            out.isetitem(k, series.map(lambda v: v if isinstance(v, str) else cell_text(v)).astype(object))
+    return neutralise_frame(out)
 
 
 def csv_bytes(frame: pd.DataFrame, *, index: bool = False, bom: bool = True) -> bytes:
@@ -249,15 +244,13 @@ def read_upload(value: object, *, rulebook: RuleBook | None = None) -> pd.DataFr
     """The scenarios in one uploaded file (the ``value`` of an ``ipywidgets.FileUpload``, or one
     ``{"name", "content"}`` dict), ready for :func:`~sonet_policy.engine.evaluate.evaluate`.
 
-    A CSV (any encoding :func:`sonet_policy.files.scenarios.read_scenarios` detects) is read by that reader; an Excel
-    workbook (``.xlsx``, first sheet) by the CLI's reader :func:`sonet_policy.files.formats.read_frame`. Either way
-    headers are mapped onto the inputs (Japanese too: :func:`sonet_policy.files.scenarios.header_map`), every cell is
-    text,
-    blank rows are dropped, extra columns kept, and the index is the row a spreadsheet shows (a CSV's header
-    is line 1; a workbook's rows as Excel numbers them, blank rows above the header counted). Raises
-    :class:`UploadError` naming the file when there is not exactly one file, when it is neither CSV nor Excel,
-    or when it cannot be read (a required column missing, a value beyond the header …), with the CLI's
-    message.
+    A CSV (any Japanese encoding), an Excel workbook (``.xlsx``, first sheet) or a Parquet file is read by the
+    CLI's reader, :func:`sonet_policy.files.read.read_scenarios`: headers mapped onto the inputs (Japanese too),
+    every cell text, blank rows dropped, extra columns kept, and the index (``row``) is the row a spreadsheet
+    shows (a CSV's header is line 1; a workbook's rows as Excel numbers them). ``attrs["uploaded_file"]`` is the
+    file's name. Raises :class:`UploadError` naming the file when there is not exactly one file, when its type is
+    not one the kit reads, or when it cannot be read (a required column missing, a value beyond the header …),
+    with the CLI's message.
 
     >>> up = ({"name": "顧客.csv", "content": memoryview("エリア,プラン,機器名,利用環境,番号継続\\n西,other,"
     ...        "RV-230SE,v6plus_router,no\\n".encode("cp932"))},)
@@ -270,55 +263,17 @@ def read_upload(value: object, *, rulebook: RuleBook | None = None) -> pd.DataFr
         names = ", ".join(n for n, _ in files) or "none"
         raise UploadError(f"choose exactly one customer file (got {len(files)}: {names})")
     name, data = files[0]
-    book = rulebook or default_rulebook()
-    if name.lower().endswith((".xlsx", ".xlsm")) or data[:4] == b"PK\x03\x04":
-        return _read_excel(name, data, book)
-    return _read_csv(name, data, book)
-
-
-def _read_csv(name: str, data: bytes, book: RuleBook) -> pd.DataFrame:
-    from sonet_policy.files.scenarios import ScenarioFileError, read_scenarios
-
-    with tempfile.TemporaryDirectory(prefix="sonet-upload-") as folder:
-        path = Path(folder) / safe_filename(name, suffix=".csv")
-        path.write_bytes(data)
-        try:
-            frame = read_scenarios(path, rulebook=book)
-        except ScenarioFileError as exc:
-            raise UploadError(str(exc).replace(str(path), name), field=exc.field) from None
-    info = frame.attrs["scenario_file"]
-    info.path = name
-    return frame
-
-
-def _read_excel(name: str, data: bytes, book: RuleBook) -> pd.DataFrame:
-    """An uploaded workbook read by the CLI's reader (:func:`sonet_policy.files.formats.read_frame`): the same
-    header mapping, the same messages (naming the upload), the index the row Excel shows."""
-    return read_with_cli_reader(name, data, book, format="xlsx")
-
-
-def read_with_cli_reader(name: str, data: bytes, book: RuleBook, *, format: str) -> pd.DataFrame:
-    """The bytes of an uploaded file read by the CLI's reader (:func:`sonet_policy.files.formats.read_frame`) in the
-    given ``format`` (``xlsx``, ``parquet``) from a temporary file: its messages name the upload, never the
-    temporary path. Raises :class:`UploadError`.
-
-    >>> read_with_cli_reader("x.parquet", b"PAR1 not parquet", None, format="parquet")
-    Traceback (most recent call last):
-    ...
-    sonet_policy.errors.UploadError: x.parquet: not a Parquet file ...
-    """
-    from sonet_policy.files.formats import read_frame
-
-    suffix = "." + format
-    with tempfile.TemporaryDirectory(prefix="sonet-upload-") as folder:
-        path = Path(folder) / safe_filename(name, suffix=suffix)
-        path.write_bytes(data)
-        try:
-            frame = read_frame(path, format=format, rulebook=book)
-        except ScenarioError as exc:
-            text = str(exc).replace(str(path), name).replace(folder, "")
-            raise UploadError(text, field=exc.field) from None
-    if "scenario_file" in frame.attrs:
-        frame.attrs["scenario_file"].path = name
+    try:
+        format_of(name)
+    except ScenarioError:  # its message speaks of the CLI's --format: say it for the screen
+        suffix = Path(name).suffix or "a file without extension"
+        hint = " (an .xls workbook: save it as .xlsx in Excel)" if suffix.lower() == ".xls" else ""
+        raise UploadError(
+            f"{name}: the kit reads CSV, Excel (.xlsx, .xlsm) and Parquet customer files, not {suffix}{hint}"
+        ) from None
+    try:
+        frame = read_scenarios(data, name=name, rulebook=rulebook)
+    except ScenarioError as exc:
+        raise UploadError(str(exc), field=exc.field) from None
     frame.attrs["uploaded_file"] = name
     return frame

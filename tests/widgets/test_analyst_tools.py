@@ -80,7 +80,7 @@ def test_grid_refuses_what_is_not_a_frame() -> None:
 # ----------------------------------------------------------------------------------------------- downloads
 
 
-FORMULAS = ['=HYPERLINK("http://x")', "+1", "-2+3", "@SUM(A1)", "\tx", "\rx"]
+FORMULAS = ['=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"]
 
 
 def test_csv_is_utf8_with_bom_crlf_and_reads_back() -> None:
@@ -94,10 +94,10 @@ def test_csv_is_utf8_with_bom_crlf_and_reads_back() -> None:
 
 
 def test_spreadsheet_formulas_are_neutralised_in_csv_and_excel() -> None:
-    frame = pd.DataFrame({"memo": FORMULAS + ["plain", "ー長音"], "n": [-1, 2, 3, 4, 5, 6, 7, 8]})
+    frame = pd.DataFrame({"memo": FORMULAS + ["plain", "ー長音", "-5"], "n": [-1, 2, 3, 4, 5, 6, 7, 8, 9]})
     back = pd.read_csv(io.BytesIO(csv_bytes(frame)), encoding="utf-8-sig", dtype=str, keep_default_na=False)
     assert back["memo"].tolist()[:6] == ["'" + f for f in FORMULAS[:4]] + ["'\tx", "'\rx"]
-    assert back["memo"].tolist()[6:] == ["plain", "ー長音"]
+    assert back["memo"].tolist()[6:] == ["plain", "ー長音", "-5"]  # the CLI's rule: a plain number stays a number
     assert back["n"].tolist()[0] == "-1"  # numbers are numbers, not text to neutralise
     workbook = pd.read_excel(io.BytesIO(excel_bytes({"memo": frame})), sheet_name="memo", dtype=str)
     assert workbook["memo"].tolist()[:4] == ["'" + f for f in FORMULAS[:4]]

@@ -204,13 +204,13 @@ def _customers() -> list[list[object]]:
     return [header, good, ["east", "sml", "PR-600KI", "wlan_1g", "yes"], bad, good]
 
 
-def test_read_frame_names_workbook_rows_as_excel_shows_them(tmp_path):
+def test_read_scenarios_names_workbook_rows_as_excel_shows_them(tmp_path):
     from sonet_policy.engine.evaluate import evaluate
-    from sonet_policy.files.formats import read_frame
+    from sonet_policy.files.read import read_scenarios
 
     rows = _customers()
     path = _workbook(tmp_path / "c.xlsx", [*rows[:3], [None] * len(rows[0]), *rows[3:]])  # a blank row too
-    frame = read_frame(path)
+    frame = read_scenarios(path)
     # header in row 3; data in rows 4, 5, (6 blank), 7, 8
     assert frame.index.tolist() == [4, 5, 7, 8] and frame.index.name == "row"
     errors = evaluate(frame)["error"].astype("string").fillna("")

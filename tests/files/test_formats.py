@@ -19,8 +19,11 @@ import pytest
 from sonet_policy.book.load import default_rulebook
 from sonet_policy.cli.main import main
 from sonet_policy.engine.evaluate import evaluate, output_columns
-from sonet_policy.files.formats import evaluate_stream, format_of, read_frame, write_tables
-from sonet_policy.files.scenarios import ScenarioFileError, evaluate_file, read_scenarios
+from sonet_policy.errors import ScenarioFileError
+from sonet_policy.files.extensions import format_of
+from sonet_policy.files.read import read_scenarios
+from sonet_policy.files.stream import evaluate_file
+from sonet_policy.files.write_tables import write_tables
 from sonet_policy.paths import PROJECT_DIR
 
 ENV = {**os.environ, "PYTHONPATH": str(PROJECT_DIR), "PYTHONUNBUFFERED": "1"}
@@ -105,7 +108,7 @@ def test_excel_in_by_sheet_name_or_number_with_japanese_headers_after_empty_rows
     book = workbook(tmp_path / "customers.xlsx", ROWS, lead=2)
     for sheet in ("顧客", "2"):
         out = tmp_path / f"answers-{sheet}.csv"
-        summary = evaluate_file(book, out, sheet=sheet, progress=False)
+        summary = evaluate_file(book, out, evaluate=evaluate, sheet=sheet, progress=False)
         frame = pd.read_csv(out, dtype=str, keep_default_na=False)
         assert summary.rows == len(frame) == len(ROWS)
         assert frame["status"].tolist() == STATUS
@@ -114,9 +117,9 @@ def test_excel_in_by_sheet_name_or_number_with_japanese_headers_after_empty_rows
         assert "顧客" in summary.encoding
     # the first sheet is empty: no header row, named with the sheet
     with pytest.raises(ScenarioFileError, match="sheet 'メモ'.*empty"):
-        evaluate_file(book, tmp_path / "x.csv", progress=False)
+        evaluate_file(book, tmp_path / "x.csv", evaluate=evaluate, progress=False)
     with pytest.raises(ScenarioFileError, match=r"no sheet 'Sheet9'.*1: 'メモ', 2: '顧客'"):
-        evaluate_file(book, tmp_path / "x.csv", sheet="Sheet9", progress=False)
+        evaluate_file(book, tmp_path / "x.csv", evaluate=evaluate, sheet="Sheet9", progress=False)
     assert not (tmp_path / "x.csv").exists()
 
 
@@ -126,7 +129,7 @@ def test_excel_out_is_a_real_workbook_and_never_stores_a_formula(tmp_path: Path)
     )
     out = tmp_path / "answers.xlsx"
     for raw in (False, True):
-        summary = evaluate_file(source, out, progress=False, raw=raw)
+        summary = evaluate_file(source, out, evaluate=evaluate, progress=False, raw=raw)
         assert summary.rows == 5 and summary.blank_lines == 1
         ws = openpyxl.load_workbook(out)["answers"]  # a real workbook (zip), not CSV text under an .xlsx name
         rows = list(ws.iter_rows(values_only=True))
@@ -174,7 +177,7 @@ def test_a_text_longer_than_an_excel_cell_is_an_error_naming_row_and_column(tmp_
     old = tmp_path / "a.xlsx"
     old.write_bytes(b"old")
     with pytest.raises(ScenarioFileError, match=r"row 2, column 7: 40,000 characters"):
-        evaluate_file(source, old, progress=False)
+        evaluate_file(source, old, evaluate=evaluate, progress=False)
     assert old.read_bytes() == b"old"  # the earlier output is kept
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left
 
@@ -191,7 +194,7 @@ def test_parquet_round_trip_streams_by_row_groups_one_row_out_per_row_in(tmp_pat
     source = tmp_path / "in.parquet"
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), source, row_group_size=700)
     out = tmp_path / "out.parquet"
-    summary = evaluate_file(source, out, progress=False, chunk_bytes=4096, chunksize=300)
+    summary = evaluate_file(source, out, evaluate=evaluate, progress=False, chunk_bytes=4096, chunksize=300)
     assert summary.rows == n - 1 and summary.blank_lines == 1
     back = pq.read_table(out)
     assert back.num_rows == n - 1
@@ -236,7 +239,7 @@ def test_dictionary_read_parquet_with_hostile_values_answers_as_plain_strings(tm
     answers = output_columns(BOOK)
     for source in (plain, coded):
         out = tmp_path / f"{source.stem}-out.parquet"
-        summary = evaluate_file(source, out, progress=False, chunksize=100)
+        summary = evaluate_file(source, out, evaluate=evaluate, progress=False, chunksize=100)
         back = pd.read_parquet(out)
         assert summary.rows == len(back) == len(frame) and summary.blank_lines == 0
         pd.testing.assert_frame_equal(back[answers].astype(object), expected.astype(object), check_index_type=False)
@@ -245,7 +248,7 @@ def test_dictionary_read_parquet_with_hostile_values_answers_as_plain_strings(tm
     # hold the value (no missing cell, no NUL, no lone CR)
     csv_rows = frame.fillna("").replace({"\x00": "", "\r31": "31"}, regex=True)
     text = csv_file(tmp_path / "h.csv", csv_rows.values.tolist(), header=list(frame.columns))
-    evaluate_file(text, tmp_path / "h-out.csv", progress=False)
+    evaluate_file(text, tmp_path / "h-out.csv", evaluate=evaluate, progress=False)
     via_csv = pd.read_csv(tmp_path / "h-out.csv", dtype=str, keep_default_na=False)
     direct = evaluate(csv_rows.iloc[:, :6].set_axis(list(BOOK.inputs)[:6], axis=1))
     assert via_csv["status"].tolist() == direct["status"].astype(str).tolist()
@@ -258,7 +261,7 @@ def test_parquet_output_keeps_the_input_types_and_reads_back(tmp_path: Path) -> 
     frame = _hostile_frame(300)
     source, out, again = tmp_path / "in.parquet", tmp_path / "out.parquet", tmp_path / "again.parquet"
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), source, row_group_size=64)
-    evaluate_file(source, out, progress=False)
+    evaluate_file(source, out, evaluate=evaluate, progress=False)
     schema = pq.read_schema(out)
     given = pq.read_schema(source)
     assert [schema.field(c).type for c in frame.columns] == [given.field(c).type for c in frame.columns]
@@ -268,7 +271,7 @@ def test_parquet_output_keeps_the_input_types_and_reads_back(tmp_path: Path) -> 
     risky = ("=", "+", "-", "@", "\t", "\r")
     neutral = frame.map(lambda v: "'" + v if isinstance(v, str) and v.startswith(risky) and v != "-0" else v)
     assert back[frame.columns.tolist()].astype(object).equals(neutral.astype(object))
-    evaluate_file(out, again, progress=False)
+    evaluate_file(out, again, evaluate=evaluate, progress=False)
     twice = pd.read_parquet(again)
     assert twice["status_input"].astype(str).tolist() == back["status"].astype(str).tolist()
     # the neutralised inputs read again are other values ('=1+1 is not =1+1), the plain ones answer alike
@@ -289,7 +292,7 @@ def test_a_bad_value_in_row_group_3_is_answered_on_its_own_row(tmp_path: Path) -
     # 64: batches cut inside row groups; 400 and 200,000: row groups joined (all seven in one batch)
     for chunk in (64, 400, 200_000):
         out = tmp_path / f"out-{chunk}.parquet"
-        evaluate_file(source, out, progress=False, chunksize=chunk)
+        evaluate_file(source, out, evaluate=evaluate, progress=False, chunksize=chunk)
         back = pd.read_parquet(out)
         wrong = back.index[back["status"] != "ok"].tolist()
         assert wrong == [bad] and back.loc[bad, "メモ"] == f"row {bad}"
@@ -312,9 +315,9 @@ def test_parquet_inputs_written_from_their_dictionaries_read_back_as_the_decoded
     source = tmp_path / "in.parquet"
     pq.write_table(table, source, row_group_size=90)
     direct, decoded = tmp_path / "direct.parquet", tmp_path / "decoded.parquet"
-    evaluate_file(source, direct, progress=False, chunksize=200)
+    evaluate_file(source, direct, evaluate=evaluate, progress=False, chunksize=200)
     monkeypatch.delattr(pq.ParquetWriter, "add_key_value_metadata")
-    evaluate_file(source, decoded, progress=False, chunksize=200)
+    evaluate_file(source, decoded, evaluate=evaluate, progress=False, chunksize=200)
     monkeypatch.undo()
     a, b = pq.read_table(direct), pq.read_table(decoded)
     assert a.schema.equals(b.schema, check_metadata=True) and a.equals(b)
@@ -343,13 +346,13 @@ def test_dictionary_columns_blank_rows_and_formula_collisions(tmp_path: Path) ->
     frame.loc[1] = [""] * 7  # blank: every cell empty text
     source, out = tmp_path / "in.parquet", tmp_path / "out.parquet"
     pq.write_table(pa.Table.from_pandas(frame.astype("category"), preserve_index=False), source)
-    summary = evaluate_file(source, out, progress=False)
+    summary = evaluate_file(source, out, evaluate=evaluate, progress=False)
     assert summary.rows == 2 and summary.blank_lines == 1
     back = pd.read_parquet(out)
     assert back["メモ"].astype(str).tolist() == ["'=1", "x"] and back["status"].astype(str).tolist() == ["ok", "ok"]
     frame.loc[1, "メモ"] = "'=1"
     pq.write_table(pa.Table.from_pandas(frame.astype("category"), preserve_index=False), source)
-    evaluate_file(source, out, progress=False)
+    evaluate_file(source, out, evaluate=evaluate, progress=False)
     assert pd.read_parquet(out)["メモ"].astype(str).tolist() == ["'=1", "'=1", "x"]
 
 
@@ -427,21 +430,21 @@ def test_csv_crlf_quoting_and_rows_of_another_width_keep_their_guarantees(tmp_pa
     rows = [[*ROWS[0][:6], v] for v in ("a\rb", "two\nlines", 'say "hi"', "a,b", "\ufeffbom", "")]
     source = csv_file(tmp_path / "s.csv", rows)
     out = tmp_path / "out.csv"
-    evaluate_file(source, out, progress=False)
+    evaluate_file(source, out, evaluate=evaluate, progress=False)
     data = out.read_bytes()
     assert data.count(b"\r\n") >= len(rows) + 1 and b'"a\rb"' in data
     assert pd.read_csv(out, dtype=str, keep_default_na=False)["メモ"].tolist() == [r[6] for r in rows]
     short = tmp_path / "short.csv"
     short.write_text(",".join(HEADER_JA) + "\n" + ",".join(ROWS[0]) + "\nwest,other\n")
-    assert evaluate_file(short, out, progress=False).rows == 2
+    assert evaluate_file(short, out, evaluate=evaluate, progress=False).rows == 2
     long = tmp_path / "long.csv"
     long.write_text(",".join(HEADER_JA) + "\n" + ",".join(ROWS[0]) + "\n" + ",".join(ROWS[0]) + ",x,y\n")
     with pytest.raises(ScenarioFileError, match="line 3"):
-        evaluate_file(long, out, progress=False)
+        evaluate_file(long, out, evaluate=evaluate, progress=False)
     unclosed = tmp_path / "q.csv"
     unclosed.write_text(",".join(HEADER_JA) + "\n" + ",".join(ROWS[0][:6]) + ',"never closed\nwest\n')
     with pytest.raises(ScenarioFileError, match="line 2: a quoted value is never closed"):
-        evaluate_file(unclosed, out, progress=False)
+        evaluate_file(unclosed, out, evaluate=evaluate, progress=False)
 
 
 def test_a_csv_with_every_value_quoted_streams_through_pyarrow(tmp_path: Path) -> None:
@@ -451,12 +454,12 @@ def test_a_csv_with_every_value_quoted_streams_through_pyarrow(tmp_path: Path) -
     lines = ['"area","plan","device","setup","keep_number","days"']
     lines += [f'"west","other","RV-230SE","v6plus_router","no","{k % 90}"' for k in range(30_000)]
     source.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
-    summary = evaluate_file(source, tmp_path / "out.csv", progress=False)
+    summary = evaluate_file(source, tmp_path / "out.csv", evaluate=evaluate, progress=False)
     assert summary.rows == 30_000 and summary.status["ok"] == 30_000
 
 
-def test_read_frame_reads_a_sheet_as_text(tmp_path: Path) -> None:
-    frame = read_frame(workbook(tmp_path / "b.xlsx", ROWS), sheet="顧客")
+def test_read_scenarios_reads_a_sheet_as_text(tmp_path: Path) -> None:
+    frame = read_scenarios(workbook(tmp_path / "b.xlsx", ROWS), sheet="顧客")
     assert frame.columns.tolist()[:6] == ["area", "plan", "device", "setup", "keep_number", "days_since_phone_stop"]
     assert frame["days_since_phone_stop"].tolist() == ["31", "", "40", "-3"]
 
@@ -467,7 +470,7 @@ def test_evaluate_stream_refuses_the_baseline_in_every_format(tmp_path: Path) ->
     source = csv_file(tmp_path / "s.csv", ROWS)
     for name in ("x.xlsx", "x.parquet", "x.csv"):
         with pytest.raises(BaselineWriteError):
-            evaluate_stream(source, PROJECT_DIR / "data" / "rules" / name, progress=False)
+            evaluate_file(source, PROJECT_DIR / "data" / "rules" / name, evaluate=evaluate, progress=False)
         assert not (PROJECT_DIR / "data" / "rules" / name).exists()
 
 
@@ -486,11 +489,11 @@ def test_parquet_columns_of_lists_bytes_and_zoned_times_pass_through_as_text(tmp
     )
     source = tmp_path / "in.parquet"
     pq.write_table(table, source)
-    evaluate_file(source, tmp_path / "a.csv", progress=False)
+    evaluate_file(source, tmp_path / "a.csv", evaluate=evaluate, progress=False)
     back = pd.read_csv(tmp_path / "a.csv", dtype=str, keep_default_na=False)
     assert back["tags"].tolist() == ['["=a", "東"]', ""] and back["status"].tolist() == STATUS[:2]
     assert back["blob"].tolist() == ["b'\\x00=x'", "b'ok'"] and back["at"].str.startswith("2026-11-26").all()
-    evaluate_file(source, tmp_path / "a.xlsx", progress=False)
+    evaluate_file(source, tmp_path / "a.xlsx", evaluate=evaluate, progress=False)
     assert len(pd.read_excel(tmp_path / "a.xlsx")) == 2
-    evaluate_file(source, tmp_path / "a.parquet", progress=False)
+    evaluate_file(source, tmp_path / "a.parquet", evaluate=evaluate, progress=False)
     assert pq.read_table(tmp_path / "a.parquet").schema.field("tags").type == pa.list_(pa.string())

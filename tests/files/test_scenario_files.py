@@ -4,7 +4,6 @@ atomic output, and the ``evaluate`` command."""
 from __future__ import annotations
 
 import codecs
-import importlib
 from pathlib import Path
 
 import pandas as pd
@@ -13,16 +12,12 @@ import pytest
 from sonet_policy import default_rulebook, evaluate
 from sonet_policy.cli.main import main
 from sonet_policy.engine.evaluate import output_columns
-from sonet_policy.files.scenarios import (
-    ScenarioFileError,
-    detect_encoding,
-    evaluate_file,
-    header_map,
-    inspect_file,
-    read_scenarios,
-)
+from sonet_policy.errors import ScenarioFileError
+from sonet_policy.files.encoding import detect_encoding
+from sonet_policy.files.header import header_map
+from sonet_policy.files.read import inspect_file, read_scenarios
+from sonet_policy.files.stream import evaluate_file
 
-evaluate_module = importlib.import_module("sonet_policy.engine.evaluate")  # the package exports the function
 HEADER_EN = "area,plan,device,setup,keep_number,days_since_phone_stop,memo"
 HEADER_JA = "エリア,プラン,機器名,利用環境,番号継続,電話機能停止からの日数,メモ"
 ROWS = [
@@ -69,13 +64,15 @@ def test_ascii_is_utf8_and_utf16_is_refused_clearly(tmp_path: Path) -> None:
         detect_encoding(latin)
 
 
-def test_encoding_detection_reads_past_a_cut_multibyte_character(tmp_path: Path, monkeypatch) -> None:
-    import sonet_policy.files.scenarios as io_module
-
+def test_encoding_detection_reads_past_a_cut_multibyte_character(tmp_path: Path) -> None:
+    """A character whose bytes straddle the blocks the file is read in (4 MiB) is one character, not bad bytes."""
     path = tmp_path / "s.csv"
-    path.write_bytes("あいう".encode())
-    monkeypatch.setattr(io_module, "_SAMPLE", 4)  # the sample ends inside the second character
-    assert detect_encoding(path) == "utf-8"
+    for cut in (1, 2):  # the block ends after the first or the second byte of あ
+        path.write_bytes(b"area\n" + b"x" * ((4 << 20) - 5 - cut) + "あいう\n".encode())
+        assert detect_encoding(path) == "utf-8"
+    path.write_bytes(b"area\n" + b"x" * (4 << 20) + b"\n" + "あ".encode()[:1])  # a character the file cuts short
+    with pytest.raises(ScenarioFileError, match="line 3: the file is neither UTF-8 nor Shift_JIS"):
+        detect_encoding(path)
 
 
 def test_every_label_ja_of_inputs_csv_and_every_alias_is_a_header() -> None:
@@ -102,16 +99,15 @@ def test_blank_lines_are_skipped_and_counted(tmp_path: Path) -> None:
     assert out["status"].tolist() == ["ok", "ok", "invalid"]
 
 
-def test_missing_required_column_is_reported_before_any_work(tmp_path: Path, monkeypatch) -> None:
+def test_missing_required_column_is_reported_before_any_work(tmp_path: Path) -> None:
     path = tmp_path / "s.csv"
     path.write_text("エリア,プラン,機器名,利用環境,memo\n" + "west,other,RV-230SE,v6plus_router,x\n" * 3)
 
     def boom(*args, **kwargs):
         raise AssertionError("evaluate ran although a column is missing")
 
-    monkeypatch.setattr(evaluate_module, "evaluate", boom)
     with pytest.raises(ScenarioFileError) as caught:
-        evaluate_file(path, tmp_path / "out.csv", progress=False)
+        evaluate_file(path, tmp_path / "out.csv", evaluate=boom, progress=False)
     assert caught.value.field == "keep_number"
     assert "keep_number" in str(caught.value) and "番号継続" in str(caught.value) and str(path) in str(caught.value)
     assert not (tmp_path / "out.csv").exists()
@@ -137,8 +133,8 @@ def test_optional_column_may_be_absent(tmp_path: Path) -> None:
 def test_streaming_equals_evaluating_the_whole_frame(tmp_path: Path) -> None:
     rows = (ROWS * 7)[:25]
     path = write(tmp_path / "s.csv", HEADER_JA, ["", *rows[:10], ",,,,,,", *rows[10:]], "cp932")
-    summary = evaluate_file(path, tmp_path / "small.csv", chunksize=3, progress=False)
-    evaluate_file(path, tmp_path / "big.csv", chunksize=10_000, progress=False)
+    summary = evaluate_file(path, tmp_path / "small.csv", evaluate=evaluate, chunksize=3, progress=False)
+    evaluate_file(path, tmp_path / "big.csv", evaluate=evaluate, chunksize=10_000, progress=False)
     small = pd.read_csv(tmp_path / "small.csv", dtype=str, keep_default_na=False)
     big = pd.read_csv(tmp_path / "big.csv", dtype=str, keep_default_na=False)
     pd.testing.assert_frame_equal(small, big)
@@ -155,7 +151,7 @@ def test_streaming_equals_evaluating_the_whole_frame(tmp_path: Path) -> None:
 def test_an_input_column_named_like_an_answer_is_kept_under_another_name(tmp_path: Path) -> None:
     path = tmp_path / "s.csv"
     path.write_text("area,plan,device,setup,keep_number,status,error\nwest,other,RV-230SE,v6plus_router,no,old,x\n")
-    evaluate_file(path, tmp_path / "out.csv", progress=False)
+    evaluate_file(path, tmp_path / "out.csv", evaluate=evaluate, progress=False)
     out = pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False)
     assert out.loc[0, "status_input"] == "old" and out.loc[0, "error_input"] == "x"
     assert out.loc[0, "status"] == "uncovered"  # days empty: the page gives no IPv4 answer for this case
@@ -167,28 +163,26 @@ class Interrupted(Exception):
 
 
 @pytest.mark.parametrize("exception", [Interrupted, KeyboardInterrupt])
-def test_an_interrupt_leaves_no_half_written_answers(tmp_path: Path, monkeypatch, exception) -> None:
+def test_an_interrupt_leaves_no_half_written_answers(tmp_path: Path, exception) -> None:
     path = write(tmp_path / "s.csv", HEADER_EN, ROWS * 5, "utf-8")
     target = tmp_path / "answers.csv"
     calls = {"n": 0}
-    real = evaluate_module.evaluate
 
     def flaky(frame, **kwargs):
         calls["n"] += 1
-        if calls["n"] == 3:
+        if calls["n"] == 4:  # the first call reads the answer columns from an empty frame
             raise exception("stopped mid-way")
-        return real(frame, **kwargs)
+        return evaluate(frame, **kwargs)
 
-    monkeypatch.setattr(evaluate_module, "evaluate", flaky)
     with pytest.raises(exception):
-        evaluate_file(path, target, chunksize=4, progress=False)
+        evaluate_file(path, target, evaluate=flaky, chunksize=4, progress=False)
     assert not target.exists()
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
     # an earlier answers file stays as it was
     target.write_text("earlier answers\n")
     calls["n"] = 0
     with pytest.raises(exception):
-        evaluate_file(path, target, chunksize=4, progress=False)
+        evaluate_file(path, target, evaluate=flaky, chunksize=4, progress=False)
     assert target.read_text() == "earlier answers\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["answers.csv", "s.csv"]
 
@@ -197,27 +191,27 @@ def test_the_output_never_overwrites_the_input(tmp_path: Path) -> None:
     path = write(tmp_path / "s.csv", HEADER_EN, ROWS, "utf-8")
     before = path.read_bytes()
     with pytest.raises(ScenarioFileError, match="overwrite the input"):
-        evaluate_file(path, path, progress=False)
+        evaluate_file(path, path, evaluate=evaluate, progress=False)
     assert path.read_bytes() == before
 
 
 def test_header_only_and_empty_files(tmp_path: Path) -> None:
     header_only = tmp_path / "h.csv"
     header_only.write_text(HEADER_EN + "\n")
-    summary = evaluate_file(header_only, tmp_path / "out.csv", progress=False)
+    summary = evaluate_file(header_only, tmp_path / "out.csv", evaluate=evaluate, progress=False)
     assert summary.rows == 0
     out = pd.read_csv(tmp_path / "out.csv")
     assert len(out) == 0 and list(out.columns) == HEADER_EN.split(",") + output_columns(default_rulebook())
     empty = tmp_path / "e.csv"
     empty.write_bytes(b"")
     with pytest.raises(ScenarioFileError, match="empty"):
-        evaluate_file(empty, tmp_path / "out2.csv", progress=False)
+        evaluate_file(empty, tmp_path / "out2.csv", evaluate=evaluate, progress=False)
 
 
 def test_short_rows_are_evaluated_not_dropped(tmp_path: Path) -> None:
     path = tmp_path / "s.csv"
     path.write_text(HEADER_EN + "\nwest,other\n" + ROWS[0] + "\n")
-    summary = evaluate_file(path, tmp_path / "out.csv", progress=False)
+    summary = evaluate_file(path, tmp_path / "out.csv", evaluate=evaluate, progress=False)
     out = pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False)
     assert summary.rows == 2
     assert out["status"].tolist() == ["invalid", "ok"]
@@ -226,7 +220,7 @@ def test_short_rows_are_evaluated_not_dropped(tmp_path: Path) -> None:
 
 def test_progress_goes_to_stderr(tmp_path: Path, capsys) -> None:
     path = write(tmp_path / "s.csv", HEADER_EN, ROWS, "utf-8")
-    evaluate_file(path, tmp_path / "out.csv", chunksize=2, progress=True)
+    evaluate_file(path, tmp_path / "out.csv", evaluate=evaluate, chunksize=2, progress=True)
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "evaluate" in captured.err and "rows=4" in captured.err

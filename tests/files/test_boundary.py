@@ -8,7 +8,6 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
-import re
 import signal
 import stat
 import subprocess
@@ -491,7 +490,8 @@ def test_no_written_cell_starts_a_formula_whatever_the_frame_holds(tmp_path: Pat
     header of the written CSV is safe for a spreadsheet, and each cell differs only by the leading '."""
     import csv
 
-    from sonet_policy.files.write import _NUMBER, FORMULA_START, write_csv
+    from sonet_policy.files.guard import FORMULA_START, PLAIN_NUMBER
+    from sonet_policy.files.write import write_csv
 
     header = [str(names[0]) or "a", (str(names[1]) or "b") + "_2"]
     frame = pd.DataFrame([list(r) for r in rows], columns=header, dtype=object)
@@ -505,28 +505,26 @@ def test_no_written_cell_starts_a_formula_whatever_the_frame_holds(tmp_path: Pat
         for got, was in zip(got_row, raw_row, strict=True):
             assert got in (was, "'" + was), (got, was)
             if got.startswith(FORMULA_START):
-                assert re.fullmatch(_NUMBER, got), got
+                assert PLAIN_NUMBER.fullmatch(got), got
 
 
 # ---------------------------------------------------------------- 8. memory bounded by bytes ----
 
 
-def test_chunks_are_bounded_by_bytes_as_well_as_rows(tmp_path: Path, monkeypatch) -> None:
-    import importlib
+def test_chunks_are_bounded_by_bytes_as_well_as_rows(tmp_path: Path) -> None:
+    from sonet_policy import evaluate
+    from sonet_policy.files.stream import evaluate_file
 
-    from sonet_policy.files.scenarios import evaluate_file
-
-    evaluate_module = importlib.import_module("sonet_policy.engine.evaluate")
     source = scenarios(tmp_path / "s.csv", rows=2_000, memo="m" * 3_000)  # 6 MB
     sizes: list[int] = []
-    real = evaluate_module.evaluate
 
     def counting(frame, **kwargs):
         sizes.append(len(frame))
-        return real(frame, **kwargs)
+        return evaluate(frame, **kwargs)
 
-    monkeypatch.setattr(evaluate_module, "evaluate", counting)
-    summary = evaluate_file(source, tmp_path / "a.csv", chunksize=200_000, progress=False, chunk_bytes=1 << 20)
+    summary = evaluate_file(
+        source, tmp_path / "a.csv", evaluate=counting, chunksize=200_000, progress=False, chunk_bytes=1 << 20
+    )
     assert summary.rows == 2_000 == sum(sizes)
     assert max(sizes) * 3_050 <= 1.5 * (1 << 20), sizes  # about 1 MB of input per chunk, never 6 MB
 
@@ -711,11 +709,12 @@ def test_a_duplicated_header_is_an_error_naming_both_columns(tmp_path: Path, cap
 
 
 def test_output_headers_never_collide(tmp_path: Path) -> None:
-    from sonet_policy.files.scenarios import evaluate_file
+    from sonet_policy import evaluate
+    from sonet_policy.files.stream import evaluate_file
 
     source = tmp_path / "s.csv"
     source.write_text(HEADER + ",status,status_input,error_input,error\n" + ROW + ",a,b,c,d\n")
-    evaluate_file(source, tmp_path / "a.csv", progress=False)
+    evaluate_file(source, tmp_path / "a.csv", evaluate=evaluate, progress=False)
     header = (tmp_path / "a.csv").read_text().splitlines()[0].split(",")
     assert len(header) == len(set(header))
     out = pd.read_csv(tmp_path / "a.csv", dtype=str, keep_default_na=False)
@@ -828,7 +827,7 @@ def test_an_immutable_file_is_one_line_exit_1(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["answers.csv", "s.csv"]
 
 
-def test_errno_of_a_write_error_is_kept(tmp_path: Path, monkeypatch) -> None:
+def test_errno_of_a_write_error_is_kept(tmp_path: Path) -> None:
     from sonet_policy.files.write import OutputError, write_atomically
 
     def full(tmp: Path) -> None:
