@@ -22,6 +22,7 @@ import pytest
 
 from sonet_policy import default_rulebook, evaluate, message
 from sonet_policy.analysis.audit import audit
+from sonet_policy.analysis.revision import update
 from sonet_policy.book.invariants import load_invariants
 from sonet_policy.cli.common import given_inputs
 from sonet_policy.cli.main import build_parser, main
@@ -33,7 +34,6 @@ from sonet_policy.engine.message_open import MAX_BRANCHES
 from sonet_policy.paths import PACKAGE_DIR, RULES_DIR
 from sonet_policy.source.citations import citing_tables
 from sonet_policy.source.clauses import page_text, text_key
-from sonet_policy.analysis.revision import update
 
 BOOK = default_rulebook()
 CTX = context(BOOK)
