@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
+import pandas as pd
+
+from sonet_policy.book.model import RuleBook
 from sonet_policy.cli.common import rulebook_from
 from sonet_policy.cli.terminal import printable
 from sonet_policy.engine.evaluate import evaluate
+from sonet_policy.engine.message import with_messages
 from sonet_policy.errors import ScenarioFileError
 from sonet_policy.files.stream import evaluate_file
 
@@ -37,6 +41,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--raw", action="store_true", help="keep cells starting with = + - @ as they are (no ' for spreadsheets)"
     )
+    p.add_argument(
+        "--message",
+        action="store_true",
+        help="add message_ja: each row's customer message in Japanese (the page's sentences), for a mail merge",
+    )
+
+
+def _with_messages(frame: pd.DataFrame, *, rulebook: RuleBook) -> pd.DataFrame:
+    return with_messages(evaluate(frame, rulebook=rulebook), rulebook=rulebook)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         summary = evaluate_file(
             args.input,
             args.output,
-            evaluate=evaluate,
+            evaluate=_with_messages if args.message else evaluate,
             chunksize=args.chunksize,
             rulebook=book,
             progress=not args.no_progress,

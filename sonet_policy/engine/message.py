@@ -40,7 +40,7 @@ from sonet_policy.engine.possible import Possibilities, possible
 from sonet_policy.errors import ScenarioError
 from sonet_policy.text import header_key
 
-__all__ = ["Line", "Message", "Section", "context", "message", "message_column", "message_of"]
+__all__ = ["Line", "Message", "Section", "context", "message", "message_column", "message_of", "with_messages"]
 
 
 def context(book: RuleBook) -> Context:
@@ -198,3 +198,18 @@ def message_column(answers: pd.DataFrame, *, rulebook: RuleBook | None = None) -
     for g, at in first.items():
         texts[int(g)] = compose(ctx, _row_plans(book, keys.iloc[int(at)].to_dict())).ja
     return pd.Series(texts[group] if len(group) else [], index=answers.index, name="message_ja", dtype=object)
+
+
+def with_messages(answers: pd.DataFrame, *, rulebook: RuleBook | None = None) -> pd.DataFrame:
+    """``answers`` (the output of :func:`~sonet_policy.engine.evaluate.evaluate`) with a ``message_ja`` column:
+    each row's customer message (:func:`message_column`), as a categorical (a customer base has few distinct
+    messages), for a mail merge (``evaluate --message``).
+
+    >>> from sonet_policy.engine.evaluate import evaluate
+    >>> rows = pd.DataFrame([dict(area="east", plan="other", device="PR-600KI", setup="wlan_1g",
+    ...                           keep_number=True, days_since_phone_stop=None)] * 2)
+    >>> out = with_messages(evaluate(rows))
+    >>> out["message_ja"].nunique(), out["message_ja"].iloc[0].startswith("【解約方法】")
+    (1, True)
+    """
+    return answers.assign(message_ja=pd.Categorical(message_column(answers, rulebook=rulebook)))

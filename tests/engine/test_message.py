@@ -592,3 +592,30 @@ def test_the_view_offers_copy_and_a_printable_page_and_keeps_notes_out_of_the_te
     assert printable.startswith("<!doctype html>") and "@media print{.notes{display:none}}" in printable
     hostile = Message([Section("x", "ok", "<b>", [Line("<script>", "", "x", "sentence")])], ["</textarea>"])
     assert "<script>" not in render_html(hostile) and "</textarea></" not in render_html(hostile)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".xlsx"])
+def test_evaluate_message_adds_each_rows_message_for_a_mail_merge(tmp_path: Path, suffix: str) -> None:
+    rows = pd.DataFrame(
+        [
+            dict(area="east", plan="other", device="PR-600KI", setup="wlan_1g", keep_number="yes", days=""),
+            dict(area="west", plan="sml", device="PR-600KI", setup="wlan_1g", keep_number="no", days=""),
+            dict(area="west", plan="other", device="RV-230SE", setup="v6plus_router", keep_number="no", days="20"),
+            dict(area="west", plan="other", device="PR-700KI", setup="v6plus_router", keep_number="no", days="20"),
+        ]
+    )
+    rows.to_csv(tmp_path / "in.csv", index=False)
+    out = tmp_path / f"out{suffix}"
+    assert (
+        main(["evaluate", "--input", str(tmp_path / "in.csv"), "--output", str(out), "--message", "--no-progress"]) == 0
+    )
+    read = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".xlsx": pd.read_excel}[suffix]
+    got = read(out, dtype=str) if suffix != ".parquet" else read(out)
+    assert len(got) == len(rows) and "message_ja" in got.columns
+    for k, rec in enumerate(rows.to_dict(orient="records")):
+        days = rec.pop("days")
+        expected = message_of(**rec, days_since_phone_stop=int(days) if days else None).ja
+        assert str(got["message_ja"].iloc[k]).replace("\r\n", "\n") == expected, k
+    assert (
+        "device" in got["message_ja"].iloc[3] or "機器" in got["message_ja"].iloc[3]
+    )  # the partial row says what to fix
