@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 LAB_STAMP := $(VENV)/.installed-lab
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lab test lint unit wheel oldest nbval notebooks dashboard browser crosscheck bench fuzz devices stamp clean
+.PHONY: help setup lab test check lint unit wheel oldest nbval notebooks dashboard browser crosscheck bench fuzz devices stamp clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,6 +33,10 @@ test: $(STAMP) ## set up everything if needed and run every test: ruff, unit and
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	MPLBACKEND=Agg $(VENV)/bin/pytest
+
+check: $(STAMP) ## the quick loop (under a minute): ruff, and the tests not marked slow, browser or wheel
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+	MPLBACKEND=Agg $(VENV)/bin/pytest tests sonet_policy -m "not slow and not browser and not wheel" -q
 
 lint: $(STAMP) ## ruff check and format check only
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

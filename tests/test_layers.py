@@ -209,10 +209,12 @@ def _long_functions(node: ast.AST, prefix: str) -> dict[str, int]:
     return out
 
 
+@pytest.mark.slow
 def test_no_module_or_function_is_too_long() -> None:
     assert {k: n for k, n in long_pieces().items() if k not in ALLOWED_LONG} == {}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["imports", "long"])
 def test_every_allowance_is_still_needed(kind: str) -> None:
     """An offender that was fixed leaves the allowed set (a module that no longer exists too)."""

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from sonet_policy.paths import CLAUSES_CSV, PACKAGE_DIR, RULES_DIR
 
@@ -91,6 +92,7 @@ def findings() -> list[str]:
     return found
 
 
+@pytest.mark.slow
 def test_the_package_names_no_input_code_rule_or_clause_of_the_page() -> None:
     assert findings() == []
 

@@ -171,6 +171,7 @@ def test_identical_books_have_no_change(baseline):
     assert result.cells.empty and result.changes.empty and result.axis_notes == []
 
 
+@pytest.mark.slow
 def test_one_rule_edit_shows_exactly_the_expected_scenarios(tmp_path, baseline):
     dst = set_cell(RULES_DIR, tmp_path / "p", "wifi.csv", "WIFI-2", "wifi", "stops")
     after = load_rulebook(dst)
@@ -190,6 +191,7 @@ def test_one_rule_edit_shows_exactly_the_expected_scenarios(tmp_path, baseline):
     assert boxes_hold_exactly_the_changed_cells(result)
 
 
+@pytest.mark.slow
 def test_a_day_bound_edit_compares_on_the_common_refinement(tmp_path, baseline):
     dst = set_cell(RULES_DIR, tmp_path / "p", "ipv4.csv", "V4-OTH-V6-32", "days_since_phone_stop", ">=40")
     after = load_rulebook(dst)
@@ -224,6 +226,7 @@ def random_edit(rng: np.random.Generator, book) -> tuple[str, str, str, str]:
     return f"{name}.csv", rule.rule_id, column, value
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
 def test_random_one_cell_edits_match_independent_evaluation(tmp_path, baseline, seed):
     file, rule_id, column, value = random_edit(np.random.default_rng(seed), baseline)
@@ -235,6 +238,7 @@ def test_random_one_cell_edits_match_independent_evaluation(tmp_path, baseline, 
     assert set(result.changed_decisions) <= {file.removesuffix(".csv")}
 
 
+@pytest.mark.slow
 def test_west_adopts_east_matches_independent_evaluation(tmp_path, baseline):
     after = load_rulebook(west_adopts_east(tmp_path / "w"))
     result = diff(baseline, after)
@@ -246,6 +250,7 @@ def test_west_adopts_east_matches_independent_evaluation(tmp_path, baseline):
     assert boxes_hold_exactly_the_changed_cells(result)
 
 
+@pytest.mark.slow
 def test_a_different_catalogue_reports_absent_values(tmp_path, baseline):
     catalogue = read_table(DEVICES_CSV)
     extra = catalogue.iloc[[0]].assign(model="PR-700KI", key="PR700KI", series="PR-700")
@@ -288,6 +293,7 @@ def test_population_counts_equal_an_independent_count(tmp_path, baseline):
     assert set(west_moved) == {"west"}
 
 
+@pytest.mark.slow
 def test_cli_diff_json(tmp_path, capsys):
     dst = set_cell(RULES_DIR, tmp_path / "p", "number.csv", "NUM-2", "number", "abolished")
     pop_csv = tmp_path / "pop.csv"

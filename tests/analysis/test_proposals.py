@@ -57,6 +57,7 @@ def test_an_existing_proposal_is_not_overwritten(proposal, tmp_path):
         create_proposal("edit-1", root=tmp_path)
 
 
+@pytest.mark.slow
 def test_save_valid_table_writes_and_changes_hash_and_answers(proposal):
     table = read_table(proposal / "wifi.csv")
     table.loc[table["rule_id"] == "WIFI-3", "wifi"] = "stops"
@@ -164,6 +165,7 @@ def test_the_hash_ignores_files_outside_the_folder(proposal, tmp_path):
     assert load_rulebook(proposal).hash == before
 
 
+@pytest.mark.slow
 def test_cli_new_and_check(tmp_path, capsys):
     assert main(["proposal", "new", "p1", "--root", str(tmp_path)]) == 0
     folder = tmp_path / "p1"
@@ -188,6 +190,7 @@ def test_cli_new_and_check(tmp_path, capsys):
     assert "codes.csv" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_review_validates_audits_and_diffs_against_the_baseline(proposal):
     from sonet_policy.analysis.proposals import review_proposal
 

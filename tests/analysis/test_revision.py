@@ -105,6 +105,7 @@ def test_table_rows_are_marked_and_belong_to_their_table() -> None:
         (("model cell in prose", "PR-200NE |", "PR-200NE 新機種 |"), "100", "not in the page's device notation"),
     ],
 )
+@pytest.mark.slow
 def test_a_table_row_that_cannot_be_parsed_is_reported_by_line_never_raised(edit, line, problem, tmp_path) -> None:
     page = apply_edits(PAGE, [edit])
     report = compare(page)
@@ -349,6 +350,7 @@ def test_the_audit_of_the_proposal_shows_stale_citations_and_the_new_clause(revi
     assert counts(audit())["stale_citation"] == 0
 
 
+@pytest.mark.slow
 def test_review_clears_a_stale_citation_and_marks_a_clause_read(revised) -> None:
     folder, _ = revised
     assert review(folder, ["V4-OTH-V6-32", "net.owl.3"]) == {"rules": ["V4-OTH-V6-32"], "clauses": ["net.owl.3"]}
@@ -366,6 +368,7 @@ def test_review_clears_a_stale_citation_and_marks_a_clause_read(revised) -> None
     assert read_clauses(folder / "clauses.csv").loc["net.owl.3", "kind"] == "warning"
 
 
+@pytest.mark.slow
 def test_editing_a_rule_source_without_review_makes_it_stale(tmp_path) -> None:
     folder, _ = update(PAGE, "same", root=tmp_path)
     assert counts(audit(folder))["stale_citation"] == 0
@@ -396,6 +399,7 @@ def test_stamp_never_writes_the_baseline() -> None:
         stamp(RULES_DIR)
 
 
+@pytest.mark.slow
 def test_proposal_check_lists_stale_citations_uncited_clauses_and_customers_who_move(revised, capsys) -> None:
     from sonet_policy.analysis.population import synthetic_population
 
@@ -583,6 +587,7 @@ def test_a_changed_clause_text_in_a_copy_flags_exactly_the_rows_citing_it(tmp_pa
     assert "（変更）" in by_id.loc["WIFI-2", "message"]
 
 
+@pytest.mark.slow
 def test_an_edited_clause_that_invariants_cite_flags_the_invariant_rows_with_file_and_row(tmp_path) -> None:
     """wifi.3 (why wireless LAN stops) is cited by WIFI-1 and by two invariants: a new page that edits it makes all
     three stale, in the report (file and row) and in the audit of the proposal; review clears an invariant."""
@@ -619,6 +624,7 @@ def test_an_invariant_stamp_that_is_not_a_hash_names_file_row_and_column(tmp_pat
     assert got == [["invariants.csv", 4, "cited_hash", "0123"]]
 
 
+@pytest.mark.slow
 def test_the_stamps_change_no_answer(tmp_path) -> None:
     """The shipped book and a copy without any cited_hash column compile to the same grids and answer a
     population the same (the stamps are read by the audit only)."""

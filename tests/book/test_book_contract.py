@@ -84,6 +84,7 @@ def edit(path: Path, rule_id: str, column: str, value: str) -> None:
     frame.to_csv(path, index=False)
 
 
+@pytest.mark.slow
 def test_shipped_book_loads_with_five_decisions_and_a_stable_hash() -> None:
     a, b = load_rulebook(), load_rulebook()
     assert list(a.decisions) == ["procedure", "number", "ipv4", "wifi", "device_action"]
@@ -264,6 +265,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_cli_explain_prints_japanese_clauses_and_json() -> None:
     args = [
         "explain",
@@ -287,6 +289,7 @@ def test_cli_explain_prints_japanese_clauses_and_json() -> None:
     assert {d["decision"]: d["code"] for d in data["decisions"]}["device_action"] == "mail_exchange"
 
 
+@pytest.mark.slow
 def test_cli_explain_of_a_bad_device_exits_2_with_the_reason() -> None:
     out = run_cli(
         "explain", "--area", "east", "--plan", "sml", "--device", "XX-1", "--setup", "wlan_1g", "--keep-number", "yes"
@@ -294,6 +297,7 @@ def test_cli_explain_of_a_bad_device_exits_2_with_the_reason() -> None:
     assert out.returncode == 2 and "device: 'XX-1' is not in the catalogue" in out.stdout
 
 
+@pytest.mark.slow
 def test_cli_evaluate_writes_one_answer_per_row(tmp_path: Path) -> None:
     src = tmp_path / "customers.csv"
     pd.DataFrame([GOOD, {**GOOD, "area": "mars"}, {**GOOD, "plan": "sml"}]).to_csv(src, index=False)
@@ -318,6 +322,7 @@ def test_cards_show_the_footnotes_that_apply() -> None:
     assert plain["device_action"].footnotes == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [["audit"], ["diff", "data/rules", "data/rules"]])
 def test_cli_population_missing_a_column_exits_2_naming_it(tmp_path: Path, command: list[str]) -> None:
     bad = tmp_path / "population.csv"

@@ -589,6 +589,7 @@ def _has(problems: pd.DataFrame, file: str, row: int, column: str, pattern: str)
     return any(re.search(pattern, p) for p in hit["problem"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("defect", DEFECTS, ids=[d.kind for d in DEFECTS])
 def test_each_defect_fails_with_one_error_naming_file_row_and_column(tmp_path: Path, defect: Defect) -> None:
     problems = problems_of(broken_copy(tmp_path, defect.edits))
@@ -699,6 +700,7 @@ def test_registry_reads_the_loader() -> None:
     assert any(re.fullmatch(p, "exceptions form a cycle") for p in messages)
 
 
+@pytest.mark.slow
 def test_every_loader_message_has_a_broken_book(tmp_path: Path) -> None:
     messages = loader_messages()
     produced: list[str] = []

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from sonet_policy import evaluate, explain, load_rulebook
 from sonet_policy.analysis.audit import audit
@@ -45,6 +46,7 @@ def _kit_sent_book(tmp_path: Path) -> Path:
 WEST = dict(area="west", plan="other", device="PR-400NE", setup="rental_only", keep_number="no")
 
 
+@pytest.mark.slow
 def test_kit_sent_input_resolves_the_west_conflict(tmp_path: Path) -> None:
     book = load_rulebook(_kit_sent_book(tmp_path))
     conflicts = audit(book)

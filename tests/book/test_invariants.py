@@ -186,6 +186,7 @@ def _by_hand(book, frame: pd.DataFrame, answers: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
+@pytest.mark.slow
 def test_violations_agree_with_a_row_by_row_reading_over_the_whole_domain() -> None:
     book = default_rulebook()
     frame = _domain(book)
@@ -416,6 +417,7 @@ def test_cards_and_text_show_the_japanese_next_step_first() -> None:
     assert json.loads(exp.to_json())["decisions"][2]["next_step_ja"] == ipv4.next_step_ja
 
 
+@pytest.mark.slow
 def test_explain_reads_the_invariants_from_its_own_encoding_as_violations_does() -> None:
     """explain looks the scenario up in the invariants' table with the positions it encoded: the same broken
     invariants as :func:`violations` on the raw scenario, on every broken combination and a sample of others."""

@@ -186,6 +186,7 @@ def cases_fail(book: RuleBook, cases: pd.DataFrame) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_mutants_are_caught_by_the_audit_or_the_cases(tmp_path: Path) -> None:
     baseline = load_rulebook(RULES_DIR)
     base_findings = findings_key(baseline)
@@ -277,6 +278,7 @@ def _single_table(book: RuleBook) -> set[tuple]:
     return {k for k in findings_key(book) if k[0] != "inconsistency"}
 
 
+@pytest.mark.slow
 def test_cross_table_mutants_are_caught_by_the_invariants(tmp_path: Path) -> None:
     baseline = load_rulebook(RULES_DIR)
     base_inc, base_single = _inconsistencies(baseline), _single_table(baseline)
@@ -291,6 +293,7 @@ def test_cross_table_mutants_are_caught_by_the_invariants(tmp_path: Path) -> Non
     assert only_invariants, "some cross-table mutants are visible only to the invariants"
 
 
+@pytest.mark.slow
 def test_every_answer_an_invariant_forbids_is_caught_where_the_rule_decides(tmp_path: Path) -> None:
     """Systematic: for every invariant and every rule of the decision it constrains, the mutant that gives
     that rule a forbidden answer breaks the invariant, wherever the rule alone decides a combination the

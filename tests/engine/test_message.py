@@ -263,6 +263,7 @@ def assert_open_sections(msg: Message) -> None:
 # ----------------------------------------------------------------------------------- the sweeps ----
 
 
+@pytest.mark.slow
 def test_every_complete_scenario_says_each_decision_once_in_the_pages_words() -> None:
     frame, answers = domain()
     broken_frame = violations(frame, rulebook=BOOK)
@@ -280,6 +281,7 @@ def test_every_complete_scenario_says_each_decision_once_in_the_pages_words() ->
     assert broken_frame.any(axis=None), "the page's own contradictions across decisions are in the sweep"
 
 
+@pytest.mark.slow
 def test_every_partial_scenario_says_each_decision_once_in_the_pages_words() -> None:
     scenarios = partial_scenarios()
     assert len(scenarios) > 300
@@ -311,6 +313,7 @@ def test_invalid_and_ruled_out_values_name_the_field_to_correct_in_japanese() ->
     assert DATA.questions["keep_number"] in message_column(rows).iloc[0], "a missing field is asked for"
 
 
+@pytest.mark.slow
 def test_no_japanese_is_written_in_the_message_code() -> None:
     """(6) No string of the message's modules holds Japanese (docstrings aside, whose examples read the shipped
     book): every word of the message comes from data."""
@@ -341,6 +344,7 @@ def _section(msg: Message, decision: str) -> Section:
     return next(s for s in msg.sections if s.decision == decision)
 
 
+@pytest.mark.slow
 def test_an_exception_keeps_what_it_does_not_override() -> None:
     """(2) East ※1 cancels the remote stop, not 「機器の返却や交換は不要です」; ※4 leaves the kit sentence; every
     ``keeps`` of the book is said wherever its exception decides, and what it overrides is not."""
@@ -425,6 +429,7 @@ def _completions(known: dict, limit: int = 6) -> list[dict]:
     return [{k: (None if pd.isna(v) else v) for k, v in r.items()} for _, r in rows.iloc[::step].iterrows()]
 
 
+@pytest.mark.slow
 def test_partial_knowledge_gives_the_settled_sections_and_branches_or_questions() -> None:
     """(5) With inputs unknown: the sections they cannot change say what the complete message says; an open
     section branches on one input (at most a few branches, each saying what the complete message says for a
@@ -505,6 +510,7 @@ def test_reviewed_messages_are_unchanged(path: Path, capsys) -> None:
     assert _cli_text(args, capsys) == body, f"{path.name}: the message changed: review it (tests/cases/messages)"
 
 
+@pytest.mark.slow
 def test_reviewed_messages_cover_every_rule_and_every_status(capsys) -> None:
     files = _case_files()
     assert len(files) >= 20
@@ -559,6 +565,7 @@ def _rows_quoting(numbers: set[int]) -> set[str]:
     return out
 
 
+@pytest.mark.slow
 def test_a_page_that_moves_32_and_31_days_to_61_and_60_flags_every_row_quoting_them(tmp_path) -> None:
     page = page_text().replace("32 日", "61 日").replace("31 日", "60 日")
     assert page.count("61 日") == page_text().count("32 日") > 0

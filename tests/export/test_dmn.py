@@ -177,6 +177,7 @@ def _dmn_value(name: str, value):
     return str(value)
 
 
+@pytest.mark.slow
 def test_pydmnrules_gives_our_answers_wherever_ours_is_ok(book, engine):
     scenarios = pd.concat([_case_scenarios(book), _random_scenarios(book, N_RANDOM, seed=2026)], ignore_index=True)
     ours = evaluate(scenarios[list(INPUT_ORDER)], rulebook=book)
@@ -216,6 +217,7 @@ def test_pydmnrules_gives_our_answers_wherever_ours_is_ok(book, engine):
     assert checked["ok"] > 0 and checked["conflict"] > 0 and checked["uncovered"] > 0, checked
 
 
+@pytest.mark.slow
 def test_the_default_export_with_domains_agrees_on_the_scenario_cases(book):
     dmn = pyDMNrules.DMN()
     assert dmn.useXML(to_dmn(book)) == {}

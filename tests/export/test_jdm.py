@@ -170,12 +170,14 @@ def test_every_scenario_case_agrees(book, decision):
     assert sum(counts.values()) == len(pd.read_csv(CASES)) and unanswered >= 9 and counts["partial"] > 0, counts
 
 
+@pytest.mark.slow
 def test_random_scenarios_agree(book, decision):
     counts = _cross_check(book, decision, _random(book, N_RANDOM, seed=2026))
     assert sum(counts.values()) == N_RANDOM
     assert {"ok", "partial"} <= set(counts), counts
 
 
+@pytest.mark.slow
 def test_every_cell_agrees_with_conflicts_and_gaps_visible(book, decision):
     counts = _cross_check(book, decision, _every_cell(book))
     # The shipped page contradicts itself (wifi, device_action) and leaves gaps (ipv4, device_action).
@@ -338,6 +340,7 @@ def _book_with_policies(tmp_path: Path, policies: dict[str, str]):
     return load_rulebook(folder)
 
 
+@pytest.mark.slow
 def test_collect_first_and_priority_tables_agree_on_every_cell(tmp_path):
     book = _book_with_policies(tmp_path, {"wifi": "COLLECT", "device_action": "FIRST", "ipv4": "PRIORITY"})
     decision = zen.ZenEngine().create_decision(to_jdm_json(book))
@@ -370,6 +373,7 @@ def test_a_decision_named_like_a_node_of_the_graph_is_refused_in_one_line(tmp_pa
     assert not target.exists()
 
 
+@pytest.mark.slow
 def test_an_input_whose_empty_cell_reads_as_a_value_agrees(tmp_path):
     """inputs.csv may say an empty cell reads as a value (kit_sent: empty is false); the export reads null so."""
     import importlib.util

@@ -94,6 +94,7 @@ def spellings(tmp_path: Path) -> list[Path]:
     ]
 
 
+@pytest.mark.slow
 def test_evaluate_population_and_export_never_write_the_baseline_however_spelled(tmp_path: Path, capsys) -> None:
     source = scenarios(tmp_path / "s.csv")
     for target in spellings(tmp_path):
@@ -134,6 +135,7 @@ def test_proposals_are_never_created_in_the_baseline(tmp_path: Path, capsys) -> 
     assert not (RULES_DIR / "x").exists() and not (SOURCE_DIR / "x").exists()
 
 
+@pytest.mark.slow
 def test_a_command_never_writes_inside_the_rules_folder_it_reads(tmp_path: Path, capsys) -> None:
     """``--rules BOOK`` with an output inside BOOK (however spelled: a link, ``..``, a table's own name, a new
     subfolder) is refused in one line naming the folder, before anything is written; elsewhere it writes."""
@@ -221,6 +223,7 @@ def test_a_fifo_is_written_directly_never_replaced(tmp_path: Path) -> None:
     assert got.decode().count("\r\n") == 5  # the header and four rows went through the FIFO
 
 
+@pytest.mark.slow
 def test_a_fifo_nobody_reads_is_an_error_not_a_hang(tmp_path: Path) -> None:
     fifo = tmp_path / "answers.fifo"
     os.mkfifo(fifo)
@@ -262,6 +265,7 @@ def test_a_replaced_file_keeps_its_mode_and_owner(tmp_path: Path) -> None:
     assert "RV-230SE" in target.read_text()
 
 
+@pytest.mark.slow
 def test_dash_is_standard_output_and_no_file_is_created(tmp_path: Path) -> None:
     result = run("evaluate", "--input", str(scenarios(tmp_path / "s.csv")), "--output", "-", "--no-progress")
     assert result.returncode == 0, result.stderr
@@ -279,6 +283,7 @@ def default_signals() -> None:
         signal.signal(signum, signal.SIG_DFL)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)])
 def test_a_signal_mid_stream_removes_the_temporary_file_and_keeps_the_old_output(
     tmp_path: Path, signum: int, code: int
@@ -367,6 +372,7 @@ except RuleBookError:
 """
 
 
+@pytest.mark.slow
 def test_two_saves_into_one_proposal_take_turns_one_refused_and_the_book_loads(tmp_path: Path) -> None:
     """Each edit is valid alone (drop an unused code; use it); together they are not. Saved at the same moment,
     one is saved, the other is refused having written nothing, and the proposal loads."""
@@ -407,6 +413,7 @@ def test_two_saves_into_one_proposal_take_turns_one_refused_and_the_book_loads(t
         assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in RULES_DIR.iterdir())
 
 
+@pytest.mark.slow
 def test_a_save_validates_under_the_lock_so_an_error_means_nothing_was_written(tmp_path: Path) -> None:
     from sonet_policy import RuleBookError
     from sonet_policy.analysis.proposals import create_proposal, proposal_lock, read_table, save_table
@@ -483,6 +490,7 @@ CELLS = st.one_of(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=st.lists(st.tuples(CELLS, CELLS), min_size=1, max_size=8), names=st.tuples(CELLS, CELLS))
 def test_no_written_cell_starts_a_formula_whatever_the_frame_holds(tmp_path: Path, rows, names) -> None:
@@ -532,6 +540,7 @@ def test_chunks_are_bounded_by_bytes_as_well_as_rows(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- 9. one line, an exit code, no hang ----
 
 
+@pytest.mark.slow
 def test_a_full_disk_is_one_line_exit_1_and_the_old_output_stays(tmp_path: Path) -> None:
     disk = tmp_path / "disk"
     disk.mkdir()
@@ -571,6 +580,7 @@ def test_a_device_that_is_always_full_is_one_line_exit_1(tmp_path: Path, capsys)
         assert stat.S_ISCHR(full.lstat().st_mode)
 
 
+@pytest.mark.slow
 def test_permission_denied_is_one_line_exit_1() -> None:
     import shutil
     import tempfile
@@ -633,6 +643,7 @@ def test_permission_denied_is_one_line_exit_1() -> None:
         ("file", ["proposal", "new", "x", "--root", "{tmp}/afile"], 2, "is a file, not a folder"),
     ],
 )
+@pytest.mark.slow
 def test_each_mistake_is_one_line_naming_the_path_with_its_exit_code(
     tmp_path: Path, make: str | None, args: list[str], code: int, said: str
 ) -> None:
@@ -657,6 +668,7 @@ def test_each_mistake_is_one_line_naming_the_path_with_its_exit_code(
 # ---------------------------------------------------------------- 10. encodings ----
 
 
+@pytest.mark.slow
 def test_a_cp932_character_after_megabytes_of_ascii_is_read_not_lost(tmp_path: Path) -> None:
     source = tmp_path / "s.csv"
     rows = 5 * 2**20 // (len(ROW) + 1)
@@ -736,6 +748,7 @@ def test_a_proposal_name_is_the_whole_name_not_a_prefix(tmp_path: Path, name: st
 # ---------------------------------------------------------------- beyond the list ----
 
 
+@pytest.mark.slow
 def test_a_file_name_with_terminal_escapes_is_printed_inert(tmp_path: Path) -> None:
     source = tmp_path / "s\x1b[2J\x1b]0;pwned\x07.csv"
     source.write_text("nothing,here\n1,2\n")
@@ -744,6 +757,7 @@ def test_a_file_name_with_terminal_escapes_is_printed_inert(tmp_path: Path) -> N
     assert "\x1b" not in result.stderr and "\x07" not in result.stderr and "\\x1b" in result.stderr
 
 
+@pytest.mark.slow
 def test_rule_book_text_shown_on_a_terminal_cannot_drive_it(tmp_path: Path) -> None:
     import pty
     import shutil
@@ -776,6 +790,7 @@ def test_rule_book_text_shown_on_a_terminal_cannot_drive_it(tmp_path: Path) -> N
     assert b"\x1b" not in shown and b"\x07" not in shown and b"\\x1b[2J" in shown
 
 
+@pytest.mark.slow
 def test_a_closed_standard_output_ends_quietly(tmp_path: Path) -> None:
     source = tmp_path / "big.csv"
     source.write_text(HEADER + "\n" + (ROW + "\n") * 50_000)
@@ -793,6 +808,7 @@ def test_a_closed_standard_output_ends_quietly(tmp_path: Path) -> None:
     assert proc.returncode == 141 and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_an_input_that_is_a_folder_or_fifo_is_one_line_never_a_hang(tmp_path: Path) -> None:
     fifo = tmp_path / "in.fifo"
     os.mkfifo(fifo)
@@ -811,6 +827,7 @@ def test_a_read_only_file_is_not_replaced(tmp_path: Path) -> None:
     assert target.read_text() == "keep\n"
 
 
+@pytest.mark.slow
 def test_an_immutable_file_is_one_line_exit_1(tmp_path: Path) -> None:
     target = tmp_path / "answers.csv"
     target.write_text("keep\n")

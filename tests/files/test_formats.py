@@ -77,6 +77,7 @@ def csv_file(path: Path, rows: list[list], *, header: list[str] = HEADER_JA, enc
 # ---------------------------------------------------------------- formats ----
 
 
+@pytest.mark.slow
 def test_the_format_follows_the_extension_and_an_unknown_one_is_a_clear_error(tmp_path: Path) -> None:
     assert [format_of(p) for p in ("a.csv", "a.TXT", "a.xlsx", "a.xlsm", "a.parquet", "a.pq", "-", "noext")] == [
         "csv",
@@ -185,6 +186,7 @@ def test_a_text_longer_than_an_excel_cell_is_an_error_naming_row_and_column(tmp_
 # ---------------------------------------------------------------- Parquet ----
 
 
+@pytest.mark.slow
 def test_parquet_round_trip_streams_by_row_groups_one_row_out_per_row_in(tmp_path: Path) -> None:
     n = 5_000
     rows = [ROWS[k % 4] for k in range(n)]
@@ -356,6 +358,7 @@ def test_dictionary_columns_blank_rows_and_formula_collisions(tmp_path: Path) ->
     assert pd.read_parquet(out)["メモ"].astype(str).tolist() == ["'=1", "'=1", "x"]
 
 
+@pytest.mark.slow
 def test_parquet_and_excel_populations_and_findings_as_tables(tmp_path: Path) -> None:
     assert main(["population", "--n", "30", "--output", str(tmp_path / "p.parquet")]) == 0
     assert main(["population", "--n", "30", "--output", str(tmp_path / "p.xlsx")]) == 0
@@ -391,6 +394,7 @@ def test_write_tables_neutralises_formulas_in_every_format(tmp_path: Path) -> No
 # ---------------------------------------------------------------- standard input and output ----
 
 
+@pytest.mark.slow
 def test_stdin_to_stdout_csv_and_parquet_through_pipes(tmp_path: Path) -> None:
     data = csv_file(tmp_path / "s.csv", ROWS, encoding="cp932").read_bytes()
     result = run("evaluate", "--input", "-", "--output", "-", "--no-progress", stdin=data)

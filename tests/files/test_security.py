@@ -66,6 +66,7 @@ PLACES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("file", "line", "column"), PLACES)
 def test_rule_table_text_is_never_executed(tmp_path: Path, file: str, line: int, column: str) -> None:
     marker = tmp_path / "pwned"
@@ -119,6 +120,7 @@ def test_explanation_html_escapes_an_invalid_device() -> None:
     assert SCRIPT in exp.error  # the error keeps the text as typed; only the HTML escapes it
 
 
+@pytest.mark.slow
 def test_explanation_html_escapes_labels_and_notes_of_the_rule_book(tmp_path: Path) -> None:
     folder = copy_rules(tmp_path)
     codes = pd.read_csv(folder / "codes.csv", dtype=str, keep_default_na=False)
@@ -198,6 +200,7 @@ ALLOWED = {("compile", "re")}
 UNSAFE_LOADERS = {"pickle", "marshal", "dill", "yaml", "shelve", "cPickle"}  # load/loads of these run code
 
 
+@pytest.mark.slow
 def test_the_package_never_evaluates_text() -> None:
     """No eval/exec/compile, no DataFrame.query/.eval, no pickle, no os.system/subprocess in the package."""
     found = []

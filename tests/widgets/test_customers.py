@@ -144,6 +144,7 @@ def test_selecting_the_bad_row_shows_its_errors_on_the_cards_and_says_what_was_n
         ("columns.csv", b"foo,bar\n1,2\n", "columns.csv: required column 'area'"),
     ],
 )
+@pytest.mark.slow
 def test_a_file_that_cannot_be_read_is_one_line_naming_it(view, name, content, says) -> None:
     customers, _ = view
     customers.load_upload(upload(SAMPLE.name, SAMPLE.read_bytes()))

@@ -57,6 +57,7 @@ def test_edits_are_kept_when_the_table_changes_until_saved_or_discarded(proposal
     assert editor.unsaved() == [] and "no unsaved changes" in editor.status.value
 
 
+@pytest.mark.slow
 def test_a_saved_table_is_no_longer_unsaved_and_others_keep_their_drafts(proposal):
     name, domain, table = _first_category_input(proposal)
     editor = ProposalEditor(proposal, table)
@@ -172,6 +173,7 @@ def test_metadata_tables_offer_their_declared_choices():
 # --- checking and saving -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_editor_saves_a_valid_edit_and_shows_the_change(proposal):
     editor = ProposalEditor(proposal, "wifi")
     on_disk = read_table(proposal / "wifi.csv")
@@ -216,6 +218,7 @@ def test_editor_on_the_baseline_reads_but_never_saves():
     assert digest(RULES_DIR) == before
 
 
+@pytest.mark.slow
 def test_editor_plain_text_names_the_table_and_the_last_message_without_paths(tmp_path) -> None:
     editor = ProposalEditor(create_proposal("p1", root=tmp_path), "device_action")
     expected = "ProposalEditor: device_action.csv of proposal 'p1', 11 rows; 11 rows of device_action.csv from p1"

@@ -206,6 +206,7 @@ def test_compare_takes_header_aliases_products_and_says_a_bad_keyword():
         compare(WEST_V6)
 
 
+@pytest.mark.slow
 def test_compare_view_follows_the_explorer_and_shows_a_bad_value_in_one_line():
     app = ScenarioExplorer(**WEST_V6, days=31)
     view = CompareView(app, vary="days", values="31, 32")
@@ -235,6 +236,7 @@ def test_scenario_query_round_trips_unknown_empty_and_values():
     assert other.scenario == app.scenario and other.codes == app.codes
 
 
+@pytest.mark.slow
 def test_a_bad_url_value_names_the_field_and_keeps_the_default():
     board = Dashboard(url=True)
     before = board.explorer.scenario
@@ -247,6 +249,7 @@ def test_a_bad_url_value_names_the_field_and_keeps_the_default():
     assert "sp-url-problem" in board.url_message.value and "Traceback" not in board.url_message.value
 
 
+@pytest.mark.slow
 def test_dashboard_writes_the_scenario_to_the_url_once_the_page_has_read_it():
     board = Dashboard(url=True)
     assert board.url_state.query == ""  # nothing written before the browser has said what the page holds
@@ -261,6 +264,7 @@ def test_dashboard_writes_the_scenario_to_the_url_once_the_page_has_read_it():
     assert plain.url_state is None and plain.widget.children == (plain.tab,)
 
 
+@pytest.mark.slow
 def test_the_compare_tab_is_kept_in_the_url_and_opened_from_it():
     board = Dashboard(url=True)
     board.url_state.initial = f"{AREA}=west&{PLAN}=other&{SETUP}=v6plus_router&{DEVICE}=rv230se"

@@ -106,6 +106,7 @@ def test_changed_scenarios_carry_the_clause_ids_and_their_japanese_text(populati
 # ------------------------------------------------------------------------------------ charts
 
 
+@pytest.mark.slow
 def test_the_coverage_heat_map_prints_each_cells_share_equal_to_the_coverage_table():
     from sonet_policy.analysis.coverage import coverage_shares, share_label, share_matrix
     from sonet_policy.widgets.audit import coverage_share_figure
@@ -133,6 +134,7 @@ def test_a_cell_says_100_only_when_every_scenario_is_covered():
     assert share_label(0.9999) == "99%" and share_label(1e-6) == "1%" and share_label(1.0) == "100%"
 
 
+@pytest.mark.slow
 def test_the_audit_views_heat_map_is_the_printed_share_map():
     from sonet_policy.widgets import AuditView
 
@@ -226,6 +228,7 @@ def _upload(path):
     return ({"name": path.name, "type": "", "size": len(data), "content": memoryview(data), "last_modified": when},)
 
 
+@pytest.mark.slow
 def test_an_uploaded_workbook_names_the_bad_row_as_excel_and_the_cli_do(tmp_path):
     import subprocess
     import sys
@@ -249,6 +252,7 @@ def test_an_uploaded_workbook_names_the_bad_row_as_excel_and_the_cli_do(tmp_path
     assert reason and f"row 6: {reason}" in __import__("html").unescape(note)
 
 
+@pytest.mark.slow
 def test_a_broken_workbook_row_is_the_same_message_from_the_cli_and_the_upload(tmp_path):
     import subprocess
     import sys

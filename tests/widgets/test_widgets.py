@@ -141,6 +141,7 @@ def test_domain_options_label_codes_from_the_inputs_table():
 # ------------------------------------------------------------------------------------------- audit
 
 
+@pytest.mark.slow
 def test_heatmap_is_a_deterministic_png():
     book = default_rulebook()
     first, second = coverage_heatmap(book), coverage_heatmap(book)
@@ -183,6 +184,7 @@ def test_audit_view_sort_dropdown_reorders_the_grid():
     assert "sorted by decision" in view.summary()
 
 
+@pytest.mark.slow
 def test_audit_view_findings_are_a_grid_and_download_as_csv_and_excel():
     import io
 
@@ -199,6 +201,7 @@ def test_audit_view_findings_are_a_grid_and_download_as_csv_and_excel():
     assert sheets["coverage"]["covered"].sum() == view.shares["covered"].sum()
 
 
+@pytest.mark.slow
 def test_audit_view_heat_map_draws_shares_and_opens_a_pairs_findings():
     from sonet_policy.analysis.coverage import pair_findings
 
@@ -220,6 +223,7 @@ def test_audit_view_heat_map_draws_shares_and_opens_a_pairs_findings():
         view.open_pair("nowhere", pair[1])
 
 
+@pytest.mark.slow
 def test_the_clickable_heat_map_is_the_coverage_share_table():
     """Every cell of the clickable map prints share_label of the table's covered share, in the PNG's colour,
     with the table's counts in its tooltip; decision by decision, in the PNG's order."""
@@ -264,6 +268,7 @@ def test_the_clickable_heat_map_is_the_coverage_share_table():
     assert heat._repr_mimebundle_()[0]["text/plain"] == repr(heat)  # what a saved notebook keeps
 
 
+@pytest.mark.slow
 def test_a_heat_map_click_opens_the_pairs_findings_as_the_picker_does():
     clicked, picked = AuditView(), AuditView()
     pair = clicked.pair.options[-1][1]  # not the preselected first pair
@@ -284,6 +289,7 @@ def test_a_heat_map_click_opens_the_pairs_findings_as_the_picker_does():
     assert "nowhere" in shown_html(clicked.pair_out) and "Error" not in shown_html(clicked.pair_out)
 
 
+@pytest.mark.slow
 def test_audit_view_shows_a_broken_rule_book_in_the_app(tmp_path):
     import shutil
 
@@ -309,6 +315,7 @@ def test_dashboard_has_the_explorer_and_the_audit():
 # ------------------------------------------------------------------------------------ population
 
 
+@pytest.mark.slow
 def test_population_view_waits_for_the_button_then_counts_every_customer():
     view = PopulationView(n=3000, seed=5)
     assert view.result is None and "Press the button" in shown_html(view.out)
@@ -326,6 +333,7 @@ def test_population_view_waits_for_the_button_then_counts_every_customer():
     assert "3000 customers" in view.summary()
 
 
+@pytest.mark.slow
 def test_population_view_same_seed_same_counts_and_grouping_control():
     a, b = PopulationView(n=2000, seed=3), PopulationView(n=2000, seed=3)
     a.run()
@@ -356,6 +364,7 @@ def test_population_view_with_an_own_frame_is_not_labelled_synthetic():
     assert totals[("ipv4", "reapply_v6plus")] == 1
 
 
+@pytest.mark.slow
 def test_population_view_shows_grids_and_downloads_of_its_tables():
     import io
 
@@ -380,6 +389,7 @@ def _uploaded(name: str, data: bytes) -> tuple[dict, ...]:
     return ({"name": name, "type": "", "size": len(data), "content": memoryview(data), "last_modified": when},)
 
 
+@pytest.mark.slow
 def test_population_view_evaluates_an_uploaded_customer_file_csv_and_excel():
     import io
 
@@ -410,6 +420,7 @@ def test_population_view_evaluates_an_uploaded_customer_file_csv_and_excel():
     assert len(view.result.answers) == 3
 
 
+@pytest.mark.slow
 def test_population_view_says_a_bad_upload_in_one_line_without_class_names():
     view = PopulationView(n=500)
     view.run()
@@ -421,6 +432,7 @@ def test_population_view_says_a_bad_upload_in_one_line_without_class_names():
     assert view.result is before  # the view keeps what it showed
 
 
+@pytest.mark.slow
 def test_impact_bars_png_is_deterministic():
     from sonet_policy.analysis.population import synthetic_population
 
@@ -479,6 +491,7 @@ def test_diff_view_takes_an_analysts_folder_and_reports_a_missing_one(tmp_path):
     assert "nowhere" in shown_html(view.out) and "not a folder" in shown_html(view.out)
 
 
+@pytest.mark.slow
 def test_diff_view_downloads_its_tables_as_csv_and_excel():
     import io
 
