@@ -11,9 +11,9 @@ from __future__ import annotations
 import pandas as pd
 
 from sonet_policy.book.rules import RuleBook, default_rulebook
-from sonet_policy.engine.frame import STATUSES, _tables, evaluate_frame, output_columns, rules_categories_known
+from sonet_policy.engine.frame import STATUSES, evaluate_frame, output_columns
 
-__all__ = ["STATUSES", "_tables", "evaluate", "output_columns", "rules_categories_known"]
+__all__ = ["STATUSES", "evaluate", "output_columns"]
 
 
 def evaluate(frame: pd.DataFrame, *, rulebook: RuleBook | None = None) -> pd.DataFrame:

@@ -14,7 +14,7 @@ from sonet_policy.book.compile import CompiledBook
 from sonet_policy.book.invariants import explain_violations
 from sonet_policy.book.rules import Rule, RuleBook, default_rulebook
 from sonet_policy.engine.answer import lookup_of, read_scenario
-from sonet_policy.engine.encode import _is_missing
+from sonet_policy.engine.values import is_missing
 
 FINDING_LABELS = {
     "uncovered": ("該当するルールがありません (ページに記載なし)", "Uncovered: the page gives no answer"),
@@ -274,7 +274,7 @@ def explain(*, rulebook: RuleBook | None = None, **scenario: object) -> Explanat
             continue
         raw = row.get(name)
         if spec.kind == "integer":
-            resolved[name] = "empty" if _is_missing(raw) else str(raw)  # pd.NA/NaN too
+            resolved[name] = "empty" if is_missing(raw) else str(raw)  # pd.NA/NaN too
         else:
             resolved[name] = compiled.axes[name].labels[pos]
     answers = []

@@ -216,7 +216,7 @@ def test_many_distinct_unknown_devices_stay_cheap_and_suggest_like_nearest() -> 
     """Each distinct unknown label gets the suggestions of ``devices.nearest`` up to ``NEAREST_LIMIT`` labels;
     past it the error still names the field and the value (a column of customer ids read as devices must not
     cost a difflib search per row)."""
-    from sonet_policy.engine.encode import NEAREST_LIMIT
+    from sonet_policy.engine.values import NEAREST_LIMIT
     from sonet_policy.source.catalogue import nearest
 
     labels = ["PR-600kl", "rv23OSE", "ＰＲ－６００ＫＬ", "x" * 500] + [f"C{i:07d}" for i in range(NEAREST_LIMIT + 50)]
