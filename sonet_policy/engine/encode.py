@@ -37,7 +37,6 @@ from sonet_policy.book.rules import RuleBook
 from sonet_policy.engine.values import FieldCodes, absent_field, hashable_values, read_field
 from sonet_policy.text import header_key
 
-_INVALID = -(1 << 40)  # added to a row's cell when a field is invalid: the sum stays negative
 _MANY_CATEGORIES = 4096  # categories read as they come up to this many (or while the rows outnumber them 4:1)
 
 
@@ -64,7 +63,7 @@ def _dictionary_codes(column: pd.Series) -> tuple[np.ndarray, list] | None:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        chunked = column.array._pa_array.unify_dictionaries()
+        chunked = pa.array(column.array).unify_dictionaries()  # (the Arrow array behind the column, not copied)
         if chunked.num_chunks == 0:
             return np.full(len(column), -1, dtype=np.intp), []
         dictionary = chunked.chunk(0).dictionary
@@ -76,19 +75,20 @@ def _dictionary_codes(column: pd.Series) -> tuple[np.ndarray, list] | None:
 
 
 def factorize(column: pd.Series) -> tuple[np.ndarray, list]:
-    """Per row of ``column`` an index into its distinct values (-1: missing), and the distinct values.
+    """Per row of ``column`` an index into its distinct values (-1: missing), and the distinct values (a
+    dictionary column's codes as they come: int8 for a categorical of a few values).
 
     >>> codes, values = factorize(pd.Series(["b", None, "a", "b"], dtype="str"))
     >>> codes.tolist(), values
     ([0, -1, 1, 0], ['b', 'a'])
     """
     encoded = _dictionary_codes(column)
-    if encoded is not None:
-        return encoded
-    if column.dtype == object:
-        column = pd.Series(_as_read(column.to_numpy(dtype=object, copy=True)), index=column.index, dtype=object)
-    codes, uniques = pd.factorize(column, use_na_sentinel=True)
-    return np.asarray(codes), list(uniques)
+    if encoded is None:
+        if column.dtype == object:
+            column = pd.Series(_as_read(column.to_numpy(dtype=object, copy=True)), index=column.index, dtype=object)
+        codes, uniques = pd.factorize(column, use_na_sentinel=True)
+        encoded = codes, list(uniques)
+    return np.asarray(encoded[0]), encoded[1]
 
 
 def input_columns(frame: pd.DataFrame, book: RuleBook) -> dict[str, object]:
@@ -114,7 +114,7 @@ def input_columns(frame: pd.DataFrame, book: RuleBook) -> dict[str, object]:
     return {n: out[n] for n in book.inputs if n in out}
 
 
-def _present_columns(frame: pd.DataFrame, book: RuleBook) -> dict[str, pd.Series]:
+def input_series(frame: pd.DataFrame, book: RuleBook) -> dict[str, pd.Series]:
     """The column of ``frame`` that holds each input (:func:`input_columns`; of duplicated names, the first)."""
     out = {}
     for name, header in input_columns(frame, book).items():
@@ -125,7 +125,7 @@ def _present_columns(frame: pd.DataFrame, book: RuleBook) -> dict[str, pd.Series
 
 def encode_fields(frame: pd.DataFrame, compiled: CompiledBook) -> dict[str, FieldCodes]:
     """Every input of the book read per row (an absent column: every row missing, or empty if optional)."""
-    present = _present_columns(frame, compiled.book)
+    present = input_series(frame, compiled.book)
     fields = {}
     for name in compiled.book.inputs:
         if name in present:
@@ -173,22 +173,35 @@ class Encoded:
         return self.fields[name].position
 
 
-def _cells_over(fields: dict[str, FieldCodes], inputs: tuple[str, ...], strides: tuple[int, ...], n: int):
-    """The cell of every row over ``inputs`` (intp; negative where a field is missing or invalid)."""
-    cell = np.zeros(n, dtype=np.intp)
+def _positions(fields: dict[str, FieldCodes], invalid: int) -> dict[str, np.ndarray]:
+    """Per input, each row's axis position (intp); ``invalid`` where the value is missing or invalid."""
+    return {
+        name: np.where(f.pos_lut >= 0, f.pos_lut, invalid).astype(np.intp).take(f.codes) for name, f in fields.items()
+    }
+
+
+def _cells_over(
+    positions: dict[str, np.ndarray], inputs: tuple[str, ...], strides: tuple[int, ...], scratch: np.ndarray
+) -> np.ndarray:
+    """The cell of every row over ``inputs``: the sum of position * stride (negative where a position is the
+    invalid one). ``scratch``: an intp array as long as the rows, overwritten (no array is made per input)."""
+    cell = np.zeros(len(scratch), dtype=np.intp)
     for name, stride in zip(inputs, strides, strict=True):
-        f = fields[name]
-        term = np.where(f.pos_lut >= 0, f.pos_lut * int(stride), _INVALID).astype(np.intp)
-        cell += term.take(f.codes)
+        np.add(cell, positions[name] if stride == 1 else np.multiply(positions[name], stride, out=scratch), out=cell)
     return cell
 
 
-def _constraint_hits(fields: dict[str, FieldCodes], c: ConstraintGrid, n: int) -> np.ndarray:
+def _has_errors(f: FieldCodes) -> bool:
+    """Whether some row of the field may have an error: a bad distinct value, or a missing row where missing is
+    an error."""
+    return bool((f.err_lut[:-1] >= 0).any()) or (f.err_lut[-1] >= 0 and len(f.codes) > 0 and f.codes.min() < 0)
+
+
+def _constraint_hits(positions: dict[str, np.ndarray], c: ConstraintGrid, scratch: np.ndarray) -> np.ndarray:
     """Rows whose values (all valid) fall in a combination the constraint rules out."""
-    cell = _cells_over(fields, c.inputs, c.strides, n)
-    # an invalid field makes the sum negative: those rows read the last entry (False) of the padded table
-    np.putmask(cell, cell < 0, c.n_cells)
-    return np.append(c.ruled_out, False).take(cell)
+    cell = _cells_over(positions, c.inputs, c.strides, scratch)
+    # an invalid field makes the sum negative: those rows read entry 0 (clipped) of the table shifted by one, False
+    return np.append(False, c.ruled_out).take(np.add(cell, 1, out=cell), mode="clip")
 
 
 def _radix_digits(key: int, radix: list[int]) -> list[int]:
@@ -209,7 +222,6 @@ def _error_combos(fields: list[FieldCodes], rows: np.ndarray) -> tuple[np.ndarra
 
     Messages are ordered as ``np.unique`` orders the per-field error ids (field by field).
     """
-    fields = [f for f in fields if (f.err_lut >= 0).any()]  # a field without an error adds nothing to a message
     errs = [f.err_lut[f.codes[rows]] for f in fields]
     radix = [len(f.messages) + 1 for f in fields]
     if math.prod(radix) < (1 << 62):
@@ -248,7 +260,7 @@ def _row_errors(
     for cell in cells.values():
         bad |= cell < 0
     for name, f in fields.items():
-        if name not in read and (f.err_lut >= 0).any():  # a field no decision reads: still reported
+        if name not in read and _has_errors(f):  # a field no decision reads: still reported
             bad |= f.error_id >= 0
     for hit in hits:
         bad |= hit
@@ -257,16 +269,26 @@ def _row_errors(
 
 def encode(frame: pd.DataFrame, compiled: CompiledBook) -> Encoded:
     """Encode every row of ``frame``: one cell per group of decisions, and the errors (see :class:`Encoded`)."""
-    n = len(frame)
-    fields = encode_fields(frame, compiled)
+    return encode_rows(encode_fields(frame, compiled), compiled, 0, len(frame))
+
+
+def encode_rows(fields: dict[str, FieldCodes], compiled: CompiledBook, lo: int, hi: int) -> Encoded:
+    """Rows ``lo:hi`` of a frame whose inputs :func:`encode_fields` read: one cell per group of decisions, and
+    the errors of those rows (see :class:`Encoded`)."""
+    n = hi - lo
+    fields = {name: FieldCodes(f.codes[lo:hi], f.pos_lut, f.err_lut, f.messages) for name, f in fields.items()}
+    # a position no cell of any grid can make up for: a sum with it stays negative
+    invalid = -1 - max(g.n_cells for g in [*compiled.decisions.values(), *compiled.constraints])
+    positions = _positions(fields, invalid)
+    scratch = np.empty(n, dtype=np.intp)
     cells: dict[tuple[str, ...], np.ndarray] = {}
     for inputs, names in compiled.groups():
-        cells[inputs] = _cells_over(fields, inputs, compiled.decisions[names[0]].strides, n)
-        np.maximum(cells[inputs], -1, out=cells[inputs])  # every unanswered row reads -1
-    sources = [f for f in fields.values() if (f.err_lut >= 0).any()]  # fields with an error on some row
+        cell = _cells_over(positions, inputs, compiled.decisions[names[0]].strides, scratch)
+        cells[inputs] = np.maximum(cell, -1, out=cell)  # every unanswered row reads -1
+    sources = [f for f in fields.values() if _has_errors(f)]  # fields with an error on some row
     hits = []
     for c in compiled.constraints:
-        hit = _constraint_hits(fields, c, n)  # on the constraint's own inputs (another field may be bad)
+        hit = _constraint_hits(positions, c, scratch)  # on the constraint's own inputs (another field may be bad)
         if not hit.any():
             continue
         for inputs, names in compiled.groups():
@@ -275,7 +297,7 @@ def encode(frame: pd.DataFrame, compiled: CompiledBook) -> Encoded:
         hits.append(hit)
         sources.append(FieldCodes(hit.view(np.int8), np.array([0, 0, 0]), np.array([-1, 0, -1]), [c.message]))
     if len(sources) == 1 and len(hits) == 1:  # the one source of errors is a constraint
-        error_id, messages = hits[0].astype(np.int64) - 1, sources[0].messages
+        error_id, messages = hits[0].view(np.int8) - 1, sources[0].messages
     elif len(sources) <= 1:  # one source of errors (one bad field, or none): its ids are the row's
         error_id, messages = _single_source(sources, n)
     else:

@@ -12,6 +12,7 @@ import pandas as pd
 
 from sonet_policy.book.rules import RuleBook, default_rulebook
 from sonet_policy.engine.frame import STATUSES, evaluate_frame, output_columns
+from sonet_policy.engine.large import answer_large
 
 __all__ = ["STATUSES", "evaluate", "output_columns"]
 
@@ -46,4 +47,5 @@ def evaluate(frame: pd.DataFrame, *, rulebook: RuleBook | None = None) -> pd.Dat
         except ImportError:  # pragma: no cover - dask is optional
             pass
         raise TypeError(f"evaluate takes a pandas DataFrame, not {type(frame).__name__}")
-    return evaluate_frame(frame, rulebook=book)
+    large = answer_large(frame, book)  # a large frame, the quicker way (None: the plain path answers it)
+    return large if large is not None else evaluate_frame(frame, rulebook=book)
