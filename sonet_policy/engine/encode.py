@@ -48,6 +48,14 @@ def _as_read(values: np.ndarray) -> np.ndarray:
     return hashable_values(values)
 
 
+def arrow_chunks(column: pd.Series):
+    """The Arrow chunked array behind an Arrow-backed column (its own chunks, not copied)."""
+    import pyarrow as pa
+
+    array = pa.array(column.array)  # (pandas' __arrow_array__: one chunk may come as an Array)
+    return array if isinstance(array, pa.ChunkedArray) else pa.chunked_array([array])
+
+
 def _dictionary_codes(column: pd.Series) -> tuple[np.ndarray, list] | None:
     """A column that is dictionary-encoded already (a pandas categorical, an Arrow dictionary): its codes as they
     come and its distinct values, without hashing a row (None for any other column)."""
@@ -63,7 +71,7 @@ def _dictionary_codes(column: pd.Series) -> tuple[np.ndarray, list] | None:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        chunked = pa.array(column.array).unify_dictionaries()  # (the Arrow array behind the column, not copied)
+        chunked = arrow_chunks(column).unify_dictionaries()
         if chunked.num_chunks == 0:
             return np.full(len(column), -1, dtype=np.intp), []
         dictionary = chunked.chunk(0).dictionary

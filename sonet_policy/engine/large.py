@@ -29,7 +29,7 @@ import pandas as pd
 
 from sonet_policy.book.compile import CompiledBook
 from sonet_policy.book.rules import RuleBook
-from sonet_policy.engine.encode import factorize, input_series
+from sonet_policy.engine.encode import arrow_chunks, factorize, input_series
 from sonet_policy.engine.frame import CHUNK, answer_fields
 from sonet_policy.engine.tables import answer_tables
 from sonet_policy.engine.values import FieldCodes, absent_field, read_field
@@ -47,9 +47,7 @@ def _arrow_text(column: pd.Series):
         return None
     if arrow is not None and str(arrow) not in ("string", "large_string"):
         return None
-    import pyarrow as pa
-
-    return pa.array(column.array)  # (its own chunks, not copied)
+    return arrow_chunks(column)
 
 
 def _int_codes(chunked) -> np.ndarray:
