@@ -144,9 +144,10 @@ def frames_of(text: pd.DataFrame, as_object: pd.DataFrame) -> dict[str, pd.DataF
 # ---- what each tree's process measures (public API only, so that the previous landing runs it too)
 
 
-def measure_evaluate(frame: pd.DataFrame, runs: int) -> dict[str, object]:
+def measure_evaluate(frame: pd.DataFrame, runs: int, evaluate=None) -> dict[str, object]:
     """Wall times of ``runs`` calls after three warm-up calls (the first, cold, kept on its own), CPU per call."""
-    from sonet_policy import evaluate
+    if evaluate is None:
+        from sonet_policy import evaluate
 
     t = time.perf_counter()
     evaluate(frame)
@@ -223,8 +224,9 @@ def measure_floor(frame: pd.DataFrame, runs: int) -> list[float]:
     return timed(lambda: floor(positions), runs)[0]
 
 
-def measure(rows: int, runs: int, with_floor: bool) -> dict[str, object]:
-    """Everything one tree's process measures (printed as one JSON line by ``--measure``)."""
+def measure(rows: int, runs: int, this_tree: bool) -> dict[str, object]:
+    """Everything one tree's process measures (printed as one JSON line by ``--measure``); for this tree also
+    the floor and the plain path alone (``evaluate_frame``, without the quicker way of a large frame)."""
     import sonet_policy
 
     text, as_object, canonical = population(rows)
@@ -232,7 +234,10 @@ def measure(rows: int, runs: int, with_floor: bool) -> dict[str, object]:
     out: dict[str, object] = {"package": sonet_policy.__file__}
     out["evaluate"] = {kind: measure_evaluate(frame, runs) for kind, frame in frames.items()}
     out["one"] = measure_one(canonical, 2_000)
-    if with_floor:
+    if this_tree:
+        from sonet_policy.engine.frame import evaluate_frame
+
+        out["plain"] = {kind: measure_evaluate(frame, runs, evaluate_frame) for kind, frame in frames.items()}
         out["floor"] = measure_floor(text, runs)
     return out
 
@@ -261,10 +266,10 @@ def previous_tree(folder: Path) -> Path | None:
     return folder
 
 
-def run_tree(root: Path, args: argparse.Namespace, with_floor: bool) -> dict[str, object]:
+def run_tree(root: Path, args: argparse.Namespace, this_tree: bool) -> dict[str, object]:
     """:func:`measure` in a process that imports ``sonet_policy`` from ``root``."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--measure", "--rows", str(args.rows)]
-    cmd += ["--runs", str(args.runs)] + (["--with-floor"] if with_floor else [])
+    cmd += ["--runs", str(args.runs)] + (["--this-tree"] if this_tree else [])
     env = {**os.environ, "PYTHONPATH": str(root)}
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=root, check=False)
     if done.returncode != 0:
@@ -281,27 +286,28 @@ def side_by_side(args: argparse.Namespace) -> None:
         trees = {"this tree": CHECKOUT}
         previous = previous_tree(Path(tmp))
         if previous is not None:
-            trees = {"previous landing": previous, **trees}
+            trees = {f"previous landing ({PREVIOUS})": previous, **trees}
         runs: dict[str, list[dict]] = {label: [] for label in trees}
         for r in range(args.rounds):
             for label in list(trees)[:: 1 if r % 2 == 0 else -1]:
-                runs[label].append(run_tree(trees[label], args, with_floor=label == "this tree"))
-    floor_ms = statistics.median([t for run in runs["this tree"] for t in run["floor"]]) * 1e3
+                runs[label].append(run_tree(trees[label], args, this_tree=label == "this tree"))
+    ours = runs["this tree"]
+    floor_ms = statistics.median([t for run in ours for t in run["floor"]]) * 1e3
+    columns = {label: [run["evaluate"] for run in tree_runs] for label, tree_runs in runs.items()}
+    columns["this tree, plain path only"] = [run["plain"] for run in ours]
     print(f"evaluate {args.rows:,} rows, median of {args.runs} runs x {args.rounds} rounds per tree (same run):")
-    header = "".join(f"{label + (f' ({PREVIOUS})' if label != 'this tree' else ''):>34}" for label in trees)
-    print(f"  {'columns':<18}{header}")
+    print(f"  {'columns':<12}" + "".join(f"{label:>38}" for label in columns))
     for kind in KINDS:
         cells = []
-        for label in trees:
-            times = [t for run in runs[label] for t in run["evaluate"][kind]["times"]]
-            cpu = statistics.median([run["evaluate"][kind]["cpu"] for run in runs[label]]) * 1e3
-            median = statistics.median(times) * 1e3
-            cells.append(f"{median:8.1f} ms = {median / floor_ms:4.1f}x floor, CPU {cpu:6.1f}")
-        print(f"  {kind:<18}" + "".join(f"{c:>34}" for c in cells))
-    print(f"  {'floor':<18}{floor_ms:>8.1f} ms (this tree: the lookup alone on encoded integer codes)")
+        for measured in columns.values():
+            median = statistics.median([t for m in measured for t in m[kind]["times"]]) * 1e3
+            cpu = statistics.median([m[kind]["cpu"] for m in measured]) * 1e3
+            cells.append(f"{median:7.1f} ms = {median / floor_ms:4.1f}x floor (CPU {cpu:5.1f})")
+        print(f"  {kind:<12}" + "".join(f"{c:>38}" for c in cells))
+    print(f"  {'floor':<12}{floor_ms:>7.1f} ms (the lookup alone on encoded integer codes, measured with this tree)")
     for what, label in (("answer", "answer, one scenario"), ("evaluate_one_row", "evaluate, a one-row frame")):
-        cells = [f"{statistics.median([t for run in runs[t] for t in run['one'][what]]) * 1e6:,.1f} µs" for t in trees]
-        print(f"  {label:<28}" + "".join(f"{c:>24}" for c in cells))
+        medians = [statistics.median([t for run in runs[tree] for t in run["one"][what]]) for tree in trees]
+        print(f"  {label:<28}" + "".join(f"{m * 1e6:>19,.1f} µs" for m in medians))
     for kind, what in KINDS.items():
         print(f"  {kind}: {what}")
 
@@ -317,14 +323,13 @@ def profile(frame: pd.DataFrame) -> None:
     stats = pstats.Stats(prof)
     total = stats.total_tt
     cumulative = {fn: ct for (_file, _line, fn), (_cc, _nc, _tt, ct, _callers) in stats.stats.items()}
-    print(f"  where the time goes (cProfile, one call on text columns: {total * 1e3:.0f} ms):")
+    print(f"  where this tree's evaluate spends its time (cProfile, one call on text columns: {total * 1e3:.0f} ms):")
     phases = [
-        ("factorize", "factorise the 6 columns (per row a code, the distinct values)"),
-        ("read_field", "read each distinct value (axis position or message)"),
-        ("_cells_over", "per group and constraint: each row's cell (sum of position * stride)"),
-        ("_constraint_hits", "the rows a constraint rules out"),
-        ("_status_and_rules", "status and rules from each row's key"),
-        ("_error_column", "the error column"),
+        ("_read_fields", "read the columns (Arrow text hashed two at a time: the helper thread not profiled)"),
+        ("_factorize_text", "  of which: Arrow text looked up in its leading values, in this thread"),
+        ("read_field", "  of which: each distinct value read (axis position or message)"),
+        ("_answer_by_class", "answer per combination of classes, then copy to every row"),
+        ("answer_fields", "  of which: the plain path over the combinations"),
         ("from_codes", "build the categorical columns"),
     ]
     for fn, what in phases:
@@ -435,11 +440,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dmn-rows", type=int, default=2_000, help="rows through pyDMNrules (0: skip)")
     p.add_argument("--quiet-check", action="store_true", help="wait up to a minute for a quiet machine")
     p.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)  # one tree's process
-    p.add_argument("--with-floor", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--this-tree", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.measure:
-        print(json.dumps(measure(args.rows, args.runs, args.with_floor)))
+        print(json.dumps(measure(args.rows, args.runs, args.this_tree)))
         return 0
+    sys.path.insert(0, str(CHECKOUT))  # the rest of this process measures this checkout too
     if args.quiet_check:
         wait_quiet()
     print(f"machine: {machine()}")

@@ -76,7 +76,7 @@ def _dictionary_codes(column: pd.Series) -> tuple[np.ndarray, list] | None:
             return np.full(len(column), -1, dtype=np.intp), []
         dictionary = chunked.chunk(0).dictionary
         indices = pa.chunked_array([c.indices for c in chunked.chunks], type=arrow.index_type)
-        codes = pc.fill_null(indices, -1).to_numpy()
+        codes = (pc.fill_null(indices, -1) if indices.null_count else indices).to_numpy()
         values = _as_read(np.array(dictionary.to_pylist() + [None], dtype=object)[:-1])
         return codes, list(values)
     return None

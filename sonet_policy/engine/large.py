@@ -34,7 +34,7 @@ from sonet_policy.engine.frame import CHUNK, answer_fields
 from sonet_policy.engine.tables import answer_tables
 from sonet_policy.engine.values import FieldCodes, absent_field, read_field
 
-LARGE = 100_000  # rows from which a frame goes this way
+LARGE = 1 << 15  # rows from which a frame goes this way
 _SAMPLE = 1 << 13  # leading rows whose distinct values the other rows of an Arrow text column are looked up in
 _SAMPLE_VALUES = 1 << 10  # ... while they hold at most this many distinct values
 
@@ -80,7 +80,9 @@ def _factorize_text(chunked) -> tuple[np.ndarray, list]:
 
 def _in_two_threads(jobs: list[Callable[[], object]]) -> list[object]:
     """Every job's result, every other job run in one helper thread (started here, joined before returning);
-    all of them in this thread when no thread can start (the interpreter is exiting)."""
+    all of them in this thread when there is one job, or no thread can start (the interpreter is exiting)."""
+    if len(jobs) < 2:
+        return [job() for job in jobs]
     theirs: dict[int, object] = {}
     failed: list[BaseException] = []
 
@@ -124,62 +126,76 @@ def _read_fields(frame: pd.DataFrame, compiled: CompiledBook) -> dict[str, Field
 
 
 def _classes(f: FieldCodes) -> tuple[np.ndarray, FieldCodes]:
-    """The distinct values of ``f`` (and missing) merged by what they read as (position, message): per code its
-    class (-1, missing, reads the last entry), and the classes as a field (its last entry never read)."""
+    """The distinct values of ``f`` merged by what they read as (position, message), and missing when some row
+    is: per code its class (-1, missing, reads the last entry), and the classes as a field (its last entry never
+    read)."""
     texts = [f.messages[e] if e >= 0 else None for e in f.err_lut.tolist()]
     readings = list(zip(f.pos_lut.tolist(), texts, strict=True))
-    at = {r: k for k, r in enumerate(dict.fromkeys(readings))}
-    classes = list(at)
-    class_of = np.array([at[r] for r in readings], dtype=np.intp)
-    messages = [m for _, m in classes if m is not None]
-    err = [messages.index(m) if m is not None else -1 for _, m in classes]
-    pos = np.array([p for p, _ in classes] + [-1], dtype=np.int64)
+    some_missing = len(f.codes) > 0 and f.codes.min() < 0
+    at = {r: k for k, r in enumerate(dict.fromkeys(readings if some_missing else readings[:-1]))}
+    class_of = np.array([at.get(r, 0) for r in readings], dtype=np.intp)  # (no row missing: its class is not read)
+    messages = [m for _, m in at if m is not None]
+    err = [messages.index(m) if m is not None else -1 for _, m in at]
+    pos = np.array([p for p, _ in at] + [-1], dtype=np.int64)
     return class_of, FieldCodes(np.zeros(0, dtype=np.intp), pos, np.array([*err, -1], dtype=np.int64), messages)
+
+
+def _copy_rows(terms: list, codes: list, tables: dict[str, np.ndarray], out: dict[str, np.ndarray]) -> None:
+    """Every row, :data:`CHUNK` at a time: its key (per input the term of its class, summed), then every answer
+    column copied from the row's combination (``tables``: per column, per combination its code)."""
+    n = len(next(iter(out.values())))
+    key = np.zeros(min(n, CHUNK), dtype=np.intp)
+    scratch = np.empty_like(key)
+    for lo in range(0, n, CHUNK):
+        hi = min(n, lo + CHUNK)
+        k, s = key[: hi - lo], scratch[: hi - lo]
+        for i, (term, c) in enumerate(zip(terms, codes, strict=True)):  # a missing code (-1) wraps to the last class
+            np.take(term, c[lo:hi], out=k if i == 0 else s, mode="wrap")
+            if i:
+                np.add(k, s, out=k)
+        for col, table in tables.items():
+            np.take(table, k, out=out[col][lo:hi], mode="wrap")
 
 
 def _answer_by_class(fields: dict[str, FieldCodes], compiled: CompiledBook, index: pd.Index) -> pd.DataFrame | None:
     """Each combination of the inputs' classes answered once, each row copying its combination's answers; None
-    when the combinations are not few beside the rows (or the rules' categories depend on the rows)."""
+    when the combinations are not few beside the rows (answering every combination would cost as much) or the
+    rules' categories depend on the rows."""
     n = len(index)
     classes = {name: _classes(f) for name, f in fields.items()}
     sizes = [len(c.pos_lut) - 1 for _, c in classes.values()]
     space = int(np.prod(sizes, dtype=object))
-    if space > n // 4 or answer_tables(compiled).rules is None:
+    if space > n // 16 or answer_tables(compiled).rules is None:
         return None
     strides = [int(np.prod(sizes[k + 1 :], dtype=np.int64)) for k in range(len(sizes))]
     every = np.arange(space, dtype=np.intp)
-    combos = {  # every combination of classes, as rows of a frame
+    combos = {  # every combination of classes, as the rows of a frame
         name: FieldCodes((every // stride) % size, c.pos_lut, c.err_lut, c.messages)
         for (name, (_, c)), size, stride in zip(classes.items(), sizes, strides, strict=True)
     }
     per_combo = answer_fields(combos, compiled, pd.RangeIndex(space))
-    terms = [class_of * stride for (class_of, _), stride in zip(classes.values(), strides, strict=True)]
-    codes = [f.codes for f in fields.values()]
-    tables = {col: per_combo[col].cat.codes.to_numpy() for col in per_combo.columns}  # per combination
+    varying = [col for col in per_combo.columns if col != "rulebook_hash"]  # (the hash: the same on every row)
+    tables = {col: per_combo[col].cat.codes.to_numpy() for col in varying}
     out = {col: np.empty(n, dtype=table.dtype) for col, table in tables.items()}
-    key = np.empty(min(n, CHUNK), dtype=np.intp)
-    scratch = np.empty_like(key)
-    present = np.zeros(space, dtype=bool)  # the combinations some row has
-    for lo in range(0, n, CHUNK):
-        hi = min(n, lo + CHUNK)
-        k, s = key[: hi - lo], scratch[: hi - lo]
-        k[:] = 0
-        for term, c in zip(terms, codes, strict=True):  # a missing code (-1) wraps to its class, the last entry
-            np.add(k, np.take(term, c[lo:hi], out=s, mode="wrap"), out=k)
-        for col, table in tables.items():
-            np.take(table, k, out=out[col][lo:hi], mode="wrap")
-        present[k] = True
+    out["rulebook_hash"] = np.zeros(n, dtype=np.int8)
+    terms = [class_of * stride for (class_of, _), stride in zip(classes.values(), strides, strict=True)]
+    _copy_rows(terms, [f.codes for f in fields.values()], tables, out)
     data = {col: pd.Categorical.from_codes(out[col], dtype=per_combo[col].dtype, validate=False) for col in out}
-    data["error"] = _used_messages(out["error"], tables["error"][present], per_combo["error"].dtype)
-    return pd.DataFrame(data, index=index, copy=False)
+    data["error"] = _used_messages(out["error"], per_combo["error"].dtype)
+    return pd.DataFrame({col: data[col] for col in per_combo.columns}, index=index, copy=False)
 
 
-def _used_messages(codes: np.ndarray, used: np.ndarray, dtype: pd.CategoricalDtype) -> pd.Categorical:
-    """The error column with the messages some row has (``used``: their codes, -1 among them), as the plain
-    path keeps them: sorted, as they are in ``dtype``."""
-    used = np.unique(used[used >= 0])
-    if len(used) < len(dtype.categories):
-        remap = np.full(len(dtype.categories) + 1, -1, dtype=codes.dtype)  # the last entry: no message (-1)
+def _used_messages(codes: np.ndarray, dtype: pd.CategoricalDtype) -> pd.Categorical:
+    """The error column with only the messages some row has (as the plain path keeps them), sorted as in
+    ``dtype``."""
+    k = len(dtype.categories)
+    if codes.itemsize <= 2:  # read unsigned: -1 (no message) counts past every category
+        counts = np.bincount(codes.view(f"u{codes.itemsize}"), minlength=1 << (8 * codes.itemsize))[:k]
+    else:
+        counts = np.bincount(codes[codes >= 0], minlength=k)
+    used = np.flatnonzero(counts)
+    if len(used) < k:
+        remap = np.full(k + 1, -1, dtype=codes.dtype)  # the last entry: no message (-1)
         remap[used] = np.arange(len(used))
         codes = remap.take(codes, mode="wrap")
         dtype = pd.CategoricalDtype(dtype.categories[used])
