@@ -11,8 +11,9 @@ from __future__ import annotations
 import pandas as pd
 
 from sonet_policy.book.rules import RuleBook, default_rulebook
-from sonet_policy.engine.frame import STATUSES, evaluate_frame, output_columns
+from sonet_policy.engine.frame import evaluate_frame, output_columns
 from sonet_policy.engine.large import answer_large
+from sonet_policy.engine.tables import STATUSES
 
 __all__ = ["STATUSES", "evaluate", "output_columns"]
 

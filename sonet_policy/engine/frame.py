@@ -29,7 +29,7 @@ import pandas as pd
 from sonet_policy.book.compile import CompiledBook
 from sonet_policy.book.rules import RuleBook, default_rulebook
 from sonet_policy.engine.encode import Encoded, encode_fields, encode_rows
-from sonet_policy.engine.tables import STATUSES, AnswerTables, answer_tables, described
+from sonet_policy.engine.tables import STATUS_DTYPE, AnswerTables, answer_tables, described
 from sonet_policy.engine.values import FieldCodes
 
 
@@ -95,10 +95,11 @@ class _Answers:
             status, rules, rules_dtype = self.codes["status"], self.codes["rules"], self.tables.rules[0]
         else:
             status, rules, rules_dtype = described(compiled, self.tables, self.key)
-        data["status"] = pd.Categorical.from_codes(status, categories=list(STATUSES), validate=False)
+        data["status"] = pd.Categorical.from_codes(status, dtype=STATUS_DTYPE, validate=False)
         data["rules"] = pd.Categorical.from_codes(rules, dtype=rules_dtype, validate=False)
         data["error"] = self._error_column()
-        data["rulebook_hash"] = pd.Categorical.from_codes(np.zeros(self.n, dtype=np.int8), categories=[book.hash])
+        hash_codes = np.zeros(self.n, dtype=np.int8)
+        data["rulebook_hash"] = pd.Categorical.from_codes(hash_codes, categories=[book.hash], validate=False)
         return pd.DataFrame({col: data[col] for col in output_columns(book)}, index=index, copy=False)
 
     def _error_column(self) -> pd.Categorical:

@@ -27,6 +27,7 @@ from sonet_policy.book.rules import RuleBook
 #: missing or invalid, or a constraint rules the combination out: see ``error``); ``invalid`` no decision
 #: could be answered.
 STATUSES = ("ok", "uncovered", "conflict", "partial", "invalid")
+STATUS_DTYPE = pd.CategoricalDtype(list(STATUSES))
 _KEY_TABLE_LIMIT = 1 << 20  # row keys (combinations of outcomes) up to which status and rules are tabled once
 
 
