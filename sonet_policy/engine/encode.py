@@ -1,6 +1,7 @@
 """Encode scenarios (customer rows) into one grid cell per decision, with a clear error per bad field.
 
-Three steps, each over whole columns (no per-row Python loop):
+Three steps, each over whole columns (no per-row Python loop; :func:`encode_rows` does the third over a range of
+rows, which evaluate takes a chunk at a time):
 
 1. **Factorise** each input's column (:func:`factorize`): per row a code, and the column's distinct values. A
    column that is dictionary-encoded already (a pandas categorical, an Arrow dictionary from Parquet) gives its
@@ -131,15 +132,17 @@ def input_series(frame: pd.DataFrame, book: RuleBook) -> dict[str, pd.Series]:
     return out
 
 
-def encode_fields(frame: pd.DataFrame, compiled: CompiledBook) -> dict[str, FieldCodes]:
-    """Every input of the book read per row (an absent column: every row missing, or empty if optional)."""
+def encode_fields(frame: pd.DataFrame, compiled: CompiledBook, hashed: dict | None = None) -> dict[str, FieldCodes]:
+    """Every input of the book read per row (an absent column: every row missing, or empty if optional).
+    ``hashed``: per input, its column's codes and distinct values when they were worked out already."""
     present = input_series(frame, compiled.book)
     fields = {}
     for name in compiled.book.inputs:
-        if name in present:
-            fields[name] = read_field(compiled, name, *factorize(present[name]))
-        else:
+        if name not in present:
             fields[name] = absent_field(compiled, name, len(frame))
+            continue
+        codes, values = hashed[name] if hashed and name in hashed else factorize(present[name])
+        fields[name] = read_field(compiled, name, codes, values)
     return fields
 
 

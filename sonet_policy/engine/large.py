@@ -29,10 +29,10 @@ import pandas as pd
 
 from sonet_policy.book.compile import CompiledBook
 from sonet_policy.book.rules import RuleBook
-from sonet_policy.engine.encode import arrow_chunks, factorize, input_series
+from sonet_policy.engine.encode import arrow_chunks, encode_fields, input_series
 from sonet_policy.engine.frame import CHUNK, answer_fields
 from sonet_policy.engine.tables import answer_tables
-from sonet_policy.engine.values import FieldCodes, absent_field, read_field
+from sonet_policy.engine.values import FieldCodes
 
 LARGE = 1 << 15  # rows from which a frame goes this way
 _SAMPLE = 1 << 13  # leading rows whose distinct values the other rows of an Arrow text column are looked up in
@@ -114,15 +114,7 @@ def _read_fields(frame: pd.DataFrame, compiled: CompiledBook) -> dict[str, Field
     present = input_series(frame, compiled.book)
     texts = {name: chunked for name, c in present.items() if (chunked := _arrow_text(c)) is not None}
     jobs = [lambda c=chunked: _factorize_text(c) for chunked in texts.values()]
-    hashed = dict(zip(texts, _in_two_threads(jobs), strict=True))
-    fields = {}
-    for name in compiled.book.inputs:
-        if name not in present:
-            fields[name] = absent_field(compiled, name, len(frame))
-            continue
-        codes, values = hashed[name] if name in hashed else factorize(present[name])
-        fields[name] = read_field(compiled, name, codes, values)
-    return fields
+    return encode_fields(frame, compiled, hashed=dict(zip(texts, _in_two_threads(jobs), strict=True)))
 
 
 def _classes(f: FieldCodes) -> tuple[np.ndarray, FieldCodes]:
