@@ -79,34 +79,32 @@ def _factorize_text(chunked) -> tuple[np.ndarray, list]:
 
 
 def _in_two_threads(jobs: list[Callable[[], object]]) -> list[object]:
-    """Every job's result, every other job run in one helper thread (started here, joined before returning);
-    all of them in this thread when there is one job, or no thread can start (the interpreter is exiting)."""
-    if len(jobs) < 2:
-        return [job() for job in jobs]
-    theirs: dict[int, object] = {}
+    """Every job's result; this thread and one helper thread (started here, joined before returning) each take
+    the next job not taken until none is left. No thread for one job, nor when none can start (the interpreter
+    is exiting): this thread then takes them all."""
+    results: list[object] = [None] * len(jobs)
+    pending = iter(range(len(jobs)))  # shared by the two threads: next() on it holds the GIL
     failed: list[BaseException] = []
 
-    def helper() -> None:
+    def work() -> None:
         try:
-            for k in range(1, len(jobs), 2):
-                theirs[k] = jobs[k]()
+            for k in pending:
+                results[k] = jobs[k]()
         except BaseException as exc:  # handed to the calling thread
             failed.append(exc)
 
-    thread = threading.Thread(target=helper, name="sonet-hash", daemon=True)
+    thread = threading.Thread(target=work, name="sonet-hash", daemon=True) if len(jobs) > 1 else None
     try:
-        thread.start()
-    except RuntimeError:  # "can't create new thread at interpreter shutdown"
-        helper()
-        thread = None
-    try:
-        mine = {k: jobs[k]() for k in range(0, len(jobs), 2)}
-    finally:
         if thread is not None:
-            thread.join()
+            thread.start()
+    except RuntimeError:  # "can't create new thread at interpreter shutdown"
+        thread = None
+    work()
+    if thread is not None:
+        thread.join()
     if failed:
         raise failed[0]
-    return [mine[k] if k in mine else theirs[k] for k in range(len(jobs))]
+    return results
 
 
 def _read_fields(frame: pd.DataFrame, compiled: CompiledBook) -> dict[str, FieldCodes]:
