@@ -130,12 +130,14 @@ def _classes(f: FieldCodes) -> tuple[np.ndarray, FieldCodes]:
     return class_of, FieldCodes(np.zeros(0, dtype=np.intp), pos, np.array([*err, -1], dtype=np.int64), messages)
 
 
-def _copy_rows(terms: list, codes: list, tables: dict[str, np.ndarray], out: dict[str, np.ndarray]) -> None:
+def _copy_rows(terms: list, codes: list, tables: dict[str, np.ndarray], out: dict[str, np.ndarray]) -> np.ndarray:
     """Every row, :data:`CHUNK` at a time: its key (per input the term of its class, summed), then every answer
-    column copied from the row's combination (``tables``: per column, per combination its code)."""
+    column copied from the row's combination (``tables``: per column, per combination its code). Returns how
+    many rows each combination has."""
     n = len(next(iter(out.values())))
     key = np.zeros(min(n, CHUNK), dtype=np.intp)
     scratch = np.empty_like(key)
+    counts = np.zeros(len(next(iter(tables.values()))), dtype=np.intp)
     for lo in range(0, n, CHUNK):
         hi = min(n, lo + CHUNK)
         k, s = key[: hi - lo], scratch[: hi - lo]
@@ -145,6 +147,8 @@ def _copy_rows(terms: list, codes: list, tables: dict[str, np.ndarray], out: dic
                 np.add(k, s, out=k)
         for col, table in tables.items():
             np.take(table, k, out=out[col][lo:hi], mode="wrap")
+        counts += np.bincount(k, minlength=len(counts))
+    return counts
 
 
 def _answer_by_class(fields: dict[str, FieldCodes], compiled: CompiledBook, index: pd.Index) -> pd.DataFrame | None:
@@ -169,23 +173,18 @@ def _answer_by_class(fields: dict[str, FieldCodes], compiled: CompiledBook, inde
     out = {col: np.empty(n, dtype=table.dtype) for col, table in tables.items()}
     out["rulebook_hash"] = np.zeros(n, dtype=np.int8)
     terms = [class_of * stride for (class_of, _), stride in zip(classes.values(), strides, strict=True)]
-    _copy_rows(terms, [f.codes for f in fields.values()], tables, out)
+    counts = _copy_rows(terms, [f.codes for f in fields.values()], tables, out)
     data = {col: pd.Categorical.from_codes(out[col], dtype=per_combo[col].dtype, validate=False) for col in out}
-    data["error"] = _used_messages(out["error"], per_combo["error"].dtype)
+    data["error"] = _used_messages(out["error"], tables["error"][counts > 0], per_combo["error"].dtype)
     return pd.DataFrame({col: data[col] for col in per_combo.columns}, index=index, copy=False)
 
 
-def _used_messages(codes: np.ndarray, dtype: pd.CategoricalDtype) -> pd.Categorical:
-    """The error column with only the messages some row has (as the plain path keeps them), sorted as in
-    ``dtype``."""
-    k = len(dtype.categories)
-    if codes.itemsize <= 2:  # read unsigned: -1 (no message) counts past every category
-        counts = np.bincount(codes.view(f"u{codes.itemsize}"), minlength=1 << (8 * codes.itemsize))[:k]
-    else:
-        counts = np.bincount(codes[codes >= 0], minlength=k)
-    used = np.flatnonzero(counts)
-    if len(used) < k:
-        remap = np.full(k + 1, -1, dtype=codes.dtype)  # the last entry: no message (-1)
+def _used_messages(codes: np.ndarray, present: np.ndarray, dtype: pd.CategoricalDtype) -> pd.Categorical:
+    """The error column (``codes``) with only the messages some row has (``present``: the error codes of the
+    combinations some row has), as the plain path keeps them: sorted, as they are in ``dtype``."""
+    used = np.unique(present[present >= 0])
+    if len(used) < len(dtype.categories):
+        remap = np.full(len(dtype.categories) + 1, -1, dtype=codes.dtype)  # the last entry: no message (-1)
         remap[used] = np.arange(len(used))
         codes = remap.take(codes, mode="wrap")
         dtype = pd.CategoricalDtype(dtype.categories[used])
