@@ -72,7 +72,7 @@ bench: $(STAMP) ## print the performance figures (evaluate, explain, compile, au
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 fuzz: $(STAMP) ## the long Hypothesis profile
-	HYPOTHESIS_PROFILE=fuzz $(VENV)/bin/pytest tests/test_properties.py
+	HYPOTHESIS_PROFILE=fuzz $(VENV)/bin/pytest tests/engine/test_properties.py tests/test_properties.py
 
 devices: $(STAMP) ## rebuild data/devices.csv from the page's device tables
 	$(PY) -m sonet_policy build-devices

@@ -71,6 +71,61 @@ def micro(times: list[float]) -> str:
     return f"median {statistics.median(times) * 1e6:,.1f} µs, p90 {q[-1] * 1e6:,.1f} µs ({len(times):,} calls)"
 
 
+def bench_zen(zen, text: str, scenarios: list[dict], rounds: int) -> tuple[object, float, float, float]:
+    """zen-engine one scenario at a time and in bulk: (the loaded decision, median µs, rows/s one after another,
+    rows/s in evaluate_batch)."""
+    t = time.perf_counter()
+    decision = zen.ZenEngine().create_decision(text)
+    print(f"JDM export: {len(text) / 1e3:.1f} kB; zen-engine create_decision {(time.perf_counter() - t) * 1e3:.1f} ms")
+    theirs = per_call(decision.evaluate, scenarios, rounds)
+    zen_rows = len(theirs) / sum(theirs)
+    print(f"zen-engine, one scenario (ZenDecision.evaluate, all five decisions): {micro(theirs)}")
+    print(f"  one call after another: {zen_rows:,.0f} rows/s")
+    engine = zen.ZenEngine({"loader": lambda key: text})
+    batch = [{"key": "rules.json", "context": s} for s in scenarios]
+    engine.evaluate_batch(batch[:100])
+    times, _ = timed(lambda: engine.evaluate_batch(batch), rounds)
+    zen_batch = len(batch) / statistics.median(times)
+    print(
+        f"zen-engine evaluate_batch, {len(batch):,} scenarios (the graph parsed per request): {zen_batch:,.0f} rows/s "
+        f"({fmt(times)})"
+    )
+    return decision, statistics.median(theirs) * 1e6, zen_rows, zen_batch
+
+
+def bench_ours(book, scenarios: list[dict], frame: pd.DataFrame, args: argparse.Namespace) -> dict[str, float]:
+    """Ours one scenario at a time (answer, evaluate on a one-row frame, explain: median µs) and in bulk."""
+    mine = per_call(lambda s: answer(rulebook=book, **s), scenarios, args.rounds)
+    print(f"ours, one scenario, answer (no pandas, all five decisions): {micro(mine)}")
+    print(f"  one call after another: {len(mine) / sum(mine):,.0f} rows/s")
+    single = scenarios[: args.single]
+    ours_eval = per_call(lambda s: evaluate(pd.DataFrame([s]), rulebook=book), single, args.rounds)
+    ours_explain = per_call(lambda s: explain(rulebook=book, **s), single, args.rounds)
+    print(f"ours, one scenario, evaluate on a one-row frame: {micro(ours_eval)}")
+    print(f"ours, one scenario, explain: {micro(ours_explain)}")
+    evaluate(frame, rulebook=book)
+    times, out = timed(lambda: evaluate(frame, rulebook=book), args.runs)
+    assert len(out) == len(frame)
+    rows = len(frame) / statistics.median(times)
+    print(f"ours in bulk, evaluate {len(frame):,} rows from CSV text: {fmt(times)} = {rows:,.0f} rows/s")
+    medians = {"answer": mine, "evaluate": ours_eval, "explain": ours_explain}
+    return {"rows": rows, **{k: statistics.median(v) * 1e6 for k, v in medians.items()}}
+
+
+def agreement(book, decision, scenarios: list[dict]) -> tuple[int, int]:
+    """On how many scenarios zen-engine and evaluate, and zen-engine and answer, give the same five codes."""
+    kit = evaluate(pd.DataFrame(scenarios), rulebook=book).astype(object).to_dict("records")
+    agree = agree_answer = 0
+    for s, ours in zip(scenarios, kit, strict=True):
+        result = decision.evaluate(s)["result"]
+        agree += all(result.get(d) == (None if pd.isna(ours[d]) else ours[d]) for d in book.decisions)
+        single_codes = answer(rulebook=book, **s)
+        agree_answer += all(result.get(d) == single_codes[d] for d in book.decisions)
+    print(f"check: zen-engine and evaluate give the same five codes on {agree:,} of {len(scenarios):,} scenarios")
+    print(f"check: zen-engine and answer give the same five codes on {agree_answer:,} of {len(scenarios):,} scenarios")
+    return agree, agree_answer
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rows", type=int, default=1_000_000, help="rows for ours in bulk")
@@ -92,69 +147,25 @@ def main(argv: list[str] | None = None) -> int:
     print(f"versions: zen-engine {version('zen-engine')}, pyDMNrules {version('pyDMNrules')}")
     print(f"before: {load()}")
     book = default_rulebook()
-    text = to_jdm_json(book)
-    t = time.perf_counter()
-    decision = zen.ZenEngine().create_decision(text)
-    print(f"JDM export: {len(text) / 1e3:.1f} kB; zen-engine create_decision {(time.perf_counter() - t) * 1e3:.1f} ms")
-
     frame, _, canonical = population(args.rows)
     scenarios = scenarios_of(canonical, args.scenarios)
-    theirs = per_call(decision.evaluate, scenarios, args.rounds)
-    zen_us = statistics.median(theirs) * 1e6
-    zen_rows = len(theirs) / sum(theirs)
-    print(f"zen-engine, one scenario (ZenDecision.evaluate, all five decisions): {micro(theirs)}")
-    print(f"  one call after another: {zen_rows:,.0f} rows/s")
-    engine = zen.ZenEngine({"loader": lambda key: text})
-    batch = [{"key": "rules.json", "context": s} for s in scenarios]
-    engine.evaluate_batch(batch[:100])
-    times, _ = timed(lambda: engine.evaluate_batch(batch), args.rounds)
-    zen_batch = len(batch) / statistics.median(times)
-    print(
-        f"zen-engine evaluate_batch, {len(batch):,} scenarios (the graph parsed per request): {zen_batch:,.0f} rows/s "
-        f"({fmt(times)})"
-    )
-
-    mine = per_call(lambda s: answer(rulebook=book, **s), scenarios, args.rounds)
-    answer_us = statistics.median(mine) * 1e6
-    print(f"ours, one scenario, answer (no pandas, all five decisions): {micro(mine)}")
-    print(f"  one call after another: {len(mine) / sum(mine):,.0f} rows/s")
-    single = scenarios[: args.single]
-    ours_eval = per_call(lambda s: evaluate(pd.DataFrame([s]), rulebook=book), single, args.rounds)
-    ours_explain = per_call(lambda s: explain(rulebook=book, **s), single, args.rounds)
-    eval_us = statistics.median(ours_eval) * 1e6
-    explain_us = statistics.median(ours_explain) * 1e6
-    print(f"ours, one scenario, evaluate on a one-row frame: {micro(ours_eval)}")
-    print(f"ours, one scenario, explain: {micro(ours_explain)}")
-
-    evaluate(frame, rulebook=book)
-    times, out = timed(lambda: evaluate(frame, rulebook=book), args.runs)
-    assert len(out) == len(frame)
-    ours_rows = len(frame) / statistics.median(times)
-    print(f"ours in bulk, evaluate {len(frame):,} rows from CSV text: {fmt(times)} = {ours_rows:,.0f} rows/s")
-
+    decision, zen_us, zen_rows, zen_batch = bench_zen(zen, to_jdm_json(book), scenarios, args.rounds)
+    ours = bench_ours(book, scenarios, frame, args)
     print("ratios (medians):")
     print(
-        f"  one scenario: zen-engine {zen_us:,.1f} µs; evaluate on one row {eval_us:,.1f} µs = "
-        f"{zen_us / eval_us:.2f} x zen-engine's speed; explain {explain_us:,.1f} µs = {zen_us / explain_us:.2f} x"
+        f"  one scenario: zen-engine {zen_us:,.1f} µs; evaluate on one row {ours['evaluate']:,.1f} µs = "
+        f"{zen_us / ours['evaluate']:.2f} x zen-engine's speed; explain {ours['explain']:,.1f} µs = "
+        f"{zen_us / ours['explain']:.2f} x"
     )
-    print(f"  one scenario: answer {answer_us:,.1f} µs = {zen_us / answer_us:.1f} x zen-engine's speed (same run)")
+    print(f"  one scenario: answer {ours['answer']:,.1f} µs = {zen_us / ours['answer']:.1f} x zen-engine's speed")
     print(
-        f"  in bulk: ours {ours_rows:,.0f} rows/s = {ours_rows / zen_rows:,.0f} x zen-engine row by row "
-        f"({ours_rows * zen_us / 1e6:,.0f} x at its median call), "
-        f"{ours_rows / zen_batch:,.0f} x zen-engine evaluate_batch"
+        f"  in bulk: ours {ours['rows']:,.0f} rows/s = {ours['rows'] / zen_rows:,.0f} x zen-engine row by row "
+        f"({ours['rows'] * zen_us / 1e6:,.0f} x at its median call), "
+        f"{ours['rows'] / zen_batch:,.0f} x zen-engine evaluate_batch"
     )
-
-    kit = evaluate(pd.DataFrame(scenarios), rulebook=book).astype(object).to_dict("records")
-    agree = agree_answer = 0
-    for s, ours in zip(scenarios, kit, strict=True):
-        result = decision.evaluate(s)["result"]
-        agree += all(result.get(d) == (None if pd.isna(ours[d]) else ours[d]) for d in book.decisions)
-        single_codes = answer(rulebook=book, **s)
-        agree_answer += all(result.get(d) == single_codes[d] for d in book.decisions)
-    print(f"check: zen-engine and evaluate give the same five codes on {agree:,} of {len(scenarios):,} scenarios")
-    print(f"check: zen-engine and answer give the same five codes on {agree_answer:,} of {len(scenarios):,} scenarios")
+    agree, agree_answer = agreement(book, decision, scenarios)
     if args.dmn_rows:
-        bench_pydmnrules(canonical, args.dmn_rows, ours_rows)
+        bench_pydmnrules(canonical, args.dmn_rows, ours["rows"])
     print(f"after: {load()}")
     return 0 if agree == agree_answer == len(scenarios) else 1
 

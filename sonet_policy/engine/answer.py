@@ -9,8 +9,8 @@ How it is fast: per rule book (cached with its compiled form) every input gets a
 value to its axis position or its error message, filled in advance with the domain values, the value aliases
 and, for a catalogue input, the common spellings of every model (as printed, lower case, without hyphens,
 full width); an integer input reads a whole number with a bisection on the axis cut points. A value the dict
-has not seen is read by the same code :func:`evaluate` uses (one value through the field encoder of
-:mod:`sonet_policy.engine.encode`), and remembered when it is plain text or a number, so every message is worded as
+has not seen is read by the same code :func:`evaluate` uses (:func:`~sonet_policy.engine.encode.read_value`: a
+column of that one value), and remembered when it is plain text or a number, so every message is worded as
 ``evaluate`` words it. Per decision the cell is a sum of ``position * stride`` and the answer a list lookup.
 
 >>> answer(area="west", plan="other", device="RV-230SE", setup="v6plus_router", keep_number=False,
@@ -25,36 +25,18 @@ from bisect import bisect_right
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from sonet_policy.book.cache import Slot
 from sonet_policy.book.compile import CompiledBook
 from sonet_policy.book.load import default_rulebook
 from sonet_policy.book.model import RuleBook
-from sonet_policy.engine.encode import (
-    _INT64_MAX,
-    _encode_boolean,
-    _encode_catalogue,
-    _encode_category,
-    _encode_integer,
-    _factorize,
-    _missing_hint,
-    input_columns,
-)
+from sonet_policy.engine.encode import read_value
+from sonet_policy.engine.values import INT64_MAX, missing_hint
 from sonet_policy.text import header_key
 
 _MEMO_LIMIT = 20_000  # typed values remembered per input (beyond: read each time, never an unbounded cache)
 _MEMO_TYPES = (str, int, bool, float, type(None), np.int64, np.float64, np.bool_)
 _NOT_GIVEN = object()
-
-
-class _NumpyBool:
-    """A value of a numpy bool column: read as the column's own values are (not as a bool in an object column)."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: object) -> None:
-        self.value = bool(value)
 
 
 def _spellings(label: str) -> list[str]:
@@ -66,12 +48,12 @@ def _spellings(label: str) -> list[str]:
 class _Reader:
     """Reads one input: a typed value -> (axis position or -1, the field's error message or None)."""
 
-    __slots__ = ("name", "spec", "labels", "breaks", "memo", "absent", "offset", "minimum", "integer", "typed_bool")
+    __slots__ = ("compiled", "name", "spec", "breaks", "memo", "absent", "offset", "minimum", "integer")
 
     def __init__(self, compiled: CompiledBook, name: str) -> None:
         spec = compiled.book.inputs[name]
         axis = compiled.axes[name]
-        self.name, self.spec, self.labels, self.breaks = name, spec, axis.labels, list(axis.breaks)
+        self.compiled, self.name, self.spec, self.breaks = compiled, name, spec, list(axis.breaks)
         self.integer = spec.type == "integer"
         self.offset = 1 if spec.empty == "null" else 0
         self.minimum = spec.minimum
@@ -80,8 +62,8 @@ class _Reader:
         if spec.required:
             self.absent = (-1, f"{name}: missing (the column is absent)")
         else:
-            pos, err = self._read_many([None])[0]
-            self.absent = (pos, None) if pos >= 0 else (-1, f"{name}: missing {_missing_hint(spec)}")
+            pos, _ = read_value(compiled, name, None)
+            self.absent = (pos, None) if pos >= 0 else (-1, f"{name}: missing {missing_hint(spec)}")
         seeds: list[object] = [None, ""]
         if spec.type == "catalogue":
             seeds += [s for label in axis.labels for s in _spellings(label)]
@@ -92,39 +74,13 @@ class _Reader:
             seeds += list(spec.aliases)
         if spec.type == "boolean":
             seeds += [True, False, 0, 1]
-        seeds = list(dict.fromkeys(seeds))
-        for value, result in zip(seeds, self._read_many(seeds), strict=True):
-            self.memo[(type(value), value)] = result
-        self.typed_bool = self._read_many([np.False_, np.True_], typed=True)
-
-    def _read_many(self, values: list[object], *, typed: bool = False) -> list[tuple[int, str | None]]:
-        """Values read as :func:`evaluate` reads each in a one-row object column (the field encoder itself); with
-        ``typed``, as the values of a typed (numpy) column."""
-        out = []
-        for value in values:
-            if typed:
-                codes, uniques = np.zeros(1, dtype=np.intp), [value]
-            else:
-                codes, uniques = _factorize(pd.Series([value], dtype=object))
-            spec, axis_labels = self.spec, self.labels
-            if spec.type == "catalogue":
-                f = _encode_catalogue(spec, (codes, uniques), axis_labels)
-            elif spec.type == "boolean":
-                f = _encode_boolean(spec, (codes, uniques))
-            elif spec.type == "integer":
-                f = _encode_integer(spec, (codes, uniques), tuple(self.breaks))
-            else:
-                f = _encode_category(spec, (codes, uniques), axis_labels)
-            pos, err = int(f.position[0]), int(f.error_id[0])
-            out.append((pos, f.messages[err] if err >= 0 else None))
-        return out
+        for value in dict.fromkeys(seeds):
+            self.memo[(type(value), value)] = read_value(compiled, name, value)
 
     def read(self, value: object) -> tuple[int, str | None]:
         kind = type(value)
-        if self.integer and kind is int and self.minimum <= value <= _INT64_MAX:
+        if self.integer and kind is int and self.minimum <= value <= INT64_MAX:
             return self.offset + bisect_right(self.breaks, value) - 1, None
-        if kind is _NumpyBool:
-            return self.typed_bool[value.value]  # type: ignore[attr-defined]
         memo_ok = kind in _MEMO_TYPES and not (kind in (float, np.float64) and math.isnan(value))
         if memo_ok:
             hit = self.memo.get((kind, value))
@@ -132,7 +88,7 @@ class _Reader:
                 return hit
             if kind is str and len(value) > 200:
                 memo_ok = False
-        result = self._read_many([value])[0]
+        result = read_value(self.compiled, self.name, value)  # as evaluate reads it in a one-row object column
         if memo_ok and len(self.memo) < _MEMO_LIMIT:
             self.memo[(kind, value)] = result
         return result
@@ -166,19 +122,6 @@ class Lookup:
     constraints: list[_ConstraintLookup]
     unanswered: dict[str, None]  # every answer column -> None
     hash: str
-    _codes: dict | None = None
-
-    def category_codes(self, tables) -> dict[str, tuple[pd.CategoricalDtype, dict[str, int]]]:
-        """Per answer column of evaluate's tables (and ``rules``): its dtype and value -> category code."""
-        if self._codes is None or self._codes[0] is not tables:
-            out = {}
-            for g in tables.groups:
-                for col, (dtype, _) in g.columns.items():
-                    out[col] = (dtype, {v: k for k, v in enumerate(dtype.categories)})
-            dtype = tables.rules[0]
-            out["rules"] = (dtype, {v: k for k, v in enumerate(dtype.categories)})
-            self._codes = (tables, out)
-        return self._codes[1]
 
 
 # One cache entry per copy of this module (a second import of the file, as pytest's doctest collection makes,
@@ -360,46 +303,3 @@ def _answer_of(lk: Lookup, r: Reading) -> dict[str, object]:
     out["rules"] = None if status == "invalid" else " ".join(rules)
     out["rulebook_hash"] = lk.hash
     return out
-
-
-def _one_row_frame(
-    frame: pd.DataFrame, book: RuleBook, tables, *, columns: list[str], statuses: tuple[str, ...]
-) -> pd.DataFrame | None:
-    """:func:`~sonet_policy.engine.evaluate.evaluate` of a one-row frame through :func:`answer`'s readers: the same
-    frame,
-    dtypes and categories as the vectorised path gives. None (use that path) for a column type it does not read
-    here (categorical, datetime, …), duplicated input columns, or a book whose ``rules`` categories depend on
-    the rows. ``tables``, ``columns`` and ``statuses`` are :mod:`sonet_policy.engine.frame`'s (which calls this)."""
-    if len(frame) != 1 or tables.rules is None:
-        return None
-    lk = lookup_of(book)
-    scenario: dict[str, object] = {}
-    for name, col in input_columns(frame, book).items():
-        loc = frame.columns.get_loc(col)
-        if not isinstance(loc, int):
-            return None
-        dtype = frame.dtypes.iloc[loc]
-        value = frame.iat[0, loc]
-        numpy_kind = dtype.kind if isinstance(dtype, np.dtype) else ""
-        if numpy_kind in ("O", "i", "u", "f") or isinstance(dtype, pd.StringDtype):
-            scenario[name] = value
-        elif numpy_kind == "b":
-            scenario[name] = _NumpyBool(value)
-        else:
-            return None
-    out = _answer_of(lk, read_scenario(lk, scenario=scenario))
-    codes = lk.category_codes(tables)
-    data: dict[str, object] = {}
-    for col in columns:
-        value = out[col]
-        if col == "status":
-            data[col] = pd.Categorical.from_codes([statuses.index(value)], categories=list(statuses), validate=False)
-        elif col == "error":
-            cats = pd.Index([value] if value is not None else [], dtype="str")
-            data[col] = pd.Categorical.from_codes([0 if value is not None else -1], categories=cats, validate=False)
-        elif col == "rulebook_hash":
-            data[col] = pd.Categorical.from_codes([0], categories=[book.hash], validate=False)
-        else:
-            dtype, lut = codes[col]
-            data[col] = pd.Categorical.from_codes([lut.get(value, -1)], dtype=dtype, validate=False)
-    return pd.DataFrame(data, index=frame.index, copy=False)

@@ -12,9 +12,11 @@ import pandas as pd
 
 from sonet_policy.book.load import default_rulebook
 from sonet_policy.book.model import RuleBook
-from sonet_policy.engine.frame import STATUSES, _tables, evaluate_frame, output_columns, rules_categories_known
+from sonet_policy.engine.frame import evaluate_frame, output_columns
+from sonet_policy.engine.large import answer_large
+from sonet_policy.engine.tables import STATUSES
 
-__all__ = ["STATUSES", "_tables", "evaluate", "output_columns", "rules_categories_known"]
+__all__ = ["STATUSES", "evaluate", "output_columns"]
 
 
 def evaluate(frame: pd.DataFrame, *, rulebook: RuleBook | None = None) -> pd.DataFrame:
@@ -47,4 +49,5 @@ def evaluate(frame: pd.DataFrame, *, rulebook: RuleBook | None = None) -> pd.Dat
         except ImportError:  # pragma: no cover - dask is optional
             pass
         raise TypeError(f"evaluate takes a pandas DataFrame, not {type(frame).__name__}")
-    return evaluate_frame(frame, rulebook=book)
+    large = answer_large(frame, book)  # a large frame, the quicker way (None: the plain path answers it)
+    return large if large is not None else evaluate_frame(frame, rulebook=book)

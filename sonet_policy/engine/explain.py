@@ -13,8 +13,8 @@ from sonet_policy.book.compile import CompiledBook
 from sonet_policy.book.load import default_rulebook
 from sonet_policy.book.model import Rule, RuleBook
 from sonet_policy.engine.answer import Reading, lookup_of, read_scenario
-from sonet_policy.engine.encode import _is_missing
 from sonet_policy.engine.invariants import explain_violations
+from sonet_policy.engine.values import is_missing
 
 FINDING_LABELS = {
     "uncovered": ("該当するルールがありません (ページに記載なし)", "Uncovered: the page gives no answer"),
@@ -290,7 +290,7 @@ def _resolved(book: RuleBook, reading: Reading) -> dict[str, str]:
             continue
         raw = reading.given.get(name)
         if spec.kind == "integer":
-            resolved[name] = "empty" if _is_missing(raw) else str(raw)  # pd.NA/NaN too
+            resolved[name] = "empty" if is_missing(raw) else str(raw)  # pd.NA/NaN too
         else:
             resolved[name] = compiled.axes[name].labels[pos]
     return resolved

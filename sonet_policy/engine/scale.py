@@ -37,13 +37,16 @@ import pandas as pd
 from sonet_policy.book.load import default_rulebook
 from sonet_policy.book.model import RuleBook
 from sonet_policy.engine.frame import evaluate_frame
+from sonet_policy.engine.large import answer_large
+from sonet_policy.engine.tables import rules_categories_known
 
 if TYPE_CHECKING:  # pragma: no cover
     import dask.dataframe as dd
 
 
 def _answer_partition(part: pd.DataFrame, book: RuleBook) -> pd.DataFrame:
-    return evaluate_frame(part, rulebook=book)
+    large = answer_large(part, book)  # a large partition, the quicker way (None: the plain path answers it)
+    return large if large is not None else evaluate_frame(part, rulebook=book)
 
 
 def _shipped(book: RuleBook):
@@ -75,8 +78,6 @@ def evaluate_dask(ddf: dd.DataFrame, *, rulebook: RuleBook | None = None) -> dd.
     book = rulebook or default_rulebook()
     book.compiled()  # compile once, here: the workers receive the compiled book ...
     meta = evaluate_frame(ddf._meta, rulebook=book)  # ... with its answer tables built (the meta is the empty answer)
-    from sonet_policy.engine.frame import rules_categories_known
-
     unknown = ["error"] if rules_categories_known(book) else ["error", "rules"]  # rules: tabled when small
     meta = clear_known_categories(meta, cols=unknown)
     return ddf.map_partitions(_answer_partition, _shipped(book), meta=meta, align_dataframes=False)

@@ -122,8 +122,8 @@ def customer_scenario(frame: pd.DataFrame, row: int, *, rulebook: RuleBook | Non
 
 
 def _status_counts(answers: pd.DataFrame) -> str:
-    """``ok 3, partial 1``: the rows per status, in the order of :data:`~sonet_policy.engine.frame.STATUSES`."""
-    from sonet_policy.engine.frame import STATUSES
+    """``ok 3, partial 1``: the rows per status, in the order of :data:`~sonet_policy.engine.evaluate.STATUSES`."""
+    from sonet_policy.engine.evaluate import STATUSES
 
     counts = answers["status"].value_counts()
     return ", ".join(f"{s} {int(counts[s])}" for s in STATUSES if counts.get(s, 0))

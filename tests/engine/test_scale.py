@@ -62,7 +62,7 @@ def _same(got: pd.DataFrame, expected: pd.DataFrame) -> None:
             assert list(got[col].cat.categories) == list(expected[col].cat.categories), col
 
 
-def test_dask_on_a_local_cluster_gives_the_pandas_answers(client, frame):
+def test_dask_on_a_local_cluster_gives_the_pandas_answers(client, frame, row_by_row, same_answers):
     ddf = dd.from_pandas(frame, npartitions=5, sort=False)
     answers = evaluate_dask(ddf)
     assert isinstance(answers, dd.DataFrame)
@@ -70,6 +70,18 @@ def test_dask_on_a_local_cluster_gives_the_pandas_answers(client, frame):
     expected = evaluate(frame)
     _same(answers.compute(), expected)
     assert set(expected["status"]) >= {"ok", "conflict", "partial", "uncovered"}  # the sample covers these statuses
+    same_answers(expected, row_by_row(frame))
+
+
+@pytest.mark.filterwarnings("ignore:Sending large graph:UserWarning")  # (the frame travels in the graph: a test)
+def test_large_partitions_answer_as_row_by_row(client, frame, row_by_row):
+    """Partitions of 120,000 rows (each answered the quicker way of a large frame): every row as alone."""
+    large = frame.sample(240_000, replace=True, random_state=1).reset_index(drop=True).astype("str")
+    got = evaluate_dask(dd.from_pandas(large, npartitions=2, sort=False)).compute()
+    want = row_by_row(large)
+    assert got.index.equals(want.index)
+    for col in want.columns:
+        assert got[col].astype(object).where(got[col].notna(), None).tolist() == want[col].tolist(), col
 
 
 def test_evaluate_routes_a_dask_frame_to_dask(client, frame):

@@ -194,8 +194,7 @@ def _one_row_cases() -> list[pd.DataFrame]:
 
 
 def test_evaluate_on_one_row_is_the_first_row_of_the_same_row_twice() -> None:
-    # one row goes through answer's readers; two rows through the vectorised path: the same frame, dtypes and
-    # categories included
+    # a row's answer does not depend on the frame around it: the same frame, dtypes and categories included
     typed_bool = 0
     for frame in _one_row_cases():
         one = evaluate(frame)

@@ -13,7 +13,7 @@ import pytest
 
 from sonet_policy import default_rulebook, evaluate, explain
 
-CASES = Path(__file__).parent / "cases" / "scenarios.csv"
+CASES = Path(__file__).parents[1] / "cases" / "scenarios.csv"
 INPUTS = ["area", "plan", "device", "setup", "keep_number", "days_since_phone_stop"]
 EXPECTED = ["procedure", "number", "ipv4", "ipv4_alternatives", "wifi", "device_action", "status"]
 
