@@ -25,8 +25,6 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 import sonet_policy
 
 PACKAGE = Path(sonet_policy.__file__).parent
@@ -34,14 +32,6 @@ LAYERS = ("cli", "widgets", "analysis", "export", "engine", "files", "book", "so
 ENTRY_POINTS = {"sonet_policy.__main__": "cli"}  # ``python -m sonet_policy`` runs the command line
 MAX_MODULE_LINES = 600
 MAX_FUNCTION_LINES = 80
-
-# Known offenders, being fixed in the house step (each by the helper who owns that folder): an import that
-# breaks the layers or closes a cycle (importer, imported), a module (path) or a function (dotted name) that is
-# too long. The last test fails once an entry is no longer needed, so the sets only shrink.
-ALLOWED_IMPORTS: set[tuple[str, str]] = set()
-ALLOWED_LONG: set[str] = {
-    "sonet_policy/engine/encode.py",
-}
 
 
 @dataclass(frozen=True)
@@ -127,13 +117,13 @@ def test_the_graph_is_read() -> None:
 
 def test_nothing_outside_the_command_line_imports_it() -> None:
     bad = [i for i in IMPORTS if layer(i.imported) == "cli" and layer(i.importer) != "cli"]
-    assert [i for i in bad if _edge(i) not in ALLOWED_IMPORTS] == []
+    assert bad == []
 
 
 def test_imports_run_down_the_layers() -> None:
     rank = {name: k for k, name in enumerate(LAYERS)}
     upward = [i for i in IMPORTS if rank[layer(i.imported)] < rank[layer(i.importer)]]
-    assert [f"{i.importer}:{i.line} imports {i.imported}" for i in upward if _edge(i) not in ALLOWED_IMPORTS] == []
+    assert [f"{i.importer}:{i.line} imports {i.imported}" for i in upward] == []
 
 
 def cycles(edges: set[tuple[str, str]]) -> list[list[str]]:
@@ -180,7 +170,7 @@ def cycles(edges: set[tuple[str, str]]) -> list[list[str]]:
 
 
 def test_no_import_cycle() -> None:
-    edges = {_edge(i) for i in IMPORTS} - ALLOWED_IMPORTS
+    edges = {_edge(i) for i in IMPORTS}
     assert cycles(edges) == []
 
 
@@ -209,17 +199,5 @@ def _long_functions(node: ast.AST, prefix: str) -> dict[str, int]:
     return out
 
 
-@pytest.mark.slow
 def test_no_module_or_function_is_too_long() -> None:
-    assert {k: n for k, n in long_pieces().items() if k not in ALLOWED_LONG} == {}
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("kind", ["imports", "long"])
-def test_every_allowance_is_still_needed(kind: str) -> None:
-    """An offender that was fixed leaves the allowed set (a module that no longer exists too)."""
-    if kind == "imports":
-        edges = {_edge(i) for i in IMPORTS}
-        assert sorted(ALLOWED_IMPORTS - edges) == []
-    else:
-        assert sorted(ALLOWED_LONG - set(long_pieces())) == []
+    assert long_pieces() == {}

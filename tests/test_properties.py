@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -40,6 +41,7 @@ HEADER = ["エリア", "plan", "機器名", "Setup", "keep-number", "日数", "�
     encoding=st.sampled_from(["utf-8", "utf-8-sig", "cp932"]),
     chunksize=st.integers(1, 5),
 )
+@pytest.mark.slow
 def test_any_csv_file_round_trips_every_row(tmp_path_factory, rows, blank_at, encoding, chunksize) -> None:
     """Whatever the cells hold (commas, quotes, newlines, Japanese, BOM characters), every non-blank row of the
     file comes out once, in order, with its extra column unchanged (only a formula gets its leading '), in any

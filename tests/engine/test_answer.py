@@ -84,6 +84,7 @@ def _random_scenarios(book, n: int, seed: int) -> list[dict[str, object]]:
     return out
 
 
+@pytest.mark.slow
 def test_random_scenarios_with_odd_values_as_evaluate() -> None:
     scenarios = _random_scenarios(BOOK, 400, seed=14)
     statuses = set()
@@ -193,6 +194,7 @@ def _one_row_cases() -> list[pd.DataFrame]:
     return frames
 
 
+@pytest.mark.slow
 def test_evaluate_on_one_row_is_the_first_row_of_the_same_row_twice() -> None:
     # a row's answer does not depend on the frame around it: the same frame, dtypes and categories included
     typed_bool = 0

@@ -94,6 +94,7 @@ def test_absent_empty_and_duplicated_columns(as_row_by_row) -> None:
     assert len(as_row_by_row(pd.DataFrame(index=range(3)))) == 3  # no input column at all
 
 
+@pytest.mark.slow
 def test_many_distinct_values_answer_as_row_by_row(as_row_by_row) -> None:
     """Many distinct bad values (customer ids read as devices, typos): many messages. (Up to NEAREST_LIMIT
     unknown devices, as each alone: past it, no suggestion of the nearest models.)"""
@@ -147,6 +148,7 @@ def test_error_categories_are_the_rows_messages_only(as_row_by_row) -> None:
         assert out["error"].cat.categories.tolist() == [out["error"].iloc[0]]
 
 
+@pytest.mark.slow
 def test_categoricals_in_any_order_and_another_book(tmp_path, as_row_by_row) -> None:
     """Frames with the same categories but other rows, the categories in another order, and a changed rule book
     (another hash, the same categories): each answers as row by row with its own book."""

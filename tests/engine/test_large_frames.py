@@ -50,6 +50,7 @@ def big_answers(big: pd.DataFrame, row_by_row) -> pd.DataFrame:
     return row_by_row(big)
 
 
+@pytest.mark.slow
 def test_large_arrow_frames_of_odd_shapes_answer_as_row_by_row(big, big_answers, same_answers) -> None:
     """Sliced, reversed, re-indexed and concatenated frames, 32- and 64-bit Arrow strings: the answers of the
     same rows."""
@@ -72,6 +73,7 @@ def test_large_arrow_frames_of_odd_shapes_answer_as_row_by_row(big, big_answers,
         same_answers(evaluate(frame), want, obj=label)
 
 
+@pytest.mark.slow
 def test_late_values_nulls_and_long_text_answer_as_row_by_row(big, as_row_by_row) -> None:
     """Values first seen only late (anywhere from row 9,000 to the last), long and full-width text, nulls."""
     for row in (9_000, 70_000, 130_000, N - 1):
@@ -101,6 +103,7 @@ def test_a_rare_error_combination_in_a_large_frame(big) -> None:
     assert out["error"].cat.categories.tolist() == [out["error"].iloc[3]] and out["error"].isna().sum() == N - 1
 
 
+@pytest.mark.slow
 def test_large_frames_of_mixed_types_aliases_and_duplicated_columns(
     big, big_answers, as_row_by_row, same_answers
 ) -> None:
@@ -125,6 +128,7 @@ def test_large_frames_of_mixed_types_aliases_and_duplicated_columns(
     as_row_by_row(text.drop(columns=[BOOK.input_order[0], BOOK.input_order[-1]]), obj="absent")
 
 
+@pytest.mark.slow
 def test_arrow_columns_of_empty_and_tiny_chunks(big, big_answers, same_answers, as_row_by_row) -> None:
     """Empty Arrow chunks around the data, 24,000 chunks of 10 rows, a column null over its first rows."""
 
@@ -143,6 +147,7 @@ def test_arrow_columns_of_empty_and_tiny_chunks(big, big_answers, same_answers, 
     as_row_by_row(null_first.astype("str"))
 
 
+@pytest.mark.slow
 def test_four_threads_at_once_answer_as_one(big) -> None:
     """evaluate from 4 Python threads at once on different large frames: each answers as it does alone."""
     late = big.copy()
@@ -176,6 +181,7 @@ def _in_child(frame: pd.DataFrame, want: pd.DataFrame, timeout: float = 60) -> i
     return None
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
 def test_a_child_forked_while_another_thread_evaluates(big) -> None:
     """A fork after the parent evaluated, and a fork while another thread of the parent is in the middle of
@@ -213,6 +219,7 @@ def _run(script: str) -> list[str]:
 ROW = dict(zip(BOOK.input_order, ["west", "other", "RV-230SE", "v6plus_router", "false", "31"], strict=True))
 
 
+@pytest.mark.slow
 def test_a_large_frame_evaluated_at_interpreter_exit() -> None:
     """At interpreter exit (an ``atexit`` handler: a notebook kernel's or a logger's flush), large frames of
     object and Arrow text columns answer as a small one does."""
@@ -239,6 +246,7 @@ def test_a_large_frame_evaluated_at_interpreter_exit() -> None:
     assert lines == ["small 10 ok", f"large object {N} ok", f"large str {N} ok"], lines
 
 
+@pytest.mark.slow
 def test_no_thread_at_import_and_none_left_running() -> None:
     lines = _run(
         f"""

@@ -108,6 +108,7 @@ def test_a_bad_known_value_names_the_field() -> None:
         possible(colour="red")
 
 
+@pytest.mark.slow
 def test_cli_possible_json_has_the_issue_shape() -> None:
     out = subprocess.run(
         [

@@ -135,6 +135,7 @@ def _same(a: object, b: object) -> bool:
     return str(a) == str(b)
 
 
+@pytest.mark.slow
 @given(frames(), st.randoms(use_true_random=False))
 def test_evaluate_never_raises_and_keeps_every_row(frame: pd.DataFrame, rnd) -> None:
     out = evaluate(frame)
@@ -175,6 +176,7 @@ def test_evaluate_never_raises_and_keeps_every_row(frame: pd.DataFrame, rnd) -> 
             assert (code == "invalid") == pd.isna(have) and (pd.isna(have) or _same(have, code)), decision
 
 
+@pytest.mark.slow
 @given(st.data())
 def test_a_row_does_not_depend_on_its_neighbours(data) -> None:
     """Evaluating a row alone gives the same answer as evaluating it among others."""

@@ -73,6 +73,7 @@ def test_dask_on_a_local_cluster_gives_the_pandas_answers(client, frame, row_by_
     same_answers(expected, row_by_row(frame))
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:Sending large graph:UserWarning")  # (the frame travels in the graph: a test)
 def test_large_partitions_answer_as_row_by_row(client, frame, row_by_row):
     """Partitions of 120,000 rows (each answered the quicker way of a large frame): every row as alone."""
