@@ -42,12 +42,12 @@ def read_customers(value: object, *, rulebook: RuleBook | None = None) -> pd.Dat
     return read_upload(value, rulebook=rulebook)
 
 
-def customer_answers(frame: pd.DataFrame, *, rulebook: RuleBook | None = None) -> pd.DataFrame:
+def customer_answers(frame: pd.DataFrame, *, rulebook: RuleBook | None = None, message: bool = False) -> pd.DataFrame:
     """Every row of ``frame`` answered, one answer row per input row, in order: ``row`` (the frame's index),
     ``status`` and ``error``, the customer's own columns as given (one named like an answer column gets
     ``_input``, as the CLI does), then the other answer columns of :func:`~sonet_policy.engine.evaluate.evaluate`. A bad
     row is not an exception: its ``error`` cell starts with ``row N:`` and names the field. Raises nothing for
-    bad rows.
+    bad rows. With ``message``, a last column ``message_ja`` holds each row's customer message (a mail merge).
 
     >>> frame = pd.DataFrame({"area": ["west", "north"], "plan": ["other"] * 2, "device": ["RV-230SE"] * 2,
     ...                       "setup": ["v6plus_router"] * 2, "keep_number": ["no"] * 2}, index=[2, 3])
@@ -56,11 +56,14 @@ def customer_answers(frame: pd.DataFrame, *, rulebook: RuleBook | None = None) -
     ([2, 3], [False, True])
     """
     from sonet_policy.engine.evaluate import evaluate, output_columns
+    from sonet_policy.engine.message import with_messages
 
     book = rulebook or default_rulebook()
     answer_cols = output_columns(book)
     given = frame[[c for c in frame.columns if c in book.inputs]]
     answers = evaluate(given, rulebook=book)
+    if message:
+        answers = with_messages(answers, rulebook=book)
     own = pd.DataFrame(index=frame.index)
     taken = {ROW, *frame.columns, *answer_cols}
     for col in frame.columns:
@@ -213,10 +216,11 @@ class CustomersView(_App):
         """Answer every row of ``frame`` (inputs named as :func:`read_customers` names them) and show them."""
         from sonet_policy.widgets.downloads import download_links
 
-        answers = customer_answers(frame, rulebook=self.book)
+        with_message = customer_answers(frame, rulebook=self.book, message=True)
+        answers = with_message.drop(columns=["message_ja"])  # the grid: the message is one click away, per row
         self.frame, self.answers, self.name = frame, answers, name
         self.grid.update(answers, caption=f"{name}: answers per customer")
-        links = download_links({"answers": answers}, stem=f"{Path(name).stem}-evaluated")
+        links = download_links({"answers": with_message}, stem=f"{Path(name).stem}-evaluated")
         self.files = links.files
         self.downloads.value = links.html
         shown = _status_counts(answers)

@@ -9,7 +9,7 @@ import io
 import pandas as pd
 import pytest
 
-from sonet_policy import explain
+from sonet_policy import evaluate, explain
 from sonet_policy.book.load import default_rulebook
 from sonet_policy.engine.evaluate import output_columns
 from sonet_policy.paths import DATA_DIR
@@ -172,3 +172,23 @@ def test_downloads_neutralise_formulas_and_read_back(view) -> None:
     xlsx = pd.read_excel(io.BytesIO(customers.files["customers-sample-evaluated.xlsx"]), dtype=str)
     assert xlsx["memo"].iloc[-1] == "'=1+1 stays text in the downloads"
     assert xlsx["error"].fillna("").tolist() == csv["error"].tolist()
+
+
+def test_downloads_carry_each_customers_message(view) -> None:
+    from sonet_policy.engine.message import message_column
+
+    customers, _ = view
+    customers.load_upload(upload(SAMPLE.name, SAMPLE.read_bytes()))
+    assert "message_ja" not in customers.answers.columns  # the grid stays narrow
+    csv = pd.read_csv(
+        io.BytesIO(customers.files["customers-sample-evaluated-answers.csv"]),
+        encoding="utf-8-sig",
+        dtype=str,
+        keep_default_na=False,
+    )
+    frame = read_customers(upload(SAMPLE.name, SAMPLE.read_bytes()))
+    book = default_rulebook()
+    answers = evaluate(frame[[c for c in frame.columns if c in book.inputs]])
+    expected = message_column(answers).tolist()
+    assert [m.replace("\r\n", "\n") for m in csv["message_ja"]] == expected
+    assert all(m.startswith("【") for m in expected)
