@@ -24,7 +24,6 @@ into a new folder.
 
 from __future__ import annotations
 
-import html
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,21 +117,6 @@ class DiffResult:
 
     def to_json(self, **kwargs) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, default=_json_default, **kwargs)
-
-    def _repr_html_(self) -> str:
-        """Summary, notes and changes as HTML tables (every string escaped by pandas)."""
-        parts = [
-            "<div class='sonet-diff'>",
-            f"<p>before: <code>{html.escape(str(self.book_a.folder))}</code> ({html.escape(self.book_a.hash)}),"
-            f" after: <code>{html.escape(str(self.book_b.folder))}</code> ({html.escape(self.book_b.hash)})</p>",
-        ]
-        parts += [f"<p>note: {html.escape(n)}</p>" for n in self.axis_notes]
-        parts.append(self.summary().to_html(index=False))
-        if not self.changes.empty:
-            cols = ["decision", "scope", "cells", "before_code", "after_code", "before_rules", "after_rules"]
-            parts.append(self.changes[cols].to_html(index=False))
-        parts.append("</div>")
-        return "\n".join(parts)
 
     def __str__(self) -> str:
         lines = [

@@ -18,6 +18,22 @@ if TYPE_CHECKING:  # the diff module loads only when a diff runs
     from sonet_policy.analysis.diff import DiffResult
 
 
+def diff_html(result: DiffResult) -> str:
+    """A diff's summary, notes and changes as HTML tables (every string escaped by pandas)."""
+    parts = [
+        "<div class='sonet-diff'>",
+        f"<p>before: <code>{html.escape(str(result.book_a.folder))}</code> ({html.escape(result.book_a.hash)}),"
+        f" after: <code>{html.escape(str(result.book_b.folder))}</code> ({html.escape(result.book_b.hash)})</p>",
+    ]
+    parts += [f"<p>note: {html.escape(n)}</p>" for n in result.axis_notes]
+    parts.append(result.summary().to_html(index=False))
+    if not result.changes.empty:
+        cols = ["decision", "scope", "cells", "before_code", "after_code", "before_rules", "after_rules"]
+        parts.append(result.changes[cols].to_html(index=False))
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
 def what_if_labels() -> dict[str, str]:
     """The named what-ifs of ``data/what_ifs.csv``: label -> name."""
     from sonet_policy.analysis.whatif import what_ifs

@@ -324,7 +324,9 @@ def test_builders_refuse_to_write_into_the_baseline(tmp_path):
 
 def test_html_escapes_folder_names_and_lists_changes(tmp_path, baseline):
     dst = set_cell(RULES_DIR, tmp_path / "<script>x", "wifi.csv", "WIFI-3", "wifi", "stops")
-    page = diff(baseline, load_rulebook(dst))._repr_html_()
+    from sonet_policy.widgets.diff import diff_html
+
+    page = diff_html(diff(baseline, load_rulebook(dst)))
     assert "<script>" not in page and "&lt;script&gt;x" in page
     assert "XG-100NE" in page and "WIFI-3" in page
 
